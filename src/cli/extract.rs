@@ -1,0 +1,25 @@
+//! Flags of `perf-run extract` (the replacement of `extract_perf_from_junit.py`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct ExtractArgs {
+    /// JUnit XML files written by pytest (their <system-out> is scanned for metrics).
+    #[arg(long, value_name = "FILE")]
+    pub junit_xml: Vec<PathBuf>,
+
+    /// Benchmark client logs (e.g. trtllm-benchmark.0.0.log), scanned for metrics.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub log: Vec<PathBuf>,
+
+    /// Where to write perf_script_test_results.csv, perf_summary.csv, session_properties.csv,
+    /// summary.json and the JUnit report.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
+
+    /// Metric patterns file (default: the built-in configs/metrics.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+}

@@ -1,0 +1,321 @@
+//! Command-line definitions only (clap structs). Nothing here does any work: each command is
+//! turned into validated values by `config::resolve` and executed by `ops::*`.
+
+pub mod extract;
+pub mod upload;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use extract::ExtractArgs;
+pub use upload::UploadArgs;
+
+const ENV_HELP: &str = "\
+Environment (a flag wins over the environment, which wins over the cluster profile):
+  PERF_TEST_MODULE, PERF_TEST_FUNCTION, PERF_TEST_PREFIX, TRTLLM_DIR,
+  CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_TYPE (ssh|local), CLUSTER_WORKDIR,
+  CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_LLM_DATA, CLUSTER_STORAGE, EXTRA_SRUN_PARAMS,
+  DOCKER_IMAGE, MPI_TYPE, PERF_RUN_CLUSTERS (profile file), PERF_RUN_HOME (run directories),
+  USE_TRT_PERF_DB, DB_HOST, DB_PORT, DB_USER, DB_SCHEMA, DB_PASSWORD.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "perf-run",
+    version,
+    about = "Run TensorRT-LLM perf-sanity benchmarks on Slurm: plan, render, submit, watch, collect, extract, upload.",
+    after_help = ENV_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// More detail on stderr (repeat for debug output).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan and render the Slurm scripts for a selection; print them and touch no network.
+    Render(RenderArgs),
+    /// The whole pipeline: render, stage, submit, watch, collect, extract, upload, report.
+    Run(RunArgs),
+    /// Render, stage and submit, print the run directory, and exit (like `run --detach`).
+    Submit(RunArgs),
+    /// Show the state of a run's jobs (or of one Slurm job id).
+    Status(StatusArgs),
+    /// Wait for a run's jobs to finish, then collect and extract.
+    Wait(RunRefArgs),
+    /// Print (or follow) a run's job log or a role's log.
+    Logs(LogsArgs),
+    /// Cancel a run's jobs with one scancel.
+    Cancel(RunRefArgs),
+    /// Re-attach to a run after a crash, `kill -9` or `--detach`, and finish it without resubmitting.
+    Resume(ResumeArgs),
+    /// Check that a cluster is usable: ssh, host key, Slurm tools, partition, account, rsync.
+    Doctor(DoctorArgs),
+    /// Extract metrics from JUnit XML and benchmark logs; write CSV, JSON and JUnit.
+    Extract(ExtractArgs),
+    /// Upload results to the TRT_perf database (compatible with trt_perf_parser.py flags).
+    Upload(Box<UploadArgs>),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// Which cases to run: exactly one of `--config`, `--test`, `--testlist`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectArgs {
+    /// A perf-sanity config base name (the YAML file name without `.yaml`).
+    #[arg(long, value_name = "NAME", help_heading = "Selection")]
+    pub config: Option<String>,
+
+    /// A full pytest node id, e.g. `perf/test_perf_sanity.py::test_e2e[aggr_upload-<cfg>-<server>]`.
+    #[arg(long, value_name = "NODEID", help_heading = "Selection")]
+    pub test: Option<String>,
+
+    /// A test list: test-db YAML, a Jenkins YAML list, or a TXT list (one id per line).
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
+    pub testlist: Option<PathBuf>,
+
+    /// Keep only test-list cases whose id matches this pytest-style expression
+    /// (`and`, `or`, `not`, parentheses, substrings).
+    #[arg(short = 'k', value_name = "EXPR", help_heading = "Selection")]
+    pub k: Option<String>,
+
+    /// Keep only test-list cases of this mode.
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Selection")]
+    pub mode: Option<ModeFilter>,
+
+    /// With `--config` of an aggregated config: only these server_config names (comma-separated).
+    #[arg(long, value_name = "NAMES", help_heading = "Selection")]
+    pub server: Option<String>,
+
+    /// With `--config` of a disaggregated config (current layout): e2e or gen_only.
+    #[arg(long, value_name = "MODE", help_heading = "Selection")]
+    pub benchmark_mode: Option<String>,
+
+    /// The TensorRT-LLM checkout to read configs from [env: TRTLLM_DIR].
+    #[arg(long, value_name = "DIR", help_heading = "Selection")]
+    pub trtllm_dir: Option<PathBuf>,
+
+    /// pytest module [env: PERF_TEST_MODULE] [default: perf/test_perf_sanity.py].
+    #[arg(long, value_name = "PATH", help_heading = "Test id")]
+    pub module: Option<String>,
+
+    /// pytest function [env: PERF_TEST_FUNCTION] [default: test_e2e].
+    #[arg(long, value_name = "NAME", help_heading = "Test id")]
+    pub function: Option<String>,
+
+    /// Test-id prefix [env: PERF_TEST_PREFIX] [default: disagg_upload / aggr_upload].
+    #[arg(long, value_name = "PREFIX", help_heading = "Test id")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeFilter {
+    #[value(name = "single-agg")]
+    SingleAgg,
+    #[value(name = "multi-agg")]
+    MultiAgg,
+    #[value(name = "disagg")]
+    Disagg,
+}
+
+/// Where and how to run: the cluster profile and per-setting overrides.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Cluster profile name [env: CLUSTER_NAME].
+    #[arg(long, value_name = "NAME", help_heading = "Cluster")]
+    pub cluster: Option<String>,
+
+    /// Cluster profile file: YAML (`clusters:`) or legacy INI `clusters.conf` [env: PERF_RUN_CLUSTERS].
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
+    pub clusters_file: Option<PathBuf>,
+
+    /// Login host or ssh config alias [env: CLUSTER_HOST].
+    #[arg(long, value_name = "HOST", help_heading = "Cluster")]
+    pub host: Option<String>,
+
+    /// Login user [env: CLUSTER_USER].
+    #[arg(long, value_name = "USER", help_heading = "Cluster")]
+    pub user: Option<String>,
+
+    /// `ssh` (perf-run runs elsewhere) or `local` (perf-run runs on the login node) [env: CLUSTER_TYPE].
+    #[arg(long, value_name = "TYPE", help_heading = "Cluster")]
+    pub cluster_type: Option<String>,
+
+    /// Remote working directory [env: CLUSTER_WORKDIR].
+    #[arg(long, value_name = "DIR", help_heading = "Cluster")]
+    pub workdir: Option<String>,
+
+    /// Slurm partition [env: CLUSTER_PARTITION].
+    #[arg(long, value_name = "NAME", help_heading = "Cluster")]
+    pub partition: Option<String>,
+
+    /// Slurm account [env: CLUSTER_ACCOUNT].
+    #[arg(long, value_name = "NAME", help_heading = "Cluster")]
+    pub account: Option<String>,
+
+    /// Model storage on the cluster (LLM_MODELS_ROOT) [env: CLUSTER_LLM_DATA].
+    #[arg(long, value_name = "DIR", help_heading = "Cluster")]
+    pub llm_data: Option<String>,
+
+    /// Shared storage on the cluster [env: CLUSTER_STORAGE].
+    #[arg(long, value_name = "DIR", help_heading = "Cluster")]
+    pub storage: Option<String>,
+
+    /// Extra srun arguments, whitespace-separated [env: EXTRA_SRUN_PARAMS].
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Cluster"
+    )]
+    pub extra_srun_params: Option<String>,
+
+    /// Container image for pyxis; empty for no container [env: DOCKER_IMAGE].
+    #[arg(long, value_name = "IMAGE", help_heading = "Cluster")]
+    pub image: Option<String>,
+
+    /// srun --mpi type for workers (pmix, pmi2, none) [env: MPI_TYPE].
+    #[arg(long, value_name = "TYPE", help_heading = "Cluster")]
+    pub mpi: Option<String>,
+
+    /// Job time limit, e.g. `04:00:00` or `90` (minutes) [default: from the test list or config, else 04:00:00].
+    #[arg(long, value_name = "TIME", help_heading = "Cluster")]
+    pub time: Option<String>,
+
+    /// Directory of templates that override the built-in ones (same file names).
+    #[arg(long, value_name = "DIR", help_heading = "Cluster")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Write the generated files here (default: a new run directory under $PERF_RUN_HOME or ./perf-runs).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Print one JSON object per plan on stdout (a JSON array for --testlist) instead of the files.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Stop after rendering: print the generated files and touch nothing remote.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Submit, print the run directory, and exit; `perf-run resume RUN` finishes later.
+    #[arg(long)]
+    pub detach: bool,
+
+    /// Upload results to TRT_perf (also when USE_TRT_PERF_DB=true).
+    #[arg(long, conflicts_with = "no_upload")]
+    pub upload: bool,
+
+    /// Never upload, even when USE_TRT_PERF_DB=true.
+    #[arg(long)]
+    pub no_upload: bool,
+
+    /// Do not sync the TensorRT-LLM checkout (it is already on the cluster at CLUSTER_WORKDIR).
+    #[arg(long)]
+    pub no_sync: bool,
+
+    /// Extra rsync exclude patterns for the checkout sync (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub sync_exclude: Vec<String>,
+
+    /// Stream the job log live while waiting.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Cancel a job that is still pending after this long (e.g. `30m`, `2h`).
+    #[arg(long, value_name = "DURATION")]
+    pub max_pending: Option<String>,
+
+    /// With --testlist: at most this many jobs in the queue at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_jobs: usize,
+
+    #[command(flatten)]
+    pub db: upload::DbArgs,
+}
+
+/// A run directory or a run id (looked up under the runs home); the newest run when omitted.
+#[derive(Debug, Clone, Args)]
+pub struct RunRefArgs {
+    /// Run directory or run id (default: the newest run).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Run directory, run id, or a Slurm job id (default: the newest run).
+    #[arg(value_name = "RUN|JOBID")]
+    pub target: Option<String>,
+
+    /// With a bare job id: the cluster to ask.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Keep printing as the log grows, until the job ends.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// A role's log instead of the batch log: CTX_0, GEN_0, DISAGG_SERVER, BENCHMARK.
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
+
+    /// With --testlist runs: which case (index or a substring of its test id).
+    #[arg(long, value_name = "CASE")]
+    pub case: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Stream the job log live while waiting.
+    #[arg(long)]
+    pub follow: bool,
+
+    #[command(flatten)]
+    pub db: upload::DbArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

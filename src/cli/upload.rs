@@ -1,0 +1,135 @@
+//! Flags of `perf-run upload`: the flags of the legacy `trt_perf_parser.py` (reference §9.1)
+//! plus run-directory upload, the spool, and idempotency controls.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Database connection settings. The password is never a flag: it comes from `DB_PASSWORD`
+/// or `--DB-password-file` (DESIGN.md "Secrets").
+#[derive(Debug, Clone, Default, Args)]
+pub struct DbArgs {
+    /// Database host [env: DB_HOST].
+    #[arg(long = "DB-host", value_name = "HOST", help_heading = "Database")]
+    pub db_host: Option<String>,
+
+    /// Database port [env: DB_PORT] [default: 3306].
+    #[arg(long = "DB-port", value_name = "PORT", help_heading = "Database")]
+    pub db_port: Option<u16>,
+
+    /// Database user [env: DB_USER].
+    #[arg(long = "DB-user", value_name = "USER", help_heading = "Database")]
+    pub db_user: Option<String>,
+
+    /// Database schema [env: DB_SCHEMA] [default: TRT_perf].
+    #[arg(long = "DB-schema", value_name = "NAME", help_heading = "Database")]
+    pub db_schema: Option<String>,
+
+    /// Read the database password from this file (first line). Otherwise DB_PASSWORD is used.
+    #[arg(
+        long = "DB-password-file",
+        value_name = "FILE",
+        help_heading = "Database"
+    )]
+    pub db_password_file: Option<PathBuf>,
+
+    /// Refused: a password on the command line is visible in `ps` and CI logs.
+    #[arg(
+        long = "DB-password",
+        value_name = "PASSWORD",
+        hide = true,
+        help_heading = "Database"
+    )]
+    pub db_password_on_cli: Option<String>,
+
+    /// Spool directory for uploads that could not reach the database [default: <runs home>/spool].
+    #[arg(long, value_name = "DIR", help_heading = "Database")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// Base URL of the TRTPerf page printed after an upload [env: TRTPERF_URL].
+    #[arg(long, value_name = "URL", help_heading = "Database")]
+    pub trtperf_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum YesNo {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    /// A collected run directory (or run id) to upload directly.
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Retry every pending upload in the spool directory (safe from cron or the next job).
+    #[arg(long)]
+    pub spool: bool,
+
+    /// perf_script_test_results.csv (long format).
+    #[arg(long, value_name = "FILE")]
+    pub source_metric_csv: Option<PathBuf>,
+    /// session_properties.csv.
+    #[arg(long, value_name = "FILE")]
+    pub source_properties: Option<PathBuf>,
+    /// gpu_monitoring.csv.
+    #[arg(long, value_name = "FILE")]
+    pub source_gpu_monitoring: Option<PathBuf>,
+    /// JUnit XML whose <system-out> becomes the `log` column.
+    #[arg(long, value_name = "FILE")]
+    pub junit_xml: Option<PathBuf>,
+
+    #[arg(long, value_name = "VERSION")]
+    pub tensorrt: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub trtllm: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub driver: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub gpu: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub cuda: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub os: Option<String>,
+    #[arg(long, alias = "cpu-name", value_name = "NAME")]
+    pub cpu: Option<String>,
+    #[arg(long, value_name = "MHZ")]
+    pub sm_clock: Option<String>,
+    #[arg(long, value_name = "MHZ")]
+    pub mem_clock: Option<String>,
+    /// "YYYY-MM-DD HH:MM:SS"
+    #[arg(long, value_name = "TIME")]
+    pub start_time: Option<String>,
+    /// "YYYY-MM-DD HH:MM:SS"
+    #[arg(long, value_name = "TIME")]
+    pub end_time: Option<String>,
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// "YYYY-MM-DD HH:MM:SS"
+    #[arg(long, value_name = "TIME")]
+    pub commit_time: Option<String>,
+    #[arg(long, value_name = "URL")]
+    pub link: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub notes: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<String>,
+
+    /// `no` prints what would be written (secrets redacted) without connecting.
+    #[arg(long, value_enum, value_name = "yes|no", default_value = "yes")]
+    pub write_db: YesNo,
+
+    /// Idempotency key of this run (default: derived from link, commit, job ids, test ids, start time).
+    #[arg(long, value_name = "KEY")]
+    pub run_key: Option<String>,
+
+    /// Upload even when this run key is already in the database.
+    #[arg(long)]
+    pub force_reupload: bool,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+}

@@ -1,0 +1,18 @@
+//! perf-run: TensorRT-LLM perf-sanity benchmarks on Slurm, from "which pytest case?" to rows in
+//! the TRT_perf database. See docs/ARCHITECTURE.md for the map of the code.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod journal;
+pub mod ops;
+pub mod output;
+pub mod perfdb;
+pub mod plan;
+pub mod remote;
+pub mod render;
+pub mod results;
+pub mod slurm;
+pub mod watch;
+
+pub use error::{CliError, Exit};

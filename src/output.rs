@@ -1,0 +1,90 @@
+//! The one place that prints. Human messages go to stderr, machine output (JSON, generated
+//! files in render mode) to stdout. On a terminal messages are coloured; in Jenkins (no TTY)
+//! every line carries a timestamp so the console log reads as a timeline.
+
+use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+static IS_TTY: OnceLock<bool> = OnceLock::new();
+
+pub fn set_verbosity(v: u8) {
+    VERBOSITY.store(v, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> u8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// Whether stderr is a terminal (progress bars, colours) or a log (Jenkins).
+pub fn stderr_is_tty() -> bool {
+    *IS_TTY.get_or_init(|| console::Term::stderr().is_term())
+}
+
+fn stamp() -> String {
+    if stderr_is_tty() {
+        String::new()
+    } else {
+        format!("[{}] ", chrono::Local::now().format("%Y-%m-%d %H:%M:%S"))
+    }
+}
+
+fn emit(tag: &str, style: console::Style, msg: &str) {
+    let tag = if stderr_is_tty() {
+        style.apply_to(tag).to_string()
+    } else {
+        tag.to_string()
+    };
+    let line = format!("{}{tag} {msg}\n", stamp());
+    crate::watch::progress::suspend(|| {
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    });
+}
+
+/// A normal progress message.
+pub fn info(msg: impl AsRef<str>) {
+    emit(
+        "perf-run:",
+        console::Style::new().cyan().bold(),
+        msg.as_ref(),
+    );
+}
+
+/// Something the user should look at, but not fatal.
+pub fn warn(msg: impl AsRef<str>) {
+    emit(
+        "warning:",
+        console::Style::new().yellow().bold(),
+        msg.as_ref(),
+    );
+}
+
+/// The one error line `main` prints before exiting.
+pub fn error(msg: impl AsRef<str>) {
+    emit("error:", console::Style::new().red().bold(), msg.as_ref());
+}
+
+/// Only with `-v`.
+pub fn detail(msg: impl AsRef<str>) {
+    if verbosity() >= 1 {
+        emit("  ..", console::Style::new().dim(), msg.as_ref());
+    }
+}
+
+/// Only with `-vv`.
+pub fn debug(msg: impl AsRef<str>) {
+    if verbosity() >= 2 {
+        emit("debug:", console::Style::new().dim(), msg.as_ref());
+    }
+}
+
+/// Machine-readable output (stdout).
+pub fn data(text: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_ref().as_bytes());
+    if !text.as_ref().ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}

@@ -1,0 +1,2 @@
+//! Watching jobs: event stream + safety poll + progress display.
+pub mod progress;
