@@ -1,0 +1,145 @@
+//! A pytest-style `-k` expression: `and`, `or`, `not`, parentheses; every other word matches
+//! when it is a case-insensitive substring of the test id (as pytest matches keywords).
+
+use crate::error::UserError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KExpr {
+    Word(String),
+    Not(Box<KExpr>),
+    And(Box<KExpr>, Box<KExpr>),
+    Or(Box<KExpr>, Box<KExpr>),
+}
+
+impl KExpr {
+    pub fn parse(text: &str) -> Result<KExpr, UserError> {
+        let tokens = tokenize(text);
+        if tokens.is_empty() {
+            return Err(UserError("the -k expression is empty".into()));
+        }
+        let mut p = Parser { tokens, pos: 0 };
+        let e = p.or()?;
+        if p.pos != p.tokens.len() {
+            return Err(UserError(format!(
+                "the -k expression `{text}` has an unexpected `{}` at word {}",
+                p.tokens[p.pos],
+                p.pos + 1
+            )));
+        }
+        Ok(e)
+    }
+
+    pub fn matches(&self, id: &str) -> bool {
+        match self {
+            KExpr::Word(w) => id.to_lowercase().contains(&w.to_lowercase()),
+            KExpr::Not(e) => !e.matches(id),
+            KExpr::And(a, b) => a.matches(id) && b.matches(id),
+            KExpr::Or(a, b) => a.matches(id) || b.matches(id),
+        }
+    }
+}
+
+fn tokenize(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in s.chars() {
+        if c == '(' || c == ')' || c.is_whitespace() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            if !c.is_whitespace() {
+                out.push(c.to_string());
+            }
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+struct Parser {
+    tokens: Vec<String>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.tokens.get(self.pos).map(String::as_str)
+    }
+    fn or(&mut self) -> Result<KExpr, UserError> {
+        let mut e = self.and()?;
+        while self.peek() == Some("or") {
+            self.pos += 1;
+            e = KExpr::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Ok(e)
+    }
+    fn and(&mut self) -> Result<KExpr, UserError> {
+        let mut e = self.not()?;
+        while self.peek() == Some("and") {
+            self.pos += 1;
+            e = KExpr::And(Box::new(e), Box::new(self.not()?));
+        }
+        Ok(e)
+    }
+    fn not(&mut self) -> Result<KExpr, UserError> {
+        if self.peek() == Some("not") {
+            self.pos += 1;
+            return Ok(KExpr::Not(Box::new(self.not()?)));
+        }
+        self.primary()
+    }
+    fn primary(&mut self) -> Result<KExpr, UserError> {
+        match self.peek() {
+            Some("(") => {
+                self.pos += 1;
+                let e = self.or()?;
+                if self.peek() != Some(")") {
+                    return Err(UserError("the -k expression has an unclosed `(`".into()));
+                }
+                self.pos += 1;
+                Ok(e)
+            }
+            Some(t) if t == ")" || t == "and" || t == "or" => Err(UserError(format!(
+                "the -k expression has `{t}` where a word was expected"
+            ))),
+            Some(t) => {
+                let w = KExpr::Word(t.to_string());
+                self.pos += 1;
+                Ok(w)
+            }
+            None => Err(UserError("the -k expression ends too early".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytest_like_semantics() {
+        let id = "perf/test_perf_sanity.py::test_e2e[aggr_upload-deepseek_r1_fp4_v2_grace_blackwell-r1_fp4_v2_tp4_mtp3_1k1k]";
+        for (expr, want) in [
+            ("deepseek", true),
+            ("DeepSeek and grace", true),
+            ("aggr_upload and not disagg", true),
+            ("gpt_oss or tp4", true),
+            ("not (tp4 or dep4)", false),
+            ("gpt_oss", false),
+            ("not not deepseek", true),
+        ] {
+            assert_eq!(KExpr::parse(expr).unwrap().matches(id), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn bad_expressions_explain() {
+        for e in ["", "a and", "(a", "a b", "or a", ")"] {
+            assert!(KExpr::parse(e).is_err(), "{e:?}");
+        }
+    }
+}

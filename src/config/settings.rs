@@ -1,0 +1,551 @@
+//! Resolve every setting: command-line flag > environment > cluster profile > built-in default
+//! (DESIGN.md "resolve"). Pure: the environment is passed in as a lookup function, so the
+//! precedence rules are unit-tested without touching the process environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::profile::{ClusterProfile, ProfileSet, default_profile_paths};
+use crate::cli::{ClusterArgs, SelectArgs};
+use crate::error::UserError;
+
+/// Where a resolved value came from; shown in messages so a wrong value can be traced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Flag,
+    Env,
+    Profile,
+    Default,
+}
+
+impl Source {
+    pub fn describe(self, flag: &str, env: &str, profile: &str) -> String {
+        match self {
+            Source::Flag => format!("the flag {flag}"),
+            Source::Env => format!("the environment variable {env}"),
+            Source::Profile => format!("the cluster profile (`{profile}`)"),
+            Source::Default => "the built-in default".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterType {
+    /// perf-run runs elsewhere and reaches the login node over ssh.
+    Ssh,
+    /// perf-run runs on the login node itself.
+    Local,
+}
+
+/// A Slurm time limit, validated; kept in the form the user wrote (sbatch understands it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlurmTime {
+    pub text: String,
+    pub seconds: u64,
+}
+
+impl SlurmTime {
+    /// Accepts Slurm's forms: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
+    pub fn parse(text: &str) -> Option<SlurmTime> {
+        let t = text.trim();
+        if t.is_empty()
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '-')
+        {
+            return None;
+        }
+        let (days, rest) = match t.split_once('-') {
+            Some((d, r)) => (d.parse::<u64>().ok()?, Some(r)),
+            None => (0, None),
+        };
+        let nums =
+            |s: &str| -> Option<Vec<u64>> { s.split(':').map(|p| p.parse::<u64>().ok()).collect() };
+        let seconds = match rest {
+            Some(r) => {
+                let v = nums(r)?;
+                match v.as_slice() {
+                    [h] => h * 3600,
+                    [h, m] => h * 3600 + m * 60,
+                    [h, m, s] => h * 3600 + m * 60 + s,
+                    _ => return None,
+                }
+            }
+            None => {
+                let v = nums(t)?;
+                match v.as_slice() {
+                    [m] => m * 60,
+                    [m, s] => m * 60 + s,
+                    [h, m, s] => h * 3600 + m * 60 + s,
+                    _ => return None,
+                }
+            }
+        } + days * 86400;
+        if seconds == 0 {
+            return None;
+        }
+        Some(SlurmTime {
+            text: t.to_string(),
+            seconds,
+        })
+    }
+
+    pub fn from_minutes(m: u64) -> SlurmTime {
+        SlurmTime {
+            text: format!("{:02}:{:02}:00", m / 60, m % 60),
+            seconds: m * 60,
+        }
+    }
+}
+
+/// Everything perf-run needs to know about where and how to run, after precedence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub cluster_name: Option<String>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub cluster_type: ClusterType,
+    pub workdir: String,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub storage: Option<String>,
+    pub llm_data: String,
+    pub docker_image: Option<String>,
+    pub mpi_type: Option<String>,
+    pub extra_srun_params: Vec<String>,
+    pub gpus_per_node_capacity: Option<u32>,
+    pub nodes_capacity: Option<u32>,
+    pub time: Option<SlurmTime>,
+    pub container_mounts: Vec<String>,
+    pub gpu_label: String,
+    pub launch_delay: u32,
+    pub module: String,
+    pub function: String,
+    pub prefix: Option<String>,
+    pub trtllm_dir: Option<PathBuf>,
+    pub templates_dir: Option<PathBuf>,
+    pub profile_source: Option<String>,
+    /// Which source each setting came from, by environment-variable name.
+    pub origins: BTreeMap<&'static str, Source>,
+}
+
+/// Built-in defaults (reference §2.4: the legacy scripts' defaults).
+pub const DEFAULT_MODULE: &str = "perf/test_perf_sanity.py";
+pub const DEFAULT_FUNCTION: &str = "test_e2e";
+pub const DEFAULT_WORKDIR: &str = "/home/{user}/jenkins_trtllm_perf";
+pub const DEFAULT_PARTITION: &str = "batch";
+pub const DEFAULT_ACCOUNT: &str = "coreai_comparch_trtllm";
+pub const DEFAULT_MPI: &str = "pmix";
+pub const DEFAULT_IMAGE: &str = "nvcr.io/nvidia/tensorrt-llm:latest";
+pub const DEFAULT_LLM_DATA: &str = "/lustre/fsw/coreai_comparch_trtllm/common";
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+struct Resolver<'a> {
+    env: Env<'a>,
+    profile: Option<&'a ClusterProfile>,
+    origins: BTreeMap<&'static str, Source>,
+}
+
+impl Resolver<'_> {
+    /// flag > env (empty env = unset) > profile (empty = explicitly nothing) > default.
+    fn pick(
+        &mut self,
+        key: &'static str,
+        flag: Option<&String>,
+        from_profile: impl Fn(&ClusterProfile) -> Option<String>,
+        default: Option<&str>,
+    ) -> Option<String> {
+        let (v, s) = if let Some(f) = flag {
+            (Some(f.clone()), Source::Flag)
+        } else if let Some(e) = (self.env)(key).filter(|v| !v.is_empty()) {
+            (Some(e), Source::Env)
+        } else if let Some(p) = self.profile.and_then(from_profile) {
+            (Some(p), Source::Profile)
+        } else {
+            (default.map(str::to_string), Source::Default)
+        };
+        self.origins.insert(key, s);
+        // An explicit empty string means "nothing".
+        v.filter(|s| !s.trim().is_empty())
+    }
+}
+
+/// Resolve the settings for commands that plan or talk to a cluster.
+pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<Settings> {
+    let profile_name = cluster
+        .cluster
+        .clone()
+        .or_else(|| env("CLUSTER_NAME").filter(|v| !v.is_empty()));
+    let (set, explicit_file) = load_profile_set(cluster, env)?;
+    let profile = match (&profile_name, &set) {
+        (Some(name), Some(set)) => Some(set.get(name)?.clone()),
+        (Some(name), None) => {
+            return Err(UserError(format!(
+                "cluster profile `{name}` was asked for, but no profile file was found"
+            ))
+            .into());
+        }
+        (None, _) => None,
+    };
+    if explicit_file && profile_name.is_none() {
+        crate::output::detail(
+            "a profile file was given but no cluster was named (--cluster / CLUSTER_NAME); using built-in defaults",
+        );
+    }
+
+    let mut r = Resolver {
+        env,
+        profile: profile.as_ref(),
+        origins: BTreeMap::new(),
+    };
+    let host = r.pick(
+        "CLUSTER_HOST",
+        cluster.host.as_ref(),
+        |p| p.host.clone(),
+        None,
+    );
+    let user_explicit = r.pick(
+        "CLUSTER_USER",
+        cluster.user.as_ref(),
+        |p| p.user.clone(),
+        None,
+    );
+    let user = user_explicit
+        .clone()
+        .or_else(|| env("USER").filter(|u| !u.is_empty()));
+    let ctype = r
+        .pick(
+            "CLUSTER_TYPE",
+            cluster.cluster_type.as_ref(),
+            |p| p.cluster_type.clone(),
+            Some("ssh"),
+        )
+        .unwrap_or_else(|| "ssh".into());
+    let cluster_type = match ctype.as_str() {
+        "ssh" => ClusterType::Ssh,
+        "local" => ClusterType::Local,
+        other => {
+            let from = r.origins["CLUSTER_TYPE"].describe(
+                "--cluster-type",
+                "CLUSTER_TYPE",
+                profile_name.as_deref().unwrap_or("?"),
+            );
+            return Err(UserError(format!(
+                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`"
+            ))
+            .into());
+        }
+    };
+    let workdir_raw = r
+        .pick(
+            "CLUSTER_WORKDIR",
+            cluster.workdir.as_ref(),
+            |p| p.workdir.clone(),
+            Some(DEFAULT_WORKDIR),
+        )
+        .unwrap_or_else(|| DEFAULT_WORKDIR.into());
+    let workdir = if workdir_raw.contains("{user}") {
+        let u = user.clone().ok_or_else(|| {
+            UserError(format!(
+                "the remote work directory `{workdir_raw}` needs a user name, but none is known; set CLUSTER_USER or CLUSTER_WORKDIR"
+            ))
+        })?;
+        workdir_raw.replace("{user}", &u)
+    } else {
+        workdir_raw
+    };
+    if !workdir.starts_with('/') {
+        return Err(UserError(format!(
+            "the remote work directory must be an absolute path, got `{workdir}` (CLUSTER_WORKDIR / --workdir / profile `workdir`)"
+        ))
+        .into());
+    }
+    let partition = r.pick(
+        "CLUSTER_PARTITION",
+        cluster.partition.as_ref(),
+        |p| p.partition.clone(),
+        Some(DEFAULT_PARTITION),
+    );
+    let account = r.pick(
+        "CLUSTER_ACCOUNT",
+        cluster.account.as_ref(),
+        |p| p.account.clone(),
+        Some(DEFAULT_ACCOUNT),
+    );
+    let storage = r.pick(
+        "CLUSTER_STORAGE",
+        cluster.storage.as_ref(),
+        |p| p.storage.clone(),
+        None,
+    );
+    let llm_data = r
+        .pick(
+            "CLUSTER_LLM_DATA",
+            cluster.llm_data.as_ref(),
+            |p| p.llm_data.clone(),
+            Some(DEFAULT_LLM_DATA),
+        )
+        .unwrap_or_else(|| DEFAULT_LLM_DATA.into());
+    let docker_image = r.pick(
+        "DOCKER_IMAGE",
+        cluster.image.as_ref(),
+        |p| p.docker_image.clone(),
+        Some(DEFAULT_IMAGE),
+    );
+    let mpi_type = r
+        .pick(
+            "MPI_TYPE",
+            cluster.mpi.as_ref(),
+            |p| p.mpi_type.clone(),
+            Some(DEFAULT_MPI),
+        )
+        .filter(|m| m != "none");
+    let extra = r
+        .pick(
+            "EXTRA_SRUN_PARAMS",
+            cluster.extra_srun_params.as_ref(),
+            |p| p.extra_srun_params.clone(),
+            None,
+        )
+        .unwrap_or_default();
+    let extra_srun_params: Vec<String> = extra.split_whitespace().map(str::to_string).collect();
+    let time_text = r.pick(
+        "PERF_RUN_TIME",
+        cluster.time.as_ref(),
+        |p| p.time.clone(),
+        None,
+    );
+    let time = match time_text {
+        Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
+            UserError(format!(
+                "time limit `{t}` is not a Slurm time; use minutes (`90`) or `HH:MM:SS` (`04:00:00`)"
+            ))
+        })?),
+        None => None,
+    };
+    let module = r
+        .pick(
+            "PERF_TEST_MODULE",
+            select.module.as_ref(),
+            |_| None,
+            Some(DEFAULT_MODULE),
+        )
+        .unwrap_or_else(|| DEFAULT_MODULE.into());
+    let function = r
+        .pick(
+            "PERF_TEST_FUNCTION",
+            select.function.as_ref(),
+            |_| None,
+            Some(DEFAULT_FUNCTION),
+        )
+        .unwrap_or_else(|| DEFAULT_FUNCTION.into());
+    let prefix = r.pick("PERF_TEST_PREFIX", select.prefix.as_ref(), |_| None, None);
+    let trtllm_dir = select.trtllm_dir.clone().or_else(|| {
+        env("TRTLLM_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let container_mounts = profile
+        .as_ref()
+        .and_then(|p| p.container_mounts.clone())
+        .map(|m| {
+            m.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let gpu_label = profile
+        .as_ref()
+        .and_then(|p| p.gpu.clone())
+        .or_else(|| profile_name.as_ref().map(|n| n.to_uppercase()))
+        .unwrap_or_else(|| "GPU".into());
+    let launch_delay = profile
+        .as_ref()
+        .and_then(|p| p.launch_delay)
+        .unwrap_or(if docker_image.is_some() { 5 } else { 0 });
+
+    Ok(Settings {
+        cluster_name: profile_name,
+        host,
+        user,
+        cluster_type,
+        workdir,
+        partition,
+        account,
+        storage,
+        llm_data,
+        docker_image,
+        mpi_type,
+        extra_srun_params,
+        gpus_per_node_capacity: profile.as_ref().and_then(|p| p.gpus_per_node),
+        nodes_capacity: profile.as_ref().and_then(|p| p.nodes),
+        time,
+        container_mounts,
+        gpu_label,
+        launch_delay,
+        module,
+        function,
+        prefix,
+        trtllm_dir,
+        templates_dir: cluster.templates.clone(),
+        profile_source: set.map(|s| s.source),
+        origins: r.origins,
+    })
+}
+
+/// The profile file: `--clusters-file` > `PERF_RUN_CLUSTERS` > the default paths > built-in.
+fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSet>, bool)> {
+    if let Some(p) = cluster.clusters_file.clone().or_else(|| {
+        env("PERF_RUN_CLUSTERS")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }) {
+        return Ok((Some(ProfileSet::load(&p)?), true));
+    }
+    for p in default_profile_paths(env) {
+        if p.is_file() {
+            return Ok((Some(ProfileSet::load(&p)?), false));
+        }
+    }
+    Ok((Some(ProfileSet::builtin()?), false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    fn builtin_args(cluster: Option<&str>) -> ClusterArgs {
+        ClusterArgs {
+            cluster: cluster.map(str::to_string),
+            clusters_file: Some(PathBuf::from("configs/clusters.yaml")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flag_beats_env_beats_profile_beats_default() {
+        let env = env_of(&[("CLUSTER_PARTITION", "from-env"), ("USER", "me")]);
+        let mut args = builtin_args(Some("gb200"));
+        let s = resolve(&args, &SelectArgs::default(), &env).unwrap();
+        assert_eq!(s.partition.as_deref(), Some("from-env"));
+        assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Env);
+        // profile value
+        assert_eq!(s.account.as_deref(), Some("coreai_comparch_trtllm"));
+        assert_eq!(s.origins["CLUSTER_ACCOUNT"], Source::Profile);
+        // flag wins
+        args.partition = Some("from-flag".into());
+        let s = resolve(&args, &SelectArgs::default(), &env).unwrap();
+        assert_eq!(s.partition.as_deref(), Some("from-flag"));
+        assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Flag);
+        // default when nothing else
+        let s = resolve(
+            &builtin_args(None),
+            &SelectArgs::default(),
+            &env_of(&[("USER", "u")]),
+        )
+        .unwrap();
+        assert_eq!(s.partition.as_deref(), Some(DEFAULT_PARTITION));
+        assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Default);
+        assert_eq!(s.module, DEFAULT_MODULE);
+        assert_eq!(s.function, DEFAULT_FUNCTION);
+        assert_eq!(s.prefix, None);
+    }
+
+    #[test]
+    fn empty_env_is_unset_but_empty_profile_is_nothing() {
+        let env = env_of(&[("DOCKER_IMAGE", ""), ("USER", "u")]);
+        let s = resolve(
+            &builtin_args(Some("local-test")),
+            &SelectArgs::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s.docker_image, None, "profile says \"\": no container");
+        assert_eq!(s.account, None);
+        assert_eq!(s.mpi_type, None, "mpi_type none means no --mpi");
+        let s = resolve(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
+        assert_eq!(s.docker_image.as_deref(), Some(DEFAULT_IMAGE));
+    }
+
+    #[test]
+    fn test_id_parts_from_env() {
+        let env = env_of(&[
+            ("PERF_TEST_MODULE", "perf/test_perf_qa.py"),
+            ("PERF_TEST_FUNCTION", "test_x"),
+            ("PERF_TEST_PREFIX", "disagg"),
+            ("USER", "u"),
+        ]);
+        let s = resolve(&builtin_args(None), &SelectArgs::default(), &env).unwrap();
+        assert_eq!(s.module, "perf/test_perf_qa.py");
+        assert_eq!(s.function, "test_x");
+        assert_eq!(s.prefix.as_deref(), Some("disagg"));
+        let sel = SelectArgs {
+            prefix: Some("aggr".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&builtin_args(None), &sel, &env)
+                .unwrap()
+                .prefix
+                .as_deref(),
+            Some("aggr")
+        );
+    }
+
+    #[test]
+    fn workdir_user_placeholder() {
+        let env = env_of(&[("CLUSTER_USER", "alice")]);
+        let s = resolve(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
+        assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
+        let err = resolve(
+            &builtin_args(Some("gb200")),
+            &SelectArgs::default(),
+            &env_of(&[]),
+        )
+        .unwrap_err();
+        assert!(format!("{err}").contains("CLUSTER_USER"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let env = env_of(&[("CLUSTER_TYPE", "slurm"), ("USER", "u")]);
+        let err = resolve(&builtin_args(None), &SelectArgs::default(), &env).unwrap_err();
+        let msg = format!("{err}");
+        assert!(
+            msg.contains("CLUSTER_TYPE") && msg.contains("slurm"),
+            "{msg}"
+        );
+        let mut args = builtin_args(None);
+        args.time = Some("soon".into());
+        let err = resolve(&args, &SelectArgs::default(), &env_of(&[("USER", "u")])).unwrap_err();
+        assert!(format!("{err}").contains("soon"));
+    }
+
+    #[test]
+    fn slurm_times() {
+        assert_eq!(SlurmTime::parse("90").unwrap().seconds, 5400);
+        assert_eq!(SlurmTime::parse("04:00:00").unwrap().seconds, 14400);
+        assert_eq!(SlurmTime::parse("1-02").unwrap().seconds, 86400 + 7200);
+        assert_eq!(SlurmTime::parse("2:30").unwrap().seconds, 150);
+        assert!(SlurmTime::parse("0").is_none());
+        assert!(SlurmTime::parse("4h").is_none());
+        assert!(SlurmTime::parse("1:2:3:4").is_none());
+        assert_eq!(SlurmTime::from_minutes(90).text, "01:30:00");
+    }
+}
