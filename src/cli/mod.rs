@@ -206,6 +206,14 @@ pub struct RenderArgs {
     /// Print one JSON object per plan on stdout (a JSON array for --testlist) instead of the files.
     #[arg(long)]
     pub json: bool,
+
+    /// Export NAME=VALUE in the batch script for every task (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// Use this run id instead of a new one (for reproducible renders).
+    #[arg(long, value_name = "ID", hide = true)]
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -216,9 +216,12 @@ pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<S
         |p| p.user.clone(),
         None,
     );
-    let user = user_explicit
-        .clone()
-        .or_else(|| env("USER").filter(|u| !u.is_empty()));
+    let user = user_explicit.clone().or_else(|| {
+        env("USER")
+            .or_else(|| env("LOGNAME"))
+            .filter(|u| !u.is_empty())
+            .or_else(local_user_name)
+    });
     let ctype = r
         .pick(
             "CLUSTER_TYPE",
@@ -397,6 +400,17 @@ pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<S
         templates_dir: cluster.templates.clone(),
         profile_source: set.map(|s| s.source),
         origins: r.origins,
+    })
+}
+
+/// The name of the local user from /etc/passwd (when USER/LOGNAME are not set, e.g. in CI).
+fn local_user_name() -> Option<String> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
     })
 }
 

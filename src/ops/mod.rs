@@ -1,6 +1,7 @@
 //! Operations: one function per command. Commands only parse (src/cli); operations do the work.
 
 pub mod extract;
+pub mod render;
 pub mod upload;
 
 use anyhow::Result;
@@ -10,6 +11,7 @@ use crate::error::Exit;
 
 pub async fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
+        Command::Render(args) => render::run(args),
         Command::Extract(args) => extract::run(args),
         Command::Upload(args) => upload::run(*args).await,
         Command::Completions(args) => {

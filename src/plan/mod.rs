@@ -1,1 +1,759 @@
-//! See docs/ARCHITECTURE.md.
+//! Planning: from a selected test id and the checkout's config to a `RunPlan` — the mode, the
+//! node/GPU math, the role layout, the remote paths and the commands each task runs. Pure
+//! apart from reading the config YAML (DESIGN.md "plan").
+
+pub mod command;
+pub mod select;
+pub mod test_id;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::config::layout::{DEFS_DIR, Generation, Layout};
+use crate::config::perf_sanity::{
+    ClientConfig, ConfigKind, DisaggConfig, PerfConfig, ServerConfig, load_config,
+};
+use crate::config::settings::{Settings, SlurmTime, Source};
+use crate::error::UserError;
+pub use select::Selected;
+pub use test_id::{CaseKind, TestId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Mode {
+    #[serde(rename = "single-agg")]
+    SingleAgg,
+    #[serde(rename = "multi-agg")]
+    MultiAgg,
+    #[serde(rename = "disagg")]
+    Disagg,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::SingleAgg => "single-agg",
+            Mode::MultiAgg => "multi-agg",
+            Mode::Disagg => "disagg",
+        }
+    }
+}
+
+/// One benchmark client of a server (reference §4.1 defaults applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientPlan {
+    pub name: String,
+    pub concurrency: u64,
+    pub iterations: u64,
+    pub isl: u64,
+    pub osl: u64,
+}
+
+/// One server config the case runs, with its GPU math (reference §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerPlan {
+    pub name: String,
+    /// `aggr`, `ctx` or `gen`.
+    pub role: String,
+    pub model: String,
+    pub precision: Option<String>,
+    pub tp: u32,
+    pub ep: u32,
+    pub pp: u32,
+    pub cp: u32,
+    pub gpus: u32,
+    pub max_batch_size: Option<u64>,
+    pub nodes: u32,
+    pub gpus_per_node_per_server: u32,
+    pub clients: Vec<ClientPlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleKind {
+    Aggr,
+    Gen,
+    Ctx,
+    DisaggServer,
+    Benchmark,
+}
+
+/// One srun step of the batch script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolePlan {
+    /// `AGGR`, `GEN_0`, `CTX_0`, `DISAGG_SERVER`, `BENCHMARK` (DISAGG_SERVING_TYPE, reference §6).
+    pub name: String,
+    pub kind: RoleKind,
+    pub nodes: u32,
+    pub ntasks: u32,
+    pub ntasks_per_node: u32,
+    /// Index into the job's node list where this role's nodes start (G3 node slicing).
+    pub first_node: u32,
+    /// `--mpi` type: only CTX/GEN workers and multi-GPU aggregated servers get one (§11.7).
+    pub mpi: Option<String>,
+    /// `--overlap`: the router and the benchmark share a node with a worker (reference §6).
+    pub overlap: bool,
+    /// The shell command every task of this step runs (`eval`ed in the defs directory).
+    pub command: String,
+    /// The step's output file, relative to the job workspace.
+    pub log: String,
+    /// The JUnit file this role's pytest writes, relative to the job workspace (§11.8 fixed).
+    pub junit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SbatchPlan {
+    pub nodes: u32,
+    pub ntasks: u32,
+    pub ntasks_per_node: u32,
+    pub gpus_per_node: u32,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub time: String,
+    pub job_name: String,
+    /// `--output`, with `%j` for the job id.
+    pub output: String,
+}
+
+/// Remote paths of one case (all absolute, on the cluster).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemotePaths {
+    pub workdir: String,
+    pub trtllm_root: String,
+    pub defs_dir: String,
+    pub run_dir: String,
+    pub job_workspace: String,
+    pub agg_config_folder: String,
+    pub disagg_config_folder: String,
+    pub exit_marker: String,
+    pub sysinfo_dir: String,
+}
+
+/// Everything needed to render and submit one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPlan {
+    pub mode: Mode,
+    pub test_id: String,
+    pub case_name: String,
+    pub case_dir: String,
+    pub case_index: usize,
+    pub config_name: String,
+    pub config_path: PathBuf,
+    pub config_rel: String,
+    pub generation: Generation,
+    pub bench_mode: Option<String>,
+    pub gpus_per_node: u32,
+    pub total_nodes: u32,
+    pub total_gpus: u32,
+    pub sbatch: SbatchPlan,
+    /// The srun steps in launch order (one `AGGR` step for aggregated runs).
+    pub steps: Vec<RolePlan>,
+    pub servers: Vec<ServerPlan>,
+    pub time_seconds: u64,
+    pub pytest_timeout_s: u64,
+    pub stage_name: String,
+    pub paths: RemotePaths,
+    /// Exported by the batch script (name, value), in order.
+    pub exports: Vec<(String, String)>,
+    pub srun_args: Vec<String>,
+    pub launch_delay: u32,
+    pub skip: Option<String>,
+    pub list_line: Option<usize>,
+    pub uploads: bool,
+    pub warnings: Vec<String>,
+}
+
+/// What `build_plan` needs besides the settings and the checkout.
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    pub settings: &'a Settings,
+    pub layout: &'a Layout,
+    pub selected: &'a Selected,
+    pub run_id: &'a str,
+    pub case_index: usize,
+    /// Extra `NAME=VALUE` exports (`--env`), already validated.
+    pub user_env: &'a [(String, String)],
+}
+
+const DEFAULT_TIME: &str = "04:00:00";
+
+/// Plan one case.
+pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
+    let PlanInput {
+        settings,
+        layout,
+        selected,
+        ..
+    } = input;
+    let id = &selected.test_id;
+    let kind = match &id.kind {
+        CaseKind::Aggr { .. } => ConfigKind::Aggregated,
+        CaseKind::CtxOnly { .. } | CaseKind::Disagg { .. } => ConfigKind::Disaggregated,
+    };
+    let found = layout.find_config(id.kind.config(), Some(kind))?;
+    let config = load_config(&found.path, kind)?;
+    let config_rel = found
+        .path
+        .strip_prefix(&layout.root)
+        .unwrap_or(&found.path)
+        .display()
+        .to_string();
+    let mut warnings = Vec::new();
+
+    let (mode, gpn, servers, layout_steps, job_time_cfg, bench_mode, env_cfg) =
+        match (&id.kind, &config) {
+            (CaseKind::Aggr { servers: sel, .. }, PerfConfig::Aggregated(c)) => {
+                let model = c.metadata.model_name.clone().unwrap_or_default();
+                let chosen = select_servers(&c.server_configs, &model, sel.as_deref(), &found.path)?;
+                let gpn = c.hardware.gpus_per_node;
+                let servers: Vec<ServerPlan> = chosen
+                    .iter()
+                    .map(|s| server_plan(s, "aggr", &model, None, gpn, &s.client_configs))
+                    .collect();
+                let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
+                (mode, gpn, servers, steps, None, None, RoleEnv::default())
+            }
+            (CaseKind::CtxOnly { .. }, PerfConfig::Disaggregated(c)) => {
+                let gpn = c.hardware.gpus_per_node;
+                let clients = disagg_clients(c, "ctx_only");
+                let s = server_plan(
+                    &c.worker_config.ctx,
+                    "ctx",
+                    &c.metadata.model_name,
+                    c.metadata.precision.clone(),
+                    gpn,
+                    &clients,
+                );
+                let servers = vec![s];
+                let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
+                (
+                    mode,
+                    gpn,
+                    servers,
+                    steps,
+                    c.slurm.job_time.clone(),
+                    Some("ctx_only".to_string()),
+                    RoleEnv::from_disagg(c, &found.path)?,
+                )
+            }
+            (CaseKind::Disagg { bench_mode, .. }, PerfConfig::Disaggregated(c)) => {
+                let mode_label = bench_mode
+                    .clone()
+                    .or_else(|| c.benchmark.mode.clone())
+                    .unwrap_or_else(|| "e2e".into());
+                let (servers, steps) = disagg_shape(c, &mode_label, layout.generation);
+                (
+                    Mode::Disagg,
+                    c.hardware.gpus_per_node,
+                    servers,
+                    steps,
+                    c.slurm.job_time.clone(),
+                    Some(mode_label),
+                    RoleEnv::from_disagg(c, &found.path)?,
+                )
+            }
+            _ => unreachable!("the config kind follows the case kind"),
+        };
+
+    // Capacity of the cluster profile.
+    if let Some(cap) = settings.gpus_per_node_capacity
+        && gpn > cap
+    {
+        return Err(UserError(format!(
+            "{} plans {gpn} GPUs per node, but cluster `{}` has {cap} GPUs per node",
+            found.path.display(),
+            settings.cluster_name.as_deref().unwrap_or("?")
+        ))
+        .into());
+    }
+    let total_nodes = layout_steps.total_nodes;
+    if let Some(cap) = settings.nodes_capacity
+        && total_nodes > cap
+    {
+        return Err(UserError(format!(
+            "`{}` needs {total_nodes} nodes ({} GPUs), but cluster `{}` has only {cap} nodes",
+            id.case,
+            total_nodes * gpn,
+            settings.cluster_name.as_deref().unwrap_or("?")
+        ))
+        .into());
+    }
+    let total_gpus = total_nodes * gpn;
+
+    // Time limit: flag/env > TIMEOUT (N) marker > config slurm.job_time > profile > default.
+    let time = {
+        let origin = settings.origins.get("PERF_RUN_TIME").copied();
+        let explicit = settings
+            .time
+            .clone()
+            .filter(|_| matches!(origin, Some(Source::Flag | Source::Env)));
+        let from_profile = settings
+            .time
+            .clone()
+            .filter(|_| origin == Some(Source::Profile));
+        let from_cfg = match job_time_cfg {
+            Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
+                UserError(format!(
+                    "{}: field `slurm.job_time`: `{t}` is not a Slurm time",
+                    found.path.display()
+                ))
+            })?),
+            None => None,
+        };
+        explicit
+            .or_else(|| selected.timeout_min.map(SlurmTime::from_minutes))
+            .or(from_cfg)
+            .or(from_profile)
+            .unwrap_or_else(|| SlurmTime::parse(DEFAULT_TIME).expect("valid default"))
+    };
+
+    let case_dir = case_dir_name(input.case_index, &id.case);
+    let workdir = settings.workdir.trim_end_matches('/').to_string();
+    let trtllm_root = format!("{workdir}/TensorRT-LLM");
+    let run_dir = format!("{workdir}/runs/{}", input.run_id);
+    let job_workspace = format!("{run_dir}/{case_dir}");
+    let paths = RemotePaths {
+        defs_dir: format!("{trtllm_root}/{DEFS_DIR}"),
+        agg_config_folder: format!("{trtllm_root}/{}", layout.agg_dir()),
+        disagg_config_folder: format!("{trtllm_root}/{}", layout.disagg_dir()),
+        exit_marker: format!("{job_workspace}/perf_run_exit"),
+        sysinfo_dir: format!("{job_workspace}/sysinfo"),
+        workdir,
+        trtllm_root,
+        run_dir,
+        job_workspace,
+    };
+    let stage_name = format!(
+        "{}-{total_gpus}_GPUs-{total_nodes}_Nodes-PyTorch-{}PerfSanity",
+        settings.gpu_label,
+        if mode == Mode::Disagg { "Disagg-" } else { "" }
+    );
+
+    let ctx = command::CommandContext {
+        settings,
+        paths: &paths,
+        stage_name: &stage_name,
+        node_id: &id.node_id(),
+        pytest_timeout_s: time.seconds,
+        env: &env_cfg,
+        gen_only: bench_mode.as_deref().is_some_and(|m| m.contains("gen_only")),
+    };
+    let steps: Vec<RolePlan> = layout_steps
+        .steps
+        .into_iter()
+        .map(|s| command::finish_step(s, &ctx))
+        .collect();
+
+    let sbatch = SbatchPlan {
+        nodes: total_nodes,
+        ntasks: layout_steps.sbatch_ntasks,
+        ntasks_per_node: layout_steps.sbatch_ntasks_per_node,
+        gpus_per_node: gpn,
+        partition: settings.partition.clone(),
+        account: settings.account.clone(),
+        time: time.text.clone(),
+        job_name: job_name(mode, &id.kind),
+        output: format!("{}/slurm-%j.log", paths.job_workspace),
+    };
+    let exports = command::exports(&ctx, input.run_id, &id.case, input.user_env);
+    let srun_args = command::srun_args(settings, &paths);
+
+    if let Some(m) = selected.mode_override {
+        let want = match m {
+            crate::cli::ModeFilter::SingleAgg => Mode::SingleAgg,
+            crate::cli::ModeFilter::MultiAgg => Mode::MultiAgg,
+            crate::cli::ModeFilter::Disagg => Mode::Disagg,
+        };
+        if want != mode {
+            warnings.push(format!(
+                "the test list marks `{}` as {} but its config plans a {} run; perf-run follows the config",
+                id.case,
+                want.as_str(),
+                mode.as_str()
+            ));
+        }
+    }
+
+    Ok(RunPlan {
+        mode,
+        test_id: id.node_id(),
+        case_name: id.case.clone(),
+        case_dir,
+        case_index: input.case_index,
+        config_name: found.name.clone(),
+        config_path: found.path.clone(),
+        config_rel,
+        generation: layout.generation,
+        bench_mode,
+        gpus_per_node: gpn,
+        total_nodes,
+        total_gpus,
+        sbatch,
+        steps,
+        servers,
+        time_seconds: time.seconds,
+        pytest_timeout_s: time.seconds,
+        stage_name,
+        paths,
+        exports,
+        srun_args,
+        launch_delay: settings.launch_delay,
+        skip: selected.skip.clone(),
+        list_line: selected.list_line,
+        uploads: id.uploads(),
+        warnings,
+    })
+}
+
+/// Env-var strings of a disagg config (`worker_env_var`, …), parsed into pairs.
+#[derive(Debug, Clone, Default)]
+pub struct RoleEnv {
+    pub worker: Vec<(String, String)>,
+    pub ctx_worker: Vec<(String, String)>,
+    pub gen_worker: Vec<(String, String)>,
+    pub server: Vec<(String, String)>,
+    pub benchmark: Vec<(String, String)>,
+}
+
+impl RoleEnv {
+    fn from_disagg(c: &DisaggConfig, path: &std::path::Path) -> Result<RoleEnv> {
+        let e = &c.environment;
+        let parse = |field: &str, v: &Option<String>| -> Result<Vec<(String, String)>> {
+            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|bad| {
+                UserError(format!(
+                    "{}: field `environment.{field}`: `{bad}` is not a NAME=VALUE assignment",
+                    path.display()
+                ))
+                .into()
+            })
+        };
+        let mut benchmark = parse("client_env_var", &e.client_env_var)?;
+        benchmark.extend(parse("benchmark_env_var", &e.benchmark_env_var)?);
+        Ok(RoleEnv {
+            worker: parse("worker_env_var", &e.worker_env_var)?,
+            ctx_worker: parse("ctx_worker_env_var", &e.ctx_worker_env_var)?,
+            gen_worker: parse("gen_worker_env_var", &e.gen_worker_env_var)?,
+            server: parse("server_env_var", &e.server_env_var)?,
+            benchmark,
+        })
+    }
+}
+
+/// `A=1 B=two` → [(A, 1), (B, two)]; a word that is not an assignment is returned as error.
+pub fn parse_env_assignments(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split_whitespace()
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) if crate::render::quote::is_env_name(k) => {
+                Ok((k.to_string(), v.to_string()))
+            }
+            _ => Err(w.to_string()),
+        })
+        .collect()
+}
+
+fn select_servers<'a>(
+    all: &'a [ServerConfig],
+    model: &str,
+    wanted: Option<&[String]>,
+    path: &std::path::Path,
+) -> Result<Vec<&'a ServerConfig>> {
+    let Some(wanted) = wanted else {
+        return Ok(all.iter().collect());
+    };
+    let names: Vec<String> = all.iter().map(|s| s.resolved_name(model)).collect();
+    let mut out = Vec::new();
+    for w in wanted {
+        match names.iter().position(|n| n == w) {
+            Some(i) => out.push(&all[i]),
+            None => {
+                let close = crate::config::layout::close_matches(
+                    w,
+                    names.iter().map(String::as_str),
+                    3,
+                );
+                return Err(UserError(format!(
+                    "{} has no server config named `{w}`{}; its servers are: {}",
+                    path.display(),
+                    if close.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (close: {})", close.join(", "))
+                    },
+                    names.join(", ")
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn server_plan(
+    s: &ServerConfig,
+    role: &str,
+    model: &str,
+    precision: Option<String>,
+    config_gpn: u32,
+    clients: &[ClientConfig],
+) -> ServerPlan {
+    let model = s.model_name.clone().unwrap_or_else(|| model.to_string());
+    let gpus = s.gpus();
+    // gpus_per_node of the server overrides the hardware one; 0 means "all of the server's".
+    let gpn = match s.gpus_per_node {
+        Some(0) => gpus,
+        Some(g) => g,
+        None => config_gpn,
+    };
+    let nodes = gpus.div_ceil(gpn.max(1));
+    let precision = precision.or_else(|| precision_from_model(&model));
+    ServerPlan {
+        name: s.resolved_name(&model),
+        role: role.to_string(),
+        model,
+        precision,
+        tp: s.tp(),
+        ep: s.ep(),
+        pp: s.pp(),
+        cp: s.cp(),
+        gpus,
+        max_batch_size: s.max_batch_size,
+        nodes,
+        gpus_per_node_per_server: gpus.min(gpn),
+        clients: clients
+            .iter()
+            .map(|c| ClientPlan {
+                name: c.resolved_name(),
+                concurrency: c.concurrency(),
+                iterations: c.iterations(),
+                isl: c.isl(),
+                osl: c.osl(),
+            })
+            .collect(),
+    }
+}
+
+/// `deepseek_r1_0528_fp4_v2` → `fp4` (model names carry the quantisation).
+fn precision_from_model(model: &str) -> Option<String> {
+    let m = model.to_lowercase();
+    ["nvfp4", "fp4", "fp8", "int8", "bf16", "fp16"]
+        .iter()
+        .find(|p| m.split(['_', '-', '.']).any(|w| w == **p))
+        .map(|p| p.to_string())
+}
+
+/// Client configs of a disagg config: one per concurrency value (reference §4.2).
+fn disagg_clients(c: &DisaggConfig, mode: &str) -> Vec<ClientConfig> {
+    let b = &c.benchmark;
+    let mut list = b.concurrency_list.clone();
+    if list.is_empty() {
+        list.push(1);
+    }
+    if mode.contains("gen_only") {
+        list.truncate(1);
+    }
+    let iterations = if mode.contains("gen_only") {
+        1
+    } else {
+        b.multi_round.unwrap_or(1)
+    };
+    let osl = if mode == "ctx_only" {
+        1
+    } else {
+        b.output_length.unwrap_or(1024)
+    };
+    list.into_iter()
+        .map(|con| ClientConfig {
+            name: None,
+            concurrency: Some(con),
+            iterations: Some(iterations),
+            isl: Some(b.input_length.unwrap_or(1024)),
+            osl: Some(osl),
+            backend: Some("openai".into()),
+            client_env_var: None,
+        })
+        .collect()
+}
+
+/// The steps and allocation of a run, before commands are attached.
+struct StepLayout {
+    steps: Vec<RolePlan>,
+    total_nodes: u32,
+    sbatch_ntasks: u32,
+    sbatch_ntasks_per_node: u32,
+}
+
+fn bare_step(name: &str, kind: RoleKind, nodes: u32, per_node: u32, first: u32) -> RolePlan {
+    RolePlan {
+        name: name.to_string(),
+        kind,
+        nodes,
+        ntasks: nodes * per_node,
+        ntasks_per_node: per_node,
+        first_node: first,
+        mpi: None,
+        overlap: false,
+        command: String::new(),
+        log: String::new(),
+        junit: String::new(),
+    }
+}
+
+/// Aggregated (G3 unified submit, reference §5): nodes = ceil(gpus / gpn), tasks per node =
+/// min(gpus, gpn), world size = nodes × that. All selected servers run one after another in
+/// one pytest, so the job is shaped for the largest.
+fn aggregated_shape(
+    servers: &[ServerPlan],
+    gpn: u32,
+    warnings: &mut Vec<String>,
+) -> (Mode, StepLayout) {
+    let biggest = servers
+        .iter()
+        .max_by_key(|s| (s.gpus, s.nodes))
+        .expect("at least one server");
+    if servers.iter().any(|s| s.gpus != biggest.gpus) {
+        warnings.push(format!(
+            "the selected servers need different GPU counts ({}); the job is sized for the largest ({} GPUs)",
+            servers
+                .iter()
+                .map(|s| format!("{}: {}", s.name, s.gpus))
+                .collect::<Vec<_>>()
+                .join(", "),
+            biggest.gpus
+        ));
+    }
+    let mode = if servers.iter().any(|s| s.gpus > gpn) {
+        Mode::MultiAgg
+    } else {
+        Mode::SingleAgg
+    };
+    let step = bare_step(
+        "AGGR",
+        RoleKind::Aggr,
+        biggest.nodes,
+        biggest.gpus_per_node_per_server,
+        0,
+    );
+    let layout = StepLayout {
+        sbatch_ntasks: step.ntasks,
+        sbatch_ntasks_per_node: step.ntasks_per_node,
+        total_nodes: biggest.nodes,
+        steps: vec![step],
+    };
+    (mode, layout)
+}
+
+/// Disaggregated (submit.py, reference §5/§6): gen servers first on the first nodes, then ctx
+/// servers; the router and the benchmark overlap on the first node.
+fn disagg_shape(
+    c: &DisaggConfig,
+    mode_label: &str,
+    generation: Generation,
+) -> (Vec<ServerPlan>, StepLayout) {
+    let gpn = c.hardware.gpus_per_node;
+    let clients = disagg_clients(c, mode_label);
+    let ctx = server_plan(
+        &c.worker_config.ctx,
+        "ctx",
+        &c.metadata.model_name,
+        c.metadata.precision.clone(),
+        gpn,
+        &[],
+    );
+    let gen_server = server_plan(
+        &c.worker_config.generation,
+        "gen",
+        &c.metadata.model_name,
+        c.metadata.precision.clone(),
+        gpn,
+        &clients,
+    );
+    // num_ctx = 0 for gen_only_no_context; G1 drops ctx servers for any gen_only mode (§5).
+    let no_ctx = mode_label == "gen_only_no_context"
+        || (generation == Generation::G1 && mode_label.contains("gen_only"));
+    let num_ctx = if no_ctx { 0 } else { c.hardware.num_ctx_servers };
+    let num_gen = c.hardware.num_gen_servers;
+    let mut steps = Vec::new();
+    let mut next = 0;
+    for i in 0..num_gen {
+        steps.push(bare_step(
+            &format!("GEN_{i}"),
+            RoleKind::Gen,
+            gen_server.nodes,
+            gen_server.gpus_per_node_per_server,
+            next,
+        ));
+        next += gen_server.nodes;
+    }
+    for i in 0..num_ctx {
+        steps.push(bare_step(
+            &format!("CTX_{i}"),
+            RoleKind::Ctx,
+            ctx.nodes,
+            ctx.gpus_per_node_per_server,
+            next,
+        ));
+        next += ctx.nodes;
+    }
+    for (name, kind) in [
+        ("DISAGG_SERVER", RoleKind::DisaggServer),
+        ("BENCHMARK", RoleKind::Benchmark),
+    ] {
+        let mut s = bare_step(name, kind, 1, 1, 0);
+        s.overlap = true;
+        steps.push(s);
+    }
+    let total_nodes = num_ctx * ctx.nodes + num_gen * gen_server.nodes;
+    let mut servers = Vec::new();
+    if num_ctx > 0 {
+        servers.push(ctx);
+    }
+    servers.push(gen_server);
+    (
+        servers,
+        StepLayout {
+            steps,
+            total_nodes,
+            // The legacy SBATCH shape (reference §5, FK-disagg): one task per GPU.
+            sbatch_ntasks: total_nodes * gpn,
+            sbatch_ntasks_per_node: gpn,
+        },
+    )
+}
+
+fn job_name(mode: Mode, kind: &CaseKind) -> String {
+    let cfg: String = kind
+        .config()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    format!("perf-run.{}.{cfg}", mode.as_str())
+}
+
+/// `03-aggr_upload-cfg-server`, shortened with a hash when long (file-system friendly).
+pub fn case_dir_name(index: usize, case: &str) -> String {
+    let safe: String = case
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.len() <= 90 {
+        format!("{index:02}-{safe}")
+    } else {
+        use sha2::Digest;
+        let h = hex::encode(sha2::Sha256::digest(case.as_bytes()));
+        format!("{index:02}-{}-{}", &safe[..80], &h[..8])
+    }
+}

@@ -1,0 +1,1 @@
+//! Journal events (filled in by the job lifecycle).

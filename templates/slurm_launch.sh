@@ -1,0 +1,112 @@
+{% include "slurm_launch_prefix.sh" %}
+srunArgs=({% for a in srun_args %} {{ a }}{% endfor %} )
+
+# ---------------------------------------------------------------- exit marker
+# perf-run watches for the marker file and the PERF_RUN_EXIT line: the end of the job is an
+# event, not a guess. Written on every way out (success, failure, time limit, scancel).
+perf_run_marker="$jobWorkspace/perf_run_exit"
+declare -A perf_run_roles=()
+perf_run_stop_steps() {
+  local pid
+  for pid in "${!perf_run_roles[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do
+    local alive=0
+    for pid in "${!perf_run_roles[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    (( alive )) || return 0
+    sleep 1
+  done
+  for pid in "${!perf_run_roles[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+perf_run_on_exit() {
+  local rc=$?
+  trap - EXIT TERM INT
+  perf_run_stop_steps
+  printf '%s %s\n' "$rc" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
+  echo "PERF_RUN_EXIT code=$rc job=${SLURM_JOB_ID:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  exit "$rc"
+}
+trap perf_run_on_exit EXIT
+trap 'echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2; exit 143' TERM
+trap 'exit 130' INT
+
+# ---------------------------------------------------------------- system information
+# Recorded on the first node for the result files; `unknown` where a tool is missing.
+perf_run_probe() {
+  local out=$1 v=""
+  shift
+  v=$("$@" 2>/dev/null | head -n 1) || v=""
+  [[ -n $v ]] || v=unknown
+  printf '%s\n' "$v" > "$out"
+}
+perf_run_sysinfo="$jobWorkspace/sysinfo"
+mkdir -p "$perf_run_sysinfo" "$jobWorkspace/logs"
+perf_run_probe "$perf_run_sysinfo"/gpu.txt nvidia-smi --query-gpu=name --format=csv,noheader
+perf_run_probe "$perf_run_sysinfo"/driver.txt nvidia-smi --query-gpu=driver_version --format=csv,noheader
+perf_run_probe "$perf_run_sysinfo"/gpu_count.txt nvidia-smi --query-gpu=count -i 0 --format=csv,noheader
+perf_run_probe "$perf_run_sysinfo"/cuda.txt sh -c 'nvcc --version | sed -n "s/.*release \([0-9.]*\).*/\1/p"'
+perf_run_probe "$perf_run_sysinfo"/os.txt sh -c '. /etc/os-release && echo "$PRETTY_NAME"'
+perf_run_probe "$perf_run_sysinfo"/cpu.txt sh -c 'lscpu | sed -n "s/^Model name:[[:space:]]*//p"'
+perf_run_probe "$perf_run_sysinfo"/hostname.txt hostname
+perf_run_probe "$perf_run_sysinfo"/trtllm_version.txt sed -n 's/^__version__ *= *"\(.*\)"/\1/p' "$LLM_ROOT/tensorrt_llm/version.py"
+
+# ---------------------------------------------------------------- steps
+mapfile -t perf_run_nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+perf_run_slice() { local IFS=,; echo "${perf_run_nodes[*]:$1:$2}"; }
+{% for s in steps %}
+# {{ s.name }}: {{ s.nodes }} node(s), {{ s.ntasks }} task(s), {{ s.ntasks_per_node }} per node
+{%- if disagg %}
+export DISAGG_SERVING_TYPE={{ s.name }}
+{%- endif %}
+export pytestCommand={{ s.command }}
+srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c 'cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' &
+perf_run_roles[$!]={{ s.name }}
+{%- if launch_delay > 0 and not loop.last %}
+sleep {{ launch_delay }}  # give pyxis time to set up the container before the next step
+{%- endif %}
+{% endfor %}
+# ---------------------------------------------------------------- wait
+{%- if disagg %}
+# The benchmark decides the job's exit code. A worker or the router that dies first fails the
+# job at once; a failed benchmark stops the remaining steps (reference §6).
+perf_run_rc=0
+while :; do
+  wait -n || true
+  perf_run_done=""
+  for pid in "${!perf_run_roles[@]}"; do
+    kill -0 "$pid" 2>/dev/null && continue
+    perf_run_step_rc=0
+    wait "$pid" || perf_run_step_rc=$?
+    role=${perf_run_roles[$pid]}
+    unset "perf_run_roles[$pid]"
+    echo "perf-run: step $role ended with exit code $perf_run_step_rc"
+    if [[ $role == BENCHMARK ]]; then
+      perf_run_rc=$perf_run_step_rc
+      perf_run_done=1
+    elif (( perf_run_step_rc != 0 )); then
+      echo "perf-run: $role failed before the benchmark finished; stopping the job." >&2
+      exit 1
+    fi
+  done
+  [[ -n $perf_run_done ]] && break
+done
+if (( perf_run_rc != 0 )); then
+  echo "perf-run: the benchmark failed (exit code $perf_run_rc); stopping the remaining steps." >&2
+  exit "$perf_run_rc"
+fi
+# The workers and the router stop by themselves once the benchmark status file says Done.
+for _ in $(seq 1 60); do
+  [[ -z "${!perf_run_roles[*]}" ]] && break
+  for pid in "${!perf_run_roles[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" || true; unset "perf_run_roles[$pid]"; fi
+  done
+  sleep 1
+done
+exit 0
+{%- else %}
+perf_run_rc=0
+for pid in "${!perf_run_roles[@]}"; do
+  wait "$pid" || perf_run_rc=$?
+  unset "perf_run_roles[$pid]"
+done
+exit "$perf_run_rc"
+{%- endif %}

@@ -1,0 +1,445 @@
+//! `perf-run render`: snapshots of every generated file for the real fixture configs and lists,
+//! `bash -n` on every script, the `--json` contract, and the bad inputs of the foundation issue.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fixtures, g1_tree, g3_tree, perf_run};
+use predicates::prelude::*;
+use serde_json::Value;
+
+const DISAGG: &str = "gb200_deepseek-r1-fp4_1k1k_con1024_ctx1_dep4_gen1_dep8_eplb0_mtp0_ccb-UCX";
+const AGG: &str = "deepseek_r1_fp4_v2_grace_blackwell";
+const LEGACY_DISAGG: &str = "deepseek-r1-fp4_1k1k_ctx1_gen1_dep8_bs768_eplb0_mtp0_ccb-UCX";
+
+/// Render into `out` and return the JSON plans (always as an array).
+fn render_json(tree: &Path, out: &Path, args: &[&str]) -> Vec<Value> {
+    let assert = perf_run()
+        .arg("render")
+        .arg("--trtllm-dir")
+        .arg(tree)
+        .arg("--output-dir")
+        .arg(out)
+        .args(["--run-id", "snap", "--json"])
+        .args(args)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    match v {
+        Value::Array(a) => a,
+        o => vec![o],
+    }
+}
+
+/// Every generated file of every plan: snapshot it, and `bash -n` the scripts.
+fn check_files(name: &str, plans: &[Value]) {
+    for (i, p) in plans.iter().enumerate() {
+        let files = p["files"].as_object().unwrap();
+        for (fname, path) in files {
+            let path = path.as_str().unwrap();
+            let content = std::fs::read_to_string(path).unwrap();
+            if fname.ends_with(".sh") {
+                let st = std::process::Command::new("bash")
+                    .arg("-n")
+                    .arg(path)
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "bash -n failed for {path}");
+            }
+            // The prefix is included verbatim at the top of slurm_launch.sh.
+            if fname == "slurm_launch_prefix.sh" {
+                let full = std::fs::read_to_string(files["slurm_launch.sh"].as_str().unwrap())
+                    .unwrap();
+                assert!(full.starts_with(content.trim_end()), "{path}");
+                continue;
+            }
+            insta::assert_snapshot!(format!("{name}__{i:02}__{fname}"), content);
+        }
+    }
+}
+
+#[test]
+fn disagg_current_layout_plans_3_nodes_12_gpus() {
+    let tree = g3_tree();
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", DISAGG],
+    );
+    let p = &plans[0];
+    assert_eq!(p["mode"], "disagg");
+    assert_eq!(
+        p["test_id"],
+        format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{DISAGG}]")
+    );
+    assert_eq!(p["total_nodes"], 3);
+    assert_eq!(p["total_gpus"], 12);
+    assert_eq!(p["gpus_per_node"], 4);
+    assert_eq!(p["sbatch"]["nodes"], 3);
+    assert_eq!(p["sbatch"]["ntasks"], 12);
+    assert_eq!(p["sbatch"]["ntasks_per_node"], 4);
+    assert_eq!(p["sbatch"]["gpus_per_node"], 4);
+    assert_eq!(p["sbatch"]["partition"], "batch");
+    assert_eq!(p["sbatch"]["account"], "coreai_comparch_trtllm");
+    assert_eq!(p["sbatch"]["time"], "02:00:00", "slurm.job_time of the config");
+    let roles: Vec<(String, u64, u64, u64)> = p["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["nodes"].as_u64().unwrap(),
+                r["ntasks"].as_u64().unwrap(),
+                r["ntasks_per_node"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("GEN_0".into(), 2, 8, 4),
+            ("CTX_0".into(), 1, 4, 4),
+            ("DISAGG_SERVER".into(), 1, 1, 1),
+            ("BENCHMARK".into(), 1, 1, 1),
+        ]
+    );
+    check_files("disagg_g3_e2e_gb200", &plans);
+    let launch = std::fs::read_to_string(p["files"]["slurm_launch.sh"].as_str().unwrap()).unwrap();
+    // MPI only on the workers, a stage name the TensorRT-LLM scripts recognise, per-role JUnit.
+    assert_eq!(launch.matches("--mpi=pmix").count(), 2, "{launch}");
+    assert!(launch.contains("Disagg-PerfSanity"));
+    assert!(launch.contains("export perfMode=false"));
+    for f in ["results-GEN_0.xml", "results-CTX_0.xml", "results-DISAGG_SERVER.xml", "results.xml"] {
+        assert!(launch.contains(f), "{f}");
+    }
+}
+
+#[test]
+fn disagg_gen_only_and_ctx_only() {
+    let tree = g3_tree();
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", DISAGG, "--benchmark-mode", "gen_only"],
+    );
+    assert!(plans[0]["test_id"].as_str().unwrap().contains("[disagg_upload-gen_only-"));
+    // Current layout: gen_only still allocates the ctx servers (reference §5).
+    assert_eq!(plans[0]["total_nodes"], 3);
+    check_files("disagg_g3_gen_only_gb200", &plans);
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", DISAGG, "--benchmark-mode", "ctx_only"],
+    );
+    assert_eq!(plans[0]["mode"], "single-agg");
+    assert!(plans[0]["test_id"].as_str().unwrap().contains("[aggr_upload-ctx_only-"));
+    assert_eq!(plans[0]["total_nodes"], 1);
+    check_files("ctx_only_g3_gb200", &plans);
+}
+
+#[test]
+fn legacy_layout_disagg_id_and_math() {
+    let tree = g1_tree();
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", LEGACY_DISAGG],
+    );
+    let p = &plans[0];
+    assert_eq!(p["generation"], "G1");
+    assert_eq!(
+        p["test_id"],
+        format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-{LEGACY_DISAGG}]")
+    );
+    assert_eq!(p["total_nodes"], 3);
+    assert_eq!(p["total_gpus"], 12);
+    check_files("disagg_g1_gb200", &plans);
+}
+
+#[test]
+fn aggregated_single_node_one_server_and_all_servers() {
+    let tree = g3_tree();
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "local-test",
+            "--config",
+            AGG,
+            "--server",
+            "r1_fp4_v2_tp4_mtp3_1k1k",
+        ],
+    );
+    let p = &plans[0];
+    assert_eq!(p["mode"], "single-agg");
+    assert_eq!(
+        p["test_id"],
+        format!("perf/test_perf_sanity.py::test_e2e[aggr_upload-{AGG}-r1_fp4_v2_tp4_mtp3_1k1k]")
+    );
+    assert_eq!((p["total_nodes"].as_u64(), p["total_gpus"].as_u64()), (Some(1), Some(4)));
+    assert_eq!(p["roles"].as_array().unwrap().len(), 0);
+    assert_eq!(p["sbatch"]["account"], Value::Null, "local-test has no account");
+    check_files("agg_one_server_local_test", &plans);
+    let launch = std::fs::read_to_string(p["files"]["slurm_launch.sh"].as_str().unwrap()).unwrap();
+    assert!(!launch.contains("--container-image"), "no image in the local-test profile");
+    assert!(!launch.contains("--mpi="), "mpi_type none");
+
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(tree.path(), out.path(), &["--cluster", "gb200", "--config", AGG]);
+    assert_eq!(
+        plans[0]["test_id"],
+        format!("perf/test_perf_sanity.py::test_e2e[aggr_upload-{AGG}]")
+    );
+    assert_eq!(plans[0]["servers"].as_array().unwrap().len(), 9);
+    check_files("agg_all_servers_gb200", &plans);
+}
+
+#[test]
+fn aggregated_multi_node_when_a_server_needs_more_than_a_node() {
+    let tree = g3_tree();
+    // A 2-node config in the real schema (tp8 on 4 GPUs per node); EP does not multiply.
+    std::fs::write(
+        tree.path().join("tests/scripts/perf-sanity/aggregated/r1_2_nodes_grace_blackwell.yaml"),
+        "metadata:\n  model_name: deepseek_r1_0528_fp4_v2\nhardware:\n  gpus_per_node: 4\nserver_configs:\n  - name: dep8\n    tensor_parallel_size: 8\n    moe_expert_parallel_size: 8\n    client_configs:\n      - {name: c1, concurrency: 8}\n  - name: tp2ep4\n    tensor_parallel_size: 2\n    moe_expert_parallel_size: 4\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", "r1_2_nodes_grace_blackwell", "--server", "dep8"],
+    );
+    assert_eq!(plans[0]["mode"], "multi-agg");
+    assert_eq!(plans[0]["total_nodes"], 2);
+    assert_eq!(plans[0]["total_gpus"], 8);
+    assert_eq!(plans[0]["sbatch"]["ntasks"], 8);
+    assert_eq!(plans[0]["sbatch"]["ntasks_per_node"], 4);
+    check_files("multi_agg_gb200", &plans);
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", "r1_2_nodes_grace_blackwell", "--server", "tp2ep4"],
+    );
+    assert_eq!(plans[0]["mode"], "single-agg", "tp2 x ep4 needs 2 GPUs, not 8");
+    assert_eq!(plans[0]["sbatch"]["ntasks"], 2);
+}
+
+#[test]
+fn test_lists_render_one_plan_per_case() {
+    let tree = g3_tree();
+    let lists = [
+        (
+            "testdb_single",
+            "test-db/l0_gb200_multi_gpus_perf_sanity.yml",
+            AGG,
+            9,
+        ),
+        (
+            "testdb_disagg_gen_only",
+            "test-db/l0_gb200_multi_nodes_perf_sanity_ctx1_node1_gpu4_gen1_node2_gpu8.yml",
+            "deepseek-r1-fp4_1k1k_con1024",
+            1,
+        ),
+        (
+            "jenkins_single",
+            "jenkins-testlists/gb200_perf_sanity.yml",
+            AGG,
+            9,
+        ),
+        ("debug_txt", "jenkins-testlists/debug_cases.txt", "grace_blackwell-r1_fp4", 3),
+    ];
+    for (name, list, k, n) in lists {
+        let out = tempfile::tempdir().unwrap();
+        let plans = render_json(
+            tree.path(),
+            out.path(),
+            &[
+                "--cluster",
+                "gb200",
+                "--testlist",
+                fixtures().join(list).to_str().unwrap(),
+                "-k",
+                k,
+            ],
+        );
+        assert_eq!(plans.len(), n, "{list}");
+        check_files(&format!("list_{name}"), &plans);
+    }
+    // TIMEOUT (90) → 90-minute job
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb200",
+            "--testlist",
+            fixtures().join("test-db/l0_gb200_multi_gpus_perf_sanity.yml").to_str().unwrap(),
+            "-k",
+            "r1_fp4_v2_dep4_mtp1_1k1k",
+        ],
+    );
+    assert_eq!(plans[0]["sbatch"]["time"], "01:30:00");
+    // The legacy list against the legacy layout.
+    let g1 = g1_tree();
+    let out = tempfile::tempdir().unwrap();
+    let plans = render_json(
+        g1.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb200",
+            "--testlist",
+            fixtures().join("jenkins-testlists/gb200_3nodes_sanity.yml").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0]["total_nodes"], 3);
+    check_files("list_jenkins_disagg_g1", &plans);
+}
+
+#[test]
+fn mode_filter_keeps_only_that_mode() {
+    let tree = g3_tree();
+    let out = tempfile::tempdir().unwrap();
+    perf_run()
+        .args(["render", "--cluster", "gb200", "--json", "--run-id", "m"])
+        .arg("--trtllm-dir")
+        .arg(tree.path())
+        .arg("--output-dir")
+        .arg(out.path())
+        .arg("--testlist")
+        .arg(fixtures().join("test-db/l0_gb200_multi_gpus_perf_sanity.yml"))
+        .args(["-k", AGG, "--mode", "disagg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no selected case is a disagg run"));
+}
+
+#[test]
+fn text_output_has_a_header_per_file() {
+    let tree = g3_tree();
+    let out = tempfile::tempdir().unwrap();
+    let a = perf_run()
+        .args(["render", "--cluster", "gb200", "--config", DISAGG, "--run-id", "t"])
+        .arg("--trtllm-dir")
+        .arg(tree.path())
+        .arg("--output-dir")
+        .arg(out.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    for f in ["slurm_launch_prefix.sh", "slurm_launch.sh", "test_list.txt", "slurm_srun_args.txt"] {
+        assert!(stdout.contains(&format!("/{f} <==")), "{f}");
+        assert!(out.path().join(f).is_file());
+    }
+}
+
+// ------------------------------------------------------------------ bad input
+
+fn bad(args: &[&str], tree: &Path, needle: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let a = perf_run()
+        .arg("render")
+        .arg("--trtllm-dir")
+        .arg(tree)
+        .arg("--output-dir")
+        .arg(out.path())
+        .args(args)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains(needle), "expected `{needle}` in:\n{err}");
+    assert!(!err.contains("panicked") && !err.contains("stack backtrace"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains("error:")).count(), 1, "{err}");
+}
+
+#[test]
+fn unknown_config_suggests_and_names_folders() {
+    let tree = g3_tree();
+    bad(
+        &["--config", "deepseek_r1_fp4_v2_grace_blackwel"],
+        tree.path(),
+        "Close matches: `deepseek_r1_fp4_v2_grace_blackwell`",
+    );
+    bad(&["--config", "nope"], tree.path(), "tests/scripts/perf-sanity/aggregated");
+}
+
+#[test]
+fn malformed_yaml_and_missing_key_name_file_line_field() {
+    let tree = g3_tree();
+    let dir = tree.path().join("tests/scripts/perf-sanity/aggregated");
+    std::fs::write(dir.join("broken.yaml"), "hardware:\n  gpus_per_node: four\nserver_configs: [{name: a}]\n").unwrap();
+    bad(&["--config", "broken"], tree.path(), "broken.yaml:2:18: field `hardware.gpus_per_node`");
+    std::fs::write(dir.join("nokey.yaml"), "metadata: {model_name: m}\nserver_configs: [{name: a}]\n").unwrap();
+    bad(&["--config", "nokey"], tree.path(), "missing field `hardware`");
+    std::fs::write(dir.join("syntax.yaml"), "hardware: [\n").unwrap();
+    bad(&["--config", "syntax"], tree.path(), "syntax.yaml:1:");
+}
+
+#[test]
+fn unparseable_ids_and_conflicting_selections() {
+    let tree = g3_tree();
+    bad(&["--test", "perf/test_perf.py::test_perf[gpt_next_2b-float16]"], tree.path(), "neither `aggr` nor `disagg`");
+    bad(
+        &["--test", &format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-{DISAGG}]")],
+        tree.path(),
+        "disagg_upload-e2e-<config>",
+    );
+    bad(&["--config", AGG, "--test", "a.py::f[x]"], tree.path(), "cannot be combined");
+    bad(&[], tree.path(), "nothing selected");
+    bad(&["--config", AGG, "-k", "x"], tree.path(), "use them together with --testlist");
+    bad(&["--config", AGG, "--server", "nope"], tree.path(), "no server config named `nope`");
+    let list = tree.path().join("list.txt");
+    std::fs::write(&list, "perf/test_perf_sanity.py::test_e2e[aggr_upload-x] TIMEOUT (soon)\naccuracy/test_x.py::T::test_y\n").unwrap();
+    bad(&["--testlist", list.to_str().unwrap()], tree.path(), "list.txt:1");
+}
+
+#[test]
+fn gpu_count_that_does_not_fit_the_cluster() {
+    let tree = g3_tree();
+    // local-test has 4 nodes; 3 nodes fit, so ask for a config that needs 5.
+    std::fs::write(
+        tree.path().join("tests/scripts/perf-sanity/aggregated/huge_grace_blackwell.yaml"),
+        "hardware: {gpus_per_node: 4}\nserver_configs:\n  - {name: big, tensor_parallel_size: 20}\n",
+    )
+    .unwrap();
+    bad(&["--cluster", "local-test", "--config", "huge_grace_blackwell"], tree.path(), "needs 5 nodes");
+    std::fs::write(
+        tree.path().join("tests/scripts/perf-sanity/aggregated/wide_grace_blackwell.yaml"),
+        "hardware: {gpus_per_node: 8}\nserver_configs:\n  - {name: w, tensor_parallel_size: 8}\n",
+    )
+    .unwrap();
+    bad(&["--cluster", "local-test", "--config", "wide_grace_blackwell"], tree.path(), "8 GPUs per node");
+}
+
+#[test]
+fn template_with_undefined_variable_and_unsafe_values() {
+    let tree = g3_tree();
+    let tdir = tempfile::tempdir().unwrap();
+    std::fs::write(tdir.path().join("test_list.txt"), "{{ no_such_variable }}\n").unwrap();
+    bad(
+        &["--config", AGG, "--templates", tdir.path().to_str().unwrap()],
+        tree.path(),
+        "no_such_variable",
+    );
+    bad(&["--config", AGG, "--partition", "batch\nsrun evil"], tree.path(), "#SBATCH --partition");
+    bad(&["--config", AGG, "--env", "1BAD=x"], tree.path(), "--env `1BAD=x`");
+    bad(&["--config", AGG, "--extra-srun-params", "--x=a\u{7}b"], tree.path(), "srun argument");
+}
+
+#[test]
+fn not_a_checkout() {
+    let empty = tempfile::tempdir().unwrap();
+    bad(&["--config", AGG], empty.path(), "does not look like a TensorRT-LLM checkout");
+    bad(&["--config", AGG], Path::new("/nonexistent/trt"), "does not exist");
+}
