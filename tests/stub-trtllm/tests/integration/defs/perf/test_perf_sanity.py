@@ -160,7 +160,8 @@ def wait_until(what, ready, timeout, check=None):
 
 def check_alive(proc, name, log_path):
     if proc is not None and proc.poll() is not None:
-        raise RuntimeError(f"{name} exited with code {proc.returncode} (log: {log_path})")
+        last = tail(log_path, 1).strip()
+        raise RuntimeError(f"{name} exited with code {proc.returncode} (log: {log_path}; last line: {last})")
 
 
 def tail(path, lines=20):
@@ -507,7 +508,7 @@ class PerfSanityTestConfig:
 
         def alive():
             if proc is not None and proc.poll() is not None and not benchmark_done():
-                self.mark_failed(f"{name} exited with code {proc.returncode}", idx)
+                self.mark_failed(f"{name} exited with code {proc.returncode} (log: {log_path})", idx)
                 check_alive(proc, name, log_path)
 
         wait_until(self.status_file(idx), benchmark_done, self.timeout, alive)
