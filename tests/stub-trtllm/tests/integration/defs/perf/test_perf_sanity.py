@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 import stub_client
+import stub_numbers
 
 
 def get_llm_root():
@@ -634,7 +635,6 @@ class PerfSanityTestConfig:
 
     def append_device_step_time(self, idx, c_idx, client, profile):
         """gen_only: upstream parses gen_server_<i>.log; the stub appends the formula value."""
-        import stub_numbers
         value = stub_numbers.compute(client.concurrency, client.iterations, client.isl, client.osl,
                                      **profile)["device_step_time"]
         line = f"Average Per Iter Device Step Time (ms): {value:.2f}"
