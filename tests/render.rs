@@ -49,8 +49,8 @@ fn check_files(name: &str, plans: &[Value]) {
             }
             // The prefix is included verbatim at the top of slurm_launch.sh.
             if fname == "slurm_launch_prefix.sh" {
-                let full = std::fs::read_to_string(files["slurm_launch.sh"].as_str().unwrap())
-                    .unwrap();
+                let full =
+                    std::fs::read_to_string(files["slurm_launch.sh"].as_str().unwrap()).unwrap();
                 assert!(full.starts_with(content.trim_end()), "{path}");
                 continue;
             }
@@ -83,7 +83,10 @@ fn disagg_current_layout_plans_3_nodes_12_gpus() {
     assert_eq!(p["sbatch"]["gpus_per_node"], 4);
     assert_eq!(p["sbatch"]["partition"], "batch");
     assert_eq!(p["sbatch"]["account"], "coreai_comparch_trtllm");
-    assert_eq!(p["sbatch"]["time"], "02:00:00", "slurm.job_time of the config");
+    assert_eq!(
+        p["sbatch"]["time"], "02:00:00",
+        "slurm.job_time of the config"
+    );
     let roles: Vec<(String, u64, u64, u64)> = p["roles"]
         .as_array()
         .unwrap()
@@ -112,7 +115,12 @@ fn disagg_current_layout_plans_3_nodes_12_gpus() {
     assert_eq!(launch.matches("--mpi=pmix").count(), 2, "{launch}");
     assert!(launch.contains("Disagg-PerfSanity"));
     assert!(launch.contains("export perfMode=false"));
-    for f in ["results-GEN_0.xml", "results-CTX_0.xml", "results-DISAGG_SERVER.xml", "results.xml"] {
+    for f in [
+        "results-GEN_0.xml",
+        "results-CTX_0.xml",
+        "results-DISAGG_SERVER.xml",
+        "results.xml",
+    ] {
         assert!(launch.contains(f), "{f}");
     }
 }
@@ -124,9 +132,21 @@ fn disagg_gen_only_and_ctx_only() {
     let plans = render_json(
         tree.path(),
         out.path(),
-        &["--cluster", "gb200", "--config", DISAGG, "--benchmark-mode", "gen_only"],
+        &[
+            "--cluster",
+            "gb200",
+            "--config",
+            DISAGG,
+            "--benchmark-mode",
+            "gen_only",
+        ],
     );
-    assert!(plans[0]["test_id"].as_str().unwrap().contains("[disagg_upload-gen_only-"));
+    assert!(
+        plans[0]["test_id"]
+            .as_str()
+            .unwrap()
+            .contains("[disagg_upload-gen_only-")
+    );
     // Current layout: gen_only still allocates the ctx servers (reference §5).
     assert_eq!(plans[0]["total_nodes"], 3);
     check_files("disagg_g3_gen_only_gb200", &plans);
@@ -134,10 +154,22 @@ fn disagg_gen_only_and_ctx_only() {
     let plans = render_json(
         tree.path(),
         out.path(),
-        &["--cluster", "gb200", "--config", DISAGG, "--benchmark-mode", "ctx_only"],
+        &[
+            "--cluster",
+            "gb200",
+            "--config",
+            DISAGG,
+            "--benchmark-mode",
+            "ctx_only",
+        ],
     );
     assert_eq!(plans[0]["mode"], "single-agg");
-    assert!(plans[0]["test_id"].as_str().unwrap().contains("[aggr_upload-ctx_only-"));
+    assert!(
+        plans[0]["test_id"]
+            .as_str()
+            .unwrap()
+            .contains("[aggr_upload-ctx_only-")
+    );
     assert_eq!(plans[0]["total_nodes"], 1);
     check_files("ctx_only_g3_gb200", &plans);
 }
@@ -184,16 +216,30 @@ fn aggregated_single_node_one_server_and_all_servers() {
         p["test_id"],
         format!("perf/test_perf_sanity.py::test_e2e[aggr_upload-{AGG}-r1_fp4_v2_tp4_mtp3_1k1k]")
     );
-    assert_eq!((p["total_nodes"].as_u64(), p["total_gpus"].as_u64()), (Some(1), Some(4)));
+    assert_eq!(
+        (p["total_nodes"].as_u64(), p["total_gpus"].as_u64()),
+        (Some(1), Some(4))
+    );
     assert_eq!(p["roles"].as_array().unwrap().len(), 0);
-    assert_eq!(p["sbatch"]["account"], Value::Null, "local-test has no account");
+    assert_eq!(
+        p["sbatch"]["account"],
+        Value::Null,
+        "local-test has no account"
+    );
     check_files("agg_one_server_local_test", &plans);
     let launch = std::fs::read_to_string(p["files"]["slurm_launch.sh"].as_str().unwrap()).unwrap();
-    assert!(!launch.contains("--container-image"), "no image in the local-test profile");
+    assert!(
+        !launch.contains("--container-image"),
+        "no image in the local-test profile"
+    );
     assert!(!launch.contains("--mpi="), "mpi_type none");
 
     let out = tempfile::tempdir().unwrap();
-    let plans = render_json(tree.path(), out.path(), &["--cluster", "gb200", "--config", AGG]);
+    let plans = render_json(
+        tree.path(),
+        out.path(),
+        &["--cluster", "gb200", "--config", AGG],
+    );
     assert_eq!(
         plans[0]["test_id"],
         format!("perf/test_perf_sanity.py::test_e2e[aggr_upload-{AGG}]")
@@ -215,7 +261,14 @@ fn aggregated_multi_node_when_a_server_needs_more_than_a_node() {
     let plans = render_json(
         tree.path(),
         out.path(),
-        &["--cluster", "gb200", "--config", "r1_2_nodes_grace_blackwell", "--server", "dep8"],
+        &[
+            "--cluster",
+            "gb200",
+            "--config",
+            "r1_2_nodes_grace_blackwell",
+            "--server",
+            "dep8",
+        ],
     );
     assert_eq!(plans[0]["mode"], "multi-agg");
     assert_eq!(plans[0]["total_nodes"], 2);
@@ -227,9 +280,19 @@ fn aggregated_multi_node_when_a_server_needs_more_than_a_node() {
     let plans = render_json(
         tree.path(),
         out.path(),
-        &["--cluster", "gb200", "--config", "r1_2_nodes_grace_blackwell", "--server", "tp2ep4"],
+        &[
+            "--cluster",
+            "gb200",
+            "--config",
+            "r1_2_nodes_grace_blackwell",
+            "--server",
+            "tp2ep4",
+        ],
     );
-    assert_eq!(plans[0]["mode"], "single-agg", "tp2 x ep4 needs 2 GPUs, not 8");
+    assert_eq!(
+        plans[0]["mode"], "single-agg",
+        "tp2 x ep4 needs 2 GPUs, not 8"
+    );
     assert_eq!(plans[0]["sbatch"]["ntasks"], 2);
 }
 
@@ -255,7 +318,12 @@ fn test_lists_render_one_plan_per_case() {
             AGG,
             9,
         ),
-        ("debug_txt", "jenkins-testlists/debug_cases.txt", "grace_blackwell-r1_fp4", 3),
+        (
+            "debug_txt",
+            "jenkins-testlists/debug_cases.txt",
+            "v2_grace_blackwell-r1_fp4",
+            3,
+        ),
     ];
     for (name, list, k, n) in lists {
         let out = tempfile::tempdir().unwrap();
@@ -283,7 +351,10 @@ fn test_lists_render_one_plan_per_case() {
             "--cluster",
             "gb200",
             "--testlist",
-            fixtures().join("test-db/l0_gb200_multi_gpus_perf_sanity.yml").to_str().unwrap(),
+            fixtures()
+                .join("test-db/l0_gb200_multi_gpus_perf_sanity.yml")
+                .to_str()
+                .unwrap(),
             "-k",
             "r1_fp4_v2_dep4_mtp1_1k1k",
         ],
@@ -299,7 +370,10 @@ fn test_lists_render_one_plan_per_case() {
             "--cluster",
             "gb200",
             "--testlist",
-            fixtures().join("jenkins-testlists/gb200_3nodes_sanity.yml").to_str().unwrap(),
+            fixtures()
+                .join("jenkins-testlists/gb200_3nodes_sanity.yml")
+                .to_str()
+                .unwrap(),
         ],
     );
     assert_eq!(plans.len(), 1);
@@ -330,7 +404,15 @@ fn text_output_has_a_header_per_file() {
     let tree = g3_tree();
     let out = tempfile::tempdir().unwrap();
     let a = perf_run()
-        .args(["render", "--cluster", "gb200", "--config", DISAGG, "--run-id", "t"])
+        .args([
+            "render",
+            "--cluster",
+            "gb200",
+            "--config",
+            DISAGG,
+            "--run-id",
+            "t",
+        ])
         .arg("--trtllm-dir")
         .arg(tree.path())
         .arg("--output-dir")
@@ -338,7 +420,12 @@ fn text_output_has_a_header_per_file() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
-    for f in ["slurm_launch_prefix.sh", "slurm_launch.sh", "test_list.txt", "slurm_srun_args.txt"] {
+    for f in [
+        "slurm_launch_prefix.sh",
+        "slurm_launch.sh",
+        "test_list.txt",
+        "slurm_srun_args.txt",
+    ] {
         assert!(stdout.contains(&format!("/{f} <==")), "{f}");
         assert!(out.path().join(f).is_file());
     }
@@ -359,8 +446,15 @@ fn bad(args: &[&str], tree: &Path, needle: &str) {
         .code(2);
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert!(err.contains(needle), "expected `{needle}` in:\n{err}");
-    assert!(!err.contains("panicked") && !err.contains("stack backtrace"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.contains("error:")).count(), 1, "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("stack backtrace"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error:")).count(),
+        1,
+        "{err}"
+    );
 }
 
 #[test]
@@ -371,17 +465,37 @@ fn unknown_config_suggests_and_names_folders() {
         tree.path(),
         "Close matches: `deepseek_r1_fp4_v2_grace_blackwell`",
     );
-    bad(&["--config", "nope"], tree.path(), "tests/scripts/perf-sanity/aggregated");
+    bad(
+        &["--config", "nope"],
+        tree.path(),
+        "tests/scripts/perf-sanity/aggregated",
+    );
 }
 
 #[test]
 fn malformed_yaml_and_missing_key_name_file_line_field() {
     let tree = g3_tree();
     let dir = tree.path().join("tests/scripts/perf-sanity/aggregated");
-    std::fs::write(dir.join("broken.yaml"), "hardware:\n  gpus_per_node: four\nserver_configs: [{name: a}]\n").unwrap();
-    bad(&["--config", "broken"], tree.path(), "broken.yaml:2:18: field `hardware.gpus_per_node`");
-    std::fs::write(dir.join("nokey.yaml"), "metadata: {model_name: m}\nserver_configs: [{name: a}]\n").unwrap();
-    bad(&["--config", "nokey"], tree.path(), "missing field `hardware`");
+    std::fs::write(
+        dir.join("broken.yaml"),
+        "hardware:\n  gpus_per_node: four\nserver_configs: [{name: a}]\n",
+    )
+    .unwrap();
+    bad(
+        &["--config", "broken"],
+        tree.path(),
+        "broken.yaml:2:18: field `hardware.gpus_per_node`",
+    );
+    std::fs::write(
+        dir.join("nokey.yaml"),
+        "metadata: {model_name: m}\nserver_configs: [{name: a}]\n",
+    )
+    .unwrap();
+    bad(
+        &["--config", "nokey"],
+        tree.path(),
+        "missing field `hardware`",
+    );
     std::fs::write(dir.join("syntax.yaml"), "hardware: [\n").unwrap();
     bad(&["--config", "syntax"], tree.path(), "syntax.yaml:1:");
 }
@@ -389,19 +503,45 @@ fn malformed_yaml_and_missing_key_name_file_line_field() {
 #[test]
 fn unparseable_ids_and_conflicting_selections() {
     let tree = g3_tree();
-    bad(&["--test", "perf/test_perf.py::test_perf[gpt_next_2b-float16]"], tree.path(), "neither `aggr` nor `disagg`");
     bad(
-        &["--test", &format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-{DISAGG}]")],
+        &[
+            "--test",
+            "perf/test_perf.py::test_perf[gpt_next_2b-float16]",
+        ],
+        tree.path(),
+        "neither `aggr` nor `disagg`",
+    );
+    bad(
+        &[
+            "--test",
+            &format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-{DISAGG}]"),
+        ],
         tree.path(),
         "disagg_upload-e2e-<config>",
     );
-    bad(&["--config", AGG, "--test", "a.py::f[x]"], tree.path(), "cannot be combined");
+    bad(
+        &["--config", AGG, "--test", "a.py::f[x]"],
+        tree.path(),
+        "cannot be combined",
+    );
     bad(&[], tree.path(), "nothing selected");
-    bad(&["--config", AGG, "-k", "x"], tree.path(), "use them together with --testlist");
-    bad(&["--config", AGG, "--server", "nope"], tree.path(), "no server config named `nope`");
+    bad(
+        &["--config", AGG, "-k", "x"],
+        tree.path(),
+        "use them together with --testlist",
+    );
+    bad(
+        &["--config", AGG, "--server", "nope"],
+        tree.path(),
+        "no server config named `nope`",
+    );
     let list = tree.path().join("list.txt");
     std::fs::write(&list, "perf/test_perf_sanity.py::test_e2e[aggr_upload-x] TIMEOUT (soon)\naccuracy/test_x.py::T::test_y\n").unwrap();
-    bad(&["--testlist", list.to_str().unwrap()], tree.path(), "list.txt:1");
+    bad(
+        &["--testlist", list.to_str().unwrap()],
+        tree.path(),
+        "list.txt:1",
+    );
 }
 
 #[test]
@@ -413,33 +553,81 @@ fn gpu_count_that_does_not_fit_the_cluster() {
         "hardware: {gpus_per_node: 4}\nserver_configs:\n  - {name: big, tensor_parallel_size: 20}\n",
     )
     .unwrap();
-    bad(&["--cluster", "local-test", "--config", "huge_grace_blackwell"], tree.path(), "needs 5 nodes");
+    bad(
+        &[
+            "--cluster",
+            "local-test",
+            "--config",
+            "huge_grace_blackwell",
+        ],
+        tree.path(),
+        "needs 5 nodes",
+    );
     std::fs::write(
-        tree.path().join("tests/scripts/perf-sanity/aggregated/wide_grace_blackwell.yaml"),
+        tree.path()
+            .join("tests/scripts/perf-sanity/aggregated/wide_grace_blackwell.yaml"),
         "hardware: {gpus_per_node: 8}\nserver_configs:\n  - {name: w, tensor_parallel_size: 8}\n",
     )
     .unwrap();
-    bad(&["--cluster", "local-test", "--config", "wide_grace_blackwell"], tree.path(), "8 GPUs per node");
+    bad(
+        &[
+            "--cluster",
+            "local-test",
+            "--config",
+            "wide_grace_blackwell",
+        ],
+        tree.path(),
+        "8 GPUs per node",
+    );
 }
 
 #[test]
 fn template_with_undefined_variable_and_unsafe_values() {
     let tree = g3_tree();
     let tdir = tempfile::tempdir().unwrap();
-    std::fs::write(tdir.path().join("test_list.txt"), "{{ no_such_variable }}\n").unwrap();
+    std::fs::write(
+        tdir.path().join("test_list.txt"),
+        "{{ no_such_variable }}\n",
+    )
+    .unwrap();
     bad(
-        &["--config", AGG, "--templates", tdir.path().to_str().unwrap()],
+        &[
+            "--config",
+            AGG,
+            "--templates",
+            tdir.path().to_str().unwrap(),
+        ],
         tree.path(),
         "no_such_variable",
     );
-    bad(&["--config", AGG, "--partition", "batch\nsrun evil"], tree.path(), "#SBATCH --partition");
-    bad(&["--config", AGG, "--env", "1BAD=x"], tree.path(), "--env `1BAD=x`");
-    bad(&["--config", AGG, "--extra-srun-params", "--x=a\u{7}b"], tree.path(), "srun argument");
+    bad(
+        &["--config", AGG, "--partition", "batch\nsrun evil"],
+        tree.path(),
+        "#SBATCH --partition",
+    );
+    bad(
+        &["--config", AGG, "--env", "1BAD=x"],
+        tree.path(),
+        "--env `1BAD=x`",
+    );
+    bad(
+        &["--config", AGG, "--extra-srun-params", "--x=a\u{7}b"],
+        tree.path(),
+        "srun argument",
+    );
 }
 
 #[test]
 fn not_a_checkout() {
     let empty = tempfile::tempdir().unwrap();
-    bad(&["--config", AGG], empty.path(), "does not look like a TensorRT-LLM checkout");
-    bad(&["--config", AGG], Path::new("/nonexistent/trt"), "does not exist");
+    bad(
+        &["--config", AGG],
+        empty.path(),
+        "does not look like a TensorRT-LLM checkout",
+    );
+    bad(
+        &["--config", AGG],
+        Path::new("/nonexistent/trt"),
+        "does not exist",
+    );
 }

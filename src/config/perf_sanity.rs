@@ -14,7 +14,7 @@ use crate::error::UserError;
 #[derive(Debug, Clone)]
 pub enum PerfConfig {
     Aggregated(AggConfig),
-    Disaggregated(DisaggConfig),
+    Disaggregated(Box<DisaggConfig>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -302,7 +302,7 @@ pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfCon
                 ))
                 .into());
             }
-            PerfConfig::Disaggregated(c)
+            PerfConfig::Disaggregated(Box::new(c))
         }
     };
     Ok(cfg)

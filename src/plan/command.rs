@@ -84,22 +84,37 @@ pub fn finish_step(mut s: RolePlan, ctx: &CommandContext) -> RolePlan {
             if multi_task {
                 s.mpi = ctx.settings.mpi_type.clone();
             }
-            ("", "results.xml".to_string(), true, multi_task, String::new())
+            (
+                "",
+                "results.xml".to_string(),
+                true,
+                multi_task,
+                String::new(),
+            )
         }
         RoleKind::Gen | RoleKind::Ctx => {
             // MPI only on the workers (§11.7).
             s.mpi = ctx.settings.mpi_type.clone();
             env.extend(ctx.env.worker.iter().cloned());
             let (extra, log) = if s.kind == RoleKind::Gen {
-                (&ctx.env.gen_worker, format!("logs/gen_server_{}.log", idx(&s.name)))
+                (
+                    &ctx.env.gen_worker,
+                    format!("logs/gen_server_{}.log", idx(&s.name)),
+                )
             } else {
-                (&ctx.env.ctx_worker, format!("logs/ctx_server_{}.log", idx(&s.name)))
+                (
+                    &ctx.env.ctx_worker,
+                    format!("logs/ctx_server_{}.log", idx(&s.name)),
+                )
             };
             env.extend(extra.iter().cloned());
             if ctx.gen_only {
                 // reference §2.8 (gen_only worker env)
                 env.push(("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY".into(), "1".into()));
-                env.push(("TRTLLM_DISABLE_KV_CACHE_TRANSFER_OVERLAP".into(), "1".into()));
+                env.push((
+                    "TRTLLM_DISABLE_KV_CACHE_TRANSFER_OVERLAP".into(),
+                    "1".into(),
+                ));
             }
             (
                 "unset UCX_TLS &&",
@@ -166,7 +181,10 @@ pub fn exports(
         ("LLM_ROOT".into(), p.trtllm_root.clone()),
         ("LLM_MODELS_ROOT".into(), s.llm_data.clone()),
         ("AGG_CONFIG_FOLDER".into(), p.agg_config_folder.clone()),
-        ("DISAGG_CONFIG_FOLDER".into(), p.disagg_config_folder.clone()),
+        (
+            "DISAGG_CONFIG_FOLDER".into(),
+            p.disagg_config_folder.clone(),
+        ),
         ("PERF_RUN_DEFS_DIR".into(), p.defs_dir.clone()),
         ("PERF_RUN_RUN_ID".into(), run_id.to_string()),
         ("PERF_RUN_CASE".into(), case.to_string()),
@@ -221,7 +239,10 @@ pub fn srun_args(s: &Settings, p: &RemotePaths) -> Vec<String> {
     if let Some(image) = &s.docker_image {
         // Mount the whole work directory (checkout + job workspaces) and the model storage at
         // the same paths inside the container (§11.6: the legacy mounts missed the workspace).
-        let mut mounts = vec![format!("{0}:{0}", p.workdir), format!("{0}:{0}", s.llm_data)];
+        let mut mounts = vec![
+            format!("{0}:{0}", p.workdir),
+            format!("{0}:{0}", s.llm_data),
+        ];
         if let Some(st) = &s.storage
             && st != &s.llm_data
         {

@@ -205,7 +205,8 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         match (&id.kind, &config) {
             (CaseKind::Aggr { servers: sel, .. }, PerfConfig::Aggregated(c)) => {
                 let model = c.metadata.model_name.clone().unwrap_or_default();
-                let chosen = select_servers(&c.server_configs, &model, sel.as_deref(), &found.path)?;
+                let chosen =
+                    select_servers(&c.server_configs, &model, sel.as_deref(), &found.path)?;
                 let gpn = c.hardware.gpus_per_node;
                 let servers: Vec<ServerPlan> = chosen
                     .iter()
@@ -337,7 +338,9 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         node_id: &id.node_id(),
         pytest_timeout_s: time.seconds,
         env: &env_cfg,
-        gen_only: bench_mode.as_deref().is_some_and(|m| m.contains("gen_only")),
+        gen_only: bench_mode
+            .as_deref()
+            .is_some_and(|m| m.contains("gen_only")),
     };
     let steps: Vec<RolePlan> = layout_steps
         .steps
@@ -467,11 +470,8 @@ fn select_servers<'a>(
         match names.iter().position(|n| n == w) {
             Some(i) => out.push(&all[i]),
             None => {
-                let close = crate::config::layout::close_matches(
-                    w,
-                    names.iter().map(String::as_str),
-                    3,
-                );
+                let close =
+                    crate::config::layout::close_matches(w, names.iter().map(String::as_str), 3);
                 return Err(UserError(format!(
                     "{} has no server config named `{w}`{}; its servers are: {}",
                     path.display(),
@@ -671,7 +671,11 @@ fn disagg_shape(
     // num_ctx = 0 for gen_only_no_context; G1 drops ctx servers for any gen_only mode (§5).
     let no_ctx = mode_label == "gen_only_no_context"
         || (generation == Generation::G1 && mode_label.contains("gen_only"));
-    let num_ctx = if no_ctx { 0 } else { c.hardware.num_ctx_servers };
+    let num_ctx = if no_ctx {
+        0
+    } else {
+        c.hardware.num_ctx_servers
+    };
     let num_gen = c.hardware.num_gen_servers;
     let mut steps = Vec::new();
     let mut next = 0;

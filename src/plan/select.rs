@@ -52,7 +52,8 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
     match given.len() {
         0 => {
             return Err(UserError(
-                "nothing selected: give one of --config NAME, --test NODEID or --testlist FILE".into(),
+                "nothing selected: give one of --config NAME, --test NODEID or --testlist FILE"
+                    .into(),
             )
             .into());
         }
@@ -73,14 +74,15 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
     }
     if args.config.is_none() && (args.server.is_some() || args.benchmark_mode.is_some()) {
         return Err(UserError(
-            "--server and --benchmark-mode refine --config; use them together with --config"
-                .into(),
+            "--server and --benchmark-mode refine --config; use them together with --config".into(),
         )
         .into());
     }
 
     if let Some(name) = &args.config {
-        return Ok(vec![Selected::plain(from_config(name, args, settings, layout)?)]);
+        return Ok(vec![Selected::plain(from_config(
+            name, args, settings, layout,
+        )?)]);
     }
     if let Some(id) = &args.test {
         return Ok(vec![Selected::plain(parse_node_id(id, layout.generation)?)]);
@@ -180,9 +182,10 @@ fn from_config(
                 },
                 m if m == "e2e" || m.contains("gen_only") => CaseKind::Disagg {
                     config: found.name.clone(),
-                    bench_mode: layout.generation.disagg_id_has_mode().then(|| {
-                        if m == "e2e" { "e2e" } else { "gen_only" }.to_string()
-                    }),
+                    bench_mode: layout
+                        .generation
+                        .disagg_id_has_mode()
+                        .then(|| if m == "e2e" { "e2e" } else { "gen_only" }.to_string()),
                 },
                 other => {
                     return Err(UserError(format!(

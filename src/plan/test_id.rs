@@ -72,7 +72,9 @@ pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, UserE
         ))
     };
     let (module, rest) = t.split_once("::").ok_or_else(|| bad("there is no `::`"))?;
-    let open = rest.find('[').ok_or_else(|| bad("there is no `[case]` part"))?;
+    let open = rest
+        .find('[')
+        .ok_or_else(|| bad("there is no `[case]` part"))?;
     if !rest.ends_with(']') {
         return Err(bad("it does not end with `]`"));
     }
@@ -88,7 +90,9 @@ pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, UserE
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
-        return Err(bad("the function name has characters a Python name cannot have"));
+        return Err(bad(
+            "the function name has characters a Python name cannot have",
+        ));
     }
     if let Some(c) = case.chars().find(|c| !valid_case_char(*c)) {
         return Err(bad(&format!("the case contains `{}`", c.escape_default())));
@@ -270,8 +274,11 @@ mod tests {
             }
         );
         assert!(!t.uploads());
-        let t = parse_node_id("perf/test_perf_sanity.py::test_e2e[aggr_upload-cfg-a,b]", G3)
-            .unwrap();
+        let t = parse_node_id(
+            "perf/test_perf_sanity.py::test_e2e[aggr_upload-cfg-a,b]",
+            G3,
+        )
+        .unwrap();
         assert_eq!(
             t.kind,
             CaseKind::Aggr {
@@ -329,15 +336,24 @@ mod tests {
             ("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e]", G3),
             ("perf/test_perf_sanity.py::test_e2e[foo-cfg]", G3),
             ("perf/test_perf_sanity.py::test_e2e[aggr_upload]", G3),
-            ("perf/test_perf_sanity.py::test_e2e[aggr_upload-ctx_only-x]", G1),
+            (
+                "perf/test_perf_sanity.py::test_e2e[aggr_upload-ctx_only-x]",
+                G1,
+            ),
             ("perf/test_perf_sanity.py::test_e2e[aggr_upload--x]", G3),
             ("perf/test_perf_sanity.py::test_e2e[aggr_upload-x y]", G3),
             ("perf/test_perf_sanity.py::test_e2e[aggr_upload-$(id)]", G3),
             ("perf/test_perf_sanity.py::test_e2e", G3),
             ("perf/test_perf_sanity.py::test_e2e[aggr_upload-x", G3),
             ("test_e2e[aggr_upload-x]", G3),
-            ("perf/test_perf.py::test_perf[gpt_next_2b-cppmanager-exe-plugin-float16-input_output_len:128,8]", G3),
-            ("accuracy/test_llm_api_pytorch.py::TestLlama3_1_8B::test_nvfp4", G3),
+            (
+                "perf/test_perf.py::test_perf[gpt_next_2b-cppmanager-exe-plugin-float16-input_output_len:128,8]",
+                G3,
+            ),
+            (
+                "accuracy/test_llm_api_pytorch.py::TestLlama3_1_8B::test_nvfp4",
+                G3,
+            ),
         ] {
             assert!(parse_node_id(id, g).is_err(), "{id} should be refused");
         }
@@ -355,7 +371,10 @@ mod tests {
             build_case(G3, &d, Some("disagg_upload-e2e")).unwrap(),
             "disagg_upload-e2e-c-x"
         );
-        assert_eq!(build_case(G3, &d, Some("disagg")).unwrap(), "disagg-e2e-c-x");
+        assert_eq!(
+            build_case(G3, &d, Some("disagg")).unwrap(),
+            "disagg-e2e-c-x"
+        );
         let a = CaseKind::Aggr {
             config: "cfg".into(),
             servers: Some(vec!["s1".into()]),
@@ -367,7 +386,12 @@ mod tests {
             servers: None,
         };
         assert!(build_case(G3, &bad, None).is_err());
-        let c = CaseKind::CtxOnly { config: "d-x".into() };
-        assert_eq!(build_case(G3, &c, None).unwrap(), "aggr_upload-ctx_only-d-x");
+        let c = CaseKind::CtxOnly {
+            config: "d-x".into(),
+        };
+        assert_eq!(
+            build_case(G3, &c, None).unwrap(),
+            "aggr_upload-ctx_only-d-x"
+        );
     }
 }

@@ -32,7 +32,10 @@ const BUILTIN: [(&str, &str); 4] = [
         "slurm_launch.sh",
         include_str!("../../templates/slurm_launch.sh"),
     ),
-    ("test_list.txt", include_str!("../../templates/test_list.txt")),
+    (
+        "test_list.txt",
+        include_str!("../../templates/test_list.txt"),
+    ),
     (
         "slurm_srun_args.txt",
         include_str!("../../templates/slurm_srun_args.txt"),

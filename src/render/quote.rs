@@ -54,15 +54,15 @@ pub fn is_sbatch_value(s: &str) -> bool {
 
 /// Option names allowed after `#SBATCH --`.
 pub fn is_sbatch_key(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-        && !s.starts_with('-')
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !s.starts_with('-')
 }
 
 /// A value that is going into a script body: NUL is the one thing bash cannot hold.
 pub fn check_value(what: &str, s: &str) -> Result<(), String> {
     if s.contains('\0') {
-        return Err(format!("{what} contains a NUL byte, which a shell script cannot hold"));
+        return Err(format!(
+            "{what} contains a NUL byte, which a shell script cannot hold"
+        ));
     }
     Ok(())
 }
@@ -75,7 +75,10 @@ mod tests {
     fn readable_quoting() {
         assert_eq!(quote_word("abc"), "abc");
         assert_eq!(quote_word("/a/b-c_d.yaml"), "/a/b-c_d.yaml");
-        assert_eq!(quote_word("--junit-xml=/x/results.xml"), "--junit-xml=/x/results.xml");
+        assert_eq!(
+            quote_word("--junit-xml=/x/results.xml"),
+            "--junit-xml=/x/results.xml"
+        );
         assert_eq!(quote_word(""), "''");
         assert_eq!(quote_word("a b"), "'a b'");
         assert_eq!(quote_word("x[y]"), "'x[y]'");
@@ -89,9 +92,13 @@ mod tests {
     #[test]
     fn names_and_sbatch_values() {
         assert!(is_env_name("LLM_ROOT") && is_env_name("_x1"));
-        assert!(!is_env_name("1X") && !is_env_name("A-B") && !is_env_name("") && !is_env_name("A B"));
+        assert!(
+            !is_env_name("1X") && !is_env_name("A-B") && !is_env_name("") && !is_env_name("A B")
+        );
         assert!(is_sbatch_value("04:00:00") && is_sbatch_value("/home/u/runs/x/slurm-%j.log"));
-        assert!(!is_sbatch_value("a b") && !is_sbatch_value("a\nsrun x") && !is_sbatch_value("$(x)"));
+        assert!(
+            !is_sbatch_value("a b") && !is_sbatch_value("a\nsrun x") && !is_sbatch_value("$(x)")
+        );
         assert!(is_sbatch_key("ntasks-per-node") && !is_sbatch_key("x=y"));
     }
 }

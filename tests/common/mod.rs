@@ -22,7 +22,10 @@ pub fn g3_tree() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let f = fixtures().join("perf-sanity");
     for e in std::fs::read_dir(f.join("aggregated")).unwrap() {
-        copy_into(&e.unwrap().path(), &t.path().join("tests/scripts/perf-sanity/aggregated"));
+        copy_into(
+            &e.unwrap().path(),
+            &t.path().join("tests/scripts/perf-sanity/aggregated"),
+        );
     }
     for e in std::fs::read_dir(f.join("disaggregated")).unwrap() {
         copy_into(
@@ -39,7 +42,10 @@ pub fn g1_tree() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let f = fixtures().join("perf-sanity");
     for e in std::fs::read_dir(f.join("aggregated")).unwrap() {
-        copy_into(&e.unwrap().path(), &t.path().join("tests/scripts/perf-sanity"));
+        copy_into(
+            &e.unwrap().path(),
+            &t.path().join("tests/scripts/perf-sanity"),
+        );
     }
     for e in std::fs::read_dir(f.join("disagg-legacy")).unwrap() {
         copy_into(
@@ -59,13 +65,22 @@ pub fn perf_run() -> assert_cmd::Command {
             || k.starts_with("PERF_TEST_")
             || k.starts_with("PERF_RUN_")
             || k.starts_with("DB_")
-            || ["TRTLLM_DIR", "DOCKER_IMAGE", "MPI_TYPE", "EXTRA_SRUN_PARAMS", "USE_TRT_PERF_DB"]
-                .contains(&k.as_str())
+            || [
+                "TRTLLM_DIR",
+                "DOCKER_IMAGE",
+                "MPI_TYPE",
+                "EXTRA_SRUN_PARAMS",
+                "USE_TRT_PERF_DB",
+            ]
+            .contains(&k.as_str())
         {
             c.env_remove(k);
         }
     }
-    c.env("CLUSTER_USER", "ci").env("PERF_RUN_HOME", std::env::temp_dir().join("perf-run-test-home"));
+    c.env("CLUSTER_USER", "ci").env(
+        "PERF_RUN_HOME",
+        std::env::temp_dir().join("perf-run-test-home"),
+    );
     c.current_dir(repo());
     c
 }
