@@ -1,0 +1,115 @@
+//! `CLUSTER_TYPE=local`: perf-run runs on the login node; commands run under local bash.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats, rsync};
+
+#[derive(Default)]
+pub struct LocalRemote {
+    stats: RemoteStats,
+}
+
+impl LocalRemote {
+    pub fn new() -> LocalRemote {
+        LocalRemote::default()
+    }
+}
+
+impl Remote for LocalRemote {
+    fn describe(&self) -> String {
+        "this machine (CLUSTER_TYPE=local)".into()
+    }
+
+    async fn exec(&self, script: &str, timeout: Duration, _idempotent: bool) -> Result<ExecOutput> {
+        self.stats.execs.fetch_add(1, Ordering::Relaxed);
+        let mut cmd = tokio::process::Command::new("bash");
+        cmd.arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(timeout, cmd.output())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "a local command did not finish within {}",
+                    humantime::format_duration(timeout)
+                )
+            })?
+            .context("cannot start bash")?;
+        Ok(ExecOutput {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+        self.stats.execs.fetch_add(1, Ordering::Relaxed);
+        let mut child = tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start bash")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("the streamed command has no stdout")?;
+        Ok(RemoteStream {
+            reader: Box::pin(stdout),
+            guard: Box::new(child),
+        })
+    }
+
+    async fn sync_to(
+        &self,
+        local_dir: &Path,
+        remote_dir: &str,
+        excludes: &[String],
+        delete: bool,
+        timeout: Duration,
+    ) -> Result<SyncStats> {
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        tokio::fs::create_dir_all(remote_dir)
+            .await
+            .with_context(|| format!("cannot create {remote_dir}"))?;
+        let mut args = rsync::excludes(excludes);
+        if delete {
+            args.push("--delete".into());
+        }
+        args.push(rsync::local_slash(local_dir));
+        args.push(rsync::slash(remote_dir));
+        rsync::run(None, &args, timeout).await
+    }
+
+    async fn sync_from(
+        &self,
+        remote_dir: &str,
+        local_dir: &Path,
+        excludes: &[String],
+        timeout: Duration,
+    ) -> Result<SyncStats> {
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        tokio::fs::create_dir_all(local_dir)
+            .await
+            .with_context(|| format!("cannot create {}", local_dir.display()))?;
+        let mut args = rsync::excludes(excludes);
+        args.push(rsync::slash(remote_dir));
+        args.push(rsync::local_slash(local_dir));
+        rsync::run(None, &args, timeout).await
+    }
+
+    fn stats(&self) -> &RemoteStats {
+        &self.stats
+    }
+}

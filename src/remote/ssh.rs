@@ -1,0 +1,348 @@
+//! SSH transport: one openssh ControlMaster (native mux) per perf-run process, reused by every
+//! command, stream and rsync. Strict host-key checking (no trust-on-first-use), an idle-limited
+//! ControlPersist so a killed perf-run leaves no master behind for long, a short control
+//! directory (unix socket paths are limited to ~108 bytes), bounded concurrent sessions under
+//! sshd's MaxSessions, a hard timeout on every call, and a reconnect with backoff when the
+//! master dies (crates.md pitfall 4).
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
+use tokio::sync::{RwLock, Semaphore};
+
+use super::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats, rsync};
+use crate::output;
+
+/// How to reach the login node.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// Host name or ssh config alias.
+    pub host: String,
+    pub user: Option<String>,
+    pub connect_timeout: Duration,
+    /// The master exits after this long without any session (e.g. after `kill -9` of perf-run).
+    pub idle_persist: Duration,
+    /// Concurrent short commands (sshd's MaxSessions defaults to 10 per connection).
+    pub max_exec: usize,
+    /// Concurrent long-running streams (log tails).
+    pub max_streams: usize,
+}
+
+impl SshOptions {
+    pub fn new(host: &str, user: Option<&str>) -> SshOptions {
+        SshOptions {
+            host: host.to_string(),
+            user: user.map(str::to_string),
+            connect_timeout: Duration::from_secs(20),
+            idle_persist: Duration::from_secs(60),
+            max_exec: 3,
+            max_streams: 6,
+        }
+    }
+
+    fn destination(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u}@{}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
+pub struct SshRemote {
+    opts: SshOptions,
+    session: RwLock<Arc<Session>>,
+    exec_slots: Arc<Semaphore>,
+    stream_slots: Arc<Semaphore>,
+    stats: RemoteStats,
+    control_dir: PathBuf,
+}
+
+/// A short, private directory for the control socket: `/tmp/prun-<uid>`.
+fn control_dir() -> Result<PathBuf> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let dir = PathBuf::from(format!("/tmp/prun-{uid}"));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the ssh control directory {}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot protect {}", dir.display()))?;
+    Ok(dir)
+}
+
+async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session> {
+    which::which("ssh").map_err(|_| {
+        crate::error::UserError(
+            "the `ssh` client is not installed on this machine (apt-get install openssh-client)"
+                .into(),
+        )
+    })?;
+    let mut b = SessionBuilder::default();
+    b.known_hosts_check(KnownHosts::Strict)
+        .control_directory(dir)
+        .clean_history_control_directory(true)
+        .connect_timeout(opts.connect_timeout)
+        .server_alive_interval(Duration::from_secs(15))
+        .control_persist(ControlPersist::IdleFor(
+            NonZeroUsize::new(opts.idle_persist.as_secs().max(1) as usize)
+                .unwrap_or(NonZeroUsize::MIN),
+        ));
+    if let Some(u) = &opts.user {
+        b.user(u.clone());
+    }
+    b.connect_mux(&opts.host).await.map_err(|e| {
+        let detail = format!("{e:#}");
+        let cause = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let all = format!("{detail} {cause}");
+        let hint = if all.contains("host key") || all.contains("Host key verification failed") {
+            " perf-run checks host keys strictly: add the login node's key to your known_hosts (verify the fingerprint with the cluster admins) and try again."
+        } else if all.contains("Permission denied") {
+            " The server refused the login: check the user name and that your key is loaded (ssh-add -l) or set in ~/.ssh/config."
+        } else if all.contains("Could not resolve") || all.contains("Name or service not known") {
+            " The host name does not resolve: check CLUSTER_HOST or your ssh config alias."
+        } else {
+            ""
+        };
+        anyhow::anyhow!(
+            "cannot open an ssh connection to {}: {}.{hint}",
+            opts.destination(),
+            cause.trim().trim_end_matches('.').to_string() + if cause.is_empty() { &detail } else { "" }
+        )
+    })
+}
+
+impl SshRemote {
+    /// Open the master connection (the one handshake of this process).
+    pub async fn connect(opts: SshOptions) -> Result<SshRemote> {
+        let dir = control_dir()?;
+        let session = connect_once(&opts, &dir).await?;
+        let stats = RemoteStats::default();
+        stats.connects.fetch_add(1, Ordering::Relaxed);
+        Ok(SshRemote {
+            exec_slots: Arc::new(Semaphore::new(opts.max_exec.max(1))),
+            stream_slots: Arc::new(Semaphore::new(opts.max_streams.max(1))),
+            opts,
+            session: RwLock::new(Arc::new(session)),
+            stats,
+            control_dir: dir,
+        })
+    }
+
+    async fn current(&self) -> Arc<Session> {
+        self.session.read().await.clone()
+    }
+
+    /// Replace a broken master, with backoff. Only the first caller reconnects; the others
+    /// find the new session already in place.
+    async fn reconnect(&self, broken: &Arc<Session>) -> Result<Arc<Session>> {
+        let mut guard = self.session.write().await;
+        if !Arc::ptr_eq(&guard, broken) {
+            return Ok(guard.clone());
+        }
+        if guard.check().await.is_ok() {
+            return Ok(guard.clone());
+        }
+        let mut delay = Duration::from_millis(500);
+        let mut last_err = None;
+        for attempt in 1..=6 {
+            output::warn(format!(
+                "the ssh connection to {} was lost; reconnecting (attempt {attempt} of 6)",
+                self.opts.destination()
+            ));
+            match connect_once(&self.opts, &self.control_dir).await {
+                Ok(s) => {
+                    self.stats.connects.fetch_add(1, Ordering::Relaxed);
+                    let s = Arc::new(s);
+                    *guard = s.clone();
+                    output::info(format!("reconnected to {}", self.opts.destination()));
+                    return Ok(s);
+                }
+                Err(e) => last_err = Some(e),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(15));
+        }
+        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("reconnecting failed")))
+    }
+
+    /// The control socket of the master, for rsync's `ssh -S`.
+    async fn ssh_for_rsync(&self) -> String {
+        let s = self.current().await;
+        format!(
+            "ssh -S {} -o ControlMaster=no -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            s.control_socket().display()
+        )
+    }
+
+    fn rsync_remote(&self, path: &str) -> String {
+        format!("{}:{}", self.opts.destination(), rsync::slash(path))
+    }
+
+    pub async fn close(self) {
+        let s = self.session.into_inner();
+        if let Ok(s) = Arc::try_unwrap(s) {
+            let _ = s.close().await;
+        }
+    }
+
+    async fn exec_on(&self, s: &Session, script: &str, timeout: Duration) -> Result<ExecOutput, ExecErr> {
+        let mut cmd = s.command("bash");
+        cmd.arg("-c").arg(script).stdin(openssh::Stdio::null());
+        match tokio::time::timeout(timeout, cmd.output()).await {
+            Err(_) => Err(ExecErr::Timeout),
+            Ok(Err(e)) => Err(ExecErr::Transport(e)),
+            Ok(Ok(out)) => Ok(ExecOutput {
+                code: out.status.code(),
+                stdout: out.stdout,
+                stderr: out.stderr,
+            }),
+        }
+    }
+}
+
+enum ExecErr {
+    Timeout,
+    Transport(openssh::Error),
+}
+
+impl Remote for SshRemote {
+    fn describe(&self) -> String {
+        self.opts.destination()
+    }
+
+    async fn exec(&self, script: &str, timeout: Duration, idempotent: bool) -> Result<ExecOutput> {
+        let _permit = self
+            .exec_slots
+            .acquire()
+            .await
+            .context("the ssh session pool was closed")?;
+        self.stats.execs.fetch_add(1, Ordering::Relaxed);
+        let s = self.current().await;
+        match self.exec_on(&s, script, timeout).await {
+            Ok(o) => Ok(o),
+            Err(ExecErr::Timeout) => Err(anyhow::anyhow!(
+                "a command on {} did not answer within {}",
+                self.opts.destination(),
+                humantime::format_duration(timeout)
+            )),
+            Err(ExecErr::Transport(e)) => {
+                let s2 = self.reconnect(&s).await.with_context(|| {
+                    format!("the ssh connection to {} broke ({e})", self.opts.destination())
+                })?;
+                if !idempotent {
+                    return Err(anyhow::anyhow!(
+                        "the ssh connection to {} broke while a command was running ({e}); it was not retried because running it twice could do harm",
+                        self.opts.destination()
+                    ));
+                }
+                self.stats.execs.fetch_add(1, Ordering::Relaxed);
+                match self.exec_on(&s2, script, timeout).await {
+                    Ok(o) => Ok(o),
+                    Err(ExecErr::Timeout) => Err(anyhow::anyhow!(
+                        "a command on {} did not answer within {}",
+                        self.opts.destination(),
+                        humantime::format_duration(timeout)
+                    )),
+                    Err(ExecErr::Transport(e)) => Err(anyhow::anyhow!(
+                        "the ssh connection to {} broke again ({e})",
+                        self.opts.destination()
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+        let permit = self
+            .stream_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the ssh session pool was closed")?;
+        self.stats.execs.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.current().await;
+        for attempt in 0..2 {
+            let spawned = Session::to_command(s.clone(), "bash")
+                .arg("-c")
+                .arg(script)
+                .stdin(openssh::Stdio::null())
+                .stdout(openssh::Stdio::piped())
+                .stderr(openssh::Stdio::null())
+                .spawn()
+                .await;
+            match spawned {
+                Ok(mut child) => {
+                    let stdout = child
+                        .stdout()
+                        .take()
+                        .context("the remote stream has no stdout")?;
+                    return Ok(RemoteStream {
+                        reader: Box::pin(stdout),
+                        guard: Box::new((child, permit)),
+                    });
+                }
+                Err(e) if attempt == 0 => {
+                    output::detail(format!("starting a remote stream failed ({e}); reconnecting"));
+                    s = self.reconnect(&s).await?;
+                }
+                Err(e) => return Err(e).context("cannot start a remote stream"),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn sync_to(
+        &self,
+        local_dir: &Path,
+        remote_dir: &str,
+        excludes: &[String],
+        delete: bool,
+        timeout: Duration,
+    ) -> Result<SyncStats> {
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        let mk = format!("mkdir -p {}", super::sh(&[remote_dir]));
+        let o = self.exec(&mk, super::QUICK, true).await?;
+        if !o.success() {
+            anyhow::bail!("cannot create {remote_dir} on {}: {}", self.describe(), o.stderr_summary());
+        }
+        let mut args = rsync::excludes(excludes);
+        if delete {
+            args.push("--delete".into());
+        }
+        args.push(rsync::local_slash(local_dir));
+        args.push(self.rsync_remote(remote_dir));
+        let e = self.ssh_for_rsync().await;
+        rsync::run(Some(&e), &args, timeout).await
+    }
+
+    async fn sync_from(
+        &self,
+        remote_dir: &str,
+        local_dir: &Path,
+        excludes: &[String],
+        timeout: Duration,
+    ) -> Result<SyncStats> {
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        tokio::fs::create_dir_all(local_dir)
+            .await
+            .with_context(|| format!("cannot create {}", local_dir.display()))?;
+        let mut args = rsync::excludes(excludes);
+        args.push(self.rsync_remote(remote_dir));
+        args.push(rsync::local_slash(local_dir));
+        let e = self.ssh_for_rsync().await;
+        rsync::run(Some(&e), &args, timeout).await
+    }
+
+    fn stats(&self) -> &RemoteStats {
+        &self.stats
+    }
+}
+
+
