@@ -73,10 +73,11 @@ stop_sshd keep
 if [[ ${PERFCI_KEEP_USER:-0} != 1 ]] && id -u "$PERFCI_USER" >/dev/null 2>&1; then
   uid=$(id -u "$PERFCI_USER")
   for pid in $(ps -o pid= -u "$uid" 2>/dev/null); do
+    proc_gone "$pid" && continue      # an exited session process PID 1 has not reaped yet
     log "killing leftover $PERFCI_USER process $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-60))"
     kill -KILL "$pid" 2>/dev/null || true
   done
-  wait_until 5 bash -c "[ -z \"\$(ps -o pid= -u $uid)\" ]" || true
+  wait_until 5 bash -c "[ -z \"\$(ps -o pid=,stat= -u $uid | grep -v ' Z')\" ]" || true
   userdel -r "$PERFCI_USER" 2>/dev/null || userdel -f -r "$PERFCI_USER" 2>/dev/null \
     || log "could not delete user $PERFCI_USER; 'ps -u $PERFCI_USER' shows what still runs as it"
 fi
