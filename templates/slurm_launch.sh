@@ -21,8 +21,8 @@ perf_run_on_exit() {
   local rc=$?
   trap - EXIT TERM INT
   perf_run_stop_steps
-  printf '%s %s\n' "$rc" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
   echo "PERF_RUN_EXIT code=$rc job=${SLURM_JOB_ID:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '%s %s\n' "$rc" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
   exit "$rc"
 }
 trap perf_run_on_exit EXIT

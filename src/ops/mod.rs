@@ -1,7 +1,10 @@
 //! Operations: one function per command. Commands only parse (src/cli); operations do the work.
 
 pub mod extract;
+pub mod finalize;
+pub mod pipeline;
 pub mod render;
+pub mod run;
 pub mod upload;
 
 use anyhow::Result;
@@ -12,6 +15,20 @@ use crate::error::Exit;
 pub async fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Run(args) => run::run(args, false).await,
+        Command::Submit(args) => run::run(args, true).await,
+        Command::Resume(args) => run::resume(args, true).await,
+        Command::Wait(args) => {
+            run::resume(
+                crate::cli::ResumeArgs {
+                    run: args.run,
+                    follow: false,
+                    db: Default::default(),
+                },
+                false,
+            )
+            .await
+        }
         Command::Extract(args) => extract::run(args),
         Command::Upload(args) => upload::run(*args).await,
         Command::Completions(args) => {

@@ -356,7 +356,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         partition: settings.partition.clone(),
         account: settings.account.clone(),
         time: time.text.clone(),
-        job_name: job_name(mode, &id.kind),
+        job_name: job_name(input.run_id, input.case_index, &id.kind),
         output: format!("{}/slurm-%j.log", paths.job_workspace),
     };
     let exports = command::exports(&ctx, input.run_id, &id.case, input.user_env);
@@ -725,7 +725,9 @@ fn disagg_shape(
     )
 }
 
-fn job_name(mode: Mode, kind: &CaseKind) -> String {
+/// Unique per run and case, so a job can be found by name after a crash between sbatch and
+/// the journal line (`perf-run resume`).
+fn job_name(run_id: &str, index: usize, kind: &CaseKind) -> String {
     let cfg: String = kind
         .config()
         .chars()
@@ -736,9 +738,9 @@ fn job_name(mode: Mode, kind: &CaseKind) -> String {
                 '_'
             }
         })
-        .take(80)
+        .take(60)
         .collect();
-    format!("perf-run.{}.{cfg}", mode.as_str())
+    format!("perf-run.{run_id}.{index:02}.{cfg}")
 }
 
 /// `03-aggr_upload-cfg-server`, shortened with a hash when long (file-system friendly).

@@ -1,1 +1,414 @@
-//! See docs/ARCHITECTURE.md.
+//! The narrow scheduler interface (DESIGN.md, ReFrame model): submit, one batched poll for all
+//! of this process's jobs, cancel. Every call to a Slurm command is counted; the total is
+//! reported at the end of a run ("polite to the scheduler").
+
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::remote::{Remote, sh};
+pub use state::{BaseState, JobState};
+
+/// What perf-run knows about one job after a query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub job_id: String,
+    pub state: JobState,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub reason: Option<String>,
+    pub submit: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub elapsed_s: Option<u64>,
+    pub node_list: Option<String>,
+    /// Which command answered: sacct, squeue, scontrol, sacct -c.
+    pub source: String,
+}
+
+/// Counts of scheduler calls, by command.
+#[derive(Debug, Default)]
+pub struct CallCounter {
+    pub sbatch: AtomicU64,
+    pub sacct: AtomicU64,
+    pub squeue: AtomicU64,
+    pub scontrol: AtomicU64,
+    pub scancel: AtomicU64,
+}
+
+impl CallCounter {
+    pub fn total(&self) -> u64 {
+        [
+            &self.sbatch,
+            &self.sacct,
+            &self.squeue,
+            &self.scontrol,
+            &self.scancel,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+
+    pub fn summary(&self) -> String {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "{} scheduler calls (sbatch {}, sacct {}, squeue {}, scontrol {}, scancel {})",
+            self.total(),
+            g(&self.sbatch),
+            g(&self.sacct),
+            g(&self.squeue),
+            g(&self.scontrol),
+            g(&self.scancel)
+        )
+    }
+}
+
+/// Strip every inherited SBATCH_*/SLURM_* variable before a Slurm command, so the submit
+/// environment (e.g. a Jenkins agent that itself runs inside a Slurm job) cannot change the job
+/// (reference anchors §4.10).
+const CLEAN_ENV: &str = "for v in $(compgen -e); do case $v in SBATCH_*|SLURM_*|SALLOC_*) unset \"$v\";; esac; done;";
+
+pub struct Scheduler<'a, R: Remote> {
+    pub remote: &'a R,
+    pub calls: CallCounter,
+    /// Per-call time limit.
+    pub timeout: Duration,
+}
+
+/// Parse `sbatch --parsable` output: `12345` or `12345;cluster`.
+pub fn parse_parsable(stdout: &str) -> Option<String> {
+    let line = stdout.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    let id = line.split(';').next()?.trim();
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '_')).then(|| id.to_string())
+}
+
+fn parse_exit(text: &str) -> (Option<i32>, Option<i32>) {
+    let mut it = text.trim().split(':');
+    let code = it.next().and_then(|c| c.trim().parse().ok());
+    let sig = it.next().and_then(|c| c.trim().parse().ok());
+    (code, sig)
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty() && t != "Unknown" && t != "None" && t != "N/A").then(|| t.to_string())
+}
+
+/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList
+pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('|').collect();
+        if f.len() < 3 {
+            continue;
+        }
+        let id = f[0].trim().to_string();
+        if id.contains('.') {
+            continue; // a step, not the allocation
+        }
+        let (code, sig) = parse_exit(f[2]);
+        let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
+        out.insert(
+            id.clone(),
+            JobRecord {
+                job_id: id,
+                state: JobState::parse(f[1]),
+                exit_code: code,
+                signal: sig,
+                reason: get(3),
+                submit: get(4),
+                start: get(5),
+                end: get(6),
+                elapsed_s: get(7).and_then(|e| e.parse().ok()),
+                node_list: get(8).filter(|n| n != "None assigned"),
+                source: source.into(),
+            },
+        );
+    }
+    out
+}
+
+/// `squeue -o '%i|%T|%r|%V|%S|%e|%N'` rows.
+fn parse_squeue(text: &str) -> BTreeMap<String, JobRecord> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('|').collect();
+        if f.len() < 2 {
+            continue;
+        }
+        let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
+        out.insert(
+            f[0].trim().to_string(),
+            JobRecord {
+                job_id: f[0].trim().to_string(),
+                state: JobState::parse(f[1]),
+                exit_code: None,
+                signal: None,
+                reason: get(2),
+                submit: get(3),
+                start: get(4),
+                end: get(5),
+                elapsed_s: None,
+                node_list: get(6),
+                source: "squeue".into(),
+            },
+        );
+    }
+    out
+}
+
+/// `scontrol show job -o ID` (one line of key=value words).
+pub fn parse_scontrol(text: &str) -> Option<JobRecord> {
+    let line = text.lines().find(|l| l.contains("JobId="))?;
+    let mut kv = BTreeMap::new();
+    for w in line.split_whitespace() {
+        if let Some((k, v)) = w.split_once('=') {
+            kv.insert(k, v);
+        }
+    }
+    let (code, sig) = kv.get("ExitCode").map(|e| parse_exit(e)).unwrap_or((None, None));
+    Some(JobRecord {
+        job_id: kv.get("JobId")?.to_string(),
+        state: JobState::parse(kv.get("JobState").unwrap_or(&"")),
+        exit_code: code,
+        signal: sig,
+        reason: kv.get("Reason").and_then(|r| nonempty(r)),
+        submit: kv.get("SubmitTime").and_then(|r| nonempty(r)),
+        start: kv.get("StartTime").and_then(|r| nonempty(r)),
+        end: kv.get("EndTime").and_then(|r| nonempty(r)),
+        elapsed_s: None,
+        node_list: kv.get("NodeList").and_then(|r| nonempty(r)),
+        source: "scontrol".into(),
+    })
+}
+
+/// sacct says accounting is not there (no slurmdbd, dbd down): use the fallbacks.
+fn accounting_unavailable(stderr: &str) -> bool {
+    let s = stderr.to_lowercase();
+    s.contains("accounting storage is disabled")
+        || s.contains("slurmdbd")
+        || s.contains("connection refused")
+        || s.contains("unable to contact")
+        || s.contains("problem talking to the database")
+}
+
+impl<'a, R: Remote> Scheduler<'a, R> {
+    pub fn new(remote: &'a R) -> Self {
+        Scheduler {
+            remote,
+            calls: CallCounter::default(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// `sbatch --parsable` in the job's workspace, with a clean Slurm environment.
+    pub async fn submit(&self, workspace: &str, script: &str) -> Result<String> {
+        let cmd = format!(
+            "{CLEAN_ENV} cd {} && sbatch --parsable {}",
+            sh(&[workspace]),
+            sh(&[script])
+        );
+        self.calls.sbatch.fetch_add(1, Ordering::Relaxed);
+        // Not retried after a broken connection: a second sbatch could submit twice.
+        let out = self.remote.exec(&cmd, self.timeout, false).await?;
+        if !out.success() {
+            let why = out.stderr_summary();
+            let hint = if why.contains("Requested node configuration is not available")
+                || why.contains("Node count specification invalid")
+                || why.contains("More processors requested than permitted")
+                || why.contains("Invalid generic resource")
+            {
+                " The request cannot be satisfied by this cluster: check the partition, the node count and the GPUs per node of the plan (`perf-run render --json`)."
+            } else if why.contains("Invalid account") {
+                " Check CLUSTER_ACCOUNT / --account."
+            } else if why.contains("invalid partition") {
+                " Check CLUSTER_PARTITION / --partition."
+            } else {
+                ""
+            };
+            bail!("sbatch refused the job: {why}.{hint}");
+        }
+        parse_parsable(&out.stdout_text()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "sbatch printed no job id (stdout: `{}`)",
+                out.stdout_text().trim()
+            )
+        })
+    }
+
+    /// `sbatch --test-only`: would the cluster accept this script? (doctor)
+    pub async fn test_only(&self, workspace: &str, script: &str) -> Result<String> {
+        let cmd = format!(
+            "{CLEAN_ENV} cd {} && sbatch --test-only {} 2>&1",
+            sh(&[workspace]),
+            sh(&[script])
+        );
+        self.calls.sbatch.fetch_add(1, Ordering::Relaxed);
+        let out = self.remote.exec(&cmd, self.timeout, true).await?;
+        let text = out.stdout_text().trim().to_string();
+        if !out.success() {
+            bail!("sbatch --test-only refused the script: {text}");
+        }
+        Ok(text)
+    }
+
+    /// One batched query for all `ids`: sacct with an explicit start time; when accounting is
+    /// unavailable, squeue -t all, then scontrol, then `sacct -c` (jobcomp). A job that no
+    /// source knows is simply absent from the result — never assumed finished.
+    pub async fn poll(&self, ids: &[String], since_secs: u64) -> Result<BTreeMap<String, JobRecord>> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let list = ids.join(",");
+        let start = format!("--starttime=now-{}", since_secs.max(3600));
+        let cmd = format!(
+            "sacct -X -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList",
+            sh(&[&list])
+        );
+        self.calls.sacct.fetch_add(1, Ordering::Relaxed);
+        let out = self.remote.exec(&cmd, self.timeout, true).await?;
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if out.success() && !accounting_unavailable(&err) {
+            let recs = parse_sacct(&out.stdout_text(), "sacct");
+            if ids.iter().all(|i| recs.contains_key(i)) {
+                return Ok(recs);
+            }
+            // A job not yet in the accounting database (it was just submitted): ask squeue too.
+            let missing: Vec<String> = ids.iter().filter(|i| !recs.contains_key(*i)).cloned().collect();
+            let mut merged = recs;
+            merged.extend(self.poll_fallback(&missing).await?);
+            return Ok(merged);
+        }
+        crate::output::detail(format!(
+            "sacct is not usable ({}); asking squeue/scontrol instead",
+            out.stderr_summary()
+        ));
+        self.poll_fallback(ids).await
+    }
+
+    async fn poll_fallback(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
+        let list = ids.join(",");
+        let cmd = format!(
+            "squeue -h -t all -j {} -o '%i|%T|%r|%V|%S|%e|%N'",
+            sh(&[&list])
+        );
+        self.calls.squeue.fetch_add(1, Ordering::Relaxed);
+        let out = self.remote.exec(&cmd, self.timeout, true).await?;
+        let mut recs = if out.success() {
+            parse_squeue(&out.stdout_text())
+        } else {
+            BTreeMap::new()
+        };
+        // Final states from squeue have no exit code; scontrol has it (while the job is kept).
+        for id in ids {
+            let need = match recs.get(id) {
+                None => true,
+                Some(r) => r.state.is_final() && r.exit_code.is_none(),
+            };
+            if !need {
+                continue;
+            }
+            self.calls.scontrol.fetch_add(1, Ordering::Relaxed);
+            let o = self
+                .remote
+                .exec(&format!("scontrol show job -o {}", sh(&[id])), self.timeout, true)
+                .await?;
+            if o.success()
+                && let Some(r) = parse_scontrol(&o.stdout_text())
+            {
+                recs.insert(id.clone(), r);
+            }
+        }
+        // Aged out of slurmctld: the jobcomp text file (`sacct -c`) still knows finished jobs.
+        let missing: Vec<&String> = ids.iter().filter(|i| !recs.contains_key(*i)).collect();
+        if !missing.is_empty() {
+            let l: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            self.calls.sacct.fetch_add(1, Ordering::Relaxed);
+            let o = self
+                .remote
+                .exec(
+                    &format!(
+                        "sacct -c -n -P -j {} -o JobID,State,ExitCode",
+                        sh(&[&l.join(",")])
+                    ),
+                    self.timeout,
+                    true,
+                )
+                .await?;
+            if o.success() {
+                recs.extend(parse_sacct(&o.stdout_text(), "sacct -c"));
+            }
+        }
+        Ok(recs)
+    }
+
+    /// One `scancel` for all `ids`.
+    pub async fn cancel(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut words = vec!["scancel"];
+        words.extend(ids.iter().map(String::as_str));
+        self.calls.scancel.fetch_add(1, Ordering::Relaxed);
+        let out = self.remote.exec(&sh(&words), self.timeout, true).await?;
+        if !out.success() {
+            bail!("scancel failed: {}", out.stderr_summary());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsable_output() {
+        assert_eq!(parse_parsable("123\n").as_deref(), Some("123"));
+        assert_eq!(parse_parsable("123;perfci\n").as_deref(), Some("123"));
+        assert_eq!(parse_parsable("warning: x\n456\n").as_deref(), Some("456"));
+        assert_eq!(parse_parsable(""), None);
+        assert_eq!(parse_parsable("Submitted batch job 5"), None);
+    }
+
+    #[test]
+    fn sacct_rows() {
+        let r = parse_sacct(
+            "12|CANCELLED by 1001|0:15|None|2026-11-22T10:00:00|2026-11-22T10:00:01|2026-11-22T10:00:09|8|n[1-2]\n12.batch|CANCELLED|0:15||||||\n13|PENDING|0:0|Resources|2026-11-22T10:00:00|Unknown|Unknown|0|None assigned\n",
+            "sacct",
+        );
+        assert_eq!(r.len(), 2);
+        let a = &r["12"];
+        assert_eq!(a.state.base, BaseState::Cancelled);
+        assert_eq!(a.state.cancelled_by.as_deref(), Some("1001"));
+        assert_eq!((a.exit_code, a.signal), (Some(0), Some(15)));
+        assert_eq!(a.elapsed_s, Some(8));
+        assert_eq!(a.node_list.as_deref(), Some("n[1-2]"));
+        let b = &r["13"];
+        assert!(b.state.is_pending());
+        assert_eq!(b.reason.as_deref(), Some("Resources"));
+        assert_eq!(b.start, None);
+        assert_eq!(b.node_list, None);
+    }
+
+    #[test]
+    fn scontrol_line() {
+        let r = parse_scontrol("JobId=7 JobName=x UserId=perfci(1001) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=3:0 RunTime=00:00:01 NodeList=n1\n").unwrap();
+        assert_eq!(r.state.base, BaseState::Failed);
+        assert_eq!(r.exit_code, Some(3));
+        assert_eq!(r.reason.as_deref(), Some("NonZeroExitCode"));
+    }
+
+    #[test]
+    fn accounting_outage_is_recognised() {
+        assert!(accounting_unavailable("sacct: error: Slurm accounting storage is disabled"));
+        assert!(accounting_unavailable("sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:localhost:6819: Connection refused"));
+        assert!(!accounting_unavailable(""));
+    }
+}

@@ -1,0 +1,625 @@
+//! The remote half of a run: stage → submit → watch → collect, for one case or a whole test
+//! list, with one shared watcher (one batched scheduler query per cycle for all jobs).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::{mpsc, watch};
+
+use crate::journal::events::{CaseRef, Event, Journal};
+use crate::output;
+use crate::remote::{QUICK, Remote, sh};
+use crate::slurm::{JobRecord, JobState, Scheduler, state::reason_is_hopeless};
+use crate::watch::Backoff;
+use crate::watch::progress::Progress;
+use crate::watch::signals::Interrupt;
+use crate::watch::stream::{self, StreamMsg, exit_line_code};
+
+/// Pacing and behaviour of the watcher.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub follow: bool,
+    pub max_pending: Option<Duration>,
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+    pub heartbeat: Duration,
+    pub max_jobs: usize,
+    pub detach: bool,
+}
+
+impl WatchConfig {
+    /// Defaults (10 s → 3 min safety poll, 5 min heartbeat); `PERF_RUN_POLL_MIN`/`MAX`
+    /// (seconds) override the poll pacing, which the tests use.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> WatchConfig {
+        let secs = |k: &str, d: f64| {
+            env(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| *v > 0.0)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(Duration::from_secs_f64(d))
+        };
+        WatchConfig {
+            follow: false,
+            max_pending: None,
+            poll_min: secs("PERF_RUN_POLL_MIN", 10.0),
+            poll_max: secs("PERF_RUN_POLL_MAX", 180.0),
+            heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0),
+            max_jobs: 4,
+            detach: false,
+        }
+    }
+}
+
+/// One case to submit or watch.
+#[derive(Debug, Clone)]
+pub struct CaseJob {
+    pub case: CaseRef,
+    /// Local case directory (`<run>/cases/<case_dir>`).
+    pub local_dir: PathBuf,
+    pub time_limit_s: u64,
+}
+
+/// What became of a case.
+#[derive(Debug, Clone, Default)]
+pub struct CaseResult {
+    pub record: Option<JobRecord>,
+    pub submit_error: Option<String>,
+    /// Why perf-run itself cancelled the job (max pending, signal, hopeless reason).
+    pub cancelled_by_perf_run: Option<String>,
+    pub marker_exit: Option<i32>,
+    pub collected: bool,
+    pub not_submitted: bool,
+}
+
+pub struct DriveOutcome {
+    pub results: BTreeMap<String, CaseResult>,
+    pub interrupted: Option<Interrupt>,
+    pub detached: bool,
+}
+
+struct Tracked {
+    job: CaseJob,
+    job_id: String,
+    batch_log: String,
+    marker: String,
+    offset: u64,
+    offset_journaled: u64,
+    state: Option<JobState>,
+    reason: Option<String>,
+    pending_since: Option<Instant>,
+    marker_exit: Option<i32>,
+    stream: Option<tokio::task::JoinHandle<()>>,
+    stream_retry_at: Option<Instant>,
+    stream_failures: u32,
+    cancel_reason: Option<String>,
+}
+
+impl Tracked {
+    fn key(&self) -> &str {
+        &self.job.case.case_dir
+    }
+}
+
+pub fn short_label(c: &CaseRef) -> String {
+    let mut s: String = c.case_name.chars().take(70).collect();
+    if c.case_name.chars().count() > 70 {
+        s.push('…');
+    }
+    format!("[{:02}] {s}", c.index)
+}
+
+pub struct Driver<'a, R: Remote> {
+    pub remote: &'a R,
+    pub sched: &'a Scheduler<'a, R>,
+    pub journal: &'a Journal,
+    pub cfg: WatchConfig,
+    /// Start of the run (for sacct --starttime).
+    pub started: Instant,
+}
+
+impl<'a, R: Remote> Driver<'a, R> {
+    /// Submit `queue` (up to `max_jobs` at a time), re-attach to `attach` (job id, log offset),
+    /// watch all of them, and collect each as it finishes.
+    pub async fn drive(
+        &self,
+        mut queue: VecDeque<CaseJob>,
+        attach: Vec<(CaseJob, String, u64)>,
+        signals: &mut watch::Receiver<Option<Interrupt>>,
+    ) -> Result<DriveOutcome> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(String, StreamMsg)>();
+        let mut progress = Progress::new(self.cfg.follow, self.cfg.heartbeat);
+        let mut active: Vec<Tracked> = Vec::new();
+        let mut results: BTreeMap<String, CaseResult> = BTreeMap::new();
+        let mut backoff = Backoff::new(self.cfg.poll_min, self.cfg.poll_max);
+        let mut next_poll = Instant::now() + backoff.next_interval();
+        let mut confirm: BTreeSet<String> = BTreeSet::new();
+        let mut interrupted = None;
+
+        for (job, job_id, offset) in attach {
+            let t = self.track(job, job_id, offset);
+            progress.add(t.key(), &short_label(&t.job.case));
+            active.push(t);
+        }
+        // Jobs re-attached after a crash may have ended long ago: ask once right away.
+        if !active.is_empty() {
+            next_poll = Instant::now();
+        }
+
+        loop {
+            // Fill the queue up to max_jobs (not after a signal).
+            while interrupted.is_none() && active.len() < self.cfg.max_jobs.max(1) {
+                let Some(job) = queue.pop_front() else { break };
+                match self.submit(&job).await {
+                    Ok((job_id, batch_log)) => {
+                        let mut t = self.track(job, job_id, 0);
+                        t.batch_log = batch_log;
+                        progress.add(t.key(), &short_label(&t.job.case));
+                        active.push(t);
+                    }
+                    Err(e) => {
+                        let msg = format!("{e:#}");
+                        output::error(format!("{}: {msg}", short_label(&job.case)));
+                        let _ = self.journal.record(Event::SubmitFailed {
+                            case: job.case.case_dir.clone(),
+                            error: msg.clone(),
+                        });
+                        results.insert(
+                            job.case.case_dir.clone(),
+                            CaseResult {
+                                submit_error: Some(msg),
+                                ..Default::default()
+                            },
+                        );
+                    }
+                }
+            }
+            if self.cfg.detach {
+                let _ = self.journal.record(Event::Detached);
+                for t in &active {
+                    if let Some(h) = &t.stream {
+                        h.abort();
+                    }
+                }
+                return Ok(DriveOutcome {
+                    results,
+                    interrupted: None,
+                    detached: true,
+                });
+            }
+            if active.is_empty() {
+                break;
+            }
+            // (Re)start log streams.
+            for t in active.iter_mut() {
+                let due = t.stream_retry_at.is_none_or(|at| Instant::now() >= at);
+                if t.stream.is_none() && t.marker_exit.is_none() && due {
+                    self.start_stream(t, &tx).await;
+                }
+            }
+
+            let tick = tokio::time::sleep(Duration::from_millis(500));
+            let poll_due = tokio::time::sleep_until(next_poll.into());
+            tokio::select! {
+                msg = rx.recv() => {
+                    if let Some((key, m)) = msg
+                        && let Some(t) = active.iter_mut().find(|t| t.key() == key) {
+                        match m {
+                            StreamMsg::Line(line, n) => {
+                                t.offset += n;
+                                if let Some(code) = exit_line_code(&line) {
+                                    t.marker_exit = Some(code);
+                                    let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
+                                    confirm.insert(key.clone());
+                                }
+                                // Output means the job runs: no need to ask the scheduler soon.
+                                if t.state.as_ref().is_none_or(|s| s.is_pending()) {
+                                    t.state = Some(JobState::parse("RUNNING"));
+                                    t.reason = None;
+                                    progress.state(&key, "RUNNING", None);
+                                }
+                                next_poll = next_poll.max(Instant::now() + backoff.current());
+                                progress.log_line(&key, &line);
+                                if t.offset - t.offset_journaled > 64 * 1024 || t.marker_exit.is_some() {
+                                    t.offset_journaled = t.offset;
+                                    let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
+                                }
+                            }
+                            StreamMsg::Ended => {
+                                t.stream = None;
+                                let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
+                                t.offset_journaled = t.offset;
+                                if t.marker_exit.is_none() {
+                                    // Connection trouble or a job killed without a marker: retry
+                                    // later; the safety poll decides whether it ended.
+                                    t.stream_failures += 1;
+                                    let wait = Duration::from_secs((2u64 << t.stream_failures.min(5)).min(60));
+                                    t.stream_retry_at = Some(Instant::now() + wait);
+                                    next_poll = next_poll.min(Instant::now() + Duration::from_secs(5));
+                                }
+                            }
+                        }
+                    }
+                }
+                _ = poll_due => {
+                    let ids: Vec<String> = active.iter().map(|t| t.job_id.clone()).collect();
+                    match self.sched.poll(&ids, self.since_secs()).await {
+                        Ok(recs) => {
+                            for t in active.iter_mut() {
+                                if let Some(r) = recs.get(&t.job_id) {
+                                    self.observe(t, r, &mut progress);
+                                    if r.state.is_final() {
+                                        confirm.insert(t.key().to_string());
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => output::warn(format!("the scheduler did not answer ({e:#}); trying again later")),
+                    }
+                    next_poll = Instant::now() + backoff.next_interval();
+                }
+                _ = tick => {}
+                changed = signals.changed() => {
+                    if changed.is_ok() && let Some(sig) = *signals.borrow() {
+                        interrupted = Some(sig);
+                    }
+                }
+            }
+            progress.tick();
+
+            // Signal: cancel every own job with one scancel, then wait briefly for final states.
+            if let Some(sig) = interrupted {
+                let ids: Vec<String> = active
+                    .iter()
+                    .filter(|t| !t.state.as_ref().is_some_and(JobState::is_final))
+                    .map(|t| t.job_id.clone())
+                    .collect();
+                let why = format!("perf-run received {}", sig.name());
+                let _ = self.journal.record(Event::CancelRequested { jobs: ids.clone(), why: why.clone() });
+                if let Err(e) = self.sched.cancel(&ids).await {
+                    output::error(format!("could not cancel jobs {}: {e:#}", ids.join(",")));
+                }
+                for t in active.iter_mut() {
+                    t.cancel_reason = Some(why.clone());
+                }
+                self.settle(&mut active, Duration::from_secs(30), &mut progress).await;
+                for t in active.drain(..) {
+                    let r = self.finish(t, &mut progress).await;
+                    results.insert(r.0, r.1);
+                }
+                for job in queue.drain(..) {
+                    results.insert(job.case.case_dir.clone(), CaseResult { not_submitted: true, ..Default::default() });
+                }
+                break;
+            }
+
+            // Max pending and hopeless pending reasons.
+            let mut to_cancel = Vec::new();
+            for t in active.iter_mut() {
+                if t.cancel_reason.is_some() {
+                    continue;
+                }
+                let pending = t.state.as_ref().is_some_and(JobState::is_pending);
+                if !pending {
+                    continue;
+                }
+                let waited = t.pending_since.map(|s| s.elapsed()).unwrap_or_default();
+                let why = if let Some(r) = t.reason.as_deref().filter(|r| reason_is_hopeless(r)) {
+                    Some(format!("the job can never start as submitted (pending reason {r})"))
+                } else {
+                    self.cfg.max_pending.filter(|m| waited > *m).map(|m| {
+                        format!("the job was still pending after {} (--max-pending)", humantime::format_duration(m))
+                    })
+                };
+                if let Some(why) = why {
+                    output::error(format!("{}: {why}; cancelling it", short_label(&t.job.case)));
+                    t.cancel_reason = Some(why);
+                    to_cancel.push(t.job_id.clone());
+                }
+            }
+            if !to_cancel.is_empty() {
+                let _ = self.journal.record(Event::CancelRequested { jobs: to_cancel.clone(), why: "pending".into() });
+                if let Err(e) = self.sched.cancel(&to_cancel).await {
+                    output::error(format!("could not cancel {}: {e:#}", to_cancel.join(",")));
+                }
+                next_poll = next_poll.min(Instant::now() + Duration::from_secs(1));
+            }
+
+            // Completion: confirm with accounting right after the marker (or a final poll state).
+            if !confirm.is_empty() {
+                let keys: Vec<String> = std::mem::take(&mut confirm).into_iter().collect();
+                self.confirm_final(&mut active, &keys, &mut progress).await;
+                let (done, rest): (Vec<Tracked>, Vec<Tracked>) = active
+                    .into_iter()
+                    .partition(|t| t.state.as_ref().is_some_and(JobState::is_final));
+                active = rest;
+                for t in done {
+                    let r = self.finish(t, &mut progress).await;
+                    results.insert(r.0, r.1);
+                }
+                backoff.reset();
+            }
+        }
+        drop(progress);
+        Ok(DriveOutcome {
+            results,
+            interrupted,
+            detached: false,
+        })
+    }
+
+    fn since_secs(&self) -> u64 {
+        self.started.elapsed().as_secs() + 86_400
+    }
+
+    fn track(&self, job: CaseJob, job_id: String, offset: u64) -> Tracked {
+        let ws = job.case.remote_workspace.clone();
+        Tracked {
+            batch_log: format!("{ws}/slurm-{job_id}.log"),
+            marker: format!("{ws}/perf_run_exit"),
+            job,
+            job_id,
+            offset,
+            offset_journaled: offset,
+            state: None,
+            reason: None,
+            pending_since: None,
+            marker_exit: None,
+            stream: None,
+            stream_retry_at: None,
+            stream_failures: 0,
+            cancel_reason: None,
+        }
+    }
+
+    async fn start_stream(&self, t: &mut Tracked, tx: &mpsc::UnboundedSender<(String, StreamMsg)>) {
+        let deadline = t.job.time_limit_s + 900;
+        match stream::start(
+            self.remote,
+            t.key().to_string(),
+            &t.batch_log,
+            &t.marker,
+            t.offset,
+            deadline,
+            tx.clone(),
+        )
+        .await
+        {
+            Ok(h) => {
+                t.stream = Some(h);
+                t.stream_retry_at = None;
+            }
+            Err(e) => {
+                t.stream_failures += 1;
+                output::detail(format!("cannot stream the log of job {} ({e:#}); will retry", t.job_id));
+                t.stream_retry_at = Some(Instant::now() + Duration::from_secs(5 * t.stream_failures as u64));
+            }
+        }
+    }
+
+    /// Record what a poll said about a job.
+    fn observe(&self, t: &mut Tracked, r: &JobRecord, progress: &mut Progress) {
+        let changed = t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
+        if r.state.is_pending() {
+            t.pending_since.get_or_insert_with(Instant::now);
+        }
+        t.state = Some(r.state.clone());
+        t.reason = r.reason.clone().filter(|x| !r.state.is_final() && x != "None");
+        if changed {
+            let _ = self.journal.record(Event::JobState {
+                case: t.key().to_string(),
+                job_id: t.job_id.clone(),
+                state: r.state.raw.clone(),
+                reason: r.reason.clone(),
+            });
+            progress.state(t.key(), &r.state.raw, t.reason.as_deref());
+        }
+    }
+
+    /// After the exit marker: one accounting query, repeated briefly while the job is still
+    /// COMPLETING (or not yet in accounting).
+    async fn confirm_final(&self, active: &mut [Tracked], keys: &[String], progress: &mut Progress) {
+        let mut delay = Duration::from_millis(0);
+        for _attempt in 0..12 {
+            let ids: Vec<String> = active
+                .iter()
+                .filter(|t| keys.iter().any(|k| k == t.key()))
+                .filter(|t| !t.state.as_ref().is_some_and(JobState::is_final))
+                .map(|t| t.job_id.clone())
+                .collect();
+            if ids.is_empty() {
+                return;
+            }
+            tokio::time::sleep(delay).await;
+            match self.sched.poll(&ids, self.since_secs()).await {
+                Ok(recs) => {
+                    for t in active.iter_mut() {
+                        if let Some(r) = recs.get(&t.job_id) {
+                            self.observe(t, r, progress);
+                        }
+                    }
+                }
+                Err(e) => output::warn(format!("the scheduler did not answer ({e:#})")),
+            }
+            delay = (delay * 2).max(Duration::from_millis(250)).min(Duration::from_secs(5));
+        }
+    }
+
+    /// After a cancel: poll until every job is final or `limit` passes.
+    async fn settle(&self, active: &mut [Tracked], limit: Duration, progress: &mut Progress) {
+        let end = Instant::now() + limit;
+        let mut delay = Duration::from_millis(500);
+        while Instant::now() < end {
+            let ids: Vec<String> = active
+                .iter()
+                .filter(|t| !t.state.as_ref().is_some_and(JobState::is_final))
+                .map(|t| t.job_id.clone())
+                .collect();
+            if ids.is_empty() {
+                return;
+            }
+            if let Ok(recs) = self.sched.poll(&ids, self.since_secs()).await {
+                for t in active.iter_mut() {
+                    if let Some(r) = recs.get(&t.job_id) {
+                        self.observe(t, r, progress);
+                    }
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(4));
+        }
+    }
+
+    /// The job is done (or we stop watching it): journal, stop the stream, collect.
+    async fn finish(&self, t: Tracked, progress: &mut Progress) -> (String, CaseResult) {
+        if let Some(h) = &t.stream {
+            h.abort();
+        }
+        let key = t.key().to_string();
+        let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
+        let record = t.state.as_ref().filter(|s| s.is_final()).map(|s| JobRecord {
+            job_id: t.job_id.clone(),
+            state: s.clone(),
+            exit_code: None,
+            signal: None,
+            reason: None,
+            submit: None,
+            start: None,
+            end: None,
+            elapsed_s: None,
+            node_list: None,
+            source: "perf-run".into(),
+        });
+        // Prefer the full record of the last poll.
+        let full = match self.sched.poll(std::slice::from_ref(&t.job_id), self.since_secs()).await {
+            Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
+            Err(_) => None,
+        }
+        .or(record);
+        if let Some(r) = &full {
+            let _ = self.journal.record(Event::Finished { case: key.clone(), record: r.clone() });
+            let code = r.exit_code.map(|c| format!(", exit code {c}")).unwrap_or_default();
+            progress.finish(&key, &format!("finished: {}{code}", r.state.raw));
+        } else {
+            progress.finish(&key, "stopped watching (state unknown)");
+        }
+        let collected = collect_case(self.remote, self.journal, &t.job.case, &t.job.local_dir, &t.job_id).await;
+        (
+            key,
+            CaseResult {
+                record: full,
+                submit_error: None,
+                cancelled_by_perf_run: t.cancel_reason,
+                marker_exit: t.marker_exit,
+                collected,
+                not_submitted: false,
+            },
+        )
+    }
+
+    /// Record intent, submit, record the job id.
+    async fn submit(&self, job: &CaseJob) -> Result<(String, String)> {
+        use sha2::Digest;
+        let script_path = job.local_dir.join("slurm_launch.sh");
+        let script = std::fs::read(&script_path).unwrap_or_default();
+        self.journal.record(Event::SubmitIntent {
+            case: job.case.case_dir.clone(),
+            script_sha256: hex::encode(sha2::Sha256::digest(&script)),
+        })?;
+        let ws = &job.case.remote_workspace;
+        let id = self
+            .sched
+            .submit(ws, &format!("{ws}/slurm_launch.sh"))
+            .await?;
+        let log = format!("{ws}/slurm-{id}.log");
+        self.journal.record(Event::Submitted {
+            case: job.case.case_dir.clone(),
+            job_id: id.clone(),
+            batch_log: log.clone(),
+        })?;
+        output::info(format!("{}: submitted as Slurm job {id}", short_label(&job.case)));
+        Ok((id, log))
+    }
+}
+
+/// Copy the job workspace back (every exit path). A missing file is recorded, not fatal.
+pub async fn collect_case<R: Remote>(
+    remote: &R,
+    journal: &Journal,
+    case: &CaseRef,
+    local_dir: &Path,
+    job_id: &str,
+) -> bool {
+    let dest = local_dir.join("artifacts");
+    let res = remote
+        .sync_from(&case.remote_workspace, &dest, &[], Duration::from_secs(1800))
+        .await;
+    let expected = [
+        format!("slurm-{job_id}.log"),
+        "results.xml".to_string(),
+        "perf_run_exit".to_string(),
+        "sysinfo/gpu.txt".to_string(),
+    ];
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|f| !dest.join(f).exists())
+        .cloned()
+        .collect();
+    let files = walk_count(&dest);
+    let error = res.as_ref().err().map(|e| format!("{e:#}"));
+    if let Some(e) = &error {
+        output::warn(format!(
+            "{}: collecting the job's files failed ({e}); what arrived is in {}",
+            short_label(case),
+            dest.display()
+        ));
+    } else if !missing.is_empty() {
+        output::detail(format!(
+            "{}: collected {files} files; not produced by the job: {}",
+            short_label(case),
+            missing.join(", ")
+        ));
+    }
+    let _ = journal.record(Event::Collected {
+        case: case.case_dir.clone(),
+        files,
+        missing,
+        error: error.clone(),
+    });
+    error.is_none()
+}
+
+fn walk_count(dir: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                n += walk_count(&p);
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Make sure the remote run directory exists and holds the generated files.
+pub async fn stage_cases<R: Remote>(remote: &R, run_cases_dir: &Path, remote_run_dir: &str) -> Result<crate::remote::SyncStats> {
+    let o = remote
+        .exec(&format!("mkdir -p {}", sh(&[remote_run_dir])), QUICK, true)
+        .await?;
+    if !o.success() {
+        anyhow::bail!("cannot create {remote_run_dir} on {}: {}", remote.describe(), o.stderr_summary());
+    }
+    remote
+        .sync_to(
+            run_cases_dir,
+            remote_run_dir,
+            &["artifacts/".to_string()],
+            false,
+            Duration::from_secs(600),
+        )
+        .await
+}

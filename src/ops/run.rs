@@ -1,0 +1,462 @@
+//! `perf-run run` / `submit` / `resume` / `wait`: the whole pipeline, and re-entering it from a
+//! run directory.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{ResumeArgs, RunArgs};
+use crate::config::settings::{ClusterType, Settings};
+use crate::error::{Exit, UserError};
+use crate::journal::events::{CaseRef, ClusterRef, Event, Journal, RunState, read_journal};
+use crate::journal::{self, RunDir, write_atomic};
+use crate::ops::finalize::{FinalizeInput, finalize};
+use crate::ops::pipeline::{CaseJob, CaseResult, Driver, WatchConfig, short_label, stage_cases};
+use crate::ops::render::{Prepared, prepare, print_prepared};
+use crate::output;
+use crate::remote::{AnyRemote, LocalRemote, Remote, SshOptions, SshRemote};
+use crate::slurm::Scheduler;
+use crate::watch::signals;
+
+/// `run.json`: what a resume needs besides the journal (no secrets).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub run_id: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub cluster: ClusterRef,
+    pub cases: Vec<CaseSpec>,
+    pub upload: bool,
+    pub trtllm_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseSpec {
+    #[serde(flatten)]
+    pub case: CaseRef,
+    pub time_limit_s: u64,
+}
+
+pub fn cluster_ref(s: &Settings) -> ClusterRef {
+    ClusterRef {
+        name: s.cluster_name.clone(),
+        kind: match s.cluster_type {
+            ClusterType::Ssh => "ssh".into(),
+            ClusterType::Local => "local".into(),
+        },
+        host: s.host.clone(),
+        user: s.user.clone(),
+        workdir: s.workdir.clone(),
+    }
+}
+
+/// Connect to the cluster described by `c` (the one ssh handshake of this process).
+pub async fn connect(c: &ClusterRef) -> Result<AnyRemote> {
+    match c.kind.as_str() {
+        "local" => Ok(AnyRemote::Local(LocalRemote::new())),
+        _ => {
+            let host = c.host.as_deref().ok_or_else(|| {
+                UserError(
+                    "no login host is known: set CLUSTER_HOST (or --host, or `host:` in the cluster profile)"
+                        .into(),
+                )
+            })?;
+            // An explicit user in the profile/env wins; otherwise the ssh config decides.
+            let user = c.user.as_deref();
+            output::detail(format!("connecting to {host}"));
+            Ok(AnyRemote::Ssh(
+                SshRemote::connect(SshOptions::new(host, user)).await?,
+            ))
+        }
+    }
+}
+
+fn use_db(args_upload: bool, args_no_upload: bool, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    if args_no_upload {
+        return false;
+    }
+    args_upload
+        || env("USE_TRT_PERF_DB")
+            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+            .unwrap_or(false)
+}
+
+/// `perf-run run` (and `submit`, which is `run --detach`).
+pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
+    let env = crate::config::process_env;
+    let t0 = Instant::now();
+    if force_detach {
+        args.detach = true;
+    }
+    if args.dry_run {
+        let prep = prepare(&args.render, &env)?;
+        print_prepared(&prep, args.render.json);
+        output::info("dry run: nothing was copied, submitted or uploaded");
+        return Ok(Exit::Success);
+    }
+    // For a real run the files always go into a run directory; --output-dir picks where the run
+    // directories live.
+    let mut render_args = args.render.clone();
+    let home = render_args
+        .output_dir
+        .take()
+        .unwrap_or_else(|| journal::runs_home(&env));
+    // SAFETY-free: prepare() reads PERF_RUN_HOME through env; pass a wrapper that points at home.
+    let home_s = home.display().to_string();
+    let env_home = move |k: &str| {
+        if k == "PERF_RUN_HOME" {
+            Some(home_s.clone())
+        } else {
+            env(k)
+        }
+    };
+    let prep = prepare(&render_args, &env_home)?;
+    let rd = prep
+        .run_dir
+        .clone()
+        .context("internal error: a run always has a run directory")?;
+    let upload = use_db(args.upload, args.no_upload, &env);
+    let spec = write_run_spec(&prep, &rd, upload)?;
+    let journal = Journal::open(&rd.journal_path())?;
+    journal.record(Event::RunStarted {
+        run_id: rd.run_id.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        cluster: spec.cluster.clone(),
+        cases: spec.cases.iter().map(|c| c.case.clone()).collect(),
+        upload,
+    })?;
+    output::info(format!(
+        "run {} ({} case(s)) in {}",
+        rd.run_id,
+        spec.cases.len(),
+        rd.root.display()
+    ));
+    let mut sigs = signals::install().context("cannot install signal handlers")?;
+    let remote = connect(&spec.cluster).await?;
+    let result = async {
+        // Stage: the checkout (delta) and the generated files, over the same connection.
+        let ts = Instant::now();
+        let mut stats = crate::remote::SyncStats::default();
+        let mut synced = false;
+        if !args.no_sync {
+            let trt = prep
+                .settings
+                .trtllm_dir
+                .clone()
+                .context("internal error: no checkout")?;
+            let mut excludes: Vec<String> = [".git/", "__pycache__/", "*.pyc", ".pytest_cache/"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            excludes.extend(args.sync_exclude.iter().cloned());
+            let remote_trt = format!("{}/TensorRT-LLM", prep.settings.workdir.trim_end_matches('/'));
+            output::info(format!(
+                "syncing {} to {}:{remote_trt}",
+                trt.display(),
+                remote.describe()
+            ));
+            stats = remote
+                .sync_to(&trt, &remote_trt, &excludes, true, Duration::from_secs(3600))
+                .await
+                .context("staging the TensorRT-LLM checkout failed")?;
+            synced = true;
+        }
+        let remote_run_dir = prep
+            .cases
+            .first()
+            .map(|c| c.plan.paths.run_dir.clone())
+            .context("internal error: no case")?;
+        let s2 = stage_cases(&remote, &rd.root.join("cases"), &remote_run_dir)
+            .await
+            .context("copying the generated scripts to the cluster failed")?;
+        journal.record(Event::Staged {
+            checkout_synced: synced,
+            files_transferred: stats.files_transferred + s2.files_transferred,
+            bytes_sent: stats.bytes_sent + s2.bytes_sent,
+            seconds: ts.elapsed().as_secs_f64(),
+        })?;
+        output::detail(format!(
+            "staged in {:.1} s ({} files, {} bytes sent)",
+            ts.elapsed().as_secs_f64(),
+            stats.files_transferred + s2.files_transferred,
+            stats.bytes_sent + s2.bytes_sent
+        ));
+        let mut queue = VecDeque::new();
+        let mut pre = std::collections::BTreeMap::new();
+        for c in &spec.cases {
+            if let Some(why) = &c.case.skip {
+                journal.record(Event::Skipped {
+                    case: c.case.case_dir.clone(),
+                    reason: why.clone(),
+                })?;
+                output::info(format!("{}: skipped ({why})", short_label(&c.case)));
+                pre.insert(c.case.case_dir.clone(), CaseResult::default());
+                continue;
+            }
+            queue.push_back(CaseJob {
+                local_dir: rd.case_dir(&c.case.case_dir),
+                case: c.case.clone(),
+                time_limit_s: c.time_limit_s,
+            });
+        }
+        let sched = Scheduler::new(&remote);
+        let mut cfg = WatchConfig::from_env(&env);
+        cfg.follow = args.follow;
+        cfg.max_jobs = args.max_jobs.max(1);
+        cfg.detach = args.detach;
+        cfg.max_pending = parse_duration_opt(args.max_pending.as_deref())?;
+        let driver = Driver {
+            remote: &remote,
+            sched: &sched,
+            journal: &journal,
+            cfg,
+            started: Instant::now(),
+        };
+        let outcome = driver.drive(queue, vec![], &mut sigs).await?;
+        if outcome.detached {
+            output::info(format!(
+                "submitted; finish later with `perf-run resume {}` ({})",
+                rd.root.display(),
+                sched.calls.summary()
+            ));
+            return Ok(Exit::Success);
+        }
+        let mut results = outcome.results;
+        results.extend(pre);
+        finalize(FinalizeInput {
+            rd: &rd,
+            spec: &spec,
+            journal: &journal,
+            results: &results,
+            interrupted: outcome.interrupted,
+            scheduler_summary: sched.calls.summary(),
+            scheduler_calls: sched.calls.total(),
+            ssh_connects: remote.stats().snapshot().0,
+            wall: t0.elapsed(),
+            upload,
+            db: &args.db,
+        })
+        .await
+    }
+    .await;
+    remote.close().await;
+    result
+}
+
+pub fn parse_duration_opt(s: Option<&str>) -> Result<Option<Duration>> {
+    match s {
+        None => Ok(None),
+        Some(t) => humantime::parse_duration(t).map(Some).map_err(|e| {
+            UserError(format!(
+                "`{t}` is not a duration ({e}); use e.g. `30m`, `2h`, `90s`"
+            ))
+            .into()
+        }),
+    }
+}
+
+fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec> {
+    let spec = RunSpec {
+        run_id: rd.run_id.clone(),
+        created: chrono::Utc::now(),
+        cluster: cluster_ref(&prep.settings),
+        upload,
+        trtllm_dir: prep.settings.trtllm_dir.clone(),
+        cases: prep
+            .cases
+            .iter()
+            .map(|c| CaseSpec {
+                time_limit_s: c.plan.time_seconds,
+                case: CaseRef {
+                    index: c.plan.case_index,
+                    case_dir: c.plan.case_dir.clone(),
+                    test_id: c.plan.test_id.clone(),
+                    case_name: c.plan.case_name.clone(),
+                    mode: c.plan.mode.as_str().to_string(),
+                    job_name: c.plan.sbatch.job_name.clone(),
+                    remote_workspace: c.plan.paths.job_workspace.clone(),
+                    skip: c.plan.skip.clone(),
+                },
+            })
+            .collect(),
+    };
+    write_atomic(
+        &rd.root.join("run.json"),
+        &serde_json::to_vec_pretty(&spec).context("cannot serialise run.json")?,
+    )?;
+    Ok(spec)
+}
+
+pub fn read_run_spec(rd: &RunDir) -> Result<RunSpec> {
+    let p = rd.root.join("run.json");
+    let text = std::fs::read_to_string(&p)
+        .with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        UserError(format!("{} is damaged: {e}", p.display())).into()
+    })
+}
+
+/// A run directory from `RUN` (a path or a run id under the runs home), or the newest run.
+pub fn find_run(arg: Option<&str>) -> Result<RunDir> {
+    let home = journal::runs_home(&crate::config::process_env);
+    let dir = match arg {
+        Some(a) if Path::new(a).join("run.json").is_file() => PathBuf::from(a),
+        Some(a) if home.join(a).join("run.json").is_file() => home.join(a),
+        Some(a) => {
+            return Err(UserError(format!(
+                "no run directory `{a}` (looked for {a}/run.json and {}/run.json)",
+                home.join(a).display()
+            ))
+            .into());
+        }
+        None => newest_run(&home).ok_or_else(|| {
+            UserError(format!(
+                "there is no run under {} yet; give a run directory",
+                home.display()
+            ))
+        })?,
+    };
+    RunDir::open(&dir)
+}
+
+fn newest_run(home: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(home)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("run.json").is_file())
+        .collect();
+    runs.sort();
+    runs.pop()
+}
+
+/// `perf-run resume RUN` (and `wait`): re-attach to live jobs, pick up finished ones, submit
+/// what never reached the scheduler, then finish the run. Never submits a case twice.
+pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
+    let env = crate::config::process_env;
+    let t0 = Instant::now();
+    let rd = find_run(args.run.as_deref())?;
+    let spec = read_run_spec(&rd)?;
+    let state = RunState::from_entries(&read_journal(&rd.journal_path())?);
+    let journal = Journal::open(&rd.journal_path())?;
+    output::info(format!("resuming run {} in {}", spec.run_id, rd.root.display()));
+    let mut sigs = signals::install().context("cannot install signal handlers")?;
+    let remote = connect(&spec.cluster).await?;
+    let result = async {
+        let sched = Scheduler::new(&remote);
+        let mut queue = VecDeque::new();
+        let mut attach = Vec::new();
+        let mut results = std::collections::BTreeMap::new();
+        for c in &spec.cases {
+            let job = CaseJob {
+                local_dir: rd.case_dir(&c.case.case_dir),
+                case: c.case.clone(),
+                time_limit_s: c.time_limit_s,
+            };
+            let st = state.by_case.get(&c.case.case_dir).cloned().unwrap_or_default();
+            if c.case.skip.is_some() || st.skipped.is_some() {
+                results.insert(c.case.case_dir.clone(), CaseResult::default());
+                continue;
+            }
+            match (&st.job_id, &st.finished) {
+                (Some(id), Some(rec)) => {
+                    let collected = st.collected
+                        || crate::ops::pipeline::collect_case(&remote, &journal, &c.case, &job.local_dir, id).await;
+                    results.insert(
+                        c.case.case_dir.clone(),
+                        CaseResult {
+                            record: Some(rec.clone()),
+                            marker_exit: st.marker_exit,
+                            collected,
+                            ..Default::default()
+                        },
+                    );
+                }
+                (Some(id), None) => {
+                    output::info(format!("{}: re-attaching to job {id}", short_label(&c.case)));
+                    attach.push((job, id.clone(), st.offset));
+                }
+                (None, _) if st.intent && st.submit_error.is_none() => {
+                    // sbatch may or may not have happened before the crash: ask by job name.
+                    match find_by_name(&remote, &sched, &c.case.job_name).await? {
+                        Some(id) => {
+                            output::info(format!(
+                                "{}: found job {id} submitted before the interruption",
+                                short_label(&c.case)
+                            ));
+                            journal.record(Event::Submitted {
+                                case: c.case.case_dir.clone(),
+                                job_id: id.clone(),
+                                batch_log: format!("{}/slurm-{id}.log", c.case.remote_workspace),
+                            })?;
+                            attach.push((job, id, 0));
+                        }
+                        None => queue.push_back(job),
+                    }
+                }
+                (None, _) if st.submit_error.is_some() => {
+                    results.insert(
+                        c.case.case_dir.clone(),
+                        CaseResult {
+                            submit_error: st.submit_error.clone(),
+                            ..Default::default()
+                        },
+                    );
+                }
+                (None, _) => queue.push_back(job),
+            }
+        }
+        let mut cfg = WatchConfig::from_env(&env);
+        cfg.follow = args.follow;
+        let driver = Driver {
+            remote: &remote,
+            sched: &sched,
+            journal: &journal,
+            cfg,
+            started: Instant::now(),
+        };
+        let outcome = driver.drive(queue, attach, &mut sigs).await?;
+        results.extend(outcome.results);
+        finalize(FinalizeInput {
+            rd: &rd,
+            spec: &spec,
+            journal: &journal,
+            results: &results,
+            interrupted: outcome.interrupted,
+            scheduler_summary: sched.calls.summary(),
+            scheduler_calls: sched.calls.total(),
+            ssh_connects: remote.stats().snapshot().0,
+            wall: t0.elapsed(),
+            upload: allow_upload && spec.upload,
+            db: &args.db,
+        })
+        .await
+    }
+    .await;
+    remote.close().await;
+    result
+}
+
+/// A job of ours by its unique job name (for a crash between sbatch and the journal line).
+async fn find_by_name<R: Remote>(remote: &R, sched: &Scheduler<'_, R>, name: &str) -> Result<Option<String>> {
+    use std::sync::atomic::Ordering;
+    sched.calls.squeue.fetch_add(1, Ordering::Relaxed);
+    let o = remote
+        .exec(
+            &format!(
+                "squeue -h -t all --name={} -o %i; sacct -X -n -P --starttime=now-7days --name={} -o JobIDRaw 2>/dev/null",
+                crate::remote::sh(&[name]),
+                crate::remote::sh(&[name])
+            ),
+            crate::remote::QUICK,
+            true,
+        )
+        .await?;
+    Ok(o.stdout_text()
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_string))
+}

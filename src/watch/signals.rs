@@ -1,0 +1,62 @@
+//! SIGINT / SIGTERM handling (a Jenkins abort sends SIGTERM). The first signal is turned into
+//! an event the pipeline reacts to (cancel own jobs, collect, journal, exit 130/143); a second
+//! signal exits at once.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::error::Exit;
+
+/// Which signal arrived first, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    pub fn exit(self) -> Exit {
+        match self {
+            Interrupt::Int => Exit::Interrupted,
+            Interrupt::Term => Exit::Terminated,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        }
+    }
+}
+
+static SEEN: AtomicU8 = AtomicU8::new(0);
+
+/// Start listening; the receiver changes to `Some(..)` on the first signal.
+pub fn install() -> std::io::Result<watch::Receiver<Option<Interrupt>>> {
+    let (tx, rx) = watch::channel(None);
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        loop {
+            let which = tokio::select! {
+                _ = int.recv() => Interrupt::Int,
+                _ = term.recv() => Interrupt::Term,
+            };
+            if SEEN.fetch_add(1, Ordering::SeqCst) >= 1 {
+                crate::output::error(format!(
+                    "second {} received: exiting now without cleaning up (jobs may still run; `perf-run cancel` stops them)",
+                    which.name()
+                ));
+                std::process::exit(which.exit().code());
+            }
+            crate::output::warn(format!(
+                "{} received: cancelling this run's jobs and collecting what exists (send it again to exit at once)",
+                which.name()
+            ));
+            let _ = tx.send(Some(which));
+        }
+    });
+    Ok(rx)
+}
