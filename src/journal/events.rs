@@ -284,7 +284,9 @@ impl RunState {
                     s.by_case.entry(case.clone()).or_default().collected = true
                 }
                 Event::Extracted { .. } => s.extracted = true,
-                Event::Uploaded { db_run_id, link } => s.uploaded = Some((*db_run_id, link.clone())),
+                Event::Uploaded { db_run_id, link } => {
+                    s.uploaded = Some((*db_run_id, link.clone()))
+                }
                 Event::UploadPending { .. } | Event::Staged { .. } => {}
                 Event::RunFinished { exit_code, .. } => s.finished_exit = Some(*exit_code),
             }

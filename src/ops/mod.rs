@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod finalize;
+pub mod lifecycle;
 pub mod pipeline;
 pub mod render;
 pub mod run;
@@ -18,6 +19,10 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Run(args) => run::run(args, false).await,
         Command::Submit(args) => run::run(args, true).await,
         Command::Resume(args) => run::resume(args, true).await,
+        Command::Status(args) => lifecycle::status(args).await,
+        Command::Logs(args) => lifecycle::logs(args).await,
+        Command::Cancel(args) => lifecycle::cancel(args).await,
+        Command::Doctor(args) => lifecycle::doctor(args).await,
         Command::Wait(args) => {
             run::resume(
                 crate::cli::ResumeArgs {
@@ -37,23 +42,5 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
             clap_complete::generate(args.shell, &mut cmd, "perf-run", &mut std::io::stdout());
             Ok(Exit::Success)
         }
-        other => anyhow::bail!("`{}` is not implemented yet", command_name(&other)),
-    }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Render(_) => "render",
-        Command::Run(_) => "run",
-        Command::Submit(_) => "submit",
-        Command::Status(_) => "status",
-        Command::Wait(_) => "wait",
-        Command::Logs(_) => "logs",
-        Command::Cancel(_) => "cancel",
-        Command::Resume(_) => "resume",
-        Command::Doctor(_) => "doctor",
-        Command::Extract(_) => "extract",
-        Command::Upload(_) => "upload",
-        Command::Completions(_) => "completions",
     }
 }

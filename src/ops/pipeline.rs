@@ -276,20 +276,30 @@ impl<'a, R: Remote> Driver<'a, R> {
                     .map(|t| t.job_id.clone())
                     .collect();
                 let why = format!("perf-run received {}", sig.name());
-                let _ = self.journal.record(Event::CancelRequested { jobs: ids.clone(), why: why.clone() });
+                let _ = self.journal.record(Event::CancelRequested {
+                    jobs: ids.clone(),
+                    why: why.clone(),
+                });
                 if let Err(e) = self.sched.cancel(&ids).await {
                     output::error(format!("could not cancel jobs {}: {e:#}", ids.join(",")));
                 }
                 for t in active.iter_mut() {
                     t.cancel_reason = Some(why.clone());
                 }
-                self.settle(&mut active, Duration::from_secs(30), &mut progress).await;
+                self.settle(&mut active, Duration::from_secs(30), &mut progress)
+                    .await;
                 for t in active.drain(..) {
                     let r = self.finish(t, &mut progress).await;
                     results.insert(r.0, r.1);
                 }
                 for job in queue.drain(..) {
-                    results.insert(job.case.case_dir.clone(), CaseResult { not_submitted: true, ..Default::default() });
+                    results.insert(
+                        job.case.case_dir.clone(),
+                        CaseResult {
+                            not_submitted: true,
+                            ..Default::default()
+                        },
+                    );
                 }
                 break;
             }
@@ -306,20 +316,31 @@ impl<'a, R: Remote> Driver<'a, R> {
                 }
                 let waited = t.pending_since.map(|s| s.elapsed()).unwrap_or_default();
                 let why = if let Some(r) = t.reason.as_deref().filter(|r| reason_is_hopeless(r)) {
-                    Some(format!("the job can never start as submitted (pending reason {r})"))
+                    Some(format!(
+                        "the job can never start as submitted (pending reason {r})"
+                    ))
                 } else {
                     self.cfg.max_pending.filter(|m| waited > *m).map(|m| {
-                        format!("the job was still pending after {} (--max-pending)", humantime::format_duration(m))
+                        format!(
+                            "the job was still pending after {} (--max-pending)",
+                            humantime::format_duration(m)
+                        )
                     })
                 };
                 if let Some(why) = why {
-                    output::error(format!("{}: {why}; cancelling it", short_label(&t.job.case)));
+                    output::error(format!(
+                        "{}: {why}; cancelling it",
+                        short_label(&t.job.case)
+                    ));
                     t.cancel_reason = Some(why);
                     to_cancel.push(t.job_id.clone());
                 }
             }
             if !to_cancel.is_empty() {
-                let _ = self.journal.record(Event::CancelRequested { jobs: to_cancel.clone(), why: "pending".into() });
+                let _ = self.journal.record(Event::CancelRequested {
+                    jobs: to_cancel.clone(),
+                    why: "pending".into(),
+                });
                 if let Err(e) = self.sched.cancel(&to_cancel).await {
                     output::error(format!("could not cancel {}: {e:#}", to_cancel.join(",")));
                 }
@@ -392,20 +413,28 @@ impl<'a, R: Remote> Driver<'a, R> {
             }
             Err(e) => {
                 t.stream_failures += 1;
-                output::detail(format!("cannot stream the log of job {} ({e:#}); will retry", t.job_id));
-                t.stream_retry_at = Some(Instant::now() + Duration::from_secs(5 * t.stream_failures as u64));
+                output::detail(format!(
+                    "cannot stream the log of job {} ({e:#}); will retry",
+                    t.job_id
+                ));
+                t.stream_retry_at =
+                    Some(Instant::now() + Duration::from_secs(5 * t.stream_failures as u64));
             }
         }
     }
 
     /// Record what a poll said about a job.
     fn observe(&self, t: &mut Tracked, r: &JobRecord, progress: &mut Progress) {
-        let changed = t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
+        let changed =
+            t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
         if r.state.is_pending() {
             t.pending_since.get_or_insert_with(Instant::now);
         }
         t.state = Some(r.state.clone());
-        t.reason = r.reason.clone().filter(|x| !r.state.is_final() && x != "None");
+        t.reason = r
+            .reason
+            .clone()
+            .filter(|x| !r.state.is_final() && x != "None");
         if changed {
             let _ = self.journal.record(Event::JobState {
                 case: t.key().to_string(),
@@ -419,7 +448,12 @@ impl<'a, R: Remote> Driver<'a, R> {
 
     /// After the exit marker: one accounting query, repeated briefly while the job is still
     /// COMPLETING (or not yet in accounting).
-    async fn confirm_final(&self, active: &mut [Tracked], keys: &[String], progress: &mut Progress) {
+    async fn confirm_final(
+        &self,
+        active: &mut [Tracked],
+        keys: &[String],
+        progress: &mut Progress,
+    ) {
         let mut delay = Duration::from_millis(0);
         for _attempt in 0..12 {
             let ids: Vec<String> = active
@@ -442,7 +476,9 @@ impl<'a, R: Remote> Driver<'a, R> {
                 }
                 Err(e) => output::warn(format!("the scheduler did not answer ({e:#})")),
             }
-            delay = (delay * 2).max(Duration::from_millis(250)).min(Duration::from_secs(5));
+            delay = (delay * 2)
+                .max(Duration::from_millis(250))
+                .min(Duration::from_secs(5));
         }
     }
 
@@ -477,34 +513,58 @@ impl<'a, R: Remote> Driver<'a, R> {
             h.abort();
         }
         let key = t.key().to_string();
-        let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
-        let record = t.state.as_ref().filter(|s| s.is_final()).map(|s| JobRecord {
-            job_id: t.job_id.clone(),
-            state: s.clone(),
-            exit_code: None,
-            signal: None,
-            reason: None,
-            submit: None,
-            start: None,
-            end: None,
-            elapsed_s: None,
-            node_list: None,
-            source: "perf-run".into(),
+        let _ = self.journal.record(Event::LogOffset {
+            case: key.clone(),
+            offset: t.offset,
         });
+        let record = t
+            .state
+            .as_ref()
+            .filter(|s| s.is_final())
+            .map(|s| JobRecord {
+                job_id: t.job_id.clone(),
+                state: s.clone(),
+                exit_code: None,
+                signal: None,
+                reason: None,
+                submit: None,
+                start: None,
+                end: None,
+                elapsed_s: None,
+                node_list: None,
+                source: "perf-run".into(),
+            });
         // Prefer the full record of the last poll.
-        let full = match self.sched.poll(std::slice::from_ref(&t.job_id), self.since_secs()).await {
+        let full = match self
+            .sched
+            .poll(std::slice::from_ref(&t.job_id), self.since_secs())
+            .await
+        {
             Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
             Err(_) => None,
         }
         .or(record);
         if let Some(r) = &full {
-            let _ = self.journal.record(Event::Finished { case: key.clone(), record: r.clone() });
-            let code = r.exit_code.map(|c| format!(", exit code {c}")).unwrap_or_default();
+            let _ = self.journal.record(Event::Finished {
+                case: key.clone(),
+                record: r.clone(),
+            });
+            let code = r
+                .exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_default();
             progress.finish(&key, &format!("finished: {}{code}", r.state.raw));
         } else {
             progress.finish(&key, "stopped watching (state unknown)");
         }
-        let collected = collect_case(self.remote, self.journal, &t.job.case, &t.job.local_dir, &t.job_id).await;
+        let collected = collect_case(
+            self.remote,
+            self.journal,
+            &t.job.case,
+            &t.job.local_dir,
+            &t.job_id,
+        )
+        .await;
         (
             key,
             CaseResult {
@@ -538,7 +598,10 @@ impl<'a, R: Remote> Driver<'a, R> {
             job_id: id.clone(),
             batch_log: log.clone(),
         })?;
-        output::info(format!("{}: submitted as Slurm job {id}", short_label(&job.case)));
+        output::info(format!(
+            "{}: submitted as Slurm job {id}",
+            short_label(&job.case)
+        ));
         Ok((id, log))
     }
 }
@@ -553,7 +616,12 @@ pub async fn collect_case<R: Remote>(
 ) -> bool {
     let dest = local_dir.join("artifacts");
     let res = remote
-        .sync_from(&case.remote_workspace, &dest, &[], Duration::from_secs(1800))
+        .sync_from(
+            &case.remote_workspace,
+            &dest,
+            &[],
+            Duration::from_secs(1800),
+        )
         .await;
     let expected = [
         format!("slurm-{job_id}.log"),
@@ -606,12 +674,20 @@ fn walk_count(dir: &Path) -> u64 {
 }
 
 /// Make sure the remote run directory exists and holds the generated files.
-pub async fn stage_cases<R: Remote>(remote: &R, run_cases_dir: &Path, remote_run_dir: &str) -> Result<crate::remote::SyncStats> {
+pub async fn stage_cases<R: Remote>(
+    remote: &R,
+    run_cases_dir: &Path,
+    remote_run_dir: &str,
+) -> Result<crate::remote::SyncStats> {
     let o = remote
         .exec(&format!("mkdir -p {}", sh(&[remote_run_dir])), QUICK, true)
         .await?;
     if !o.success() {
-        anyhow::bail!("cannot create {remote_run_dir} on {}: {}", remote.describe(), o.stderr_summary());
+        anyhow::bail!(
+            "cannot create {remote_run_dir} on {}: {}",
+            remote.describe(),
+            o.stderr_summary()
+        );
     }
     remote
         .sync_to(

@@ -79,7 +79,12 @@ fn use_db(args_upload: bool, args_no_upload: bool, env: &dyn Fn(&str) -> Option<
     }
     args_upload
         || env("USE_TRT_PERF_DB")
-            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+            .map(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "1" | "true" | "yes" | "on"
+                )
+            })
             .unwrap_or(false)
 }
 
@@ -151,14 +156,23 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
                 .map(|s| s.to_string())
                 .collect();
             excludes.extend(args.sync_exclude.iter().cloned());
-            let remote_trt = format!("{}/TensorRT-LLM", prep.settings.workdir.trim_end_matches('/'));
+            let remote_trt = format!(
+                "{}/TensorRT-LLM",
+                prep.settings.workdir.trim_end_matches('/')
+            );
             output::info(format!(
                 "syncing {} to {}:{remote_trt}",
                 trt.display(),
                 remote.describe()
             ));
             stats = remote
-                .sync_to(&trt, &remote_trt, &excludes, true, Duration::from_secs(3600))
+                .sync_to(
+                    &trt,
+                    &remote_trt,
+                    &excludes,
+                    true,
+                    Duration::from_secs(3600),
+                )
                 .await
                 .context("staging the TensorRT-LLM checkout failed")?;
             synced = true;
@@ -291,11 +305,10 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
 
 pub fn read_run_spec(rd: &RunDir) -> Result<RunSpec> {
     let p = rd.root.join("run.json");
-    let text = std::fs::read_to_string(&p)
-        .with_context(|| format!("cannot read {}", p.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        UserError(format!("{} is damaged: {e}", p.display())).into()
-    })
+    let text =
+        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| UserError(format!("{} is damaged: {e}", p.display())).into())
 }
 
 /// A run directory from `RUN` (a path or a run id under the runs home), or the newest run.
@@ -341,7 +354,11 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
     let spec = read_run_spec(&rd)?;
     let state = RunState::from_entries(&read_journal(&rd.journal_path())?);
     let journal = Journal::open(&rd.journal_path())?;
-    output::info(format!("resuming run {} in {}", spec.run_id, rd.root.display()));
+    output::info(format!(
+        "resuming run {} in {}",
+        spec.run_id,
+        rd.root.display()
+    ));
     let mut sigs = signals::install().context("cannot install signal handlers")?;
     let remote = connect(&spec.cluster).await?;
     let result = async {
@@ -355,7 +372,11 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                 case: c.case.clone(),
                 time_limit_s: c.time_limit_s,
             };
-            let st = state.by_case.get(&c.case.case_dir).cloned().unwrap_or_default();
+            let st = state
+                .by_case
+                .get(&c.case.case_dir)
+                .cloned()
+                .unwrap_or_default();
             if c.case.skip.is_some() || st.skipped.is_some() {
                 results.insert(c.case.case_dir.clone(), CaseResult::default());
                 continue;
@@ -363,7 +384,14 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             match (&st.job_id, &st.finished) {
                 (Some(id), Some(rec)) => {
                     let collected = st.collected
-                        || crate::ops::pipeline::collect_case(&remote, &journal, &c.case, &job.local_dir, id).await;
+                        || crate::ops::pipeline::collect_case(
+                            &remote,
+                            &journal,
+                            &c.case,
+                            &job.local_dir,
+                            id,
+                        )
+                        .await;
                     results.insert(
                         c.case.case_dir.clone(),
                         CaseResult {
@@ -375,7 +403,10 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                     );
                 }
                 (Some(id), None) => {
-                    output::info(format!("{}: re-attaching to job {id}", short_label(&c.case)));
+                    output::info(format!(
+                        "{}: re-attaching to job {id}",
+                        short_label(&c.case)
+                    ));
                     attach.push((job, id.clone(), st.offset));
                 }
                 (None, _) if st.intent && st.submit_error.is_none() => {
@@ -440,7 +471,11 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
 }
 
 /// A job of ours by its unique job name (for a crash between sbatch and the journal line).
-async fn find_by_name<R: Remote>(remote: &R, sched: &Scheduler<'_, R>, name: &str) -> Result<Option<String>> {
+async fn find_by_name<R: Remote>(
+    remote: &R,
+    sched: &Scheduler<'_, R>,
+    name: &str,
+) -> Result<Option<String>> {
     use std::sync::atomic::Ordering;
     sched.calls.squeue.fetch_add(1, Ordering::Relaxed);
     let o = remote

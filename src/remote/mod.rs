@@ -40,9 +40,16 @@ impl ExecOutput {
     /// The last non-empty stderr line, for one-sentence error messages.
     pub fn stderr_summary(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
-        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         match lines.len() {
-            0 => format!("exit code {}", self.code.map(|c| c.to_string()).unwrap_or("?".into())),
+            0 => format!(
+                "exit code {}",
+                self.code.map(|c| c.to_string()).unwrap_or("?".into())
+            ),
             _ => lines[lines.len().saturating_sub(2)..].join(" / "),
         }
     }
@@ -165,8 +172,14 @@ impl Remote for AnyRemote {
         timeout: Duration,
     ) -> Result<SyncStats> {
         match self {
-            AnyRemote::Ssh(s) => s.sync_to(local_dir, remote_dir, excludes, delete, timeout).await,
-            AnyRemote::Local(l) => l.sync_to(local_dir, remote_dir, excludes, delete, timeout).await,
+            AnyRemote::Ssh(s) => {
+                s.sync_to(local_dir, remote_dir, excludes, delete, timeout)
+                    .await
+            }
+            AnyRemote::Local(l) => {
+                l.sync_to(local_dir, remote_dir, excludes, delete, timeout)
+                    .await
+            }
         }
     }
     async fn sync_from(

@@ -58,8 +58,7 @@ fn num_after(text: &str, label: &str) -> u64 {
     text.lines()
         .find_map(|l| l.trim().strip_prefix(label))
         .map(|rest| {
-            rest.trim()
-                .split_whitespace()
+            rest.split_whitespace()
                 .next()
                 .unwrap_or("0")
                 .replace(',', "")
@@ -97,6 +96,9 @@ mod tests {
         let s = super::parse_stats(
             "Number of files: 5 (reg: 3, dir: 2)\nNumber of regular files transferred: 2\nTotal bytes sent: 1,234\nTotal bytes received: 56\n",
         );
-        assert_eq!((s.files_transferred, s.bytes_sent, s.bytes_received), (2, 1234, 56));
+        assert_eq!(
+            (s.files_transferred, s.bytes_sent, s.bytes_received),
+            (2, 1234, 56)
+        );
     }
 }

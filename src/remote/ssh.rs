@@ -192,7 +192,12 @@ impl SshRemote {
         }
     }
 
-    async fn exec_on(&self, s: &Session, script: &str, timeout: Duration) -> Result<ExecOutput, ExecErr> {
+    async fn exec_on(
+        &self,
+        s: &Session,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<ExecOutput, ExecErr> {
         let mut cmd = s.command("bash");
         cmd.arg("-c").arg(script).stdin(openssh::Stdio::null());
         match tokio::time::timeout(timeout, cmd.output()).await {
@@ -234,7 +239,10 @@ impl Remote for SshRemote {
             )),
             Err(ExecErr::Transport(e)) => {
                 let s2 = self.reconnect(&s).await.with_context(|| {
-                    format!("the ssh connection to {} broke ({e})", self.opts.destination())
+                    format!(
+                        "the ssh connection to {} broke ({e})",
+                        self.opts.destination()
+                    )
                 })?;
                 if !idempotent {
                     return Err(anyhow::anyhow!(
@@ -289,7 +297,9 @@ impl Remote for SshRemote {
                     });
                 }
                 Err(e) if attempt == 0 => {
-                    output::detail(format!("starting a remote stream failed ({e}); reconnecting"));
+                    output::detail(format!(
+                        "starting a remote stream failed ({e}); reconnecting"
+                    ));
                     s = self.reconnect(&s).await?;
                 }
                 Err(e) => return Err(e).context("cannot start a remote stream"),
@@ -310,7 +320,11 @@ impl Remote for SshRemote {
         let mk = format!("mkdir -p {}", super::sh(&[remote_dir]));
         let o = self.exec(&mk, super::QUICK, true).await?;
         if !o.success() {
-            anyhow::bail!("cannot create {remote_dir} on {}: {}", self.describe(), o.stderr_summary());
+            anyhow::bail!(
+                "cannot create {remote_dir} on {}: {}",
+                self.describe(),
+                o.stderr_summary()
+            );
         }
         let mut args = rsync::excludes(excludes);
         if delete {
@@ -344,5 +358,3 @@ impl Remote for SshRemote {
         &self.stats
     }
 }
-
-

@@ -72,7 +72,8 @@ impl CallCounter {
 /// Strip every inherited SBATCH_*/SLURM_* variable before a Slurm command, so the submit
 /// environment (e.g. a Jenkins agent that itself runs inside a Slurm job) cannot change the job
 /// (reference anchors §4.10).
-const CLEAN_ENV: &str = "for v in $(compgen -e); do case $v in SBATCH_*|SLURM_*|SALLOC_*) unset \"$v\";; esac; done;";
+const CLEAN_ENV: &str =
+    "for v in $(compgen -e); do case $v in SBATCH_*|SLURM_*|SALLOC_*) unset \"$v\";; esac; done;";
 
 pub struct Scheduler<'a, R: Remote> {
     pub remote: &'a R,
@@ -172,7 +173,10 @@ pub fn parse_scontrol(text: &str) -> Option<JobRecord> {
             kv.insert(k, v);
         }
     }
-    let (code, sig) = kv.get("ExitCode").map(|e| parse_exit(e)).unwrap_or((None, None));
+    let (code, sig) = kv
+        .get("ExitCode")
+        .map(|e| parse_exit(e))
+        .unwrap_or((None, None));
     Some(JobRecord {
         job_id: kv.get("JobId")?.to_string(),
         state: JobState::parse(kv.get("JobState").unwrap_or(&"")),
@@ -261,7 +265,11 @@ impl<'a, R: Remote> Scheduler<'a, R> {
     /// One batched query for all `ids`: sacct with an explicit start time; when accounting is
     /// unavailable, squeue -t all, then scontrol, then `sacct -c` (jobcomp). A job that no
     /// source knows is simply absent from the result — never assumed finished.
-    pub async fn poll(&self, ids: &[String], since_secs: u64) -> Result<BTreeMap<String, JobRecord>> {
+    pub async fn poll(
+        &self,
+        ids: &[String],
+        since_secs: u64,
+    ) -> Result<BTreeMap<String, JobRecord>> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -280,7 +288,11 @@ impl<'a, R: Remote> Scheduler<'a, R> {
                 return Ok(recs);
             }
             // A job not yet in the accounting database (it was just submitted): ask squeue too.
-            let missing: Vec<String> = ids.iter().filter(|i| !recs.contains_key(*i)).cloned().collect();
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|i| !recs.contains_key(*i))
+                .cloned()
+                .collect();
             let mut merged = recs;
             merged.extend(self.poll_fallback(&missing).await?);
             return Ok(merged);
@@ -317,7 +329,11 @@ impl<'a, R: Remote> Scheduler<'a, R> {
             self.calls.scontrol.fetch_add(1, Ordering::Relaxed);
             let o = self
                 .remote
-                .exec(&format!("scontrol show job -o {}", sh(&[id])), self.timeout, true)
+                .exec(
+                    &format!("scontrol show job -o {}", sh(&[id])),
+                    self.timeout,
+                    true,
+                )
                 .await?;
             if o.success()
                 && let Some(r) = parse_scontrol(&o.stdout_text())
@@ -407,8 +423,12 @@ mod tests {
 
     #[test]
     fn accounting_outage_is_recognised() {
-        assert!(accounting_unavailable("sacct: error: Slurm accounting storage is disabled"));
-        assert!(accounting_unavailable("sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:localhost:6819: Connection refused"));
+        assert!(accounting_unavailable(
+            "sacct: error: Slurm accounting storage is disabled"
+        ));
+        assert!(accounting_unavailable(
+            "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:localhost:6819: Connection refused"
+        ));
         assert!(!accounting_unavailable(""));
     }
 }

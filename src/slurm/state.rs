@@ -126,7 +126,10 @@ impl JobState {
         }
         // squeue prints a transitional flag alone (e.g. COMPLETING): the job still runs.
         let base = base.unwrap_or_else(|| {
-            if flags.iter().any(|f| f == "COMPLETING" || f == "CONFIGURING") {
+            if flags
+                .iter()
+                .any(|f| f == "COMPLETING" || f == "CONFIGURING")
+            {
                 BaseState::Running
             } else if flags.iter().any(|f| f.starts_with("REQUEUE")) {
                 BaseState::Pending
@@ -144,7 +147,11 @@ impl JobState {
 
     /// Finished for good: terminal base state and no transitional flag.
     pub fn is_final(&self) -> bool {
-        self.base.is_terminal() && !self.flags.iter().any(|f| TRANSITIONAL.contains(&f.as_str()))
+        self.base.is_terminal()
+            && !self
+                .flags
+                .iter()
+                .any(|f| TRANSITIONAL.contains(&f.as_str()))
     }
 
     pub fn is_pending(&self) -> bool {
@@ -180,7 +187,9 @@ pub fn explain_reason(reason: &str) -> Option<&'static str> {
         "Resources" => "waiting for free nodes/GPUs",
         "Priority" => "other jobs are ahead in the queue",
         "None" | "" => return None,
-        _ if r.starts_with("ReqNodeNotAvail") => "some requested nodes are down, drained or reserved",
+        _ if r.starts_with("ReqNodeNotAvail") => {
+            "some requested nodes are down, drained or reserved"
+        }
         _ if r.starts_with("Dependency") => "waiting for another job",
         "BeginTime" => "not allowed to start yet",
         "JobHeldUser" => "held by the user (scontrol release)",
@@ -232,7 +241,10 @@ mod tests {
     fn reasons() {
         assert!(reason_is_hopeless("PartitionNodeLimit"));
         assert!(!reason_is_hopeless("Resources"));
-        assert_eq!(explain_reason("Priority"), Some("other jobs are ahead in the queue"));
+        assert_eq!(
+            explain_reason("Priority"),
+            Some("other jobs are ahead in the queue")
+        );
         assert!(explain_reason("ReqNodeNotAvail, UnavailableNodes:n1").is_some());
     }
 }

@@ -29,7 +29,8 @@ impl Backoff {
     /// The next interval (with jitter), then grow.
     pub fn next_interval(&mut self) -> Duration {
         let base = self.current;
-        self.current = Duration::from_secs_f64((self.current.as_secs_f64() * 1.6).min(self.max.as_secs_f64()));
+        self.current =
+            Duration::from_secs_f64((self.current.as_secs_f64() * 1.6).min(self.max.as_secs_f64()));
         let jitter: f64 = 0.8 + 0.4 * rand::random::<f64>();
         Duration::from_secs_f64(base.as_secs_f64() * jitter)
     }
@@ -57,7 +58,10 @@ mod tests {
             b.next_interval();
         }
         let capped = b.next_interval();
-        assert!(capped >= Duration::from_secs(144) && capped <= Duration::from_secs(216), "{capped:?}");
+        assert!(
+            capped >= Duration::from_secs(144) && capped <= Duration::from_secs(216),
+            "{capped:?}"
+        );
         b.reset();
         assert_eq!(b.current(), Duration::from_secs(10));
     }

@@ -102,7 +102,9 @@ impl Progress {
 
     /// A state change (printed as a line without a TTY).
     pub fn state(&mut self, key: &str, state: &str, reason: Option<&str>) {
-        let Some(r) = self.rows.get_mut(key) else { return };
+        let Some(r) = self.rows.get_mut(key) else {
+            return;
+        };
         let changed = r.state != state || r.reason.as_deref() != reason;
         r.state = state.to_string();
         r.reason = reason.map(str::to_string);
@@ -122,7 +124,9 @@ impl Progress {
 
     /// A line of the job log.
     pub fn log_line(&mut self, key: &str, line: &str) {
-        let Some(r) = self.rows.get_mut(key) else { return };
+        let Some(r) = self.rows.get_mut(key) else {
+            return;
+        };
         let t = line.trim_end();
         if !t.trim().is_empty() {
             r.last_line = t.to_string();
@@ -162,7 +166,9 @@ impl Progress {
                         "{} {} for {}",
                         r.label,
                         r.state,
-                        humantime::format_duration(Duration::from_secs(r.since.elapsed().as_secs()))
+                        humantime::format_duration(Duration::from_secs(
+                            r.since.elapsed().as_secs()
+                        ))
                     )
                 })
                 .collect();

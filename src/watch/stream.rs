@@ -60,8 +60,13 @@ pub async fn start<R: Remote>(
             match r.read_until(b'\n', &mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
-                    if tx.send((key.clone(), StreamMsg::Line(line, n as u64))).is_err() {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
+                    if tx
+                        .send((key.clone(), StreamMsg::Line(line, n as u64)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
