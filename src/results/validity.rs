@@ -145,13 +145,13 @@ pub fn judge(
         let s = if f == 1 { "" } else { "s" };
         reasons.push(format!("{who} reported {f} failed request{s}"));
     }
-    for m in &b.markers {
-        if b.failed_requests.unwrap_or(0) == 0 || !m.contains("FAILED REQUESTS") {
-            reasons.push(format!("{who} printed the failure marker `{m}`"));
-        }
+    // The markers and a short success count follow from failed requests; say it once.
+    let failed = b.failed_requests.unwrap_or(0) > 0;
+    for m in b.markers.iter().filter(|_| !failed) {
+        reasons.push(format!("{who} printed the failure marker `{m}`"));
     }
     if let (Some(ok), Some(want)) = (b.successful_requests, b.num_prompts) {
-        if ok < want {
+        if ok < want && !failed {
             reasons.push(format!(
                 "{who} completed only {ok} of {want} requests (num_prompts={want})"
             ));
