@@ -16,6 +16,8 @@ use crate::results::{
 
 /// At most this many warnings are printed one by one.
 const MAX_WARNINGS: usize = 20;
+/// At most this many reasons are printed per case.
+const MAX_REASONS: usize = 5;
 
 pub fn run(args: ExtractArgs) -> Result<Exit> {
     let began = Instant::now();
@@ -82,16 +84,23 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
             .failure_class
             .map(|f| format!(" ({f})"))
             .unwrap_or_default();
-        let first = c.reasons.first().cloned().unwrap_or_default();
-        let more = match c.reasons.len() {
-            0 | 1 => String::new(),
-            n => format!(" (and {} more)", n - 1),
+        let say = |line: String| {
+            if c.is_failure() {
+                output::warn(line)
+            } else {
+                output::info(line)
+            }
         };
-        let line = format!("{} {}{class}: {first}{more}", c.test_id, c.status);
-        if c.is_failure() {
-            output::warn(line);
-        } else {
-            output::info(line);
+        say(format!("{} {}{class}:", c.test_id, c.status));
+        for r in c.reasons.iter().take(MAX_REASONS) {
+            say(format!("  - {r}"));
+        }
+        if c.reasons.len() > MAX_REASONS {
+            say(format!(
+                "  - … and {} more in {}",
+                c.reasons.len() - MAX_REASONS,
+                written.summary_json.display()
+            ));
         }
     }
     let count = |s: CaseStatus| extraction.cases.iter().filter(|c| c.status == s).count();

@@ -53,6 +53,9 @@ impl LineSplitter {
 
     /// Feed the next chunk; `f` is called once per complete line, without its terminator.
     pub fn push(&mut self, chunk: &[u8], f: &mut impl FnMut(&[u8])) {
+        if chunk.is_empty() {
+            return;
+        }
         self.stats.bytes += chunk.len() as u64;
         let mut rest = chunk;
         if self.last_was_cr && rest.first() == Some(&b'\n') {
@@ -177,6 +180,12 @@ mod tests {
     fn lines_across_chunks_are_joined() {
         let (lines, _) = split_chunks(&[b"hel", b"lo\nwor", b"ld"], 100);
         assert_eq!(lines, vec![b"hello".to_vec(), b"world".to_vec()]);
+    }
+
+    #[test]
+    fn crlf_split_by_an_empty_chunk_is_one_terminator() {
+        let (lines, _) = split_chunks(&[b"a\r", b"", b"\nb"], 100);
+        assert_eq!(lines, vec![b"a".to_vec(), b"b".to_vec()]);
     }
 
     #[test]
