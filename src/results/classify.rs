@@ -115,10 +115,10 @@ pub fn classify(e: &Evidence<'_>) -> Verdict {
         };
         return Verdict::new(S::Skipped, None, vec![msg]);
     }
-    if let Some(err) = e.infra_error {
-        if e.job.is_none() || !e.measured {
-            return Verdict::new(S::Failed, Some(F::Infra), vec![err.trim().to_string()]);
-        }
+    if let Some(err) = e.infra_error
+        && (e.job.is_none() || !e.measured)
+    {
+        return Verdict::new(S::Failed, Some(F::Infra), vec![err.trim().to_string()]);
     }
     if e.job.is_none() && !e.any_evidence {
         return Verdict::new(
@@ -218,12 +218,12 @@ pub fn classify(e: &Evidence<'_>) -> Verdict {
 
     let not_completed = e.job.is_some() && state != "COMPLETED";
     let would_pass = failures.is_empty() && e.invalid_reasons.is_empty() && !not_completed;
-    if let Some((sig, place)) = e.oom_signature {
-        if !would_pass {
-            let mut reasons = vec![format!("the logs show `{sig}` ({place})")];
-            reasons.extend(failures);
-            return Verdict::new(S::Failed, Some(F::Oom), reasons);
-        }
+    if let Some((sig, place)) = e.oom_signature
+        && !would_pass
+    {
+        let mut reasons = vec![format!("the logs show `{sig}` ({place})")];
+        reasons.extend(failures);
+        return Verdict::new(S::Failed, Some(F::Oom), reasons);
     }
     if e.junit_status == Some(JunitStatus::Skipped) && !e.measured && failures.is_empty() {
         let msg = match e.junit_message.map(str::trim).filter(|m| !m.is_empty()) {

@@ -56,13 +56,13 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
     }
     let dir = ctx.artifacts_dir.as_deref().filter(|d| d.is_dir());
     let Some(dir) = dir else {
-        if let Some(d) = &ctx.artifacts_dir {
-            if ctx.job.is_some() {
-                g.warnings.push(format!(
-                    "the artifacts directory {} does not exist, so no result file could be read",
-                    d.display()
-                ));
-            }
+        if let Some(d) = &ctx.artifacts_dir
+            && ctx.job.is_some()
+        {
+            g.warnings.push(format!(
+                "the artifacts directory {} does not exist, so no result file could be read",
+                d.display()
+            ));
         }
         g.no_clients_why = Some("no artifacts were collected for this case".into());
         let planned = planned_clients(&ctx.servers);
@@ -97,8 +97,7 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
                 let mine = report
                     .cases
                     .into_iter()
-                    .filter(|c| junit_matches(ctx, &c.name, &c.classname))
-                    .last();
+                    .rfind(|c| junit_matches(ctx, &c.name, &c.classname));
                 match (role, mine) {
                     (None, Some(c)) => junit_case = Some((c, path.clone())),
                     (Some(role), Some(c)) => {
@@ -107,10 +106,10 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
                             g.worker_failures
                                 .push(format!("worker {role} reported a failure: {msg}"));
                         }
-                        if g.oom.is_none() {
-                            if let Some(sig) = oom_of_case(&c) {
-                                g.oom = Some((sig, rel(dir, &path)));
-                            }
+                        if g.oom.is_none()
+                            && let Some(sig) = oom_of_case(&c)
+                        {
+                            g.oom = Some((sig, rel(dir, &path)));
                         }
                     }
                     (None, None) => g.warnings.push(format!(
@@ -213,10 +212,10 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
         g.junit_status = Some(c.status);
         g.suite_timestamp = c.suite_timestamp.clone();
         g.junit = Some(verdict_of(c, path));
-        if g.oom.is_none() {
-            if let Some(sig) = oom_of_case(c) {
-                g.oom = Some((sig, rel(dir, path)));
-            }
+        if g.oom.is_none()
+            && let Some(sig) = oom_of_case(c)
+        {
+            g.oom = Some((sig, rel(dir, path)));
         }
     }
 
@@ -437,10 +436,10 @@ fn loose_case(
         g.junit_status = Some(jc.status);
         g.suite_timestamp = jc.suite_timestamp.clone();
         g.junit = Some(verdict_of(jc, path));
-        if g.oom.is_none() {
-            if let Some(sig) = oom_of_case(jc) {
-                g.oom = Some((sig, path.display().to_string()));
-            }
+        if g.oom.is_none()
+            && let Some(sig) = oom_of_case(jc)
+        {
+            g.oom = Some((sig, path.display().to_string()));
         }
     }
     finish_case(ctx, g)

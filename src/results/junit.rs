@@ -742,10 +742,10 @@ fn read_junit_from<R: Read>(
             }
             Event::CData(t) => {
                 // Normally streamed by `stream_text`; kept for completeness.
-                if let (Some(c), Some(Kind::SystemOut)) = (case.as_mut(), stack.last()) {
-                    if let Some(out) = c.out.as_mut() {
-                        out.cdata(t.as_bytes());
-                    }
+                if let (Some(c), Some(Kind::SystemOut)) = (case.as_mut(), stack.last())
+                    && let Some(out) = c.out.as_mut()
+                {
+                    out.cdata(t.as_bytes());
                 }
             }
             Event::Eof => {
@@ -856,10 +856,10 @@ fn open<'c, R>(
             });
         }
         Kind::SystemErr => {
-            if let Some(c) = case.as_mut() {
-                if c.err.is_none() {
-                    c.err = Some(TextSink::new(cfg, BlockMode::Merge));
-                }
+            if let Some(c) = case.as_mut()
+                && c.err.is_none()
+            {
+                c.err = Some(TextSink::new(cfg, BlockMode::Merge));
             }
         }
         Kind::Failure | Kind::Error | Kind::Skipped => {

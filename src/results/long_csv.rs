@@ -293,13 +293,13 @@ impl<R: Read> Iterator for LongCsvReader<R> {
 }
 
 fn record_error(path: &Path, line: u64, e: csv::Error) -> LongCsvError {
-    if let csv::ErrorKind::Io(io) = e.kind() {
-        if io.kind() == io::ErrorKind::FileTooLarge {
-            return LongCsvError::TooLarge {
-                path: path.to_path_buf(),
-                line,
-            };
-        }
+    if let csv::ErrorKind::Io(io) = e.kind()
+        && io.kind() == io::ErrorKind::FileTooLarge
+    {
+        return LongCsvError::TooLarge {
+            path: path.to_path_buf(),
+            line,
+        };
     }
     let line = e.position().map(|p| p.line()).unwrap_or(line);
     LongCsvError::Record {

@@ -150,12 +150,13 @@ pub fn judge(
     for m in b.markers.iter().filter(|_| !failed) {
         reasons.push(format!("{who} printed the failure marker `{m}`"));
     }
-    if let (Some(ok), Some(want)) = (b.successful_requests, b.num_prompts) {
-        if ok < want && !failed {
-            reasons.push(format!(
-                "{who} completed only {ok} of {want} requests (num_prompts={want})"
-            ));
-        }
+    if let (Some(ok), Some(want)) = (b.successful_requests, b.num_prompts)
+        && ok < want
+        && !failed
+    {
+        reasons.push(format!(
+            "{who} completed only {ok} of {want} requests (num_prompts={want})"
+        ));
     }
     if b.generated_tokens == Some(0) {
         reasons.push(format!("{who} generated 0 tokens"));
