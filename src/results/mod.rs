@@ -1,1 +1,40 @@
-//! See docs/ARCHITECTURE.md.
+//! The results stage: client logs and JUnit XML in; metrics, a validity verdict and a failure
+//! class per case out; then the five output files (long CSV for the TRT_perf uploader, a wide
+//! human CSV, session properties, `summary.json`, a JUnit report for Jenkins).
+//!
+//! Everything streams: a 1 GB client log or a 500 MB JUnit file is read with bounded memory.
+//!
+//! Entry points for the pipeline: [`extract_case`], [`write_outputs`], [`read_sysinfo`],
+//! [`MetricConfig`]; for the uploader: [`long_csv::read_long_csv`] and
+//! [`writers::summary::record_upload`].
+
+pub mod classify;
+pub mod extract;
+pub mod junit;
+pub mod lines;
+pub mod long_csv;
+pub mod metrics;
+pub mod model;
+pub mod validity;
+pub mod writers;
+
+pub use extract::{LooseInputs, extract_case, extract_loose, read_sysinfo};
+pub use metrics::{BlockMode, MetricConfig};
+pub use model::*;
+pub use writers::summary::record_upload;
+pub use writers::write_outputs;
+
+use crate::error::Exit;
+
+/// The exit code for a set of results: any failure → 1 (or the class's own code for a
+/// timeout/cancel/infra-only set is the pipeline's business), else any invalid measurement → 3,
+/// else 0.
+pub fn exit_for(cases: &[CaseResult]) -> Exit {
+    if cases.iter().any(|c| c.status == CaseStatus::Failed) {
+        Exit::TestFailed
+    } else if cases.iter().any(|c| c.status == CaseStatus::Invalid) {
+        Exit::InvalidMeasurement
+    } else {
+        Exit::Success
+    }
+}

@@ -1,0 +1,565 @@
+//! Failure classification: one pure function from what we know about a case to its status,
+//! failure class and the reasons a person reads at 2 a.m.
+//!
+//! Order (DESIGN.md "Honest states"; first match wins):
+//! 1. a SKIP from the test list → skipped (a skipped case never needed the cluster, so an infra
+//!    error of the run does not make it a failure);
+//! 2. an infra error and no job (or nothing measured) → `infra`;
+//! 3. no job and no evidence at all → not run;
+//! 4. Slurm TIMEOUT/DEADLINE → `timeout`; OUT_OF_MEMORY → `oom`; NODE_FAIL/BOOT_FAIL →
+//!    `node_fail`; CANCELLED/PREEMPTED → `cancelled`;
+//! 5. an out-of-memory log signature, when the case would not pass anyway → `oom` (a stray
+//!    "OutOfMemoryError" in a log of a clean run does not fail it);
+//! 6. pytest skipped the test at run time and nothing was measured → skipped;
+//! 7. something was measured but is not trustworthy (failed requests, zero tokens, missing
+//!    metrics, nan/negative values) → `invalid_measurement`;
+//! 8. job FAILED, non-zero exit, signal, failed exit marker, JUnit failure/error, a failed
+//!    worker → `test_failed` (nothing measured because the test itself broke);
+//! 9. nothing measured although the run looked fine → `invalid_measurement`;
+//! 10. a job state other than COMPLETED → `test_failed`; else passed.
+
+use super::junit::JunitStatus;
+use super::model::{CaseStatus, FailureClass, JobInfo};
+
+/// What extraction found out about a case, reduced to what classification needs.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence<'a> {
+    pub infra_error: Option<&'a str>,
+    pub skipped: Option<&'a str>,
+    pub job: Option<&'a JobInfo>,
+    /// Exit code from the `perf_run_exit` marker written by the batch script.
+    pub marker_exit: Option<i32>,
+    /// An out-of-memory signature and where it was seen, e.g.
+    /// ("CUDA out of memory", "logs/GEN_0.log").
+    pub oom_signature: Option<(&'a str, &'a str)>,
+    pub junit_status: Option<JunitStatus>,
+    pub junit_message: Option<&'a str>,
+    /// Failed worker test cases (disagg `results-<ROLE>.xml`), as sentences.
+    pub worker_failures: &'a [String],
+    /// Some client printed at least one metric.
+    pub measured: bool,
+    /// Why the measurement cannot be trusted (client reasons, "no benchmark result").
+    pub invalid_reasons: &'a [String],
+    /// Any log or JUnit file was found for the case.
+    pub any_evidence: bool,
+}
+
+/// The outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub status: CaseStatus,
+    pub class: Option<FailureClass>,
+    pub reasons: Vec<String>,
+}
+
+impl Verdict {
+    fn new(status: CaseStatus, class: Option<FailureClass>, reasons: Vec<String>) -> Self {
+        Verdict {
+            status,
+            class,
+            reasons,
+        }
+    }
+}
+
+/// The Slurm base state: upper case, first word, no `+` flag (`CANCELLED by 1000` → `CANCELLED`).
+pub fn base_state(state: &str) -> String {
+    state
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('+')
+        .to_ascii_uppercase()
+}
+
+fn job_name(job: &JobInfo) -> String {
+    if job.job_id.is_empty() {
+        "the Slurm job".to_string()
+    } else {
+        format!("Slurm job {}", job.job_id)
+    }
+}
+
+fn after(job: &JobInfo) -> String {
+    match job.elapsed_s {
+        Some(s) if s.is_finite() && s >= 0.0 => format!(
+            " after {}",
+            humantime::format_duration(std::time::Duration::from_secs(s.round() as u64))
+        ),
+        _ => String::new(),
+    }
+}
+
+fn with_slurm_reason(mut s: String, job: &JobInfo) -> String {
+    if let Some(r) = job
+        .reason
+        .as_deref()
+        .filter(|r| !r.trim().is_empty() && *r != "None")
+    {
+        s.push_str(&format!(" (Slurm reason: {})", r.trim()));
+    }
+    s
+}
+
+/// Classify a case.
+pub fn classify(e: &Evidence<'_>) -> Verdict {
+    use CaseStatus as S;
+    use FailureClass as F;
+
+    if let Some(why) = e.skipped {
+        let why = why.trim();
+        let msg = if why.is_empty() {
+            "skipped by the test list".to_string()
+        } else {
+            format!("skipped by the test list: {why}")
+        };
+        return Verdict::new(S::Skipped, None, vec![msg]);
+    }
+    if let Some(err) = e.infra_error
+        && (e.job.is_none() || !e.measured)
+    {
+        return Verdict::new(S::Failed, Some(F::Infra), vec![err.trim().to_string()]);
+    }
+    if e.job.is_none() && !e.any_evidence {
+        return Verdict::new(
+            S::NotRun,
+            None,
+            vec!["the case never ran: there is no Slurm job and no result file for it".into()],
+        );
+    }
+
+    let state = e.job.map(|j| base_state(&j.state)).unwrap_or_default();
+    if let Some(job) = e.job {
+        let name = job_name(job);
+        match state.as_str() {
+            "TIMEOUT" | "DEADLINE" => {
+                let msg = format!(
+                    "{name} hit its time limit and was stopped (state {state}{})",
+                    after(job)
+                );
+                return Verdict::new(S::Failed, Some(F::Timeout), vec![msg]);
+            }
+            "OUT_OF_MEMORY" => {
+                let msg = with_slurm_reason(
+                    format!(
+                        "{name} ran out of memory (state OUT_OF_MEMORY{})",
+                        after(job)
+                    ),
+                    job,
+                );
+                return Verdict::new(S::Failed, Some(F::Oom), vec![msg]);
+            }
+            "NODE_FAIL" | "BOOT_FAIL" => {
+                let nodes = job
+                    .node_list
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .map(|n| format!(" on {n}"))
+                    .unwrap_or_default();
+                let msg = with_slurm_reason(
+                    format!("a node of {name} failed (state {state}{nodes})"),
+                    job,
+                );
+                return Verdict::new(S::Failed, Some(F::NodeFail), vec![msg]);
+            }
+            "CANCELLED" | "PREEMPTED" => {
+                let msg = if state == "PREEMPTED" {
+                    format!("{name} was preempted by the scheduler{}", after(job))
+                } else {
+                    let by = job
+                        .cancelled_by
+                        .as_deref()
+                        .filter(|b| !b.is_empty())
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default();
+                    format!("{name} was cancelled{by}{}", after(job))
+                };
+                return Verdict::new(S::Failed, Some(F::Cancelled), vec![msg]);
+            }
+            _ => {}
+        }
+    }
+
+    // Did the test itself report failure?
+    let mut failures: Vec<String> = Vec::new();
+    if let Some(job) = e.job {
+        let name = job_name(job);
+        if state == "FAILED" || job.exit_code.is_some_and(|c| c != 0) {
+            match job.exit_code {
+                Some(c) if c != 0 => failures.push(format!("{name} failed with exit code {c}")),
+                _ => failures.push(format!("{name} failed (state {state})")),
+            }
+        }
+        if let Some(sig) = job.signal.filter(|&s| s != 0) {
+            failures.push(format!("{name} was killed by signal {sig}"));
+        }
+    }
+    if let Some(code) = e.marker_exit.filter(|&c| c != 0) {
+        failures.push(format!("the batch script exited with code {code}"));
+    }
+    match e.junit_status {
+        Some(JunitStatus::Failed) | Some(JunitStatus::Error) => {
+            let what = if e.junit_status == Some(JunitStatus::Error) {
+                "an error"
+            } else {
+                "a failure"
+            };
+            match e.junit_message.map(str::trim).filter(|m| !m.is_empty()) {
+                Some(m) => failures.push(format!("pytest reported {what}: {}", first_line(m))),
+                None => failures.push(format!("pytest reported {what}")),
+            }
+        }
+        Some(JunitStatus::Incomplete) => failures.push(
+            "the JUnit report stops inside this test case, so pytest never finished it".into(),
+        ),
+        _ => {}
+    }
+    failures.extend(e.worker_failures.iter().cloned());
+
+    let not_completed = e.job.is_some() && state != "COMPLETED";
+    let would_pass = failures.is_empty() && e.invalid_reasons.is_empty() && !not_completed;
+    if let Some((sig, place)) = e.oom_signature
+        && !would_pass
+    {
+        let mut reasons = vec![format!("the logs show `{sig}` ({place})")];
+        reasons.extend(failures);
+        return Verdict::new(S::Failed, Some(F::Oom), reasons);
+    }
+    if e.junit_status == Some(JunitStatus::Skipped) && !e.measured && failures.is_empty() {
+        let msg = match e.junit_message.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) => format!("pytest skipped the test: {}", first_line(m)),
+            None => "pytest skipped the test".to_string(),
+        };
+        return Verdict::new(S::Skipped, None, vec![msg]);
+    }
+    if e.measured && !e.invalid_reasons.is_empty() {
+        let mut reasons = e.invalid_reasons.to_vec();
+        reasons.extend(failures);
+        return Verdict::new(S::Invalid, Some(F::InvalidMeasurement), reasons);
+    }
+    if !failures.is_empty() {
+        let mut reasons = failures;
+        reasons.extend(e.invalid_reasons.iter().cloned());
+        return Verdict::new(S::Failed, Some(F::TestFailed), reasons);
+    }
+    if !e.invalid_reasons.is_empty() {
+        return Verdict::new(
+            S::Invalid,
+            Some(F::InvalidMeasurement),
+            e.invalid_reasons.to_vec(),
+        );
+    }
+    if let Some(job) = e.job.filter(|_| not_completed) {
+        let msg = if state.is_empty() {
+            format!("{} has no known end state", job_name(job))
+        } else {
+            format!("{} ended in state {state}, not COMPLETED", job_name(job))
+        };
+        return Verdict::new(S::Failed, Some(F::TestFailed), vec![msg]);
+    }
+    Verdict::new(S::Passed, None, Vec::new())
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(state: &str) -> JobInfo {
+        JobInfo {
+            job_id: "4242".into(),
+            state: state.into(),
+            exit_code: Some(0),
+            signal: Some(0),
+            ..JobInfo::default()
+        }
+    }
+
+    fn ok<'a>(j: &'a JobInfo) -> Evidence<'a> {
+        Evidence {
+            job: Some(j),
+            junit_status: Some(JunitStatus::Passed),
+            measured: true,
+            any_evidence: true,
+            ..Evidence::default()
+        }
+    }
+
+    fn class(v: &Verdict) -> Option<&'static str> {
+        v.class.map(FailureClass::as_str)
+    }
+
+    #[test]
+    fn completed_with_valid_metrics_passes() {
+        let j = job("COMPLETED");
+        let v = classify(&ok(&j));
+        assert_eq!(v, Verdict::new(CaseStatus::Passed, None, vec![]));
+    }
+
+    #[test]
+    fn skip_wins_over_everything() {
+        let j = job("TIMEOUT");
+        let e = Evidence {
+            skipped: Some("known hang, nvbug 123"),
+            infra_error: Some("sbatch failed"),
+            ..ok(&j)
+        };
+        let v = classify(&e);
+        assert_eq!(v.status, CaseStatus::Skipped);
+        assert_eq!(v.class, None);
+        assert_eq!(
+            v.reasons,
+            ["skipped by the test list: known hang, nvbug 123"]
+        );
+    }
+
+    #[test]
+    fn infra_error_without_job_is_infra() {
+        let e = Evidence {
+            infra_error: Some("sbatch failed: Invalid account"),
+            ..Evidence::default()
+        };
+        let v = classify(&e);
+        assert_eq!(v.status, CaseStatus::Failed);
+        assert_eq!(class(&v), Some("infra"));
+        assert_eq!(v.reasons, ["sbatch failed: Invalid account"]);
+    }
+
+    #[test]
+    fn infra_error_with_job_but_nothing_measured_is_infra() {
+        let j = job("COMPLETED");
+        let e = Evidence {
+            infra_error: Some("could not download the results"),
+            measured: false,
+            ..ok(&j)
+        };
+        assert_eq!(class(&classify(&e)), Some("infra"));
+    }
+
+    #[test]
+    fn infra_error_with_measurements_does_not_hide_them() {
+        let j = job("COMPLETED");
+        let e = Evidence {
+            infra_error: Some("could not download one role log"),
+            ..ok(&j)
+        };
+        assert_eq!(classify(&e).status, CaseStatus::Passed);
+    }
+
+    #[test]
+    fn never_ran_is_not_run() {
+        let v = classify(&Evidence::default());
+        assert_eq!(v.status, CaseStatus::NotRun);
+        assert_eq!(v.class, None);
+    }
+
+    #[test]
+    fn no_job_but_files_is_judged_on_the_files() {
+        let e = Evidence {
+            junit_status: Some(JunitStatus::Passed),
+            measured: true,
+            any_evidence: true,
+            ..Evidence::default()
+        };
+        assert_eq!(classify(&e).status, CaseStatus::Passed);
+    }
+
+    #[test]
+    fn slurm_end_states_map_to_classes() {
+        for (state, want) in [
+            ("TIMEOUT", "timeout"),
+            ("DEADLINE", "timeout"),
+            ("OUT_OF_MEMORY", "oom"),
+            ("NODE_FAIL", "node_fail"),
+            ("BOOT_FAIL", "node_fail"),
+            ("CANCELLED", "cancelled"),
+            ("CANCELLED by 1000", "cancelled"),
+            ("PREEMPTED", "cancelled"),
+            ("timeout", "timeout"),
+            ("CANCELLED+", "cancelled"),
+        ] {
+            let j = job(state);
+            let v = classify(&ok(&j));
+            assert_eq!(class(&v), Some(want), "{state}");
+            assert_eq!(v.status, CaseStatus::Failed, "{state}");
+        }
+    }
+
+    #[test]
+    fn timeout_reason_says_how_long() {
+        let mut j = job("TIMEOUT");
+        j.elapsed_s = Some(14_400.0);
+        let v = classify(&ok(&j));
+        assert_eq!(
+            v.reasons,
+            ["Slurm job 4242 hit its time limit and was stopped (state TIMEOUT after 4h)"]
+        );
+    }
+
+    #[test]
+    fn cancelled_reason_names_who() {
+        let mut j = job("CANCELLED");
+        j.cancelled_by = Some("uid 1000 (alice)".into());
+        let v = classify(&ok(&j));
+        assert_eq!(
+            v.reasons,
+            ["Slurm job 4242 was cancelled by uid 1000 (alice)"]
+        );
+    }
+
+    #[test]
+    fn oom_signature_only_counts_when_the_case_fails_anyway() {
+        let j = job("COMPLETED");
+        let clean = Evidence {
+            oom_signature: Some(("OutOfMemoryError", "logs/GEN_0.log")),
+            ..ok(&j)
+        };
+        assert_eq!(classify(&clean).status, CaseStatus::Passed);
+        let f = job("FAILED");
+        let broken = Evidence {
+            oom_signature: Some(("CUDA out of memory", "logs/GEN_0.log")),
+            measured: false,
+            ..ok(&f)
+        };
+        let v = classify(&broken);
+        assert_eq!(class(&v), Some("oom"));
+        assert_eq!(
+            v.reasons[0],
+            "the logs show `CUDA out of memory` (logs/GEN_0.log)"
+        );
+    }
+
+    #[test]
+    fn invalid_measurement_beats_test_failed_when_something_was_measured() {
+        let j = job("FAILED");
+        let reasons = vec!["client s/c reported 3 failed requests".to_string()];
+        let e = Evidence {
+            invalid_reasons: &reasons,
+            junit_status: Some(JunitStatus::Failed),
+            junit_message: Some("AssertionError: failed requests"),
+            ..ok(&j)
+        };
+        let v = classify(&e);
+        assert_eq!(v.status, CaseStatus::Invalid);
+        assert_eq!(class(&v), Some("invalid_measurement"));
+        assert_eq!(v.reasons[0], "client s/c reported 3 failed requests");
+    }
+
+    #[test]
+    fn nothing_measured_and_test_broke_is_test_failed() {
+        let mut j = job("FAILED");
+        j.exit_code = Some(2);
+        let reasons = vec!["client s/c has no benchmark result".to_string()];
+        let e = Evidence {
+            invalid_reasons: &reasons,
+            measured: false,
+            junit_status: Some(JunitStatus::Error),
+            junit_message: Some("RuntimeError: server died\nmore"),
+            ..ok(&j)
+        };
+        let v = classify(&e);
+        assert_eq!(class(&v), Some("test_failed"));
+        assert_eq!(
+            v.reasons,
+            [
+                "Slurm job 4242 failed with exit code 2",
+                "pytest reported an error: RuntimeError: server died",
+                "client s/c has no benchmark result"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_measured_on_a_clean_run_is_invalid() {
+        let j = job("COMPLETED");
+        let reasons = vec!["no benchmark result was found".to_string()];
+        let e = Evidence {
+            invalid_reasons: &reasons,
+            measured: false,
+            ..ok(&j)
+        };
+        assert_eq!(class(&classify(&e)), Some("invalid_measurement"));
+    }
+
+    #[test]
+    fn junit_failure_with_valid_metrics_is_test_failed() {
+        let j = job("COMPLETED");
+        let e = Evidence {
+            junit_status: Some(JunitStatus::Failed),
+            ..ok(&j)
+        };
+        assert_eq!(class(&classify(&e)), Some("test_failed"));
+    }
+
+    #[test]
+    fn nonzero_exit_signal_marker_and_workers_fail_the_test() {
+        let mut j = job("COMPLETED");
+        j.exit_code = Some(1);
+        assert_eq!(class(&classify(&ok(&j))), Some("test_failed"));
+        let mut j = job("COMPLETED");
+        j.signal = Some(9);
+        assert_eq!(class(&classify(&ok(&j))), Some("test_failed"));
+        let j = job("COMPLETED");
+        let e = Evidence {
+            marker_exit: Some(3),
+            ..ok(&j)
+        };
+        assert_eq!(
+            classify(&e).reasons,
+            ["the batch script exited with code 3"]
+        );
+        let workers = vec!["worker GEN_0 failed: boom".to_string()];
+        let e = Evidence {
+            worker_failures: &workers,
+            ..ok(&j)
+        };
+        assert_eq!(class(&classify(&e)), Some("test_failed"));
+    }
+
+    #[test]
+    fn incomplete_junit_fails() {
+        let j = job("COMPLETED");
+        let e = Evidence {
+            junit_status: Some(JunitStatus::Incomplete),
+            ..ok(&j)
+        };
+        assert_eq!(class(&classify(&e)), Some("test_failed"));
+    }
+
+    #[test]
+    fn pytest_skip_at_run_time_is_skipped() {
+        let j = job("COMPLETED");
+        let reasons = vec!["no result".to_string()];
+        let e = Evidence {
+            junit_status: Some(JunitStatus::Skipped),
+            junit_message: Some("needs 8 GPUs"),
+            measured: false,
+            invalid_reasons: &reasons,
+            ..ok(&j)
+        };
+        let v = classify(&e);
+        assert_eq!(v.status, CaseStatus::Skipped);
+        assert_eq!(v.reasons, ["pytest skipped the test: needs 8 GPUs"]);
+    }
+
+    #[test]
+    fn unfinished_job_state_is_not_a_pass() {
+        let j = job("RUNNING");
+        let v = classify(&ok(&j));
+        assert_eq!(class(&v), Some("test_failed"));
+        assert_eq!(
+            v.reasons,
+            ["Slurm job 4242 ended in state RUNNING, not COMPLETED"]
+        );
+    }
+
+    #[test]
+    fn base_state_normalises() {
+        assert_eq!(base_state("CANCELLED by 0"), "CANCELLED");
+        assert_eq!(base_state(" completed+ "), "COMPLETED");
+        assert_eq!(base_state(""), "");
+    }
+}

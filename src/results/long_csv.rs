@@ -1,0 +1,419 @@
+//! Reader of the long `perf_script_test_results.csv` (reference §7.2): perf-run's own output
+//! and the files the legacy frameworks write (the real disagg sample included). Streaming and
+//! tolerant: columns are found by name, missing optional columns read as empty, extra columns
+//! (`device_subtype`, `raw_result`, anything newer) are kept, bytes that are not UTF-8 are
+//! replaced. Like `trt_perf_parser.py` (§9.1) a single record may be up to 1 GiB; anything
+//! larger is refused before it is buffered whole.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// The largest record accepted (§9.1: the uploader raises `csv.field_size_limit` to 1 GB).
+pub const MAX_RECORD: u64 = 1 << 30;
+
+/// One row (one metric).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LongRow {
+    /// 1-based line of the record in the file.
+    pub line: u64,
+    pub network_name: String,
+    pub network_hash: String,
+    pub sm_clk: String,
+    pub mem_clk: String,
+    pub gpu_idx: String,
+    pub device_subtype: Option<String>,
+    pub perf_case_name: String,
+    pub test_name: String,
+    pub original_test_name: String,
+    /// The value as written (the uploader stores it as read).
+    pub perf_metric: String,
+    pub total_time_sec: String,
+    pub start_timestamp: String,
+    pub end_timestamp: String,
+    /// valid | invalid | failed
+    pub state: String,
+    pub command: String,
+    pub threshold: String,
+    pub absolute_threshold: String,
+    pub metric_type: String,
+    pub raw_result: Option<String>,
+    /// Columns this reader does not know, as (name, value).
+    pub extra: Vec<(String, String)>,
+}
+
+impl LongRow {
+    /// `perf_metric` as a finite number, if it is one.
+    pub fn value(&self) -> Option<f64> {
+        self.perf_metric
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+    }
+
+    /// `raw_result` with the writer's `\n` escapes turned back into line breaks.
+    pub fn raw_result_text(&self) -> Option<String> {
+        self.raw_result.as_ref().map(|r| r.replace("\\n", "\n"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LongCsvError {
+    #[error("could not read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path} is empty; a perf_script_test_results.csv starts with a header line")]
+    Empty { path: PathBuf },
+    #[error(
+        "{path} has no `{column}` column, so it is not a perf_script_test_results.csv (its header is: {header})"
+    )]
+    MissingColumn {
+        path: PathBuf,
+        column: &'static str,
+        header: String,
+    },
+    #[error("{path} line {line}: {message}")]
+    Record {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path} line {line}: a record is larger than 1 GiB; the file is probably not a CSV")]
+    TooLarge { path: PathBuf, line: u64 },
+}
+
+/// The columns `trt_perf_parser.py` cannot do without (§9.2 step 3).
+const REQUIRED: [&str; 3] = ["network_name", "perf_metric", "metric_type"];
+
+/// Read the whole file into rows (streaming underneath; memory is the rows themselves).
+pub fn read_long_csv(path: &Path) -> Result<Vec<LongRow>, LongCsvError> {
+    LongCsvReader::open(path)?.collect()
+}
+
+/// Streaming reader: an iterator of rows.
+pub struct LongCsvReader<R: Read> {
+    path: PathBuf,
+    inner: csv::Reader<Limited<R>>,
+    index: Vec<Option<Field>>,
+    names: Vec<String>,
+    record: csv::ByteRecord,
+    mark: Rc<Cell<u64>>,
+    done: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    NetworkName,
+    NetworkHash,
+    SmClk,
+    MemClk,
+    GpuIdx,
+    DeviceSubtype,
+    PerfCaseName,
+    TestName,
+    OriginalTestName,
+    PerfMetric,
+    TotalTime,
+    Start,
+    End,
+    State,
+    Command,
+    Threshold,
+    AbsoluteThreshold,
+    MetricType,
+    RawResult,
+}
+
+fn field_of(name: &str) -> Option<Field> {
+    Some(match name {
+        "network_name" => Field::NetworkName,
+        "network_hash" => Field::NetworkHash,
+        "sm_clk" => Field::SmClk,
+        "mem_clk" => Field::MemClk,
+        "gpu_idx" => Field::GpuIdx,
+        "device_subtype" => Field::DeviceSubtype,
+        "perf_case_name" => Field::PerfCaseName,
+        "test_name" => Field::TestName,
+        "original_test_name" => Field::OriginalTestName,
+        "perf_metric" => Field::PerfMetric,
+        "total_time__sec" => Field::TotalTime,
+        "start_timestamp" => Field::Start,
+        "end_timestamp" => Field::End,
+        "state" => Field::State,
+        "command" => Field::Command,
+        "threshold" => Field::Threshold,
+        "absolute_threshold" => Field::AbsoluteThreshold,
+        "metric_type" => Field::MetricType,
+        "raw_result" => Field::RawResult,
+        _ => return None,
+    })
+}
+
+impl LongCsvReader<File> {
+    pub fn open(path: &Path) -> Result<Self, LongCsvError> {
+        let file = File::open(path).map_err(|source| LongCsvError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        LongCsvReader::new(file, path)
+    }
+}
+
+impl<R: Read> LongCsvReader<R> {
+    /// Read from any reader; `path` names it in messages.
+    pub fn new(input: R, path: &Path) -> Result<Self, LongCsvError> {
+        let mark = Rc::new(Cell::new(0u64));
+        let limited = Limited {
+            inner: input,
+            read: 0,
+            mark: mark.clone(),
+        };
+        let mut inner = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(limited);
+        let mut header = csv::ByteRecord::new();
+        let got = inner
+            .read_byte_record(&mut header)
+            .map_err(|e| record_error(path, 1, e))?;
+        if !got {
+            return Err(LongCsvError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        mark.set(inner.position().byte());
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| {
+                String::from_utf8_lossy(h)
+                    .trim_start_matches('\u{feff}')
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        for column in REQUIRED {
+            if !names.iter().any(|n| n == column) {
+                return Err(LongCsvError::MissingColumn {
+                    path: path.to_path_buf(),
+                    column,
+                    header: shorten(&names.join(","), 300),
+                });
+            }
+        }
+        let index = names.iter().map(|n| field_of(n)).collect();
+        Ok(LongCsvReader {
+            path: path.to_path_buf(),
+            inner,
+            index,
+            names,
+            record: csv::ByteRecord::new(),
+            mark,
+            done: false,
+        })
+    }
+
+    fn next_row(&mut self) -> Result<Option<LongRow>, LongCsvError> {
+        let line = self.inner.position().line();
+        let got = self
+            .inner
+            .read_byte_record(&mut self.record)
+            .map_err(|e| record_error(&self.path, line, e))?;
+        if !got {
+            return Ok(None);
+        }
+        self.mark.set(self.inner.position().byte());
+        let mut row = LongRow {
+            line: self.record.position().map(|p| p.line()).unwrap_or(line),
+            ..LongRow::default()
+        };
+        for (i, raw) in self.record.iter().enumerate() {
+            let value = String::from_utf8_lossy(raw).into_owned();
+            let Some(field) = self.index.get(i).copied() else {
+                row.extra.push((format!("column{}", i + 1), value));
+                continue;
+            };
+            let Some(field) = field else {
+                row.extra.push((self.names[i].clone(), value));
+                continue;
+            };
+            let slot = match field {
+                Field::NetworkName => &mut row.network_name,
+                Field::NetworkHash => &mut row.network_hash,
+                Field::SmClk => &mut row.sm_clk,
+                Field::MemClk => &mut row.mem_clk,
+                Field::GpuIdx => &mut row.gpu_idx,
+                Field::PerfCaseName => &mut row.perf_case_name,
+                Field::TestName => &mut row.test_name,
+                Field::OriginalTestName => &mut row.original_test_name,
+                Field::PerfMetric => &mut row.perf_metric,
+                Field::TotalTime => &mut row.total_time_sec,
+                Field::Start => &mut row.start_timestamp,
+                Field::End => &mut row.end_timestamp,
+                Field::State => &mut row.state,
+                Field::Command => &mut row.command,
+                Field::Threshold => &mut row.threshold,
+                Field::AbsoluteThreshold => &mut row.absolute_threshold,
+                Field::MetricType => &mut row.metric_type,
+                Field::DeviceSubtype => {
+                    row.device_subtype = Some(value);
+                    continue;
+                }
+                Field::RawResult => {
+                    row.raw_result = Some(value);
+                    continue;
+                }
+            };
+            *slot = value;
+        }
+        Ok(Some(row))
+    }
+}
+
+impl<R: Read> Iterator for LongCsvReader<R> {
+    type Item = Result<LongRow, LongCsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_row() {
+            Ok(Some(row)) => Some(Ok(row)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn record_error(path: &Path, line: u64, e: csv::Error) -> LongCsvError {
+    if let csv::ErrorKind::Io(io) = e.kind()
+        && io.kind() == io::ErrorKind::FileTooLarge
+    {
+        return LongCsvError::TooLarge {
+            path: path.to_path_buf(),
+            line,
+        };
+    }
+    let line = e.position().map(|p| p.line()).unwrap_or(line);
+    LongCsvError::Record {
+        path: path.to_path_buf(),
+        line,
+        message: e.to_string(),
+    }
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Fails a read once more than `MAX_RECORD` bytes were read past the start of the current
+/// record, so one endless record cannot eat all memory.
+struct Limited<R> {
+    inner: R,
+    read: u64,
+    mark: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.read.saturating_sub(self.mark.get()) > MAX_RECORD {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "a CSV record is larger than 1 GiB",
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!(
+        "../../tests/fixtures/trtllm/results/perf_script_test_results.disagg_sample_truncated.csv"
+    );
+
+    fn read_str(s: &str) -> Result<Vec<LongRow>, LongCsvError> {
+        LongCsvReader::new(s.as_bytes(), Path::new("x.csv"))?.collect()
+    }
+
+    #[test]
+    fn real_sample_parses() {
+        let rows = read_str(SAMPLE).expect("sample parses");
+        assert_eq!(rows.len(), 6);
+        let r = &rows[0];
+        assert_eq!(
+            r.network_name,
+            "test_benchmark[disagg_perf_file:deepseek-r1-fp4_015_8k1k_dep:16_bs:64_mtp:0_ccbackend:UCX]_con:1075"
+        );
+        assert_eq!(r.sm_clk, "2062");
+        assert_eq!(r.mem_clk, "3996");
+        assert_eq!(r.perf_metric, "1122.63");
+        assert_eq!(r.value(), Some(1122.63));
+        assert_eq!(r.total_time_sec, "703.296025");
+        assert_eq!(r.start_timestamp, "2025-10-31 00:53:53");
+        assert_eq!(r.state, "valid");
+        assert_eq!(
+            r.command,
+            "disagg_benchmark --model=deepseek-r1-fp4 --fp4 --concurrency=1075"
+        );
+        assert_eq!(r.metric_type, "DISAGG_SERVER_TTFT");
+        assert_eq!(r.line, 2);
+        assert_eq!(rows[1].metric_type, "DISAGG_SERVER_E2EL");
+        assert!(r.extra.is_empty());
+    }
+
+    #[test]
+    fn missing_required_column_is_explained() {
+        let err = read_str("network_name,perf_metric\nx,1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has no `metric_type` column"), "{err}");
+    }
+
+    #[test]
+    fn empty_input_is_explained() {
+        let err = read_str("").unwrap_err().to_string();
+        assert!(err.contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn extra_and_newer_columns_and_short_rows_are_tolerated() {
+        let text = "\u{feff}network_name,device_subtype,perf_metric,metric_type,raw_result,new_col\n\
+                    n,GB200,1.5,TOKEN_THROUGHPUT,a\\nb,z\n\
+                    short,row\n";
+        let rows = read_str(text).expect("tolerant");
+        assert_eq!(rows[0].device_subtype.as_deref(), Some("GB200"));
+        assert_eq!(rows[0].raw_result_text().as_deref(), Some("a\nb"));
+        assert_eq!(rows[0].extra, [("new_col".to_string(), "z".to_string())]);
+        assert_eq!(rows[1].network_name, "short");
+        assert_eq!(rows[1].metric_type, "");
+    }
+
+    #[test]
+    fn non_utf8_is_replaced() {
+        let mut bytes = b"network_name,perf_metric,metric_type\n".to_vec();
+        bytes.extend_from_slice(b"n\xff,1,X\n");
+        let rows: Vec<_> = LongCsvReader::new(&bytes[..], Path::new("x.csv"))
+            .expect("header")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows[0].network_name, "n\u{FFFD}");
+    }
+}

@@ -1,0 +1,472 @@
+//! `perf_script_test_results.csv`: the long format of reference §7.2 (one metric per row),
+//! exactly the columns `trt_perf_parser.py` reads (§9.2), so the legacy uploader works on
+//! perf-run output unchanged.
+//!
+//! How the uploader's rules (§9.2) see our rows:
+//! * `network_name` = `perf_sanity[<case>-<server>-<client>]_bs:<max_batch_size>_con:<concurrency>`.
+//!   The batch-size rule tries `(bs:|maxbs:)(\d+)` first, so `bs:N` decides the batch size —
+//!   and `bs:0` (the uploader's own "unknown") when the plan did not say, which stops the later
+//!   loose rules (`[-_/]b(\d+)`, `batch(\d+)`) from reading e.g. `_b200` in a config name as a
+//!   batch size. The bracket holds the JUnit bracket (case name), so the uploader's log lookup
+//!   ("JUnit bracket is a substring of test_name's bracket") finds the case's `<system-out>`.
+//!   It is deterministic (no time, no run id) so re-runs hit the same TRT_perf `cases` row, and
+//!   at most 150 characters (the `cases.network` column, §9.3): longer names keep their start
+//!   and end with `~<8 hex of sha256>`.
+//! * `command` = `perf_sanity_benchmark <precision flag> --model=<model> --concurrency=N …`. The
+//!   precision rule checks substrings in a fixed order (float16/fp16 → FP16, int8, bf16, fp32,
+//!   fp8, fp4/nvfp4, else TF32), so a model name with another precision's token in it (say
+//!   `…-fp8-…` on an fp4 server) would win; `command` is therefore checked with the same
+//!   rules and the model is left out when it would mislead. No precision known → no flag.
+//! * `state`: `valid` for a trustworthy client of a passed/invalid case, `invalid` for an
+//!   untrustworthy measurement, `failed` for every row of a failed case (timeout, crash, …).
+//!   The uploader skips only `failed` rows; perf-run's own uploader also skips `invalid`.
+
+use std::io::{self, Write};
+
+use sha2::{Digest, Sha256};
+
+use super::{csv_time, num};
+use crate::results::model::{CaseResult, CaseStatus, ClientResult, RunInfo, Validity};
+
+/// The header, in order (reference §7.2, as in the real sample).
+pub const HEADER: [&str; 17] = [
+    "network_name",
+    "network_hash",
+    "sm_clk",
+    "mem_clk",
+    "gpu_idx",
+    "perf_case_name",
+    "test_name",
+    "original_test_name",
+    "perf_metric",
+    "total_time__sec",
+    "start_timestamp",
+    "end_timestamp",
+    "state",
+    "command",
+    "threshold",
+    "absolute_threshold",
+    "metric_type",
+];
+
+/// `cases.network` is varchar(150) (§9.3).
+const MAX_NETWORK: usize = 150;
+
+pub fn write(w: &mut dyn Write, run: &RunInfo, cases: &[CaseResult]) -> io::Result<()> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(w);
+    out.write_record(HEADER)?;
+    for case in cases {
+        if matches!(case.status, CaseStatus::Skipped | CaseStatus::NotRun) {
+            continue;
+        }
+        let start = case.start.unwrap_or(run.started);
+        let end = case.end.or(run.finished).unwrap_or(start);
+        let total = case
+            .duration_s
+            .map(|d| format!("{d:.6}"))
+            .unwrap_or_else(|| "0".into());
+        let times = (total, csv_time(start), csv_time(end));
+        if case.clients.is_empty() {
+            // One row so a failed case is visible in the file; no metric, so no upload.
+            let net = network_name(case, None);
+            let cmd = command(case, None);
+            row(&mut out, &net, "", &times, "failed", &cmd, "")?;
+            continue;
+        }
+        for client in &case.clients {
+            let net = network_name(case, Some(client));
+            let cmd = command(case, Some(client));
+            let state = state_of(case, client);
+            if client.metrics.is_empty() {
+                row(&mut out, &net, "", &times, state, &cmd, "")?;
+            }
+            for m in &client.metrics {
+                let metric_type = m.info.metric_type_for(&case.mode);
+                row(
+                    &mut out,
+                    &net,
+                    &num(m.value),
+                    &times,
+                    state,
+                    &cmd,
+                    metric_type,
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn row<W: Write>(
+    out: &mut csv::Writer<W>,
+    net: &str,
+    value: &str,
+    times: &(String, String, String),
+    state: &str,
+    cmd: &str,
+    metric_type: &str,
+) -> io::Result<()> {
+    out.write_record([
+        net,
+        net,
+        "",
+        "",
+        "",
+        net,
+        net,
+        net,
+        value,
+        &times.0,
+        &times.1,
+        &times.2,
+        state,
+        cmd,
+        "",
+        "",
+        metric_type,
+    ])?;
+    Ok(())
+}
+
+/// Row state (§7.2: valid | invalid | failed).
+pub fn state_of(case: &CaseResult, client: &ClientResult) -> &'static str {
+    match case.status {
+        CaseStatus::Failed | CaseStatus::Skipped | CaseStatus::NotRun => "failed",
+        CaseStatus::Passed | CaseStatus::Invalid => match client.validity {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+        },
+    }
+}
+
+/// See the module comment.
+pub fn network_name(case: &CaseResult, client: Option<&ClientResult>) -> String {
+    let mut base = case.case_name.clone();
+    if base.is_empty() {
+        base = case.test_id.clone();
+    }
+    let (bs, con) = match client {
+        Some(c) => {
+            if !base.ends_with(&format!("-{}", c.server)) {
+                base.push('-');
+                base.push_str(&c.server);
+            }
+            base.push('-');
+            base.push_str(&c.client);
+            let bs = case
+                .server_meta(&c.server)
+                .and_then(|s| s.max_batch_size)
+                .unwrap_or(0);
+            (bs, c.concurrency.unwrap_or(0))
+        }
+        None => (
+            case.servers
+                .first()
+                .and_then(|s| s.max_batch_size)
+                .unwrap_or(0),
+            0,
+        ),
+    };
+    // No `,` or newlines in a name a person will grep for.
+    let base: String = base
+        .chars()
+        .map(|c| if c.is_control() || c == ',' { '_' } else { c })
+        .collect();
+    let suffix = format!("]_bs:{bs}_con:{con}");
+    let prefix = "perf_sanity[";
+    let room = MAX_NETWORK.saturating_sub(prefix.len() + suffix.len());
+    let base = if base.chars().count() > room {
+        let hash = hex::encode(Sha256::digest(base.as_bytes()));
+        let keep: String = base.chars().take(room.saturating_sub(9)).collect();
+        format!("{keep}~{}", &hash[..8])
+    } else {
+        base
+    };
+    format!("{prefix}{base}{suffix}")
+}
+
+/// Precision of a command the way `trt_perf_parser.py` decides it (§9.2), case-insensitive
+/// (so a check here is at least as strict as the uploader's).
+pub fn uploader_precision(cmd: &str) -> &'static str {
+    let c = cmd.to_ascii_lowercase();
+    let any = |keys: &[&str]| keys.iter().any(|k| c.contains(k));
+    if any(&["float16", "--fp16", "-fp16"]) {
+        "FP16"
+    } else if any(&["int8"]) {
+        "INT8"
+    } else if any(&["bfloat16", "--bf16", "-bf16"]) {
+        "BF16"
+    } else if any(&["float32", "--notf32", "-fp32"]) {
+        "FP32"
+    } else if any(&["fp8"]) {
+        "FP8"
+    } else if any(&["fp4", "nvfp4"]) {
+        "FP4"
+    } else {
+        "TF32"
+    }
+}
+
+/// The server's precision as an uploader flag and the precision the uploader should read.
+fn precision_flag(text: &str) -> Option<(&'static str, &'static str)> {
+    let t = text.to_ascii_lowercase();
+    if t.contains("fp4") {
+        Some(("--fp4", "FP4"))
+    } else if t.contains("fp8") {
+        Some(("--fp8", "FP8"))
+    } else if t.contains("int8") {
+        Some(("--int8", "INT8"))
+    } else if t.contains("bf16") || t.contains("bfloat16") {
+        Some(("--bf16", "BF16"))
+    } else if t.contains("fp16") || t.contains("float16") {
+        Some(("--fp16", "FP16"))
+    } else if t.contains("fp32") || t.contains("float32") {
+        Some(("--fp32", "FP32"))
+    } else {
+        None
+    }
+}
+
+/// See the module comment.
+pub fn command(case: &CaseResult, client: Option<&ClientResult>) -> String {
+    let server = client
+        .and_then(|c| case.server_meta(&c.server))
+        .or_else(|| case.servers.first());
+    let model = server
+        .map(|s| s.model.clone())
+        .filter(|m| !m.trim().is_empty())
+        .or_else(|| client.and_then(|c| c.model.clone()))
+        .map(|m| {
+            // The uploader strips paths; keep the model's own name.
+            m.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .map(|c| {
+                    if c.is_whitespace() || c == ',' {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect::<String>()
+        })
+        .filter(|m| !m.is_empty());
+    let precision = server
+        .and_then(|s| s.precision.as_deref())
+        .and_then(precision_flag)
+        .or_else(|| model.as_deref().and_then(precision_flag))
+        .or_else(|| precision_flag(&case.case_name));
+
+    let mut tail = String::new();
+    if let Some(c) = client {
+        if let Some(v) = c.concurrency {
+            tail.push_str(&format!(" --concurrency={v}"));
+        }
+        if let Some(v) = c.isl {
+            tail.push_str(&format!(" --isl={v}"));
+        }
+        if let Some(v) = c.osl {
+            tail.push_str(&format!(" --osl={v}"));
+        }
+        if let Some(v) = c.iterations {
+            tail.push_str(&format!(" --iterations={v}"));
+        }
+    }
+    if let Some(s) = server {
+        tail.push_str(&format!(" --tp={} --ep={} --pp={}", s.tp, s.ep, s.pp));
+    }
+    let mut cmd = String::from("perf_sanity_benchmark");
+    if let Some((flag, _)) = precision {
+        cmd.push(' ');
+        cmd.push_str(flag);
+    }
+    let without_model = format!("{cmd}{tail}");
+    let Some(model) = model else {
+        return without_model;
+    };
+    let with_model = format!("{cmd} --model={model}{tail}");
+    let wanted = precision.map(|(_, p)| p).unwrap_or("TF32");
+    if uploader_precision(&with_model) == wanted {
+        with_model
+    } else {
+        without_model
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::model::{ServerMeta, Validity};
+
+    fn case(name: &str, servers: Vec<ServerMeta>) -> CaseResult {
+        CaseResult {
+            test_id: format!("perf/test_perf_sanity.py::test_e2e[{name}]"),
+            case_name: name.into(),
+            mode: "single-agg".into(),
+            status: CaseStatus::Passed,
+            failure_class: None,
+            reasons: vec![],
+            warnings: vec![],
+            job: None,
+            junit: None,
+            clients: vec![],
+            servers,
+            artifacts_dir: None,
+            marker_exit: None,
+            start: None,
+            end: None,
+            duration_s: None,
+        }
+    }
+
+    fn client(server: &str, name: &str, con: Option<u64>) -> ClientResult {
+        ClientResult {
+            server: server.into(),
+            client: name.into(),
+            server_idx: 0,
+            client_idx: 0,
+            validity: Validity::Valid,
+            reasons: vec![],
+            warnings: vec![],
+            metrics: vec![],
+            counts: Default::default(),
+            source: crate::results::model::MetricSource::Missing,
+            concurrency: con,
+            iterations: None,
+            isl: None,
+            osl: None,
+            model: None,
+        }
+    }
+
+    fn server(name: &str, model: &str, precision: Option<&str>, bs: Option<u64>) -> ServerMeta {
+        ServerMeta {
+            name: name.into(),
+            model: model.into(),
+            precision: precision.map(str::to_string),
+            max_batch_size: bs,
+            tp: 4,
+            ep: 4,
+            pp: 1,
+            cp: 1,
+            gpus: 4,
+            clients: vec![],
+        }
+    }
+
+    /// The uploader's batch-size rule (§9.2), the parts that matter for our names.
+    fn uploader_batch_size(net: &str) -> String {
+        let re = regex::Regex::new(r"(bs:|maxbs:)(\d+\+\d+)").expect("re");
+        if re.is_match(net) {
+            return "0".into();
+        }
+        let re = regex::Regex::new(r"(bs:|maxbs:)(\d+)").expect("re");
+        if let Some(c) = re.captures(net) {
+            return c[2].to_string();
+        }
+        for p in [
+            r"[-_/]bs_(\d+)",
+            r"[-_/]batch_size_(\d+)",
+            r"[-_/]bs(\d+)",
+            r"[-_/]b(\d+)",
+            r"batch(\d+)",
+        ] {
+            if let Some(c) = regex::Regex::new(p).expect("re").captures(net) {
+                return c[1].to_string();
+            }
+        }
+        "0".into()
+    }
+
+    #[test]
+    fn network_name_carries_batch_size_and_concurrency() {
+        let c = case(
+            "aggr_upload-cfg_b200-srv",
+            vec![server("srv", "m", None, Some(512))],
+        );
+        let net = network_name(&c, Some(&client("srv", "con8_iter10_1k1k", Some(8))));
+        assert_eq!(
+            net,
+            "perf_sanity[aggr_upload-cfg_b200-srv-con8_iter10_1k1k]_bs:512_con:8"
+        );
+        assert_eq!(uploader_batch_size(&net), "512");
+    }
+
+    #[test]
+    fn unknown_batch_size_is_zero_not_a_gpu_name() {
+        let c = case("aggr_upload-cfg_b200", vec![]);
+        let net = network_name(&c, Some(&client("server0", "client0", None)));
+        assert_eq!(
+            net,
+            "perf_sanity[aggr_upload-cfg_b200-server0-client0]_bs:0_con:0"
+        );
+        assert_eq!(uploader_batch_size(&net), "0");
+    }
+
+    #[test]
+    fn long_network_names_are_shortened_deterministically() {
+        let long = format!("disagg_upload-e2e-{}", "x".repeat(200));
+        let c = case(&long, vec![]);
+        let a = network_name(&c, Some(&client("s", "c", Some(1))));
+        let b = network_name(&c, Some(&client("s", "c", Some(1))));
+        assert_eq!(a, b);
+        assert!(a.len() <= 150, "{}", a.len());
+        assert!(a.ends_with("]_bs:0_con:1"));
+        assert!(a.contains('~'));
+    }
+
+    #[test]
+    fn command_makes_the_uploader_find_the_precision() {
+        for (precision, model, want) in [
+            (Some("fp4"), "deepseek-r1-fp4", "FP4"),
+            (Some("nvfp4"), "DeepSeek-R1-0528-FP4-v2", "FP4"),
+            (Some("fp8"), "Llama-3.3-70B-FP8", "FP8"),
+            (Some("bf16"), "llama-bf16", "BF16"),
+            (Some("fp16"), "gpt", "FP16"),
+            (Some("fp4"), "model-fp8-kv-int8", "FP4"),
+            (None, "deepseek-r1-fp4", "FP4"),
+        ] {
+            let c = case(
+                "aggr_upload-cfg",
+                vec![server("s", model, precision, Some(8))],
+            );
+            let cmd = command(&c, Some(&client("s", "c", Some(4))));
+            assert_eq!(uploader_precision(&cmd), want, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn command_drops_a_misleading_model_name() {
+        let c = case(
+            "x",
+            vec![server("s", "/models/model-fp8-kv-int8", Some("fp4"), None)],
+        );
+        let cmd = command(&c, Some(&client("s", "c", Some(4))));
+        assert_eq!(
+            cmd,
+            "perf_sanity_benchmark --fp4 --concurrency=4 --tp=4 --ep=4 --pp=1"
+        );
+        let c = case(
+            "x",
+            vec![server("s", "/models/DeepSeek-R1-FP4/", Some("fp4"), None)],
+        );
+        let cmd = command(&c, Some(&client("s", "c", Some(4))));
+        assert_eq!(
+            cmd,
+            "perf_sanity_benchmark --fp4 --model=DeepSeek-R1-FP4 --concurrency=4 --tp=4 --ep=4 --pp=1"
+        );
+    }
+
+    #[test]
+    fn precision_from_the_case_name_when_nothing_else() {
+        let c = case("aggr_upload-deepseek_r1_fp4_v2_grace_blackwell", vec![]);
+        let cmd = command(&c, Some(&client("server0", "client0", None)));
+        assert_eq!(cmd, "perf_sanity_benchmark --fp4");
+        assert_eq!(uploader_precision(&cmd), "FP4");
+    }
+}

@@ -1,0 +1,248 @@
+//! `summary.json`: the versioned machine-readable result of a run (schema in
+//! docs/summary-json.md). The uploader later records where the results went with
+//! `record_upload`, an atomic read-modify-write of the `upload` field.
+
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Map, Value, json};
+
+use crate::results::model::{CaseResult, CaseStatus, ClientResult, JobInfo, MetricSource, RunInfo};
+
+pub const SCHEMA: &str = "perf-run.summary";
+pub const VERSION: u64 = 1;
+
+pub fn write(
+    w: &mut dyn Write,
+    out_dir: &Path,
+    run: &RunInfo,
+    cases: &[CaseResult],
+) -> io::Result<()> {
+    let doc = document(out_dir, run, cases);
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    w.write_all(b"\n")?;
+    Ok(())
+}
+
+/// The whole document as a JSON value.
+pub fn document(out_dir: &Path, run: &RunInfo, cases: &[CaseResult]) -> Value {
+    let count = |s: CaseStatus| cases.iter().filter(|c| c.status == s).count();
+    let mut units = Map::new();
+    for case in cases {
+        for client in &case.clients {
+            for m in &client.metrics {
+                units
+                    .entry(m.info.name.clone())
+                    .or_insert_with(|| Value::String(m.info.unit.clone()));
+            }
+        }
+    }
+    json!({
+        "schema": SCHEMA,
+        "version": VERSION,
+        "generator": format!("perf-run {}", env!("CARGO_PKG_VERSION")),
+        "run": {
+            "run_id": run.run_id,
+            "started": run.started.to_rfc3339(),
+            "finished": run.finished.map(|t| t.to_rfc3339()),
+            "cluster": run.cluster,
+            "hostname": run.hostname,
+            "ip": run.ip,
+            "user": run.user,
+            "trtllm_commit": run.trtllm_commit,
+            "trtllm_branch": run.trtllm_branch,
+            "commit_time": run.commit_time,
+            "build_url": run.build_url,
+            "artifacts_url": run.artifacts_url,
+            "sysinfo": {
+                "gpu": run.sysinfo.gpu,
+                "gpu_count": run.sysinfo.gpu_count,
+                "driver": run.sysinfo.driver,
+                "cuda": run.sysinfo.cuda,
+                "os": run.sysinfo.os,
+                "cpu": run.sysinfo.cpu,
+            },
+        },
+        "totals": {
+            "cases": cases.len(),
+            "passed": count(CaseStatus::Passed),
+            "failed": count(CaseStatus::Failed),
+            "invalid": count(CaseStatus::Invalid),
+            "skipped": count(CaseStatus::Skipped),
+            "not_run": count(CaseStatus::NotRun),
+        },
+        "units": units,
+        "cases": cases.iter().map(|c| case_json(out_dir, c)).collect::<Vec<_>>(),
+        "upload": Value::Null,
+    })
+}
+
+fn case_json(out_dir: &Path, c: &CaseResult) -> Value {
+    json!({
+        "test_id": c.test_id,
+        "case_name": c.case_name,
+        "mode": c.mode,
+        "status": c.status.as_str(),
+        "failure_class": c.failure_class.map(|f| f.as_str()),
+        "reasons": c.reasons,
+        "warnings": c.warnings,
+        "job": c.job.as_ref().map(job_json),
+        "junit": c.junit.as_ref().map(|j| json!({
+            "status": j.status,
+            "time_s": j.time_s,
+            "message": j.message,
+            "file": relative(out_dir, &j.file),
+        })),
+        "exit_marker": c.marker_exit,
+        "start": c.start.map(|t| t.to_rfc3339()),
+        "end": c.end.map(|t| t.to_rfc3339()),
+        "duration_s": c.duration_s,
+        "clients": c.clients.iter().map(|cl| client_json(out_dir, cl)).collect::<Vec<_>>(),
+        "artifacts": c.artifacts_dir.as_ref().map(|d| relative(out_dir, d)),
+    })
+}
+
+fn job_json(j: &JobInfo) -> Value {
+    json!({
+        "job_id": j.job_id,
+        "state": j.state,
+        "cancelled_by": j.cancelled_by,
+        "exit_code": j.exit_code,
+        "signal": j.signal,
+        "reason": j.reason,
+        "submit": j.submit.map(|t| t.to_rfc3339()),
+        "start": j.start.map(|t| t.to_rfc3339()),
+        "end": j.end.map(|t| t.to_rfc3339()),
+        "elapsed_s": j.elapsed_s,
+        "node_list": j.node_list,
+    })
+}
+
+fn client_json(out_dir: &Path, c: &ClientResult) -> Value {
+    let mut metrics = Map::new();
+    for m in &c.metrics {
+        metrics.insert(m.info.name.clone(), json!(m.value));
+    }
+    let source = match &c.source {
+        MetricSource::ClientLog(p) => json!({"kind": "client_log", "path": relative(out_dir, p)}),
+        MetricSource::JunitSystemOut(p) => {
+            json!({"kind": "junit_system_out", "path": relative(out_dir, p)})
+        }
+        MetricSource::Missing => json!({"kind": "missing", "path": null}),
+    };
+    json!({
+        "server": c.server,
+        "client": c.client,
+        "validity": c.validity.as_str(),
+        "reasons": c.reasons,
+        "warnings": c.warnings,
+        "concurrency": c.concurrency,
+        "iterations": c.iterations,
+        "isl": c.isl,
+        "osl": c.osl,
+        "model": c.model,
+        "counts": {
+            "total_requests": c.counts.total_requests,
+            "successful_requests": c.counts.successful_requests,
+            "failed_requests": c.counts.failed_requests,
+            "generated_tokens": c.counts.generated_tokens,
+            "num_prompts": c.counts.num_prompts,
+        },
+        "source": source,
+        "metrics": metrics,
+    })
+}
+
+/// `path` relative to `base` (both made absolute first, no file system access), with `/`.
+pub fn relative(base: &Path, path: &Path) -> String {
+    let abs = |p: &Path| -> PathBuf { std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()) };
+    let (b, p) = (normalise(&abs(base)), normalise(&abs(path)));
+    let common = b.iter().zip(p.iter()).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return path.display().to_string();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for _ in common..b.len() {
+        parts.push("..".into());
+    }
+    for c in &p[common..] {
+        parts.push(c.clone());
+    }
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+fn normalise(p: &Path) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    out
+}
+
+/// Record in `summary.json` that the results were uploaded (TRT_perf run id and link).
+/// Atomic: the file is rewritten under a temporary name and renamed.
+pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(summary_path)
+        .with_context(|| format!("could not read {}", summary_path.display()))?;
+    let mut doc: Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not valid JSON, so the upload cannot be recorded in it",
+            summary_path.display()
+        )
+    })?;
+    let schema = doc.get("schema").and_then(Value::as_str);
+    let version = doc.get("version").and_then(Value::as_u64);
+    if schema != Some(SCHEMA) || version != Some(VERSION) {
+        anyhow::bail!(
+            "{} is not a perf-run summary (schema {:?}, version {:?}; expected {SCHEMA:?} version {VERSION})",
+            summary_path.display(),
+            schema.unwrap_or("missing"),
+            version
+        );
+    }
+    let Some(obj) = doc.as_object_mut() else {
+        anyhow::bail!("{} does not hold a JSON object", summary_path.display());
+    };
+    obj.insert(
+        "upload".into(),
+        json!({"run_id": run_id, "link": link, "at": chrono::Utc::now().to_rfc3339()}),
+    );
+    super::write_atomic(summary_path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &doc)?;
+        w.write_all(b"\n")
+    })
+    .with_context(|| format!("could not rewrite {}", summary_path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative(Path::new("/a/b/out"), Path::new("/a/b/run/x")),
+            "../run/x"
+        );
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/b/c.log")),
+            "c.log"
+        );
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), ".");
+        assert_eq!(
+            relative(Path::new("out"), Path::new("out/../run")),
+            "../run"
+        );
+    }
+}
