@@ -6,6 +6,7 @@ pub mod lifecycle;
 pub mod pipeline;
 pub mod render;
 pub mod run;
+pub mod store;
 pub mod upload;
 
 use anyhow::Result;

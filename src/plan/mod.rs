@@ -9,7 +9,7 @@ pub mod test_id;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::layout::{DEFS_DIR, Generation, Layout};
 use crate::config::perf_sanity::{
@@ -41,7 +41,7 @@ impl Mode {
 }
 
 /// One benchmark client of a server (reference §4.1 defaults applied).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientPlan {
     pub name: String,
     pub concurrency: u64,
@@ -51,7 +51,7 @@ pub struct ClientPlan {
 }
 
 /// One server config the case runs, with its GPU math (reference §5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerPlan {
     pub name: String,
     /// `aggr`, `ctx` or `gen`.
