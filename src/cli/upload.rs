@@ -46,9 +46,18 @@ pub struct DbArgs {
     #[arg(long, value_name = "DIR", help_heading = "Database")]
     pub spool_dir: Option<PathBuf>,
 
-    /// Base URL of the TRTPerf page printed after an upload [env: TRTPERF_URL].
+    /// Base URL of the TRTPerf page printed after an upload [env: TRTPERF_URL]
+    /// [default: http://dlswqa.nvidia.com/trtperf].
     #[arg(long, value_name = "URL", help_heading = "Database")]
     pub trtperf_url: Option<String>,
+
+    /// Give up connecting (and logging in) after this many seconds [default: 15].
+    #[arg(
+        long = "DB-connect-timeout",
+        value_name = "SECS",
+        help_heading = "Database"
+    )]
+    pub db_connect_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,6 +138,11 @@ pub struct UploadArgs {
     /// Upload even when this run key is already in the database.
     #[arg(long)]
     pub force_reupload: bool,
+
+    /// The `cases.format` value for every row, instead of deriving it from the data
+    /// (PYTORCH, TRT-LLM, AUTODEPLOY or ONNX; e.g. `ONNX` to continue legacy history).
+    #[arg(long, value_name = "NAME")]
+    pub framework: Option<String>,
 
     #[command(flatten)]
     pub db: DbArgs,
