@@ -11,6 +11,16 @@ use crate::error::{Exit, UserError};
 use crate::output;
 use crate::perfdb::{self, DbSettings, RunInfoArgs, SourceFiles, UploadOptions, UploadOutcome};
 
+/// End a message with a full stop unless it already ends a sentence.
+fn sentence(s: &str) -> String {
+    let t = s.trim_end();
+    if t.ends_with(['.', '?', '!']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    }
+}
+
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
@@ -112,7 +122,10 @@ pub fn report(settings: &DbSettings, outcome: &UploadOutcome) -> Exit {
             Exit::Success
         }
         UploadOutcome::Spooled { entry, reason } => {
-            output::warn(format!("The upload did not reach the database: {reason}."));
+            output::warn(format!(
+                "The upload did not reach the database: {}",
+                sentence(reason)
+            ));
             output::warn(format!(
                 "Nothing is lost: the upload is kept in {}; run `perf-run upload --spool` to retry every pending upload (safe from cron or the next job).",
                 entry.display()
@@ -159,7 +172,11 @@ async fn retry(settings: &DbSettings) -> Result<Exit> {
         }
     }
     for (entry, reason) in &r.pending {
-        output::warn(format!("Still pending: {}: {reason}.", entry.display()));
+        output::warn(format!(
+            "Still pending: {}: {}",
+            entry.display(),
+            sentence(reason)
+        ));
     }
     if r.pending.is_empty() {
         output::info(format!("All {} pending upload(s) are done.", r.done.len()));

@@ -65,7 +65,7 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
     if let Some(d) = db_error(e) {
         return match d.number() {
             1045 => DbFailure::Login(format!(
-                "The database at {at} refused the login of user {user:?} (wrong user or password); check DB_USER and the password {}.",
+                "The database at {at} refused the login of user {user:?}: the user name or the password is not right; check DB_USER and the password {}.",
                 s.password_source
             )),
             1044 => DbFailure::Login(format!(
