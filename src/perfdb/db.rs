@@ -3,8 +3,8 @@
 //! multi-row `perf_result` INSERTs, COMMIT; any error rolls everything back and names the
 //! failing row (issue items 1, 4, 5).
 
-use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -48,7 +48,7 @@ pub enum Written {
 /// Rows per multi-row INSERT (9 placeholders each; MySQL allows 65 535 per statement).
 const ROWS_PER_INSERT: usize = 1000;
 /// Networks per `IN (...)` lookup of existing cases.
-const NETWORKS_PER_SELECT: usize = 500;
+const NETWORKS_PER_SELECT: usize = 1000;
 /// Seconds to wait for another upload of the same run key to finish.
 const LOCK_WAIT_SECS: i64 = 60;
 
@@ -300,8 +300,20 @@ async fn write_in_tx(
         .map_err(|e| statement_failure("Inserting the runs row", &e))?;
     let run_id = res.last_insert_id();
 
+    let t = Instant::now();
     let (case_ids, new_cases) = resolve_cases(conn, &plan.results).await?;
+    crate::output::debug(format!(
+        "cases: {} distinct, {new_cases} new, resolved in {:.0?}",
+        plan.case_count(),
+        t.elapsed()
+    ));
+    let t = Instant::now();
     insert_results(conn, plan, run_id, &case_ids, max_packet).await?;
+    crate::output::debug(format!(
+        "perf_result: {} rows inserted in {:.0?}",
+        plan.results.len(),
+        t.elapsed()
+    ));
     Ok(Written::Inserted {
         run_id,
         rows: plan.results.len(),
@@ -309,17 +321,91 @@ async fn write_in_tx(
     })
 }
 
-/// Case-insensitive, trailing-space-insensitive form: how MySQL's default `_ci` collations
-/// with PAD SPACE compare. Used only to decide when to ask the database itself.
-fn loose(k: &CaseKey) -> (String, String, u32, String, String) {
-    let f = |s: &str| s.trim_end_matches(' ').to_lowercase();
-    (
-        f(&k.format),
-        f(&k.network),
-        k.batchsize,
-        f(&k.precision),
-        f(&k.cmd),
-    )
+/// A hash of the case-insensitive, trailing-space-insensitive form of a key: how MySQL's
+/// default `_ci` collations with PAD SPACE compare. Used only to decide when to ask the
+/// database itself (a collision costs one extra lookup, never a wrong id).
+fn loose_hash(k: &CaseKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut buf = String::with_capacity(
+        k.format.len() + k.network.len() + k.precision.len() + k.cmd.len() + 4,
+    );
+    for field in [&k.format, &k.network, &k.precision, &k.cmd] {
+        let f = field.trim_end_matches(' ');
+        if f.is_ascii() {
+            buf.extend(f.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            buf.extend(f.chars().flat_map(char::to_lowercase));
+        }
+        buf.push('\u{0}');
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    buf.hash(&mut h);
+    k.batchsize.hash(&mut h);
+    h.finish()
+}
+
+fn loose_eq(a: &CaseKey, b: &CaseKey) -> bool {
+    let f = |x: &str, y: &str| {
+        x.trim_end_matches(' ')
+            .chars()
+            .flat_map(char::to_lowercase)
+            .eq(y.trim_end_matches(' ').chars().flat_map(char::to_lowercase))
+    };
+    a.batchsize == b.batchsize
+        && f(&a.format, &b.format)
+        && f(&a.network, &b.network)
+        && f(&a.precision, &b.precision)
+        && f(&a.cmd, &b.cmd)
+}
+
+fn decode_cases(
+    rows: Vec<sqlx::mysql::MySqlRow>,
+    out: &mut Vec<(u64, CaseKey)>,
+) -> Result<(), DbFailure> {
+    for row in rows {
+        let Some(id) = int_at(&row, 0) else {
+            return Err(DbFailure::Statement(
+                "Reading cases.id failed (it is not an integer)".into(),
+            ));
+        };
+        let text = |i: usize| -> String {
+            row.try_get::<String, _>(i)
+                .or_else(|_| {
+                    row.try_get::<Vec<u8>, _>(i)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                })
+                .unwrap_or_default()
+        };
+        let batchsize = int_at(&row, 3)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(u32::MAX);
+        out.push((
+            id,
+            CaseKey {
+                format: text(1),
+                network: text(2),
+                batchsize,
+                precision: text(4),
+                cmd: text(5),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Cases with `id >= first` (read back what this transaction just inserted, in one query).
+async fn select_from_id(
+    conn: &mut MySqlConnection,
+    first: u64,
+) -> Result<Vec<(u64, CaseKey)>, DbFailure> {
+    let rows = sqlx::query(q::SELECT_CASES_FROM_ID)
+        .bind(first)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| statement_failure("Reading back the new cases", &e))?;
+    let mut out = Vec::with_capacity(rows.len());
+    decode_cases(rows, &mut out)?;
+    Ok(out)
 }
 
 async fn select_by_network(
@@ -337,34 +423,7 @@ async fn select_by_network(
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| statement_failure("Looking up existing cases", &e))?;
-        for row in rows {
-            let Some(id) = int_at(&row, 0) else {
-                return Err(DbFailure::Statement(
-                    "Reading cases.id failed (it is not an integer)".into(),
-                ));
-            };
-            let text = |i: usize| -> String {
-                row.try_get::<String, _>(i)
-                    .or_else(|_| {
-                        row.try_get::<Vec<u8>, _>(i)
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    })
-                    .unwrap_or_default()
-            };
-            let batchsize = int_at(&row, 3)
-                .and_then(|v| u32::try_from(v).ok())
-                .unwrap_or(u32::MAX);
-            out.push((
-                id,
-                CaseKey {
-                    format: text(1),
-                    network: text(2),
-                    batchsize,
-                    precision: text(4),
-                    cmd: text(5),
-                },
-            ));
-        }
+        decode_cases(rows, &mut out)?;
     }
     Ok(out)
 }
@@ -394,9 +453,9 @@ async fn resolve_cases(
     results: &[ResultRow],
 ) -> Result<(Vec<u64>, usize), DbFailure> {
     let mut distinct: Vec<&CaseKey> = Vec::new();
-    let mut seen: HashMap<&CaseKey, ()> = HashMap::new();
+    let mut seen: HashSet<&CaseKey> = HashSet::new();
     for r in results {
-        if seen.insert(&r.case, ()).is_none() {
+        if seen.insert(&r.case) {
             distinct.push(&r.case);
         }
     }
@@ -404,27 +463,43 @@ async fn resolve_cases(
     networks.sort_unstable();
     networks.dedup();
 
+    let t = Instant::now();
     let existing = select_by_network(conn, &networks).await?;
-    let mut exact: HashMap<CaseKey, u64> = HashMap::new();
-    let mut near: HashMap<(String, String, u32, String, String), ()> = HashMap::new();
+    crate::output::debug(format!(
+        "cases: looked up {} networks, {} existing cases, in {:.0?}",
+        networks.len(),
+        existing.len(),
+        t.elapsed()
+    ));
+    let mut exact: HashMap<&CaseKey, u64> = HashMap::with_capacity(existing.len());
     for (id, k) in &existing {
-        exact.entry(k.clone()).or_insert(*id);
-        near.insert(loose(k), ());
+        exact.entry(k).or_insert(*id);
     }
-    let mut ids: HashMap<&CaseKey, u64> = HashMap::new();
-    let mut missing: Vec<&CaseKey> = Vec::new();
+    let mut ids: HashMap<&CaseKey, u64> = HashMap::with_capacity(distinct.len());
+    let mut unmatched: Vec<&CaseKey> = Vec::new();
     for k in &distinct {
-        if let Some(id) = exact.get(*k) {
-            ids.insert(k, *id);
-        } else if near.contains_key(&loose(k)) {
-            match select_one_case(conn, k).await? {
-                Some(id) => {
-                    ids.insert(k, id);
-                }
-                None => missing.push(k),
+        match exact.get(*k) {
+            Some(id) => {
+                ids.insert(k, *id);
             }
-        } else {
-            missing.push(k);
+            None => unmatched.push(k),
+        }
+    }
+    let mut missing: Vec<&CaseKey> = Vec::new();
+    if !unmatched.is_empty() {
+        // Near matches (letter case, trailing spaces) are settled by the database's own `=`.
+        let near: HashSet<u64> = existing.iter().map(|(_, k)| loose_hash(k)).collect();
+        for k in unmatched {
+            if !near.is_empty() && near.contains(&loose_hash(k)) {
+                match select_one_case(conn, k).await? {
+                    Some(id) => {
+                        ids.insert(k, id);
+                    }
+                    None => missing.push(k),
+                }
+            } else {
+                missing.push(k);
+            }
         }
     }
 
@@ -432,15 +507,18 @@ async fn resolve_cases(
     // inserted once (the legacy per-case SELECT would have found the first one).
     let mut to_insert: Vec<&CaseKey> = Vec::new();
     let mut later: Vec<&CaseKey> = Vec::new();
-    let mut first_loose: HashMap<(String, String, u32, String, String), ()> = HashMap::new();
+    let mut by_loose: HashMap<u64, Vec<&CaseKey>> = HashMap::with_capacity(missing.len());
     for k in &missing {
-        if first_loose.insert(loose(k), ()).is_none() {
-            to_insert.push(k);
-        } else {
+        let group = by_loose.entry(loose_hash(k)).or_default();
+        if group.iter().any(|g| loose_eq(g, k)) {
             later.push(k);
+        } else {
+            group.push(k);
+            to_insert.push(k);
         }
     }
-    let mut inserted = 0usize;
+    let mut first_id: Option<u64> = None;
+    let t = Instant::now();
     for (ci, chunk) in to_insert.chunks(ROWS_PER_INSERT).enumerate() {
         let sql = q::multi_row(q::INSERT_CASES_HEAD, q::CASE_TUPLE, chunk.len());
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -452,23 +530,34 @@ async fn resolve_cases(
                 .bind(&k.precision)
                 .bind(&k.cmd);
         }
-        if let Err(e) = query.execute(&mut *conn).await {
-            let first = ci * ROWS_PER_INSERT;
-            return Err(pinpoint_case(conn, chunk, first, to_insert.len(), &e).await);
+        match query.execute(&mut *conn).await {
+            // LAST_INSERT_ID is the first id of the statement; ids only grow, so every case
+            // inserted here has an id >= the first one.
+            Ok(r) => {
+                first_id.get_or_insert(r.last_insert_id());
+            }
+            Err(e) => {
+                let first = ci * ROWS_PER_INSERT;
+                return Err(pinpoint_case(conn, chunk, first, to_insert.len(), &e).await);
+            }
         }
-        inserted += chunk.len();
     }
-    if !to_insert.is_empty() {
-        let nets: Vec<&str> = {
-            let mut v: Vec<&str> = to_insert.iter().map(|k| k.network.as_str()).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let back = select_by_network(conn, &nets).await?;
-        let mut exact_back: HashMap<CaseKey, u64> = HashMap::new();
-        for (id, k) in back {
-            exact_back.entry(k).or_insert(id);
+    if let Some(first) = first_id {
+        crate::output::debug(format!(
+            "cases: inserted {} in {:.0?}",
+            to_insert.len(),
+            t.elapsed()
+        ));
+        let t = Instant::now();
+        let back = select_from_id(conn, first).await?;
+        crate::output::debug(format!(
+            "cases: read back {} in {:.0?}",
+            back.len(),
+            t.elapsed()
+        ));
+        let mut exact_back: HashMap<&CaseKey, u64> = HashMap::with_capacity(back.len());
+        for (id, k) in &back {
+            exact_back.entry(k).or_insert(*id);
         }
         for k in &to_insert {
             match exact_back.get(*k) {
@@ -506,7 +595,7 @@ async fn resolve_cases(
         .iter()
         .map(|r| ids.get(&r.case).copied().unwrap_or(0))
         .collect();
-    Ok((per_row, inserted))
+    Ok((per_row, to_insert.len()))
 }
 
 async fn pinpoint_case(

@@ -88,6 +88,7 @@ pub const INSERT_RUN: &str = "INSERT INTO `runs` (`driver`, `cpu`, `os`, `gpu`, 
 pub const SELECT_CASE: &str = "SELECT `id` FROM `cases` WHERE `format` = ? AND `network` = ? AND `batchsize` = ? AND `precision` = ? AND `cmd` = ? ORDER BY `id` LIMIT 1";
 pub const SELECT_CASES_BY_NETWORK_HEAD: &str = "SELECT `id`, `format`, `network`, `batchsize`, `precision`, `cmd` FROM `cases` WHERE `network` IN (";
 pub const SELECT_CASES_BY_NETWORK_TAIL: &str = ") ORDER BY `id`";
+pub const SELECT_CASES_FROM_ID: &str = "SELECT `id`, `format`, `network`, `batchsize`, `precision`, `cmd` FROM `cases` WHERE `id` >= ? ORDER BY `id`";
 pub const INSERT_CASES_HEAD: &str =
     "INSERT INTO `cases` (`format`, `network`, `batchsize`, `precision`, `cmd`) VALUES ";
 pub const CASE_TUPLE: &str = "(?, ?, ?, ?, ?)";
