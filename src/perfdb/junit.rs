@@ -10,7 +10,7 @@
 //! largest single text node, not by the size of the file.
 
 use std::collections::{HashMap, HashSet};
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -157,7 +157,25 @@ fn scan_file(path: &Path, st: &mut State, cap: usize) -> Result<(), String> {
     let mut in_out = false;
     let mut got_out = false;
     let mut text = CappedText::new(cap);
+    let mut started = false;
     loop {
+        // Text is read here, in chunks, instead of by quick-xml (which would buffer a whole
+        // text node): memory stays bounded however long a <system-out> is.
+        if started {
+            let sink = if in_out && matches!(case, Some((_, true))) {
+                Some(&mut text)
+            } else {
+                None
+            };
+            if let Err(e) = stream_text(&mut reader, sink) {
+                return Err(format!(
+                    "Cannot read the JUnit file {} ({e}); logs after byte {} are not used.",
+                    path.display(),
+                    reader.buffer_position()
+                ));
+            }
+        }
+        started = true;
         let ev = match reader.read_event_into(&mut buf) {
             Ok(ev) => ev,
             Err(e) => {
@@ -231,6 +249,136 @@ fn scan_file(path: &Path, st: &mut State, cap: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Consume character data up to the next `<`, decoding entities and line ends, into `sink`
+/// (or nowhere). Reads the underlying buffered reader chunk by chunk.
+fn stream_text<R: BufRead>(
+    reader: &mut Reader<R>,
+    mut sink: Option<&mut CappedText>,
+) -> std::io::Result<()> {
+    let mut stream = reader.stream();
+    let mut dec = TextDecoder::default();
+    loop {
+        let buf = stream.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let (n, stop) = match buf.iter().position(|&b| b == b'<') {
+            Some(i) => (i, true),
+            None => (buf.len(), false),
+        };
+        if let Some(s) = sink.as_deref_mut() {
+            dec.feed(&buf[..n], s);
+        }
+        stream.consume(n);
+        if stop {
+            break;
+        }
+    }
+    if let Some(s) = sink {
+        dec.finish(s);
+    }
+    Ok(())
+}
+
+/// Decodes XML character data that arrives in arbitrary chunks: entities (`&amp;`,
+/// `&#233;`, `&#xE9;`), `\r\n`/`\r` → `\n`, UTF-8 split across chunks.
+#[derive(Default)]
+struct TextDecoder {
+    pending: Vec<u8>,
+}
+
+impl TextDecoder {
+    fn feed(&mut self, bytes: &[u8], sink: &mut CappedText) {
+        self.pending.extend_from_slice(bytes);
+        self.drain(sink, false);
+    }
+
+    fn finish(&mut self, sink: &mut CappedText) {
+        self.drain(sink, true);
+    }
+
+    fn drain(&mut self, sink: &mut CappedText, last: bool) {
+        let p = &self.pending;
+        let mut cut = p.len();
+        if !last {
+            // Hold back what the next chunk may complete: an entity, a `\r`, a UTF-8 sequence.
+            if let Some(amp) = p.iter().rposition(|&b| b == b'&')
+                && !p[amp..].contains(&b';')
+                && p.len() - amp < 40
+            {
+                cut = amp;
+            }
+            if cut > 0 && p[cut - 1] == b'\r' {
+                cut -= 1;
+            }
+            for i in (cut.saturating_sub(3)..cut).rev() {
+                let b = p[i];
+                if b & 0xC0 != 0x80 {
+                    let need = match b {
+                        0xF0.. => 4,
+                        0xE0.. => 3,
+                        0xC0.. => 2,
+                        _ => 1,
+                    };
+                    if i + need > cut {
+                        cut = i;
+                    }
+                    break;
+                }
+            }
+        }
+        if cut == 0 {
+            return;
+        }
+        let chunk: Vec<u8> = self.pending.drain(..cut).collect();
+        sink.push(&decode_text(&String::from_utf8_lossy(&chunk)));
+    }
+}
+
+fn decode_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(['&', '\r']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix('\r') {
+            out.push('\n');
+            rest = after.strip_prefix('\n').unwrap_or(after);
+            continue;
+        }
+        let resolved = tail.find(';').filter(|&e| e <= 40).and_then(|e| {
+            let name = &tail[1..e];
+            let ch = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
+            {
+                u32::from_str_radix(hex, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map(String::from)
+            } else if let Some(dec) = name.strip_prefix('#') {
+                dec.parse::<u32>()
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map(String::from)
+            } else {
+                quick_xml::escape::resolve_xml_entity(name).map(String::from)
+            };
+            ch.map(|c| (c, e))
+        });
+        match resolved {
+            Some((c, e)) => {
+                out.push_str(&c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +428,38 @@ mod tests {
         assert_eq!(logs.by_test[&wanted[0]], "second <raw>");
         assert_eq!(logs.by_test[&wanted[1]], "bee");
         assert!(!logs.by_test.contains_key(&wanted[2]));
+    }
+
+    #[test]
+    fn chunked_text_decoding() {
+        let input = "a &amp; b\r\nc &#233;&#xE9; d &lt;x&gt; \u{1F600} &bogus; & e\rf";
+        let expect = "a & b\nc éé d <x> \u{1F600} &bogus; & e\nf";
+        for chunk in 1..8 {
+            let mut dec = TextDecoder::default();
+            let mut out = CappedText::new(1 << 20);
+            for piece in input.as_bytes().chunks(chunk) {
+                dec.feed(piece, &mut out);
+            }
+            dec.finish(&mut out);
+            assert_eq!(out.finish(), expect, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn huge_system_out_is_capped_while_streaming() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.xml");
+        let body = "x".repeat(3 << 20);
+        std::fs::write(
+            &p,
+            format!("<testsuite><testcase name=\"t[k]\"><system-out>START{body}END</system-out></testcase><testcase name=\"t[o]\"><system-out>{body}</system-out></testcase></testsuite>"),
+        )
+        .unwrap();
+        let logs = find_logs(&[p], &["t[k]".into()], 1 << 16);
+        let log = &logs.by_test["t[k]"];
+        assert!(log.starts_with("STARTxxx"));
+        assert!(log.ends_with("xxxEND"));
+        assert!(log.len() < (1 << 16) + 200);
     }
 
     #[test]
