@@ -277,3 +277,18 @@ fn run_directory_dry_run_uses_its_files() {
         "dry run does not touch summary.json"
     );
 }
+
+#[test]
+fn db_flags_fit_into_run_and_resume() {
+    use clap::CommandFactory;
+    perf_run::cli::Cli::command().debug_assert();
+    let home = tempfile::tempdir().unwrap();
+    for sub in ["run", "resume", "submit"] {
+        perf_run(home.path())
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("--DB-password-file"))
+            .stdout(predicate::str::contains(SECRET).not());
+    }
+}
