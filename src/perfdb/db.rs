@@ -49,6 +49,9 @@ pub enum Written {
 const ROWS_PER_INSERT: usize = 1000;
 /// Networks per `IN (...)` lookup of existing cases.
 const NETWORKS_PER_SELECT: usize = 1000;
+/// Longest a whole upload may take once connected; past it the connection is dropped (the
+/// server rolls the transaction back) and the upload is spooled instead of hanging a job.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Seconds to wait for another upload of the same run key to finish.
 const LOCK_WAIT_SECS: i64 = 60;
 
@@ -762,8 +765,19 @@ pub async fn upload_plan(
     force: bool,
 ) -> Result<Written, DbFailure> {
     let mut conn = connect(settings).await?;
-    check_schema(&mut conn, settings).await?;
-    let w = write_plan(&mut conn, plan, force).await;
+    let work = async {
+        check_schema(&mut conn, settings).await?;
+        write_plan(&mut conn, plan, force).await
+    };
+    let w = match tokio::time::timeout(UPLOAD_TIMEOUT, work).await {
+        Ok(w) => w,
+        Err(_) => {
+            return Err(DbFailure::Statement(format!(
+                "The upload did not finish within {} minutes, so perf-run gave up and the server rolled it back; is the database overloaded or the network stalled?",
+                UPLOAD_TIMEOUT.as_secs() / 60
+            )));
+        }
+    };
     let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
     w
 }

@@ -151,6 +151,39 @@ pub async fn upload_inputs(
 ) -> Result<UploadOutcome> {
     let plan = plan::build_plan(inputs, &plan_options(opts))?;
     report_plan_problems(&plan, settings);
+    if output::verbosity() >= 1 {
+        let r = &plan.run;
+        output::detail(sqltext::redact(
+            &format!(
+                "Run info: driver={:?} cuda={:?} cudnn={:?} tensorrt={:?} trtllm={:?} gpu={:?} sm_clock={:?} mem_clock={:?} cpu={:?} os={:?} commit={:?} commit_time={:?} start={:?} end={:?} link={:?} hostname={:?} ip={:?}",
+                r.driver,
+                r.cuda,
+                r.cudnn,
+                r.tensorrt,
+                r.trtllm,
+                r.gpu,
+                r.graphic_freq,
+                r.memory_freq,
+                r.cpu,
+                r.os,
+                r.cl,
+                r.commit_time,
+                r.start_time,
+                r.end_time,
+                r.link,
+                r.hostname,
+                r.ip
+            ),
+            settings.password_text(),
+        ));
+        output::detail(format!(
+            "{} CSV rows make {} perf_result rows; run key {} ({}).",
+            plan.rows_used,
+            plan.results.len(),
+            plan.run_key,
+            plan.run_key_origin
+        ));
+    }
     if opts.dry_run {
         output::data(sqltext::render_dry_run(
             &plan,

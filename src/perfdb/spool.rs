@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::plan::UploadPlan;
-use super::summary::write_atomic;
+use super::summary::write_atomic_mode;
 
 pub const SCHEMA: &str = "perf-run.spool";
 
@@ -75,7 +75,8 @@ pub fn save(
 pub fn write_entry(path: &Path, entry: &SpoolEntry) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(entry)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    write_atomic(path, &bytes)
+    // Private to the user: a plan carries links and logs that may hold tokens.
+    write_atomic_mode(path, &bytes, 0o600)
 }
 
 pub fn load(path: &Path) -> Result<SpoolEntry, String> {
@@ -185,6 +186,12 @@ mod tests {
         assert_eq!(e.attempts, 2);
         assert_eq!(e.last_error, "refused again");
         assert_eq!(e.plan, p);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&a).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "spool entries are private: {mode:o}");
+        }
         assert_eq!(pending(dir.path()).unwrap(), vec![a]);
         assert!(pending(&dir.path().join("none")).unwrap().is_empty());
     }
