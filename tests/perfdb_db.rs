@@ -54,20 +54,17 @@ mod db {
         })
     }
 
-    /// The database, or `None` (skip) on a laptop; a panic under CI.
-    fn require_db() -> Option<MysqlEnv> {
-        match mysql_env() {
-            Some(e) => Some(e),
-            None if std::env::var("CI").as_deref() == Ok("true") => panic!(
-                "CI=true but no test MariaDB: set PERFCI_MYSQL_HOST/PORT/USER/PASS or run `scripts/test-cluster up` (writes /tmp/perfci-svc/env)"
-            ),
-            None => {
-                eprintln!(
-                    "\n*** SKIPPED: no test MariaDB (PERFCI_MYSQL_* unset and no /tmp/perfci-svc/env); run `scripts/test-cluster up` to run the TRT_perf database tests ***\n"
-                );
-                None
-            }
+    /// No database: skip loudly on a laptop, fail under CI.
+    fn absent(why: &str) -> Option<TestDb> {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "CI=true but the test MariaDB is not usable: {why}; run `scripts/test-cluster up` (it writes /tmp/perfci-svc/env)"
+            );
         }
+        eprintln!(
+            "\n*** SKIPPED: {why}; run `scripts/test-cluster up` to run the TRT_perf database tests ***\n"
+        );
+        None
     }
 
     fn base_options(e: &MysqlEnv) -> MySqlConnectOptions {
@@ -79,19 +76,23 @@ mod db {
     }
 
     /// Connect, retrying for a while: the services may restart while another engineer tests.
-    async fn connect_retry(o: &MySqlConnectOptions) -> MySqlConnection {
-        let mut last = None;
-        for _ in 0..30 {
+    async fn try_connect(o: &MySqlConnectOptions) -> Result<MySqlConnection, String> {
+        let mut last = String::new();
+        for _ in 0..20 {
             match o.connect().await {
-                Ok(c) => return c,
-                Err(e) => last = Some(e),
+                Ok(c) => return Ok(c),
+                Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
-        panic!(
-            "cannot connect to the test MariaDB: {:?}",
-            last.map(|e| e.to_string())
-        );
+        Err(last)
+    }
+
+    async fn connect_retry(o: &MySqlConnectOptions) -> MySqlConnection {
+        match try_connect(o).await {
+            Ok(c) => c,
+            Err(e) => panic!("cannot connect to the test MariaDB: {e}"),
+        }
     }
 
     struct TestDb {
@@ -102,9 +103,19 @@ mod db {
 
     impl TestDb {
         async fn new() -> Option<TestDb> {
-            let env = require_db()?;
+            let Some(env) = mysql_env() else {
+                return absent("no test MariaDB (PERFCI_MYSQL_* unset and no /tmp/perfci-svc/env)");
+            };
             let name = format!("perfrun_t_{:016x}", rand::random::<u64>());
-            let mut c = connect_retry(&base_options(&env)).await;
+            let mut c = match try_connect(&base_options(&env)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    return absent(&format!(
+                        "the test MariaDB at {}:{} does not answer ({e})",
+                        env.host, env.port
+                    ));
+                }
+            };
             sqlx::raw_sql(AssertSqlSafe(format!(
                 "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
             )))
