@@ -46,9 +46,18 @@ pub struct DbArgs {
     #[arg(long, value_name = "DIR", help_heading = "Database")]
     pub spool_dir: Option<PathBuf>,
 
-    /// Base URL of the TRTPerf page printed after an upload [env: TRTPERF_URL].
+    /// Base URL of the TRTPerf page printed after an upload [env: TRTPERF_URL]
+    /// [default: http://dlswqa.nvidia.com/trtperf].
     #[arg(long, value_name = "URL", help_heading = "Database")]
     pub trtperf_url: Option<String>,
+
+    /// Give up connecting (and logging in) after this many seconds [default: 15].
+    #[arg(
+        long = "DB-connect-timeout",
+        value_name = "SECS",
+        help_heading = "Database"
+    )]
+    pub db_connect_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,41 +89,55 @@ pub struct UploadArgs {
     #[arg(long, value_name = "FILE")]
     pub junit_xml: Option<PathBuf>,
 
+    /// TensorRT version (runs.tensorrt) [else: session_properties trt_version].
     #[arg(long, value_name = "VERSION")]
     pub tensorrt: Option<String>,
+    /// TensorRT-LLM version (runs.trtllm); only the first line is used.
     #[arg(long, value_name = "VERSION")]
     pub trtllm: Option<String>,
+    /// GPU driver version (runs.driver) [else: session_properties].
     #[arg(long, value_name = "VERSION")]
     pub driver: Option<String>,
+    /// GPU name (runs.gpu), the word "NVIDIA" is dropped [else: session_properties].
     #[arg(long, value_name = "NAME")]
     pub gpu: Option<String>,
+    /// CUDA version (runs.cuda) [else: session_properties].
     #[arg(long, value_name = "VERSION")]
     pub cuda: Option<String>,
+    /// OS name and version (runs.os) [else: session_properties].
     #[arg(long, value_name = "NAME")]
     pub os: Option<String>,
-    #[arg(long, alias = "cpu-name", value_name = "NAME")]
+    /// CPU name (runs.cpu) [else: session_properties].
+    #[arg(long, visible_alias = "cpu-name", value_name = "NAME")]
     pub cpu: Option<String>,
+    /// SM clock (runs.graphic_freq) [else: gpu_monitoring, properties, the CSV].
     #[arg(long, value_name = "MHZ")]
     pub sm_clock: Option<String>,
+    /// Memory clock (runs.memory_freq) [else: gpu_monitoring, properties, the CSV].
     #[arg(long, value_name = "MHZ")]
     pub mem_clock: Option<String>,
-    /// "YYYY-MM-DD HH:MM:SS"
+    /// Run start, "YYYY-MM-DD HH:MM:SS" [else: properties, earliest CSV start_timestamp].
     #[arg(long, value_name = "TIME")]
     pub start_time: Option<String>,
-    /// "YYYY-MM-DD HH:MM:SS"
+    /// Run end, "YYYY-MM-DD HH:MM:SS" [else: properties, latest CSV end_timestamp].
     #[arg(long, value_name = "TIME")]
     pub end_time: Option<String>,
+    /// TensorRT-LLM commit (runs.cl) [else: session_properties trt_change_id].
     #[arg(long, value_name = "SHA")]
     pub commit: Option<String>,
-    /// "YYYY-MM-DD HH:MM:SS"
+    /// Commit time, "YYYY-MM-DD HH:MM:SS" (runs.commit_time) [else: properties].
     #[arg(long, value_name = "TIME")]
     pub commit_time: Option<String>,
+    /// Link to the CI job (runs.link); part of the run key.
     #[arg(long, value_name = "URL")]
     pub link: Option<String>,
+    /// Free text (runs.notes, at most 2000 characters).
     #[arg(long, value_name = "TEXT")]
     pub notes: Option<String>,
+    /// Host the benchmark ran on (shown only; TRT_perf has no column for it).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+    /// IP address of that host (shown only; TRT_perf has no column for it).
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<String>,
 
@@ -129,6 +152,11 @@ pub struct UploadArgs {
     /// Upload even when this run key is already in the database.
     #[arg(long)]
     pub force_reupload: bool,
+
+    /// The `cases.format` value for every row, instead of deriving it from the data
+    /// (PYTORCH, TRT-LLM, AUTODEPLOY or ONNX; e.g. `ONNX` to continue legacy history).
+    #[arg(long, value_name = "NAME")]
+    pub framework: Option<String>,
 
     #[command(flatten)]
     pub db: DbArgs,

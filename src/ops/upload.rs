@@ -1,9 +1,193 @@
-//! `perf-run upload`: results → TRT_perf. (Owned by the perfdb work.)
+//! `perf-run upload`: results → TRT_perf (reference §9), three ways:
+//! `perf-run upload RUN` (a collected run directory), `perf-run upload --source-metric-csv …`
+//! (the `trt_perf_parser.py` flags), and `perf-run upload --spool` (retry pending uploads).
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 use crate::cli::UploadArgs;
-use crate::error::Exit;
+use crate::cli::upload::YesNo;
+use crate::error::{Exit, UserError};
+use crate::output;
+use crate::perfdb::{self, DbSettings, RunInfoArgs, SourceFiles, UploadOptions, UploadOutcome};
 
-pub async fn run(_args: UploadArgs) -> Result<Exit> {
-    anyhow::bail!("`upload` is not implemented yet")
+/// End a message with a full stop unless it already ends a sentence.
+fn sentence(s: &str) -> String {
+    let t = s.trim_end();
+    if t.ends_with(['.', '?', '!']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    }
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// Map the flags to upload options (everything but the database settings).
+pub fn options_from_args(args: &UploadArgs) -> UploadOptions {
+    UploadOptions {
+        info: RunInfoArgs {
+            tensorrt: args.tensorrt.clone(),
+            trtllm: args.trtllm.clone(),
+            driver: args.driver.clone(),
+            gpu: args.gpu.clone(),
+            cuda: args.cuda.clone(),
+            os: args.os.clone(),
+            cpu: args.cpu.clone(),
+            sm_clock: args.sm_clock.clone(),
+            mem_clock: args.mem_clock.clone(),
+            start_time: args.start_time.clone(),
+            end_time: args.end_time.clone(),
+            commit: args.commit.clone(),
+            commit_time: args.commit_time.clone(),
+            link: args.link.clone(),
+            notes: args.notes.clone(),
+            hostname: args.hostname.clone(),
+            ip: args.ip.clone(),
+        },
+        framework: args.framework.clone(),
+        run_key: args.run_key.clone(),
+        force_reupload: args.force_reupload,
+        dry_run: args.write_db == YesNo::No,
+        sources: SourceFiles {
+            metric_csv: args.source_metric_csv.clone(),
+            properties: args.source_properties.clone(),
+            gpu_monitoring: args.source_gpu_monitoring.clone(),
+            junit_xml: args.junit_xml.clone(),
+        },
+    }
+}
+
+/// `RUN` is a directory, or the name of one under the runs home.
+fn resolve_run_dir(run: &str) -> Result<PathBuf, UserError> {
+    let direct = PathBuf::from(run);
+    if direct.is_dir() {
+        return Ok(direct);
+    }
+    let home = perfdb::settings::runs_home(&env);
+    let under = home.join(run);
+    if under.is_dir() {
+        return Ok(under);
+    }
+    Err(UserError(format!(
+        "{run:?} is neither a run directory nor a run id under {}; pass the path of a collected run.",
+        home.display()
+    )))
+}
+
+pub async fn run(args: UploadArgs) -> Result<Exit> {
+    let settings = DbSettings::resolve(&args.db, &env)?;
+    if args.spool {
+        if args.run.is_some() || args.source_metric_csv.is_some() {
+            return Err(UserError(
+                "--spool retries the pending uploads of the spool directory and takes no RUN or --source-metric-csv; run those uploads separately.".into(),
+            )
+            .into());
+        }
+        return retry(&settings).await;
+    }
+    let opts = options_from_args(&args);
+    let outcome = match &args.run {
+        Some(run) => perfdb::upload_run_dir(&resolve_run_dir(run)?, &settings, &opts).await?,
+        None if args.source_metric_csv.is_some() => perfdb::upload_files(&settings, &opts).await?,
+        None => {
+            return Err(UserError(
+                "Nothing to upload: give a run directory (perf-run upload RUN), the legacy flags (--source-metric-csv FILE …), or --spool to retry pending uploads.".into(),
+            )
+            .into());
+        }
+    };
+    Ok(report(&settings, &outcome))
+}
+
+/// Print what happened and choose the exit code.
+pub fn report(settings: &DbSettings, outcome: &UploadOutcome) -> Exit {
+    match outcome {
+        UploadOutcome::Uploaded { run_id, link, rows } => {
+            output::info(format!(
+                "Uploaded run {run_id} to {} with {rows} perf_result row(s).",
+                settings.target()
+            ));
+            output::data(format!("TRTPerf: {link}"));
+            Exit::Success
+        }
+        UploadOutcome::AlreadyUploaded { run_id, link } => {
+            output::info(format!(
+                "This run is already uploaded as run {run_id} in {}; nothing was inserted (use --force-reupload to insert it again anyway).",
+                settings.target()
+            ));
+            output::data(format!("TRTPerf: {link}"));
+            Exit::Success
+        }
+        UploadOutcome::Spooled { entry, reason } => {
+            output::warn(format!(
+                "The upload did not reach the database: {}",
+                sentence(reason)
+            ));
+            output::warn(format!(
+                "Nothing is lost: the upload is kept in {}; run `perf-run upload --spool` to retry every pending upload (safe from cron or the next job).",
+                entry.display()
+            ));
+            Exit::UploadPending
+        }
+        UploadOutcome::DryRun => Exit::Success,
+    }
+}
+
+async fn retry(settings: &DbSettings) -> Result<Exit> {
+    let r = perfdb::retry_spool(settings).await?;
+    if r.busy {
+        output::info(format!(
+            "Another perf-run is retrying the spool {} right now; nothing to do.",
+            settings.spool_dir.display()
+        ));
+        return Ok(Exit::Success);
+    }
+    if r.done.is_empty() && r.pending.is_empty() {
+        output::info(format!(
+            "No upload is pending in {}.",
+            settings.spool_dir.display()
+        ));
+        return Ok(Exit::Success);
+    }
+    for (entry, outcome) in &r.done {
+        match outcome {
+            UploadOutcome::Uploaded { run_id, link, rows } => {
+                output::info(format!(
+                    "Uploaded {} as run {run_id} ({rows} perf_result rows).",
+                    entry.display()
+                ));
+                output::data(format!("TRTPerf: {link}"));
+            }
+            UploadOutcome::AlreadyUploaded { run_id, link } => {
+                output::info(format!(
+                    "{} was already uploaded as run {run_id}; removed it from the spool.",
+                    entry.display()
+                ));
+                output::data(format!("TRTPerf: {link}"));
+            }
+            _ => {}
+        }
+    }
+    for (entry, reason) in &r.pending {
+        output::warn(format!(
+            "Still pending: {}: {}",
+            entry.display(),
+            sentence(reason)
+        ));
+    }
+    if r.pending.is_empty() {
+        output::info(format!("All {} pending upload(s) are done.", r.done.len()));
+        Ok(Exit::Success)
+    } else {
+        output::warn(format!(
+            "{} upload(s) done, {} still pending in {}; the results are kept, retry later with `perf-run upload --spool`.",
+            r.done.len(),
+            r.pending.len(),
+            settings.spool_dir.display()
+        ));
+        Ok(Exit::UploadPending)
+    }
 }

@@ -1,0 +1,1047 @@
+//! Turn the result files of one run into an [`UploadPlan`]: the `runs` row, one `perf_result`
+//! row per case, and the list of CSV rows that are not uploaded and why. This is the legacy
+//! `process_perf_data` (reference §9.2) with its defects fixed:
+//!
+//! * run info: flags first, then `session_properties.csv` fills only empty fields (§9.2.1);
+//! * clocks: `--sm-clock/--mem-clock` > most frequent value in gpu_monitoring.csv >
+//!   properties > first CSV row (§9.2.2; the legacy script blanked flag clocks, §11.13);
+//! * start/end time, when still empty, come from the earliest `start_timestamp` and latest
+//!   `end_timestamp` of the CSV (perf-run addition, so the run key and the run row have them);
+//! * a row that is `failed`, lacks a required field, or carries a value the database cannot
+//!   store is listed with its line and reason instead of being dropped silently (§11.13);
+//! * the framework comes from the data ([`rules::framework`]).
+//!
+//! The plan is plain data (serde) so a failed upload can be spooled and retried verbatim.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::csvlong::{LongCsv, LongRow};
+use super::rules::{self, NumberColumn};
+use super::{junit, props, runkey};
+use crate::error::UserError;
+
+/// Largest `log` kept per row. MySQL's default `max_allowed_packet` is 16 MiB (64 MiB on
+/// MySQL 8) and a multi-row INSERT must fit in one packet; a longer log keeps its first
+/// eighth and its end (where the benchmark result and errors are), with a marker between.
+pub const LOG_CAP: usize = 4 << 20;
+
+/// Column sizes of the TRT_perf schema (reference §9.3), checked before anything is sent.
+pub mod limits {
+    pub const VARCHAR_150: usize = 150;
+    pub const NOTES: usize = 2000;
+    pub const LINK: usize = 2000;
+    pub const CMD: usize = 2000;
+    pub const NETWORK: usize = 150;
+    pub const FORMAT: usize = 150;
+    pub const PRECISION: usize = 50;
+    pub const UUID: usize = 1500;
+    /// `float(16,6)`: at most 10 digits before the decimal point.
+    pub const FLOAT_16_6_MAX: f64 = 9_999_999_999.999_999;
+}
+
+/// Values for the `runs` row. Times are normalised to `YYYY-MM-DD HH:MM:SS` (UTC when the
+/// input carried a zone), or absent (NULL).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub driver: String,
+    pub cpu: String,
+    pub os: String,
+    pub gpu: String,
+    pub cuda: String,
+    pub cudnn: String,
+    pub cublas: String,
+    pub graphic_freq: String,
+    pub memory_freq: String,
+    pub tensorrt: String,
+    pub notes: String,
+    pub cl: String,
+    pub trtllm: String,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub link: String,
+    pub commit_time: Option<String>,
+    /// Collected for messages; TRT_perf has no column for them (§9.3).
+    pub hostname: String,
+    pub ip: String,
+}
+
+/// The identity of a case (§9.2 step 4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CaseKey {
+    pub format: String,
+    pub network: String,
+    pub batchsize: u32,
+    pub precision: String,
+    pub cmd: String,
+}
+
+/// Where a `perf_result` row came from, for messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    /// CSV line of the first row of this case.
+    pub line: u64,
+    pub test_name: String,
+}
+
+/// One `perf_result` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    pub case: CaseKey,
+    pub gpu_time: f64,
+    pub total_time: f64,
+    pub build_time: f64,
+    pub throughput: f64,
+    /// JSON text exactly as Python's `json.dumps` writes it.
+    pub perf_data: String,
+    pub log: String,
+    pub origin: Origin,
+}
+
+/// A CSV row that is not uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub line: u64,
+    pub test_name: String,
+    pub metric_type: String,
+    pub reason: String,
+    /// `state=failed` rows: the legacy script skipped them too, so they are expected.
+    pub failed_state: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadPlan {
+    pub run_key: String,
+    /// How the key was made (for messages and dry-run).
+    pub run_key_origin: String,
+    pub run: RunRow,
+    pub results: Vec<ResultRow>,
+    pub skipped: Vec<Skipped>,
+    /// CSV rows that went into `results`.
+    pub rows_used: usize,
+    pub metric_csv: PathBuf,
+    /// The run directory (for `summary.json`), when uploading one.
+    pub run_dir: Option<PathBuf>,
+    /// Non-fatal problems found while reading the inputs.
+    pub warnings: Vec<String>,
+}
+
+impl UploadPlan {
+    /// Distinct cases (== `perf_result` rows, one per case as in the legacy script).
+    pub fn case_count(&self) -> usize {
+        self.results.len()
+    }
+}
+
+/// The run-info flags of `trt_perf_parser.py` (reference §9.1). Empty means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct RunInfoArgs {
+    pub tensorrt: Option<String>,
+    pub trtllm: Option<String>,
+    pub driver: Option<String>,
+    pub gpu: Option<String>,
+    pub cuda: Option<String>,
+    pub os: Option<String>,
+    pub cpu: Option<String>,
+    pub sm_clock: Option<String>,
+    pub mem_clock: Option<String>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub commit: Option<String>,
+    pub commit_time: Option<String>,
+    pub link: Option<String>,
+    pub notes: Option<String>,
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The files one upload reads.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInputs {
+    pub metric_csv: PathBuf,
+    pub properties: Option<PathBuf>,
+    pub gpu_monitoring: Option<PathBuf>,
+    pub junit: Vec<PathBuf>,
+    /// `summary.json` of a run directory: job ids and test ids for the run key.
+    pub summary: Option<PathBuf>,
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Everything besides the files that shapes the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub info: RunInfoArgs,
+    pub framework: Option<String>,
+    pub run_key: Option<String>,
+}
+
+/// A string builder that keeps at most `cap` bytes: everything when the text fits, else the
+/// first eighth, a marker, and the end.
+#[derive(Debug)]
+pub struct CappedText {
+    cap: usize,
+    head: String,
+    tail: String,
+    total: usize,
+}
+
+impl CappedText {
+    pub fn new(cap: usize) -> Self {
+        CappedText {
+            cap,
+            head: String::new(),
+            tail: String::new(),
+            total: 0,
+        }
+    }
+    fn head_cap(&self) -> usize {
+        self.cap / 8
+    }
+    fn tail_cap(&self) -> usize {
+        self.cap - self.head_cap()
+    }
+    pub fn push(&mut self, s: &str) {
+        self.total += s.len();
+        let mut rest = s;
+        if self.head.len() < self.head_cap() {
+            let room = self.head_cap() - self.head.len();
+            let cut = floor_char_boundary(rest, room.min(rest.len()));
+            self.head.push_str(&rest[..cut]);
+            rest = &rest[cut..];
+        }
+        self.tail.push_str(rest);
+        if self.tail.len() > 2 * self.tail_cap().max(1) {
+            let drop = ceil_char_boundary(&self.tail, self.tail.len() - self.tail_cap());
+            self.tail.drain(..drop);
+        }
+    }
+    pub fn finish(self) -> String {
+        if self.total <= self.cap {
+            return self.head + &self.tail;
+        }
+        let start = ceil_char_boundary(&self.tail, self.tail.len().saturating_sub(self.tail_cap()));
+        let kept_tail = &self.tail[start..];
+        let omitted = self.total - self.head.len() - kept_tail.len();
+        format!(
+            "{}\n[... perf-run left out {omitted} bytes of this log to keep the row within the database's packet size ...]\n{}",
+            self.head, kept_tail
+        )
+    }
+}
+
+/// Cap one string with [`CappedText`].
+pub fn cap_text(s: String, cap: usize) -> String {
+    if s.len() <= cap {
+        return s;
+    }
+    let mut c = CappedText::new(cap);
+    c.push(&s);
+    c.finish()
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Parse a time as the legacy flags expect (`YYYY-MM-DD HH:MM:SS`) and as the result files
+/// write it (`%Y-%m-%d %H:%M:%S %z`, §7.2), plus RFC 3339. Zoned times are converted to UTC.
+pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S %:z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.naive_utc());
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_utc());
+    }
+    let s = s
+        .strip_suffix(" UTC")
+        .or_else(|| s.strip_suffix('Z'))
+        .unwrap_or(s);
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t);
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+pub fn fmt_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// `json.dumps(dict)` of Python: `{"k": "v", "k2": "v2"}` with ASCII-only escapes.
+pub fn py_json_dumps(pairs: &[(String, String)]) -> String {
+    fn esc(out: &mut String, s: &str) {
+        out.push('"');
+        for ch in s.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{08}' => out.push_str("\\b"),
+                '\u{0c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 || (c as u32) > 0x7f => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    let mut out = String::from("{");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        esc(&mut out, k);
+        out.push_str(": ");
+        esc(&mut out, v);
+    }
+    out.push('}');
+    out
+}
+
+struct CaseAcc {
+    key: CaseKey,
+    gpu_time: Option<f64>,
+    total_time: Option<f64>,
+    build_time: Option<f64>,
+    throughput: Option<f64>,
+    perf_data: Vec<(String, String)>,
+    /// `raw_result` of the first row, or the test name whose JUnit log to use.
+    log: LogSource,
+    origin: Origin,
+}
+
+enum LogSource {
+    Raw(String),
+    Junit(String),
+}
+
+fn flag(v: &Option<String>) -> String {
+    v.as_deref().map(str::trim).unwrap_or("").to_string()
+}
+
+fn fill(field: &mut String, from: &str) {
+    if field.is_empty() && !from.trim().is_empty() {
+        *field = from.trim().to_string();
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Build the plan. Errors are things the user must fix (exit 2): a missing or malformed
+/// input file, a malformed time flag, a run-level value too long for its column, or no row
+/// at all that can be uploaded.
+pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, UserError> {
+    let mut warnings = Vec::new();
+    let a = &opts.info;
+
+    // §9.2 step 1: flags.
+    let mut run = RunRow {
+        driver: flag(&a.driver),
+        cpu: flag(&a.cpu),
+        os: flag(&a.os),
+        gpu: rules::gpu_name(&flag(&a.gpu)),
+        cuda: flag(&a.cuda),
+        tensorrt: flag(&a.tensorrt),
+        notes: flag(&a.notes),
+        cl: flag(&a.commit),
+        // "--trtllm: first line used" (§9.1): the flag is often `python3 -c "import tensorrt_llm"` output.
+        trtllm: flag(&a.trtllm)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+        link: flag(&a.link),
+        hostname: flag(&a.hostname),
+        ip: flag(&a.ip),
+        ..Default::default()
+    };
+    let parse_flag_time = |name: &str, v: &Option<String>| -> Result<Option<String>, UserError> {
+        let s = flag(v);
+        if s.is_empty() {
+            return Ok(None);
+        }
+        parse_time(&s).map(|t| Some(fmt_time(t))).ok_or_else(|| {
+            UserError(format!(
+                "{name} {s:?} is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
+            ))
+        })
+    };
+    run.start_time = parse_flag_time("--start-time", &a.start_time)?;
+    run.end_time = parse_flag_time("--end-time", &a.end_time)?;
+    run.commit_time = parse_flag_time("--commit-time", &a.commit_time)?;
+
+    // §9.2 step 1: session_properties.csv fills empty fields.
+    let mut prop_clocks = (String::new(), String::new());
+    if let Some(p) = &inputs.properties {
+        let sp = props::read_session_properties(p)?;
+        fill(&mut run.driver, &sp.driver);
+        fill(&mut run.cuda, &sp.cuda);
+        fill(&mut run.cudnn, &sp.cudnn);
+        fill(&mut run.cublas, &sp.cublas);
+        fill(&mut run.tensorrt, &sp.tensorrt);
+        fill(&mut run.hostname, &sp.hostname);
+        fill(&mut run.ip, &sp.ip);
+        fill(&mut run.gpu, &sp.gpu);
+        fill(&mut run.os, &sp.os);
+        fill(&mut run.cpu, &sp.cpu);
+        fill(&mut run.cl, &sp.commit);
+        for (slot, raw, what) in [
+            (&mut run.start_time, &sp.start_time, "start_timestamp"),
+            (&mut run.end_time, &sp.end_time, "end_timestamp"),
+            (&mut run.commit_time, &sp.commit_time, "commit_timestamp"),
+        ] {
+            if slot.is_none() && !raw.is_empty() {
+                match parse_time(raw) {
+                    Some(t) => *slot = Some(fmt_time(t)),
+                    None => warnings.push(format!(
+                        "{what} {raw:?} in {} is not a time perf-run understands, so it is left empty.",
+                        p.display()
+                    )),
+                }
+            }
+        }
+        prop_clocks = (sp.sm_clock, sp.mem_clock);
+    }
+
+    // §9.2 step 2, without blanking what the flags gave.
+    run.graphic_freq = flag(&a.sm_clock);
+    run.memory_freq = flag(&a.mem_clock);
+    if let Some(g) = &inputs.gpu_monitoring {
+        let (sm, mem) = props::gpu_monitoring_clocks(g)?;
+        fill(&mut run.graphic_freq, &sm);
+        fill(&mut run.memory_freq, &mem);
+    }
+    fill(&mut run.graphic_freq, &prop_clocks.0);
+    fill(&mut run.memory_freq, &prop_clocks.1);
+
+    // §9.2 steps 3–5: the rows.
+    let mut csv = LongCsv::open(&inputs.metric_csv)?;
+    let mut cases: Vec<CaseAcc> = Vec::new();
+    let mut index: HashMap<CaseKey, usize> = HashMap::new();
+    let mut skipped = Vec::new();
+    let mut rows_used = 0usize;
+    let mut test_ids: BTreeSet<String> = BTreeSet::new();
+    let (mut csv_sm, mut csv_mem) = (String::new(), String::new());
+    let (mut first_start, mut last_end): (Option<NaiveDateTime>, Option<NaiveDateTime>) =
+        (None, None);
+    let forced_framework = opts
+        .framework
+        .as_deref()
+        .map(|f| f.trim().to_uppercase())
+        .filter(|f| !f.is_empty());
+    if let Some(f) = &forced_framework
+        && chars(f) > limits::FORMAT
+    {
+        return Err(UserError(format!(
+            "--framework is {} characters long; cases.format holds at most {}.",
+            chars(f),
+            limits::FORMAT
+        )));
+    }
+
+    while let Some(row) = csv.next_row()? {
+        let tid = if row.test_name.is_empty() {
+            &row.network_name
+        } else {
+            &row.test_name
+        };
+        if !tid.is_empty() {
+            test_ids.insert(tid.clone());
+        }
+        if csv_sm.is_empty() {
+            csv_sm = row.sm_clk.trim().to_string();
+        }
+        if csv_mem.is_empty() {
+            csv_mem = row.mem_clk.trim().to_string();
+        }
+        if let Some(t) = parse_time(&row.start_timestamp) {
+            first_start = Some(first_start.map_or(t, |f| f.min(t)));
+        }
+        if let Some(t) = parse_time(&row.end_timestamp) {
+            last_end = Some(last_end.map_or(t, |l| l.max(t)));
+        }
+        match accept_row(
+            &row,
+            &run.gpu,
+            forced_framework.as_deref(),
+            csv.has_total_time(),
+        ) {
+            Err((reason, failed_state)) => skipped.push(Skipped {
+                line: row.line,
+                test_name: tid.clone(),
+                metric_type: row.metric_type.clone(),
+                reason,
+                failed_state,
+            }),
+            Ok(acc) => {
+                rows_used += 1;
+                let i = match index.get(&acc.key) {
+                    Some(&i) => i,
+                    None => {
+                        let log = if !row.raw_result.is_empty() {
+                            LogSource::Raw(cap_text(row.raw_result.clone(), LOG_CAP))
+                        } else {
+                            LogSource::Junit(row.test_name.clone())
+                        };
+                        cases.push(CaseAcc {
+                            key: acc.key.clone(),
+                            gpu_time: None,
+                            total_time: None,
+                            build_time: None,
+                            throughput: None,
+                            perf_data: Vec::new(),
+                            log,
+                            origin: Origin {
+                                line: row.line,
+                                test_name: tid.clone(),
+                            },
+                        });
+                        index.insert(acc.key.clone(), cases.len() - 1);
+                        cases.len() - 1
+                    }
+                };
+                let c = &mut cases[i];
+                match acc.number {
+                    Some((NumberColumn::GpuTime, v)) => c.gpu_time = Some(v),
+                    Some((NumberColumn::BuildTime, v)) => c.build_time = Some(v),
+                    Some((NumberColumn::Throughput, v)) => c.throughput = Some(v),
+                    None => {}
+                }
+                match c.perf_data.iter_mut().find(|(k, _)| *k == acc.data_key) {
+                    Some(slot) => slot.1 = row.perf_metric.clone(),
+                    None => c.perf_data.push((acc.data_key, row.perf_metric.clone())),
+                }
+                if let Some(t) = acc.total_time {
+                    c.total_time = Some(t);
+                }
+            }
+        }
+    }
+    fill(&mut run.graphic_freq, &csv_sm);
+    fill(&mut run.memory_freq, &csv_mem);
+    if run.start_time.is_none() {
+        run.start_time = first_start.map(fmt_time);
+    }
+    if run.end_time.is_none() {
+        run.end_time = last_end.map(fmt_time);
+    }
+    check_run_lengths(&run)?;
+
+    if cases.is_empty() {
+        let failed = skipped.iter().filter(|s| s.failed_state).count();
+        return Err(UserError(format!(
+            "Nothing to upload: none of the {} data rows of {} can be uploaded ({failed} have state=failed, {} are incomplete or invalid; run with --write-db no to see each row and its reason).",
+            skipped.len(),
+            inputs.metric_csv.display(),
+            skipped.len() - failed
+        )));
+    }
+
+    // §9.2 step 5: `log` from the JUnit `<system-out>` where the CSV had no raw_result.
+    let wanted: Vec<String> = cases
+        .iter()
+        .filter_map(|c| match &c.log {
+            LogSource::Junit(t) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let junit_logs = if wanted.is_empty() || inputs.junit.is_empty() {
+        junit::JunitLogs::default()
+    } else {
+        junit::find_logs(&inputs.junit, &wanted, LOG_CAP)
+    };
+    warnings.extend(junit_logs.warnings.iter().cloned());
+
+    let results: Vec<ResultRow> = cases
+        .into_iter()
+        .map(|c| ResultRow {
+            log: match c.log {
+                LogSource::Raw(s) => s,
+                LogSource::Junit(t) => junit_logs.by_test.get(&t).cloned().unwrap_or_default(),
+            },
+            case: c.key,
+            // Legacy defaults: 0.0 when the metric is absent (§9.2 worked example).
+            gpu_time: c.gpu_time.unwrap_or(0.0),
+            total_time: c.total_time.unwrap_or(0.0),
+            build_time: c.build_time.unwrap_or(0.0),
+            throughput: c.throughput.unwrap_or(0.0),
+            perf_data: py_json_dumps(&c.perf_data),
+            origin: c.origin,
+        })
+        .collect();
+
+    // Run key (§ issue 5): given, or derived.
+    let (job_ids, summary_tests) = match &inputs.summary {
+        Some(s) => super::summary::read_ids(s)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let tests: Vec<String> = if summary_tests.is_empty() {
+        test_ids.into_iter().collect()
+    } else {
+        summary_tests
+    };
+    let (run_key, run_key_origin) = match opts.run_key.as_deref().map(str::trim) {
+        Some(k) if !k.is_empty() => {
+            if chars(k) > limits::UUID || k.chars().any(char::is_control) {
+                return Err(UserError(format!(
+                    "--run-key must be at most {} characters without control characters.",
+                    limits::UUID
+                )));
+            }
+            (k.to_string(), "given with --run-key".to_string())
+        }
+        _ => {
+            let parts = runkey::KeyParts {
+                link: run.link.clone(),
+                commit: run.cl.clone(),
+                job_ids,
+                test_ids: tests,
+                start_time: run.start_time.clone().unwrap_or_default(),
+            };
+            let weak = parts.is_weak();
+            let content = weak.then(|| runkey::content_digest(&results));
+            if weak {
+                warnings.push(
+                    "The run has no link, commit, job id or start time, so its run key also covers the uploaded values; pass --link or --run-key to make re-uploads of the same run recognisable for sure.".into(),
+                );
+            }
+            (parts.derive(content.as_deref()), parts.describe(weak))
+        }
+    };
+
+    Ok(UploadPlan {
+        run_key,
+        run_key_origin,
+        run,
+        results,
+        skipped,
+        rows_used,
+        metric_csv: inputs.metric_csv.clone(),
+        run_dir: inputs.run_dir.clone(),
+        warnings,
+    })
+}
+
+struct Accepted {
+    key: CaseKey,
+    data_key: String,
+    number: Option<(NumberColumn, f64)>,
+    total_time: Option<f64>,
+}
+
+fn parse_number(what: &str, s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{what} {s:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("{what} {s:?} is not a finite number"));
+    }
+    if v.abs() > limits::FLOAT_16_6_MAX {
+        return Err(format!(
+            "{what} {s:?} is too large for the float(16,6) column"
+        ));
+    }
+    Ok(v)
+}
+
+/// §9.2 step 3: decide whether a row is uploaded; `Err((reason, is_failed_state))` if not.
+fn accept_row(
+    row: &LongRow,
+    gpu: &str,
+    forced_framework: Option<&str>,
+    has_total_time_column: bool,
+) -> Result<Accepted, (String, bool)> {
+    if row.state.trim() == "failed" {
+        return Err(("the test failed (state=failed)".into(), true));
+    }
+    if rules::legacy_filtered(&row.turtle_case_name) {
+        return Err((
+            "trt_perf_parser.py filters this turtle_case_name out".into(),
+            false,
+        ));
+    }
+    let missing: Vec<&str> = [
+        ("network_name", &row.network_name),
+        ("metric_type", &row.metric_type),
+        ("perf_metric", &row.perf_metric),
+    ]
+    .iter()
+    .filter(|(_, v)| v.trim().is_empty())
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() {
+        return Err((format!("{} is empty", missing.join(" and ")), false));
+    }
+    let metric_type = row.metric_type.trim();
+    let network = rules::network_for_row(&row.network_name, &row.test_name);
+    let batch = rules::batch_size(network);
+    let batchsize: u32 = batch.parse().map_err(|_| {
+        (
+            format!("batch size {batch} does not fit the int unsigned column"),
+            false,
+        )
+    })?;
+    let framework = match forced_framework {
+        Some(f) => f.to_string(),
+        None => rules::framework(&row.test_name, network, &row.command).to_string(),
+    };
+    let key = CaseKey {
+        format: framework,
+        network: rules::case_network(network),
+        batchsize,
+        precision: rules::precision(&row.command, gpu).to_string(),
+        cmd: rules::format_command(&row.command),
+    };
+    if chars(&key.network) > limits::NETWORK {
+        return Err((
+            format!(
+                "the network name is {} characters long and cases.network holds at most {}",
+                chars(&key.network),
+                limits::NETWORK
+            ),
+            false,
+        ));
+    }
+    if chars(&key.cmd) > limits::CMD {
+        return Err((
+            format!(
+                "the command is {} characters long and cases.cmd holds at most {}",
+                chars(&key.cmd),
+                limits::CMD
+            ),
+            false,
+        ));
+    }
+    let number = match rules::number_column(metric_type) {
+        Some(col) => Some((
+            col,
+            parse_number(&format!("perf_metric of {metric_type}"), &row.perf_metric)
+                .map_err(|e| (e, false))?,
+        )),
+        None => None,
+    };
+    let total_time = if has_total_time_column && !row.total_time_sec.trim().is_empty() {
+        Some(parse_number("total_time__sec", &row.total_time_sec).map_err(|e| (e, false))?)
+    } else {
+        None
+    };
+    Ok(Accepted {
+        key,
+        data_key: rules::perf_data_key(metric_type),
+        number,
+        total_time,
+    })
+}
+
+fn check_run_lengths(run: &RunRow) -> Result<(), UserError> {
+    let checks: [(&str, &str, &str, usize); 13] = [
+        ("driver", "--driver", &run.driver, limits::VARCHAR_150),
+        ("cpu", "--cpu", &run.cpu, limits::VARCHAR_150),
+        ("os", "--os", &run.os, limits::VARCHAR_150),
+        ("gpu", "--gpu", &run.gpu, limits::VARCHAR_150),
+        ("cuda", "--cuda", &run.cuda, limits::VARCHAR_150),
+        ("cudnn", "cudnn_version", &run.cudnn, limits::VARCHAR_150),
+        ("cublas", "cublas_version", &run.cublas, limits::VARCHAR_150),
+        (
+            "graphic_freq",
+            "--sm-clock",
+            &run.graphic_freq,
+            limits::VARCHAR_150,
+        ),
+        (
+            "memory_freq",
+            "--mem-clock",
+            &run.memory_freq,
+            limits::VARCHAR_150,
+        ),
+        ("tensorrt", "--tensorrt", &run.tensorrt, limits::VARCHAR_150),
+        ("cl", "--commit", &run.cl, limits::VARCHAR_150),
+        ("notes", "--notes", &run.notes, limits::NOTES),
+        ("link", "--link", &run.link, limits::LINK),
+    ];
+    for (col, src, v, max) in checks {
+        if chars(v) > max {
+            return Err(UserError(format!(
+                "{src} is {} characters long, but the TRT_perf column runs.{col} holds at most {max}; shorten it.",
+                chars(v)
+            )));
+        }
+    }
+    if chars(&run.trtllm) > limits::VARCHAR_150 {
+        return Err(UserError(format!(
+            "--trtllm is {} characters long, but the TRT_perf column runs.trtllm holds at most {}; shorten it.",
+            chars(&run.trtllm),
+            limits::VARCHAR_150
+        )));
+    }
+    Ok(())
+}
+
+/// The standard files of a collected run directory (see the pipeline's layout):
+/// `RUN/results/{perf_script_test_results.csv, session_properties.csv, gpu_monitoring.csv,
+/// summary.json}` and `RUN/cases/*/artifacts/results*.xml`. Optional files are used when
+/// present.
+pub fn run_dir_inputs(run_dir: &Path) -> Result<PlanInputs, UserError> {
+    let results = run_dir.join("results");
+    let metric_csv = results.join("perf_script_test_results.csv");
+    if !metric_csv.is_file() {
+        return Err(UserError(format!(
+            "{} has no results/perf_script_test_results.csv, so there is nothing to upload; run `perf-run extract` on it first, or pass --source-metric-csv.",
+            run_dir.display()
+        )));
+    }
+    let opt = |name: &str| {
+        let p = results.join(name);
+        p.is_file().then_some(p)
+    };
+    let mut junit = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(run_dir.join("cases")) {
+        let mut case_dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        case_dirs.sort();
+        for c in case_dirs {
+            if let Ok(rd) = std::fs::read_dir(c.join("artifacts")) {
+                let mut xs: Vec<PathBuf> = rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("results") && n.ends_with(".xml"))
+                    })
+                    .collect();
+                xs.sort();
+                junit.extend(xs);
+            }
+        }
+    }
+    Ok(PlanInputs {
+        metric_csv,
+        properties: opt("session_properties.csv"),
+        gpu_monitoring: opt("gpu_monitoring.csv"),
+        junit,
+        summary: opt("summary.json"),
+        run_dir: Some(run_dir.to_path_buf()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "tests/fixtures/trtllm/results/perf_script_test_results.disagg_sample_truncated.csv",
+        )
+    }
+
+    #[test]
+    fn worked_example_of_reference_9_2() {
+        let plan = build_plan(
+            &PlanInputs {
+                metric_csv: fixture(),
+                ..Default::default()
+            },
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.rows_used, 6);
+        assert_eq!(plan.results.len(), 3);
+        let r = &plan.results[0];
+        assert_eq!(r.case.format, "PYTORCH");
+        assert_eq!(
+            r.case.network,
+            "test_benchmark[disagg_perf_file:deepseek-r1-fp4_015_8k1k_dep:16_bs:64_mtp:0_ccbackend:ucx]_con:1075"
+        );
+        assert_eq!(r.case.batchsize, 64);
+        assert_eq!(r.case.precision, "FP4");
+        assert_eq!(
+            r.case.cmd,
+            "disagg_benchmark --model=deepseek-r1-fp4 --fp4 --concurrency=1075"
+        );
+        assert_eq!(
+            r.perf_data,
+            r#"{"disagg_server_ttft": "1122.63", "disagg_server_e2el": "22521.71"}"#
+        );
+        assert_eq!(r.gpu_time, 0.0);
+        assert_eq!(r.total_time, 703.296025);
+        assert_eq!(r.throughput, 0.0);
+        assert_eq!(r.build_time, 0.0);
+        assert_eq!(r.origin.line, 2);
+        // clocks from the CSV (no flags, no monitoring file), times from the CSV
+        assert_eq!(plan.run.graphic_freq, "2062");
+        assert_eq!(plan.run.memory_freq, "3996");
+        assert_eq!(plan.run.start_time.as_deref(), Some("2025-10-31 00:53:53"));
+        assert!(plan.skipped.is_empty());
+        assert_eq!(plan.run_key.len(), 64);
+    }
+
+    #[test]
+    fn flag_clocks_win_and_framework_override() {
+        let plan = build_plan(
+            &PlanInputs {
+                metric_csv: fixture(),
+                ..Default::default()
+            },
+            &PlanOptions {
+                info: RunInfoArgs {
+                    sm_clock: Some("1500".into()),
+                    gpu: Some("NVIDIA GB200".into()),
+                    trtllm: Some("1.2.0rc1\nsecond line".into()),
+                    start_time: Some("2025-10-31 00:00:00".into()),
+                    ..Default::default()
+                },
+                framework: Some("onnx".into()),
+                run_key: Some("my-key".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.run.graphic_freq, "1500");
+        assert_eq!(plan.run.memory_freq, "3996");
+        assert_eq!(plan.run.gpu, "GB200");
+        assert_eq!(plan.run.trtllm, "1.2.0rc1");
+        assert_eq!(plan.results[0].case.format, "ONNX");
+        assert_eq!(plan.run_key, "my-key");
+    }
+
+    #[test]
+    fn failed_and_bad_rows_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        std::fs::write(
+            &p,
+            "network_name,test_name,perf_metric,total_time__sec,state,command,metric_type\n\
+             n1,t1,10,1,valid,cmd --fp16,INFERENCE_TIME\n\
+             n1,t1,oops,1,valid,cmd --fp16,TOKEN_THROUGHPUT\n\
+             n2,t2,5,1,failed,cmd,INFERENCE_TIME\n\
+             ,t3,5,1,valid,cmd,INFERENCE_TIME\n\
+             n4,t4,5,,valid,cmd,BUILD_TIME\n",
+        )
+        .unwrap();
+        let plan = build_plan(
+            &PlanInputs {
+                metric_csv: p.clone(),
+                ..Default::default()
+            },
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.results.len(), 2);
+        assert_eq!(plan.results[0].gpu_time, 10.0);
+        assert_eq!(plan.results[0].perf_data, r#"{"run_time__msec": "10"}"#);
+        assert_eq!(plan.results[1].build_time, 5.0);
+        assert_eq!(plan.skipped.len(), 3);
+        assert_eq!(plan.skipped[0].line, 3);
+        assert!(plan.skipped[0].reason.contains("not a number"));
+        assert!(plan.skipped[1].failed_state);
+        assert!(plan.skipped[2].reason.contains("network_name is empty"));
+
+        std::fs::write(
+            &p,
+            "network_name,perf_metric,state,metric_type\nn,1,failed,X\n",
+        )
+        .unwrap();
+        let err = build_plan(
+            &PlanInputs {
+                metric_csv: p,
+                ..Default::default()
+            },
+            &PlanOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.0.starts_with("Nothing to upload"), "{}", err.0);
+    }
+
+    #[test]
+    fn capped_text_keeps_head_and_tail() {
+        let mut c = CappedText::new(80);
+        for i in 0..100 {
+            c.push(&format!("{i:03}é"));
+        }
+        let s = c.finish();
+        assert!(s.starts_with("000é001é"));
+        assert!(s.ends_with("099é"));
+        assert!(s.contains("left out"));
+        let mut c = CappedText::new(1000);
+        c.push("short");
+        c.push(" text");
+        assert_eq!(c.finish(), "short text");
+    }
+
+    #[test]
+    fn python_json() {
+        let pairs = vec![
+            ("a".to_string(), "x\"y\\z\n".to_string()),
+            ("é".to_string(), "😀".to_string()),
+        ];
+        assert_eq!(
+            py_json_dumps(&pairs),
+            r#"{"a": "x\"y\\z\n", "\u00e9": "\ud83d\ude00"}"#
+        );
+        assert_eq!(py_json_dumps(&[]), "{}");
+    }
+
+    #[test]
+    fn times() {
+        let t = |s: &str| parse_time(s).map(fmt_time);
+        assert_eq!(
+            t("2025-10-31 00:53:53").as_deref(),
+            Some("2025-10-31 00:53:53")
+        );
+        assert_eq!(
+            t("2025-10-31 02:53:53 +0200").as_deref(),
+            Some("2025-10-31 00:53:53")
+        );
+        assert_eq!(
+            t("2025-10-31T00:53:53.5Z").as_deref(),
+            Some("2025-10-31 00:53:53")
+        );
+        assert_eq!(t("2025-10-31").as_deref(), Some("2025-10-31 00:00:00"));
+        assert_eq!(t("yesterday"), None);
+    }
+}

@@ -1,0 +1,387 @@
+//! Where the TRT_perf database is and how perf-run logs in: `DbSettings::resolve` turns the
+//! `--DB-*` flags and the `DB_*` environment into one validated value (flag > env > default).
+//!
+//! The password is a `SecretString` read from `DB_PASSWORD` or `--DB-password-file`; it is
+//! never a flag (DESIGN.md "Secrets"), never has a built-in default (reference §9.1 notes
+//! that the legacy script ships one — not copied), and never appears in `Debug` output.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::upload::DbArgs;
+use crate::error::UserError;
+
+/// Default schema name (reference §9.1 `DB_SCHEMA`).
+pub const DEFAULT_SCHEMA: &str = "TRT_perf";
+/// Default MySQL port. (The legacy default 13306 is a site setting, so it is configuration.)
+pub const DEFAULT_PORT: u16 = 3306;
+/// Base URL of the TRTPerf page; the legacy script prints links to it (reference §9.1).
+pub const DEFAULT_TRTPERF_URL: &str = "http://dlswqa.nvidia.com/trtperf";
+/// How long to wait for the server to accept a connection and the login.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The sentence printed when someone passes `--DB-password` on the command line.
+pub const PASSWORD_ON_CLI_REFUSED: &str = "--DB-password is refused: a password on the command line can be read by every user of this machine in `ps` and ends up in shell history and CI logs. Put it in the DB_PASSWORD environment variable (for example a Jenkins credentials binding) or in a file only you can read and pass --DB-password-file FILE; the password you typed is now exposed, so consider changing it.";
+
+/// Where the password came from (shown in dry-run output and messages, never the value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    Env,
+    File(PathBuf),
+    None,
+}
+
+impl fmt::Display for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordSource::Env => write!(f, "from DB_PASSWORD"),
+            PasswordSource::File(p) => write!(f, "from {}", p.display()),
+            PasswordSource::None => write!(f, "not set"),
+        }
+    }
+}
+
+/// Validated database settings. `Debug` redacts the password (SecretString does).
+#[derive(Clone)]
+pub struct DbSettings {
+    pub host: Option<String>,
+    pub port: u16,
+    pub user: Option<String>,
+    pub schema: String,
+    pub password: Option<SecretString>,
+    pub password_source: PasswordSource,
+    pub spool_dir: PathBuf,
+    pub trtperf_url: String,
+    pub connect_timeout: Duration,
+}
+
+impl fmt::Debug for DbSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("schema", &self.schema)
+            .field(
+                "password",
+                &match self.password {
+                    Some(_) => "<redacted>",
+                    None => "<none>",
+                },
+            )
+            .field("password_source", &self.password_source)
+            .field("spool_dir", &self.spool_dir)
+            .field("trtperf_url", &self.trtperf_url)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The runs home: `$PERF_RUN_HOME`, else `./perf-runs`.
+pub fn runs_home(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    non_empty(env("PERF_RUN_HOME"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("perf-runs"))
+}
+
+/// Whether `perf-run run` should upload: `--upload`, or `USE_TRT_PERF_DB=true` unless
+/// `--no-upload` (reference §2.1 `USE_TRT_PERF_DB`).
+pub fn upload_wanted(
+    flag_upload: bool,
+    flag_no_upload: bool,
+    env: &impl Fn(&str) -> Option<String>,
+) -> bool {
+    if flag_no_upload {
+        return false;
+    }
+    if flag_upload {
+        return true;
+    }
+    matches!(
+        non_empty(env("USE_TRT_PERF_DB"))
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref(),
+        Some("true" | "1" | "yes" | "on")
+    )
+}
+
+impl DbSettings {
+    /// Flag > environment > default. Fails (a `UserError`, exit 2) on a password given on the
+    /// command line, an unreadable or empty password file, or a malformed port or timeout.
+    pub fn resolve(
+        args: &DbArgs,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<DbSettings, UserError> {
+        if args.db_password_on_cli.is_some() {
+            return Err(UserError(PASSWORD_ON_CLI_REFUSED.to_string()));
+        }
+        let host = non_empty(args.db_host.clone()).or_else(|| non_empty(env("DB_HOST")));
+        let user = non_empty(args.db_user.clone()).or_else(|| non_empty(env("DB_USER")));
+        let schema = non_empty(args.db_schema.clone())
+            .or_else(|| non_empty(env("DB_SCHEMA")))
+            .unwrap_or_else(|| DEFAULT_SCHEMA.to_string());
+        let port = match args.db_port {
+            Some(p) => p,
+            None => match non_empty(env("DB_PORT")) {
+                Some(s) => parse_port(&s)?,
+                None => DEFAULT_PORT,
+            },
+        };
+        if port == 0 {
+            return Err(UserError(
+                "The database port 0 is not valid; give a port between 1 and 65535 with --DB-port or DB_PORT.".into(),
+            ));
+        }
+        let (password, password_source) = match &args.db_password_file {
+            Some(path) => (
+                Some(read_password_file(path)?),
+                PasswordSource::File(path.clone()),
+            ),
+            None => match env("DB_PASSWORD").filter(|s| !s.is_empty()) {
+                Some(p) => (Some(SecretString::from(p)), PasswordSource::Env),
+                None => (None, PasswordSource::None),
+            },
+        };
+        let spool_dir = args
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| runs_home(env).join("spool"));
+        let trtperf_url = non_empty(args.trtperf_url.clone())
+            .or_else(|| non_empty(env("TRTPERF_URL")))
+            .unwrap_or_else(|| DEFAULT_TRTPERF_URL.to_string());
+        let connect_timeout = match args.db_connect_timeout {
+            Some(s) if s > 0 => Duration::from_secs(s),
+            Some(_) => {
+                return Err(UserError(
+                    "--DB-connect-timeout must be at least 1 second.".into(),
+                ));
+            }
+            None => DEFAULT_CONNECT_TIMEOUT,
+        };
+        Ok(DbSettings {
+            host,
+            port,
+            user,
+            schema,
+            password,
+            password_source,
+            spool_dir,
+            trtperf_url,
+            connect_timeout,
+        })
+    }
+
+    /// `user@host:port/schema`, for messages (no password).
+    pub fn target(&self) -> String {
+        format!(
+            "{}@{}:{}/{}",
+            self.user.as_deref().unwrap_or("<no user>"),
+            self.host.as_deref().unwrap_or("<no host>"),
+            self.port,
+            self.schema
+        )
+    }
+
+    /// The TRTPerf page of one run, in the legacy format (reference §9.1).
+    pub fn link_for(&self, run_id: u64) -> String {
+        trtperf_link(&self.trtperf_url, run_id)
+    }
+
+    /// Check that everything needed to connect is there; says which setting is missing.
+    pub fn require_complete(&self) -> Result<(&str, &str, &SecretString), UserError> {
+        let host = self.host.as_deref().ok_or_else(|| {
+            UserError("No database host is configured: pass --DB-host HOST or set DB_HOST.".into())
+        })?;
+        let user = self.user.as_deref().ok_or_else(|| {
+            UserError("No database user is configured: pass --DB-user USER or set DB_USER.".into())
+        })?;
+        let password = self.password.as_ref().ok_or_else(|| {
+            UserError(
+                "No database password is configured: set DB_PASSWORD or pass --DB-password-file FILE (never the password itself on the command line)."
+                    .into(),
+            )
+        })?;
+        Ok((host, user, password))
+    }
+
+    /// The password value, for redacting it out of anything printed.
+    pub(crate) fn password_text(&self) -> Option<&str> {
+        self.password.as_ref().map(|p| p.expose_secret())
+    }
+}
+
+/// `BASE?req=get_html&run_ids=N&…` exactly as `trt_perf_parser.py` prints it (reference §9.1).
+pub fn trtperf_link(base: &str, run_id: u64) -> String {
+    format!(
+        "{}?req=get_html&run_ids={run_id}&baseline=--&target=--&drop_limit=5&time_limit=0.0&gap_limit=-999.9&only_show_drop=true",
+        base.trim_end_matches(['?', '/'])
+    )
+}
+
+fn parse_port(s: &str) -> Result<u16, UserError> {
+    s.parse::<u16>().map_err(|_| {
+        UserError(format!(
+            "DB_PORT={s:?} is not a port number; set it to a number between 1 and 65535."
+        ))
+    })
+}
+
+fn read_password_file(path: &Path) -> Result<SecretString, UserError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UserError(format!(
+            "Cannot read the database password file {}: {e}.",
+            path.display()
+        ))
+    })?;
+    let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if first.is_empty() {
+        return Err(UserError(format!(
+            "The database password file {} is empty; its first line must be the password.",
+            path.display()
+        )));
+    }
+    warn_if_world_readable(path);
+    Ok(SecretString::from(first.to_string()))
+}
+
+#[cfg(unix)]
+fn warn_if_world_readable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        crate::output::warn(format!(
+            "The password file {} can be read by every user of this machine; run `chmod 600 {}`.",
+            path.display(),
+            path.display()
+        ));
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_world_readable(_path: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn flag_beats_env_beats_default() {
+        let env = env_of(&[
+            ("DB_HOST", "envhost"),
+            ("DB_PORT", "13306"),
+            ("DB_USER", "envuser"),
+            ("DB_PASSWORD", "s3cr3t-env"),
+        ]);
+        let args = DbArgs {
+            db_host: Some("flaghost".into()),
+            ..Default::default()
+        };
+        let s = DbSettings::resolve(&args, &env).unwrap();
+        assert_eq!(s.host.as_deref(), Some("flaghost"));
+        assert_eq!(s.port, 13306);
+        assert_eq!(s.user.as_deref(), Some("envuser"));
+        assert_eq!(s.schema, "TRT_perf");
+        assert_eq!(s.password_source, PasswordSource::Env);
+        assert_eq!(s.password_text(), Some("s3cr3t-env"));
+        assert_eq!(s.spool_dir, PathBuf::from("perf-runs/spool"));
+
+        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[])).unwrap();
+        assert_eq!(s.host, None, "no built-in host default");
+        assert_eq!(s.user, None, "no built-in user default");
+        assert_eq!(s.port, 3306);
+        assert!(s.password.is_none(), "no built-in password default");
+        assert!(s.require_complete().is_err());
+    }
+
+    #[test]
+    fn password_on_cli_is_refused_with_reason() {
+        let args = DbArgs {
+            db_password_on_cli: Some("hunter2".into()),
+            ..Default::default()
+        };
+        let err = DbSettings::resolve(&args, &env_of(&[])).unwrap_err();
+        assert!(err.0.contains("refused"));
+        assert!(err.0.contains("DB_PASSWORD"));
+        assert!(err.0.contains("--DB-password-file"));
+        assert!(!err.0.contains("hunter2"));
+    }
+
+    #[test]
+    fn password_file_wins_and_debug_redacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "from-file-pw\nignored\n").unwrap();
+        let args = DbArgs {
+            db_password_file: Some(f.clone()),
+            ..Default::default()
+        };
+        let s = DbSettings::resolve(&args, &env_of(&[("DB_PASSWORD", "env-pw")])).unwrap();
+        assert_eq!(s.password_text(), Some("from-file-pw"));
+        assert_eq!(s.password_source, PasswordSource::File(f));
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("from-file-pw"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
+
+        std::fs::write(dir.path().join("empty"), "\n").unwrap();
+        let args = DbArgs {
+            db_password_file: Some(dir.path().join("empty")),
+            ..Default::default()
+        };
+        assert!(
+            DbSettings::resolve(&args, &env_of(&[]))
+                .unwrap_err()
+                .0
+                .contains("empty")
+        );
+    }
+
+    #[test]
+    fn bad_port_is_a_sentence() {
+        let err =
+            DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_PORT", "abc")])).unwrap_err();
+        assert!(err.0.contains("DB_PORT=\"abc\""), "{}", err.0);
+    }
+
+    #[test]
+    fn link_format_matches_legacy() {
+        assert_eq!(
+            trtperf_link("http://dlswqa.nvidia.com/trtperf", 42),
+            "http://dlswqa.nvidia.com/trtperf?req=get_html&run_ids=42&baseline=--&target=--&drop_limit=5&time_limit=0.0&gap_limit=-999.9&only_show_drop=true"
+        );
+    }
+
+    #[test]
+    fn upload_wanted_rules() {
+        let on = env_of(&[("USE_TRT_PERF_DB", "true")]);
+        let off = env_of(&[]);
+        assert!(upload_wanted(false, false, &on));
+        assert!(!upload_wanted(false, true, &on));
+        assert!(upload_wanted(true, false, &off));
+        assert!(!upload_wanted(false, false, &off));
+    }
+
+    #[test]
+    fn runs_home_from_env() {
+        assert_eq!(
+            runs_home(&env_of(&[("PERF_RUN_HOME", "/x/runs")])),
+            PathBuf::from("/x/runs")
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The run's `summary.json` (written by the pipeline): read the job and test ids for the run
+//! key, and record the upload in its `"upload"` key. Read as `serde_json::Value` so this code
+//! does not depend on the pipeline's types; unknown keys are kept as they are.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::error::UserError;
+
+/// `summary.json` of a run directory, if there is one.
+pub fn summary_path(run_dir: &Path) -> Option<PathBuf> {
+    [
+        run_dir.join("results").join("summary.json"),
+        run_dir.join("summary.json"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `(job ids, test ids)` from `cases[].job.job_id` and `cases[].test_id`.
+pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), UserError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UserError(format!("Cannot read {}: {e}.", path.display())))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        UserError(format!(
+            "{} is not valid JSON ({e}); perf-run reads job and test ids from it.",
+            path.display()
+        ))
+    })?;
+    let mut jobs = Vec::new();
+    let mut tests = Vec::new();
+    for c in v
+        .get("cases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(j) = c.get("job").and_then(|j| j.get("job_id")).and_then(id_text) {
+            jobs.push(j);
+        }
+        if let Some(t) = c.get("test_id").and_then(id_text) {
+            tests.push(t);
+        }
+    }
+    Ok((jobs, tests))
+}
+
+/// Set `"upload": {"run_id": N, "link": "...", "at": "<RFC3339>"}` atomically: read, modify,
+/// write a temporary file next to it, fsync, rename. A missing file is not an error.
+pub fn record_upload(run_dir: &Path, run_id: u64, link: &str) -> std::io::Result<Option<PathBuf>> {
+    let Some(path) = summary_path(run_dir) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path)?;
+    let mut v: Value = serde_json::from_str(&text)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "summary.json is not a JSON object",
+        ));
+    };
+    obj.insert(
+        "upload".into(),
+        json!({
+            "run_id": run_id,
+            "link": link,
+            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+    );
+    let mut out = serde_json::to_string_pretty(&v)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    out.push('\n');
+    write_atomic(&path, out.as_bytes())?;
+    Ok(Some(path))
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, bytes, 0o666)
+}
+
+/// [`write_atomic`] with the file mode (before umask) of the new file, e.g. `0o600`.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = o.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_patch() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("results")).unwrap();
+        let p = dir.path().join("results/summary.json");
+        std::fs::write(
+            &p,
+            r#"{"schema":"perf-run.summary","version":1,"run":{"run_id":"r1"},"cases":[{"test_id":"t1","job":{"job_id":"123"}},{"test_id":"t2","job":{"job_id":124}}],"upload":null}"#,
+        )
+        .unwrap();
+        let (jobs, tests) = read_ids(&p).unwrap();
+        assert_eq!(jobs, vec!["123", "124"]);
+        assert_eq!(tests, vec!["t1", "t2"]);
+        let written = record_upload(dir.path(), 42, "http://x?run_ids=42").unwrap();
+        assert_eq!(written.as_deref(), Some(p.as_path()));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(v["upload"]["run_id"], 42);
+        assert_eq!(v["upload"]["link"], "http://x?run_ids=42");
+        assert!(v["upload"]["at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(v["schema"], "perf-run.summary");
+        // key order kept
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["schema", "version", "run", "cases", "upload"]);
+        // no summary: skipped
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(record_upload(empty.path(), 1, "l").unwrap(), None);
+    }
+}
