@@ -344,7 +344,17 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
         results_dir: results_dir.display().to_string(),
     })?;
     let (link, upload_pending) = if i.upload && i.interrupted.is_none() {
-        crate::ops::store::upload_after_run(i.rd, i.journal, i.db).await
+        {
+            let valid = cases
+                .iter()
+                .filter(|c| {
+                    c.clients
+                        .iter()
+                        .any(|cl| cl.validity == results::Validity::Valid)
+                })
+                .count();
+            crate::ops::store::upload_after_run(i.rd, i.journal, i.db, valid).await
+        }
     } else {
         if i.upload {
             output::warn(

@@ -73,27 +73,19 @@ pub async fn connect(c: &ClusterRef) -> Result<AnyRemote> {
     }
 }
 
-fn use_db(args_upload: bool, args_no_upload: bool, env: &dyn Fn(&str) -> Option<String>) -> bool {
-    if args_no_upload {
-        return false;
-    }
-    args_upload
-        || env("USE_TRT_PERF_DB")
-            .map(|v| {
-                matches!(
-                    v.trim().to_ascii_lowercase().as_str(),
-                    "1" | "true" | "yes" | "on"
-                )
-            })
-            .unwrap_or(false)
-}
-
 /// `perf-run run` (and `submit`, which is `run --detach`).
 pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     let env = crate::config::process_env;
     let t0 = Instant::now();
     if force_detach {
         args.detach = true;
+    }
+    // Refuse a password on the command line (and other DB setting mistakes) before anything
+    // is submitted, not after the benchmark ran.
+    if crate::perfdb::upload_wanted(args.upload, args.no_upload, &env)
+        || args.db.db_password_on_cli.is_some()
+    {
+        crate::perfdb::DbSettings::resolve(&args.db, &env)?;
     }
     if args.dry_run {
         let prep = prepare(&args.render, &env)?;
@@ -122,7 +114,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         .run_dir
         .clone()
         .context("internal error: a run always has a run directory")?;
-    let upload = use_db(args.upload, args.no_upload, &env);
+    let upload = crate::perfdb::upload_wanted(args.upload, args.no_upload, &env);
     let spec = write_run_spec(&prep, &rd, upload)?;
     let journal = Journal::open(&rd.journal_path())?;
     journal.record(Event::RunStarted {

@@ -1,16 +1,95 @@
-//! The store stage of `perf-run run`: upload the run directory to TRT_perf.
+//! The store stage of `perf-run run`: upload the run directory to TRT_perf when asked
+//! (`--upload` or USE_TRT_PERF_DB=true). The results are already on disk; a failed upload
+//! leaves a spool entry and exit code 5 ("results kept, upload pending").
 
 use crate::cli::upload::DbArgs;
 use crate::journal::RunDir;
-use crate::journal::events::Journal;
+use crate::journal::events::{Event, Journal};
 use crate::output;
+use crate::perfdb::{self, DbSettings, RunInfoArgs, UploadOptions, UploadOutcome};
 
 /// Upload the run's results; returns the TRTPerf link and whether the upload is pending.
 pub async fn upload_after_run(
-    _rd: &RunDir,
-    _journal: &Journal,
-    _db: &DbArgs,
+    rd: &RunDir,
+    journal: &Journal,
+    db: &DbArgs,
+    valid_cases: usize,
 ) -> (Option<String>, bool) {
-    output::warn("uploading is not wired yet");
-    (None, true)
+    if valid_cases == 0 {
+        output::warn("no case produced a valid measurement, so nothing was uploaded to TRT_perf");
+        return (None, false);
+    }
+    let env = crate::config::process_env;
+    let settings = match DbSettings::resolve(db, &env) {
+        Ok(s) => s,
+        Err(e) => {
+            output::error(format!("the upload cannot start: {e}"));
+            let _ = journal.record(Event::UploadPending {
+                reason: e.to_string(),
+                entry: None,
+            });
+            return (None, true);
+        }
+    };
+    // The TensorRT-LLM version the batch script read on the compute node.
+    let trtllm = std::fs::read_dir(rd.root.join("cases"))
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("artifacts/sysinfo/trtllm_version.txt"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty() && s != "unknown");
+    let opts = UploadOptions {
+        info: RunInfoArgs {
+            trtllm,
+            link: env("BUILD_URL").filter(|s| !s.is_empty()),
+            notes: env("PERF_RUN_NOTES").filter(|s| !s.is_empty()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match perfdb::upload_run_dir(&rd.root, &settings, &opts).await {
+        Ok(UploadOutcome::Uploaded { run_id, link, rows }) => {
+            output::info(format!(
+                "uploaded {rows} result row(s) to TRT_perf as run {run_id}"
+            ));
+            let _ = journal.record(Event::Uploaded {
+                db_run_id: run_id,
+                link: link.clone(),
+            });
+            (Some(link), false)
+        }
+        Ok(UploadOutcome::AlreadyUploaded { run_id, link }) => {
+            output::info(format!(
+                "this run was already uploaded as TRT_perf run {run_id}"
+            ));
+            (Some(link), false)
+        }
+        Ok(UploadOutcome::Spooled { entry, reason }) => {
+            output::error(format!(
+                "the upload to TRT_perf failed ({reason}); the results are kept and the upload waits in {} (retry with `perf-run upload --spool`)",
+                entry.display()
+            ));
+            let _ = journal.record(Event::UploadPending {
+                reason,
+                entry: Some(entry.display().to_string()),
+            });
+            (None, true)
+        }
+        Ok(UploadOutcome::DryRun) => (None, false),
+        Err(e) => {
+            output::error(format!(
+                "the upload to TRT_perf failed: {e:#}; the results are kept in {} (upload later with `perf-run upload {}`)",
+                rd.results_dir().display(),
+                rd.root.display()
+            ));
+            let _ = journal.record(Event::UploadPending {
+                reason: format!("{e:#}"),
+                entry: None,
+            });
+            (None, true)
+        }
+    }
 }

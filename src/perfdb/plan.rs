@@ -701,6 +701,14 @@ fn accept_row(
     if row.state.trim() == "failed" {
         return Err(("the test failed (state=failed)".into(), true));
     }
+    // perf-run marks measurements its validity gate rejected (failed requests, zero tokens,
+    // missing metrics) as state=invalid: they are never stored as if they were real numbers.
+    if row.state.trim() == "invalid" {
+        return Err((
+            "the measurement is invalid (state=invalid: see the reasons in summary.json)".into(),
+            true,
+        ));
+    }
     if rules::legacy_filtered(&row.turtle_case_name) {
         return Err((
             "trt_perf_parser.py filters this turtle_case_name out".into(),
