@@ -280,6 +280,30 @@ pub fn extract_loose(
     inputs: &LooseInputs,
     metrics: &MetricConfig,
 ) -> Result<LooseExtraction, LooseError> {
+    let mut cases = Vec::new();
+    let done = extract_loose_each(inputs, metrics, &mut |c| cases.push(c))?;
+    Ok(LooseExtraction {
+        cases,
+        warnings: done.warnings,
+        bytes: done.bytes,
+    })
+}
+
+/// What `extract_loose_each` saw besides the cases.
+#[derive(Debug, Clone, Default)]
+pub struct LooseSummary {
+    pub cases: usize,
+    pub warnings: Vec<String>,
+    pub bytes: u64,
+}
+
+/// Like `extract_loose`, but hands each case to `on_case` as soon as it is complete, so a
+/// JUnit file with any number of test cases is processed in flat memory.
+pub fn extract_loose_each(
+    inputs: &LooseInputs,
+    metrics: &MetricConfig,
+    on_case: &mut dyn FnMut(CaseResult),
+) -> Result<LooseSummary, LooseError> {
     if inputs.junit.is_empty() && inputs.logs.is_empty() {
         return Err(LooseError::Nothing);
     }
@@ -288,7 +312,7 @@ pub fn extract_loose(
             return Err(LooseError::MissingLog { path: p.clone() });
         }
     }
-    let mut out = LooseExtraction::default();
+    let mut out = LooseSummary::default();
 
     // Group logs by their directory.
     let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
@@ -304,12 +328,11 @@ pub fn extract_loose(
         }
     }
 
-    // Each JUnit test case becomes a case as soon as it is read (memory stays flat however
-    // many test cases a file holds).
+    // Each JUnit test case becomes a case as soon as it is read.
     let mut used_groups = vec![false; groups.len()];
     for path in &inputs.junit {
         let mut bytes = 0u64;
-        let mut cases = Vec::new();
+        let mut n = 0usize;
         let report = read_junit_each(path, metrics, &|_, _| true, &mut |jc: JunitCase| {
             let case_name = jc.bracket().unwrap_or(&jc.name).to_string();
             let gi = groups.iter().position(|(n, _)| *n == case_name);
@@ -318,17 +341,18 @@ pub fn extract_loose(
                 groups[i].1.as_slice()
             });
             let ctx = loose_ctx(jc.node_id(), case_name, inputs.mode.as_deref());
-            cases.push(loose_case(
+            on_case(loose_case(
                 &ctx,
                 Some((&jc, path)),
                 logs,
                 metrics,
                 &mut bytes,
             ));
+            n += 1;
         })?;
+        out.cases += n;
         out.bytes += report.bytes + bytes;
         out.warnings.extend(report.warnings);
-        out.cases.extend(cases);
     }
     for (i, (name, logs)) in groups.iter().enumerate() {
         if used_groups[i] {
@@ -340,8 +364,8 @@ pub fn extract_loose(
             name.clone()
         };
         let ctx = loose_ctx(test_id, name.clone(), inputs.mode.as_deref());
-        out.cases
-            .push(loose_case(&ctx, None, Some(logs), metrics, &mut out.bytes));
+        on_case(loose_case(&ctx, None, Some(logs), metrics, &mut out.bytes));
+        out.cases += 1;
     }
     Ok(out)
 }
