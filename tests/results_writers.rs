@@ -479,3 +479,23 @@ fn record_upload_refuses_a_foreign_json() {
         .to_string();
     assert!(err.contains("is not a perf-run summary"), "{err}");
 }
+
+#[test]
+fn output_writer_dropped_without_finish_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("results");
+    {
+        let mut w =
+            perf_run::results::OutputWriter::create(&out, &run_info(), Vec::new()).expect("create");
+        for c in cases() {
+            w.add(&c).expect("add");
+        }
+        // Dropped here, e.g. because extraction failed half-way.
+    }
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .expect("read_dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

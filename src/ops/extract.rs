@@ -10,8 +10,8 @@ use crate::cli::{ExtractArgs, ModeFilter};
 use crate::error::{Exit, UserError};
 use crate::output;
 use crate::results::{
-    self, CaseStatus, LooseInputs, MetricConfig, RunInfo, extract_loose, read_sysinfo,
-    write_outputs,
+    self, CaseStatus, LooseInputs, MetricConfig, OutputWriter, RunInfo, extract_loose_each,
+    read_sysinfo,
 };
 
 /// At most this many warnings are printed one by one.
@@ -42,17 +42,10 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
         logs: args.log.clone(),
         mode: args.mode.map(|m| mode_name(m).to_string()),
     };
-    let extraction = extract_loose(&inputs, &metrics).map_err(|e| UserError(e.to_string()))?;
-
     let mut run = RunInfo::new(
         format!("extract-{}", started.format("%Y%m%dT%H%M%SZ")),
         started,
     );
-    run.finished = Some(if std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
-        started
-    } else {
-        Utc::now()
-    });
     run.hostname = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty());
     run.user = std::env::var("USER").ok().filter(|u| !u.is_empty());
     run.build_url = std::env::var("BUILD_URL").ok().filter(|u| !u.is_empty());
@@ -60,59 +53,57 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
         run.sysinfo = read_sysinfo(&dir);
     }
 
-    let written = write_outputs(&args.output_dir, &run, &extraction.cases)?;
+    // Cases stream from the readers straight into the writers: memory stays flat however
+    // many cases the inputs hold.
+    let columns = metrics.metrics().iter().map(|m| m.info.clone()).collect();
+    let mut writer = OutputWriter::create(&args.output_dir, &run, columns)?;
+    let mut write_error: Option<anyhow::Error> = None;
+    let mut counts = [0usize; 5];
+    let mut exit = Exit::Success;
+    let mut warnings = Warnings::default();
+    let done = extract_loose_each(&inputs, &metrics, &mut |case| {
+        if write_error.is_none()
+            && let Err(e) = writer.add(&case)
+        {
+            write_error = Some(e);
+        }
+        counts[match case.status {
+            CaseStatus::Passed => 0,
+            CaseStatus::Invalid => 1,
+            CaseStatus::Failed => 2,
+            CaseStatus::Skipped => 3,
+            CaseStatus::NotRun => 4,
+        }] += 1;
+        exit = worse(exit, results::exit_for(std::slice::from_ref(&case)));
+        for w in &case.warnings {
+            warnings.add(w);
+        }
+        report_case(&case);
+    })
+    .map_err(|e| UserError(e.to_string()))?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    for w in &done.warnings {
+        warnings.add(w);
+    }
+    let finished = if std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
+        started
+    } else {
+        Utc::now()
+    };
+    let written = writer.finish(Some(finished))?;
+    warnings.print(&written.summary_json);
 
-    let mut warnings: Vec<String> = extraction.warnings.clone();
-    for c in &extraction.cases {
-        warnings.extend(c.warnings.iter().cloned());
-    }
-    for w in warnings.iter().take(MAX_WARNINGS) {
-        output::warn(w);
-    }
-    if warnings.len() > MAX_WARNINGS {
-        output::warn(format!(
-            "{} more warnings are in {}",
-            warnings.len() - MAX_WARNINGS,
-            written.summary_json.display()
-        ));
-    }
-    for c in &extraction.cases {
-        if matches!(c.status, CaseStatus::Passed) {
-            continue;
-        }
-        let class = c
-            .failure_class
-            .map(|f| format!(" ({f})"))
-            .unwrap_or_default();
-        let say = |line: String| {
-            if c.is_failure() {
-                output::warn(line)
-            } else {
-                output::info(line)
-            }
-        };
-        say(format!("{} {}{class}:", c.test_id, c.status));
-        for r in c.reasons.iter().take(MAX_REASONS) {
-            say(format!("  - {r}"));
-        }
-        if c.reasons.len() > MAX_REASONS {
-            say(format!(
-                "  - … and {} more in {}",
-                c.reasons.len() - MAX_REASONS,
-                written.summary_json.display()
-            ));
-        }
-    }
-    let count = |s: CaseStatus| extraction.cases.iter().filter(|c| c.status == s).count();
     let secs = began.elapsed().as_secs_f64();
-    let mb = extraction.bytes as f64 / 1e6;
+    let mb = done.bytes as f64 / 1e6;
     output::info(format!(
         "extracted {} case(s): {} passed, {} invalid, {} failed, {} skipped; read {:.1} MB in {:.2} s ({:.0} MB/s)",
-        extraction.cases.len(),
-        count(CaseStatus::Passed),
-        count(CaseStatus::Invalid),
-        count(CaseStatus::Failed),
-        count(CaseStatus::Skipped) + count(CaseStatus::NotRun),
+        done.cases,
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3] + counts[4],
         mb,
         secs,
         if secs > 0.0 { mb / secs } else { 0.0 }
@@ -126,7 +117,75 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    Ok(results::exit_for(&extraction.cases))
+    Ok(exit)
+}
+
+/// The worse of two exit codes for `extract` (failed > invalid > success).
+fn worse(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::TestFailed => 2,
+        Exit::InvalidMeasurement => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// One line per case that did not pass, with its reasons.
+fn report_case(c: &results::CaseResult) {
+    if matches!(c.status, CaseStatus::Passed) {
+        return;
+    }
+    let class = c
+        .failure_class
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
+    let say = |line: String| {
+        if c.is_failure() {
+            output::warn(line)
+        } else {
+            output::info(line)
+        }
+    };
+    say(format!("{} {}{class}:", c.test_id, c.status));
+    for r in c.reasons.iter().take(MAX_REASONS) {
+        say(format!("  - {r}"));
+    }
+    if c.reasons.len() > MAX_REASONS {
+        say(format!(
+            "  - … and {} more in summary.json",
+            c.reasons.len() - MAX_REASONS
+        ));
+    }
+}
+
+/// The first `MAX_WARNINGS` warnings, and how many more there were.
+#[derive(Default)]
+struct Warnings {
+    shown: Vec<String>,
+    more: usize,
+}
+
+impl Warnings {
+    fn add(&mut self, w: &str) {
+        if self.shown.len() < MAX_WARNINGS {
+            self.shown.push(w.to_string());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn print(&self, summary: &Path) {
+        for w in &self.shown {
+            output::warn(w);
+        }
+        if self.more > 0 {
+            output::warn(format!(
+                "{} more warnings are in {}",
+                self.more,
+                summary.display()
+            ));
+        }
+    }
 }
 
 fn mode_name(m: ModeFilter) -> &'static str {

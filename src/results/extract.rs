@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::classify::{Evidence, classify};
-use super::junit::{JunitCase, JunitError, JunitReport, JunitStatus, bracket_of, read_junit};
+use super::junit::{JunitCase, JunitError, JunitStatus, bracket_of, read_junit, read_junit_each};
 use super::metrics::{Block, BlockMode, MetricConfig, ScanOutput, scan_file};
 use super::model::{
     CaseContext, CaseResult, ClientMeta, ClientResult, JunitVerdict, MetricSource, ServerMeta,
@@ -280,6 +280,30 @@ pub fn extract_loose(
     inputs: &LooseInputs,
     metrics: &MetricConfig,
 ) -> Result<LooseExtraction, LooseError> {
+    let mut cases = Vec::new();
+    let done = extract_loose_each(inputs, metrics, &mut |c| cases.push(c))?;
+    Ok(LooseExtraction {
+        cases,
+        warnings: done.warnings,
+        bytes: done.bytes,
+    })
+}
+
+/// What `extract_loose_each` saw besides the cases.
+#[derive(Debug, Clone, Default)]
+pub struct LooseSummary {
+    pub cases: usize,
+    pub warnings: Vec<String>,
+    pub bytes: u64,
+}
+
+/// Like `extract_loose`, but hands each case to `on_case` as soon as it is complete, so a
+/// JUnit file with any number of test cases is processed in flat memory.
+pub fn extract_loose_each(
+    inputs: &LooseInputs,
+    metrics: &MetricConfig,
+    on_case: &mut dyn FnMut(CaseResult),
+) -> Result<LooseSummary, LooseError> {
     if inputs.junit.is_empty() && inputs.logs.is_empty() {
         return Err(LooseError::Nothing);
     }
@@ -288,14 +312,7 @@ pub fn extract_loose(
             return Err(LooseError::MissingLog { path: p.clone() });
         }
     }
-    let mut out = LooseExtraction::default();
-    let mut junit_cases: Vec<(JunitCase, PathBuf)> = Vec::new();
-    for path in &inputs.junit {
-        let report: JunitReport = read_junit(path, metrics, &|_, _| true)?;
-        out.bytes += report.bytes;
-        out.warnings.extend(report.warnings);
-        junit_cases.extend(report.cases.into_iter().map(|c| (c, path.clone())));
-    }
+    let mut out = LooseSummary::default();
 
     // Group logs by their directory.
     let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
@@ -311,23 +328,31 @@ pub fn extract_loose(
         }
     }
 
+    // Each JUnit test case becomes a case as soon as it is read.
     let mut used_groups = vec![false; groups.len()];
-    for (jc, path) in &junit_cases {
-        let case_name = jc.bracket().unwrap_or(&jc.name).to_string();
-        let gi = groups.iter().position(|(n, _)| *n == case_name);
-        let logs = gi.map(|i| {
-            used_groups[i] = true;
-            groups[i].1.clone()
-        });
-        let ctx = loose_ctx(jc.node_id(), case_name, inputs.mode.as_deref());
-        let case = loose_case(
-            &ctx,
-            Some((jc, path)),
-            logs.as_deref(),
-            metrics,
-            &mut out.bytes,
-        );
-        out.cases.push(case);
+    for path in &inputs.junit {
+        let mut bytes = 0u64;
+        let mut n = 0usize;
+        let report = read_junit_each(path, metrics, &|_, _| true, &mut |jc: JunitCase| {
+            let case_name = jc.bracket().unwrap_or(&jc.name).to_string();
+            let gi = groups.iter().position(|(n, _)| *n == case_name);
+            let logs = gi.map(|i| {
+                used_groups[i] = true;
+                groups[i].1.as_slice()
+            });
+            let ctx = loose_ctx(jc.node_id(), case_name, inputs.mode.as_deref());
+            on_case(loose_case(
+                &ctx,
+                Some((&jc, path)),
+                logs,
+                metrics,
+                &mut bytes,
+            ));
+            n += 1;
+        })?;
+        out.cases += n;
+        out.bytes += report.bytes + bytes;
+        out.warnings.extend(report.warnings);
     }
     for (i, (name, logs)) in groups.iter().enumerate() {
         if used_groups[i] {
@@ -339,8 +364,8 @@ pub fn extract_loose(
             name.clone()
         };
         let ctx = loose_ctx(test_id, name.clone(), inputs.mode.as_deref());
-        out.cases
-            .push(loose_case(&ctx, None, Some(logs), metrics, &mut out.bytes));
+        on_case(loose_case(&ctx, None, Some(logs), metrics, &mut out.bytes));
+        out.cases += 1;
     }
     Ok(out)
 }
@@ -596,10 +621,22 @@ fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
 }
 
+/// The servers that run benchmark clients, in plan order; their position is the
+/// `<server_idx>` of `trtllm-benchmark.<server_idx>.<client_idx>.log`. (A disagg plan may also
+/// list its ctx/gen workers, which have no clients of their own.)
+fn benchmarked(servers: &[ServerMeta]) -> Vec<&ServerMeta> {
+    let with_clients: Vec<&ServerMeta> = servers.iter().filter(|s| !s.clients.is_empty()).collect();
+    if with_clients.is_empty() {
+        servers.iter().collect()
+    } else {
+        with_clients
+    }
+}
+
 /// The plan's clients in run order (server by server, client by client).
 fn planned_clients(servers: &[ServerMeta]) -> Vec<ClientId> {
     let mut ids = Vec::new();
-    for (s, server) in servers.iter().enumerate() {
+    for (s, server) in benchmarked(servers).into_iter().enumerate() {
         for (c, client) in server.clients.iter().enumerate() {
             ids.push(ClientId {
                 server: name_or(&server.name, || format!("server{s}")),
@@ -614,7 +651,7 @@ fn planned_clients(servers: &[ServerMeta]) -> Vec<ClientId> {
 }
 
 fn unplanned_id(servers: &[ServerMeta], s: usize, c: usize) -> ClientId {
-    let server = servers.get(s);
+    let server = benchmarked(servers).get(s).copied();
     let client: Option<&ClientMeta> = server.and_then(|sv| sv.clients.get(c));
     ClientId {
         server: server
@@ -645,21 +682,7 @@ fn junit_matches(ctx: &CaseContext, name: &str, classname: &str) -> bool {
     if ctx.test_id.is_empty() {
         return false;
     }
-    let id = super::junit::JunitCase {
-        name: name.to_string(),
-        classname: classname.to_string(),
-        suite: String::new(),
-        suite_timestamp: None,
-        time_s: None,
-        status: JunitStatus::Passed,
-        message: None,
-        detail_tail: Vec::new(),
-        out: None,
-        oom: None,
-        err_tail: Vec::new(),
-        offset: 0,
-    }
-    .node_id();
+    let id = super::junit::node_id(classname, name);
     id == ctx.test_id || ctx.test_id.ends_with(&format!("::{name}"))
 }
 
@@ -1105,6 +1128,33 @@ mod tests {
         assert_eq!(s.cuda, "unknown");
         assert_eq!(s.os, "unknown");
         assert_eq!(read_sysinfo(Path::new("/nonexistent")), SysInfo::default());
+    }
+
+    #[test]
+    fn disagg_plan_with_worker_entries_maps_logs_to_the_benchmarked_server() {
+        let t = tempfile::tempdir().expect("tempdir");
+        write(
+            &t.path()
+                .join("disagg_upload-e2e-x/trtllm-benchmark.0.0.log"),
+            DOCS,
+        );
+        let mut c = ctx(t.path());
+        c.case_name = "disagg_upload-e2e-x".into();
+        c.test_id = "perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-x]".into();
+        c.mode = "disagg".into();
+        let mut bench = c.servers[0].clone();
+        bench.name = "disagg".into();
+        bench.clients.truncate(1);
+        let worker = |n: &str| ServerMeta {
+            name: n.into(),
+            clients: vec![],
+            ..bench.clone()
+        };
+        c.servers = vec![worker("CTX_0"), worker("GEN_0"), bench];
+        let r = extract_case(&c, &cfg()).expect("extract");
+        assert_eq!(r.status, CaseStatus::Passed, "{:?}", r.reasons);
+        assert_eq!(r.clients.len(), 1);
+        assert_eq!(r.clients[0].label(), "disagg/con8_iter10_1k1k");
     }
 
     #[test]

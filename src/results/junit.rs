@@ -102,7 +102,8 @@ pub fn bracket_of(name: &str) -> Option<&str> {
     (end > start).then(|| &name[start + 1..end])
 }
 
-fn node_id(classname: &str, name: &str) -> String {
+/// The pytest node id from a JUnit classname and name (see `JunitCase::node_id`).
+pub fn node_id(classname: &str, name: &str) -> String {
     if classname.is_empty() {
         return name.to_string();
     }
@@ -161,12 +162,27 @@ pub fn read_junit(
     cfg: &MetricConfig,
     want: &dyn Fn(&str, &str) -> bool,
 ) -> Result<JunitReport, JunitError> {
+    let mut cases = Vec::new();
+    let mut report = read_junit_each(path, cfg, want, &mut |c| cases.push(c))?;
+    report.cases = cases;
+    Ok(report)
+}
+
+/// Like `read_junit`, but hands each `<testcase>` to `on_case` as soon as it is complete
+/// instead of collecting them (the returned report's `cases` is empty), so memory does not
+/// grow with the number of test cases.
+pub fn read_junit_each(
+    path: &Path,
+    cfg: &MetricConfig,
+    want: &dyn Fn(&str, &str) -> bool,
+    on_case: &mut dyn FnMut(JunitCase),
+) -> Result<JunitReport, JunitError> {
     let file = File::open(path).map_err(|source| JunitError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let locate = |offset: u64| locate_in_file(path, offset);
-    read_junit_from(file, path, cfg, want, &locate)
+    read_junit_from(file, path, cfg, want, &locate, on_case)
 }
 
 /// Read JUnit XML held in memory (tests, small inputs).
@@ -177,7 +193,10 @@ pub fn read_junit_bytes(
     want: &dyn Fn(&str, &str) -> bool,
 ) -> Result<JunitReport, JunitError> {
     let locate = |offset: u64| locate_in(bytes, offset);
-    read_junit_from(bytes, label, cfg, want, &locate)
+    let mut cases = Vec::new();
+    let mut report = read_junit_from(bytes, label, cfg, want, &locate, &mut |c| cases.push(c))?;
+    report.cases = cases;
+    Ok(report)
 }
 
 /// Line and column (1-based) of a byte offset.
@@ -415,10 +434,10 @@ struct TextSink<'c> {
 }
 
 impl<'c> TextSink<'c> {
-    fn new(cfg: &'c MetricConfig, mode: BlockMode) -> Self {
+    fn new(cfg: &'c MetricConfig, mode: BlockMode, tail: usize) -> Self {
         TextSink {
             splitter: LineSplitter::default(),
-            scanner: cfg.scanner(mode).with_tail(TAIL_LINES),
+            scanner: cfg.scanner(mode).with_tail(tail),
             scratch: Vec::new(),
         }
     }
@@ -632,7 +651,13 @@ fn read_junit_from<R: Read>(
     cfg: &MetricConfig,
     want: &dyn Fn(&str, &str) -> bool,
     locate: &dyn Fn(u64) -> (u64, u64),
+    on_case: &mut dyn FnMut(JunitCase),
 ) -> Result<JunitReport, JunitError> {
+    let mut count = 0u64;
+    let mut emit = |c: JunitCase| {
+        count += 1;
+        on_case(c);
+    };
     let mut reader = Reader::from_reader(PeekReader::new(LossyUtf8::new(input)));
     {
         let c = reader.config_mut();
@@ -690,7 +715,7 @@ fn read_junit_from<R: Read>(
                         reader.buffer_position(),
                     ));
                     if let Some(c) = case.take() {
-                        report.cases.push(c.finish(true));
+                        emit(c.finish(true));
                     }
                     break;
                 }
@@ -716,7 +741,7 @@ fn read_junit_from<R: Read>(
                     cfg,
                     want,
                     &reader,
-                    &mut report,
+                    &mut emit,
                 );
                 stack.push(kind);
             }
@@ -731,13 +756,13 @@ fn read_junit_from<R: Read>(
                     cfg,
                     want,
                     &reader,
-                    &mut report,
+                    &mut emit,
                 );
-                close(kind, &mut case, &mut suites, &mut report);
+                close(kind, &mut case, &mut suites, &mut emit);
             }
             Event::End(_) => {
                 if let Some(kind) = stack.pop() {
-                    close(kind, &mut case, &mut suites, &mut report);
+                    close(kind, &mut case, &mut suites, &mut emit);
                 }
             }
             Event::CData(t) => {
@@ -757,7 +782,7 @@ fn read_junit_from<R: Read>(
                         reader.buffer_position(),
                     ));
                     if let Some(c) = case.take() {
-                        report.cases.push(c.finish(true));
+                        emit(c.finish(true));
                     }
                 }
                 break;
@@ -780,7 +805,7 @@ fn read_junit_from<R: Read>(
             message: "there is no XML element in it".into(),
         });
     }
-    if report.cases.is_empty() {
+    if count == 0 {
         report.warnings.push(format!(
             "the JUnit file {} contains no <testcase> elements",
             path.display()
@@ -811,7 +836,7 @@ fn open<'c, R>(
     cfg: &'c MetricConfig,
     want: &dyn Fn(&str, &str) -> bool,
     reader: &Reader<R>,
-    report: &mut JunitReport,
+    emit: &mut dyn FnMut(JunitCase),
 ) {
     match kind {
         Kind::Suite => {
@@ -824,7 +849,7 @@ fn open<'c, R>(
         Kind::Case => {
             if let Some(prev) = case.take() {
                 // A <testcase> inside a <testcase>: tolerate, close the outer one.
-                report.cases.push(prev.finish(false));
+                emit(prev.finish(false));
             }
             let a = attrs(e);
             let name = attr(&a, b"name").unwrap_or_default().to_string();
@@ -850,7 +875,7 @@ fn open<'c, R>(
                     offset,
                 },
                 wanted,
-                out: wanted.then(|| TextSink::new(cfg, BlockMode::Split)),
+                out: wanted.then(|| TextSink::new(cfg, BlockMode::Split, 0)),
                 err: None,
                 detail: None,
             });
@@ -859,7 +884,7 @@ fn open<'c, R>(
             if let Some(c) = case.as_mut()
                 && c.err.is_none()
             {
-                c.err = Some(TextSink::new(cfg, BlockMode::Merge));
+                c.err = Some(TextSink::new(cfg, BlockMode::Merge, TAIL_LINES));
             }
         }
         Kind::Failure | Kind::Error | Kind::Skipped => {
@@ -872,7 +897,7 @@ fn open<'c, R>(
                 };
                 c.set_status(status, attr(&a, b"message").map(str::to_string));
                 if c.detail.is_none() {
-                    c.detail = Some(TextSink::new(cfg, BlockMode::Merge));
+                    c.detail = Some(TextSink::new(cfg, BlockMode::Merge, TAIL_LINES));
                 }
             }
         }
@@ -884,7 +909,7 @@ fn close(
     kind: Kind,
     case: &mut Option<CaseBuilder<'_>>,
     suites: &mut Vec<(String, Option<String>)>,
-    report: &mut JunitReport,
+    emit: &mut dyn FnMut(JunitCase),
 ) {
     match kind {
         Kind::Suite => {
@@ -892,7 +917,7 @@ fn close(
         }
         Kind::Case => {
             if let Some(c) = case.take() {
-                report.cases.push(c.finish(false));
+                emit(c.finish(false));
             }
         }
         _ => {}

@@ -18,11 +18,11 @@ pub mod model;
 pub mod validity;
 pub mod writers;
 
-pub use extract::{LooseInputs, extract_case, extract_loose, read_sysinfo};
+pub use extract::{LooseInputs, extract_case, extract_loose, extract_loose_each, read_sysinfo};
 pub use metrics::{BlockMode, MetricConfig};
 pub use model::*;
 pub use writers::summary::record_upload;
-pub use writers::write_outputs;
+pub use writers::{OutputWriter, write_outputs};
 
 use crate::error::Exit;
 

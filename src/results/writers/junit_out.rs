@@ -11,48 +11,51 @@ use crate::results::metrics::fmt_num;
 use crate::results::model::{CaseResult, CaseStatus, RunInfo};
 
 pub fn write(w: &mut dyn Write, run: &RunInfo, cases: &[CaseResult]) -> io::Result<()> {
-    let count = |f: &dyn Fn(&CaseResult) -> bool| cases.iter().filter(|c| f(c)).count();
-    let failures = count(&|c| c.is_failure());
-    let skipped = count(&|c| matches!(c.status, CaseStatus::Skipped | CaseStatus::NotRun));
-    let total_time: f64 = cases
-        .iter()
-        .filter_map(|c| c.duration_s)
-        .fold(0.0, |a, b| a + b);
-    let mut s = String::new();
-    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        s,
-        "<testsuite name=\"perf-run\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\" timestamp=\"{}\">",
-        cases.len(),
-        secs(total_time),
-        run.started.format("%Y-%m-%dT%H:%M:%S")
-    );
-    s.push_str("  <properties>\n");
-    let mut props: Vec<(&str, String)> = vec![("run_id", run.run_id.clone())];
-    for (k, v) in [
-        ("cluster", &run.cluster),
-        ("hostname", &run.hostname),
-        ("build_url", &run.build_url),
-        ("trtllm_commit", &run.trtllm_commit),
-    ] {
-        if let Some(v) = v {
-            props.push((k, v.clone()));
+    let mut body = JunitBody::new(Vec::new());
+    for case in cases {
+        body.case(case)?;
+    }
+    let (buf, counts) = body.into_parts();
+    write_report(w, run, &counts, &mut &buf[..])
+}
+
+/// Totals for the `<testsuite>` element.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    pub tests: usize,
+    pub failures: usize,
+    pub skipped: usize,
+    pub time_s: f64,
+}
+
+/// Streaming writer of the `<testcase>` elements; the `<testsuite>` element, whose attributes
+/// need the totals, is written around them at the end by `write_report`.
+pub struct JunitBody<W: Write> {
+    w: W,
+    counts: Counts,
+    buf: String,
+}
+
+impl<W: Write> JunitBody<W> {
+    pub fn new(w: W) -> Self {
+        JunitBody {
+            w,
+            counts: Counts::default(),
+            buf: String::new(),
         }
     }
-    props.push(("gpu", run.sysinfo.gpu.clone()));
-    props.push(("driver", run.sysinfo.driver.clone()));
-    for (k, v) in props {
-        let _ = writeln!(
-            s,
-            "    <property name=\"{}\" value=\"{}\"/>",
-            esc(k),
-            esc(&v)
-        );
-    }
-    s.push_str("  </properties>\n");
-    w.write_all(s.as_bytes())?;
 
-    for case in cases {
+    pub fn case(&mut self, case: &CaseResult) -> io::Result<()> {
+        let c = &mut self.counts;
+        c.tests += 1;
+        if case.is_failure() {
+            c.failures += 1;
+        }
+        if matches!(case.status, CaseStatus::Skipped | CaseStatus::NotRun) {
+            c.skipped += 1;
+        }
+        c.time_s += case.duration_s.filter(|t| t.is_finite()).unwrap_or(0.0);
+        let s = &mut self.buf;
         s.clear();
         let _ = write!(
             s,
@@ -87,8 +90,61 @@ pub fn write(w: &mut dyn Write, run: &RunInfo, cases: &[CaseResult]) -> io::Resu
             let _ = writeln!(s, "    <system-out>{}</system-out>", esc(&out));
         }
         s.push_str("  </testcase>\n");
-        w.write_all(s.as_bytes())?;
+        self.w.write_all(s.as_bytes())
     }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    pub fn into_parts(self) -> (W, Counts) {
+        (self.w, self.counts)
+    }
+}
+
+/// The whole report: `<testsuite>` with totals and properties, the body, the closing tag.
+pub fn write_report(
+    w: &mut dyn Write,
+    run: &RunInfo,
+    counts: &Counts,
+    body: &mut dyn io::Read,
+) -> io::Result<()> {
+    let mut s = String::new();
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuite name=\"perf-run\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
+        counts.tests,
+        counts.failures,
+        counts.skipped,
+        secs(counts.time_s),
+        run.started.format("%Y-%m-%dT%H:%M:%S")
+    );
+    s.push_str("  <properties>\n");
+    let mut props: Vec<(&str, String)> = vec![("run_id", run.run_id.clone())];
+    for (k, v) in [
+        ("cluster", &run.cluster),
+        ("hostname", &run.hostname),
+        ("build_url", &run.build_url),
+        ("trtllm_commit", &run.trtllm_commit),
+    ] {
+        if let Some(v) = v {
+            props.push((k, v.clone()));
+        }
+    }
+    props.push(("gpu", run.sysinfo.gpu.clone()));
+    props.push(("driver", run.sysinfo.driver.clone()));
+    for (k, v) in props {
+        let _ = writeln!(
+            s,
+            "    <property name=\"{}\" value=\"{}\"/>",
+            esc(k),
+            esc(&v)
+        );
+    }
+    s.push_str("  </properties>\n");
+    w.write_all(s.as_bytes())?;
+    io::copy(body, w)?;
     w.write_all(b"</testsuite>\n")?;
     Ok(())
 }

@@ -53,16 +53,40 @@ pub const HEADER: [&str; 17] = [
 const MAX_NETWORK: usize = 150;
 
 pub fn write(w: &mut dyn Write, run: &RunInfo, cases: &[CaseResult]) -> io::Result<()> {
-    let mut out = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(w);
-    out.write_record(HEADER)?;
+    let mut out = LongCsv::new(w, run)?;
     for case in cases {
+        out.case(case)?;
+    }
+    out.finish()
+}
+
+/// Streaming writer: header first, then the rows of one case at a time.
+pub struct LongCsv<W: Write> {
+    out: csv::Writer<W>,
+    started: chrono::DateTime<chrono::Utc>,
+    finished: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<W: Write> LongCsv<W> {
+    pub fn new(w: W, run: &RunInfo) -> io::Result<Self> {
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(w);
+        out.write_record(HEADER)?;
+        Ok(LongCsv {
+            out,
+            started: run.started,
+            finished: run.finished,
+        })
+    }
+
+    pub fn case(&mut self, case: &CaseResult) -> io::Result<()> {
+        let out = &mut self.out;
         if matches!(case.status, CaseStatus::Skipped | CaseStatus::NotRun) {
-            continue;
+            return Ok(());
         }
-        let start = case.start.unwrap_or(run.started);
-        let end = case.end.or(run.finished).unwrap_or(start);
+        let start = case.start.unwrap_or(self.started);
+        let end = case.end.or(self.finished).unwrap_or(start);
         let total = case
             .duration_s
             .map(|d| format!("{d:.6}"))
@@ -72,32 +96,31 @@ pub fn write(w: &mut dyn Write, run: &RunInfo, cases: &[CaseResult]) -> io::Resu
             // One row so a failed case is visible in the file; no metric, so no upload.
             let net = network_name(case, None);
             let cmd = command(case, None);
-            row(&mut out, &net, "", &times, "failed", &cmd, "")?;
-            continue;
+            return row(out, &net, "", &times, "failed", &cmd, "");
         }
         for client in &case.clients {
             let net = network_name(case, Some(client));
             let cmd = command(case, Some(client));
             let state = state_of(case, client);
             if client.metrics.is_empty() {
-                row(&mut out, &net, "", &times, state, &cmd, "")?;
+                row(out, &net, "", &times, state, &cmd, "")?;
             }
             for m in &client.metrics {
                 let metric_type = m.info.metric_type_for(&case.mode);
-                row(
-                    &mut out,
-                    &net,
-                    &num(m.value),
-                    &times,
-                    state,
-                    &cmd,
-                    metric_type,
-                )?;
+                row(out, &net, &num(m.value), &times, state, &cmd, metric_type)?;
             }
         }
+        Ok(())
     }
-    out.flush()?;
-    Ok(())
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The underlying writer (after `flush`).
+    pub fn into_inner(self) -> io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 fn row<W: Write>(

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::model::{CaseResult, RunInfo, WrittenFiles};
+use std::sync::Arc;
+
+use super::model::{CaseResult, MetricInfo, RunInfo, WrittenFiles};
 
 pub const LONG_CSV: &str = "perf_script_test_results.csv";
 pub const WIDE_CSV: &str = "perf_summary.csv";
@@ -23,57 +25,190 @@ pub const SESSION_CSV: &str = "session_properties.csv";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const JUNIT_XML: &str = "perf-run-junit.xml";
 
-type Render = fn(&mut dyn Write, &Path, &RunInfo, &[CaseResult]) -> io::Result<()>;
-
-/// Write all five outputs into `out_dir` (created if needed).
+/// Write all five outputs for a set of cases into `out_dir` (created if needed).
 pub fn write_outputs(
     out_dir: &Path,
     run: &RunInfo,
     cases: &[CaseResult],
 ) -> anyhow::Result<WrittenFiles> {
-    fs::create_dir_all(out_dir).with_context(|| {
-        format!(
-            "could not create the output directory {}",
-            out_dir.display()
-        )
-    })?;
-    let jobs: [(&str, Render); 5] = [
-        (LONG_CSV, |w, _, r, c| long_csv::write(w, r, c)),
-        (WIDE_CSV, |w, _, _, c| wide_csv::write(w, c)),
-        (SESSION_CSV, |w, _, r, _| session::write(w, r)),
-        (SUMMARY_JSON, |w, d, r, c| summary::write(w, d, r, c)),
-        (JUNIT_XML, |w, _, r, c| junit_out::write(w, r, c)),
-    ];
-    let mut temps: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for (name, render) in jobs {
-        let final_path = out_dir.join(name);
-        let temp = temp_path(&final_path);
-        let result = write_file(&temp, |w| render(w, out_dir, run, cases));
-        if let Err(e) = result {
-            let _ = fs::remove_file(&temp);
-            for (t, _) in &temps {
-                let _ = fs::remove_file(t);
-            }
-            return Err(e).with_context(|| format!("could not write {}", final_path.display()));
-        }
-        temps.push((temp, final_path));
+    let mut w = OutputWriter::create(out_dir, run, wide_csv::metric_columns(cases))?;
+    for case in cases {
+        w.add(case)?;
     }
-    for (temp, final_path) in &temps {
-        fs::rename(temp, final_path).with_context(|| {
+    w.finish(None)
+}
+
+type FileOut = BufWriter<File>;
+
+/// Writes the five outputs one case at a time, so memory does not grow with the number of
+/// cases. Every file is written under a temporary name; `finish` renames them into place only
+/// when all five are complete. Dropped without `finish`, it removes its temporary files.
+pub struct OutputWriter {
+    out_dir: PathBuf,
+    run: RunInfo,
+    long: Option<long_csv::LongCsv<FileOut>>,
+    wide: Option<wide_csv::WideCsv<FileOut>>,
+    summary: Option<summary::SummaryWriter<FileOut>>,
+    junit: Option<junit_out::JunitBody<FileOut>>,
+    junit_body: PathBuf,
+    /// (temporary, final) for every file, in write order.
+    temps: Vec<(PathBuf, PathBuf)>,
+    done: bool,
+}
+
+impl OutputWriter {
+    /// Start writing. `metric_columns` are the metric columns of perf_summary.csv (e.g. every
+    /// metric of the `MetricConfig`, or `wide_csv::metric_columns(cases)`).
+    pub fn create(
+        out_dir: &Path,
+        run: &RunInfo,
+        metric_columns: Vec<Arc<MetricInfo>>,
+    ) -> anyhow::Result<Self> {
+        fs::create_dir_all(out_dir).with_context(|| {
             format!(
-                "could not move {} into place as {}",
-                temp.display(),
-                final_path.display()
+                "could not create the output directory {}",
+                out_dir.display()
             )
         })?;
+        let mut w = OutputWriter {
+            out_dir: out_dir.to_path_buf(),
+            run: run.clone(),
+            long: None,
+            wide: None,
+            summary: None,
+            junit: None,
+            junit_body: temp_path(&out_dir.join(format!("{JUNIT_XML}.body"))),
+            temps: Vec::new(),
+            done: false,
+        };
+        let long = w.open(LONG_CSV)?;
+        w.long = Some(long_csv::LongCsv::new(long, run).map_err(|e| w.failed(LONG_CSV, e))?);
+        let wide = w.open(WIDE_CSV)?;
+        w.wide =
+            Some(wide_csv::WideCsv::new(wide, metric_columns).map_err(|e| w.failed(WIDE_CSV, e))?);
+        let sum = w.open(SUMMARY_JSON)?;
+        w.summary =
+            Some(summary::SummaryWriter::new(sum, out_dir).map_err(|e| w.failed(SUMMARY_JSON, e))?);
+        let body = File::create(&w.junit_body).map_err(|e| w.failed(JUNIT_XML, e))?;
+        w.junit = Some(junit_out::JunitBody::new(BufWriter::new(body)));
+        Ok(w)
     }
-    Ok(WrittenFiles {
-        long_csv: out_dir.join(LONG_CSV),
-        wide_csv: out_dir.join(WIDE_CSV),
-        session_csv: out_dir.join(SESSION_CSV),
-        summary_json: out_dir.join(SUMMARY_JSON),
-        junit_xml: out_dir.join(JUNIT_XML),
-    })
+
+    fn open(&mut self, name: &str) -> anyhow::Result<FileOut> {
+        let final_path = self.out_dir.join(name);
+        let temp = temp_path(&final_path);
+        let file =
+            File::create(&temp).with_context(|| format!("could not create {}", temp.display()))?;
+        self.temps.push((temp, final_path));
+        Ok(BufWriter::new(file))
+    }
+
+    fn failed(&self, name: &str, e: io::Error) -> anyhow::Error {
+        anyhow::Error::new(e).context(format!(
+            "could not write {}",
+            self.out_dir.join(name).display()
+        ))
+    }
+
+    /// Add one case to every output.
+    pub fn add(&mut self, case: &CaseResult) -> anyhow::Result<()> {
+        if let Some(w) = self.long.as_mut() {
+            w.case(case)
+                .map_err(|e| io_ctx(e, &self.out_dir, LONG_CSV))?;
+        }
+        if let Some(w) = self.wide.as_mut() {
+            w.case(case)
+                .map_err(|e| io_ctx(e, &self.out_dir, WIDE_CSV))?;
+        }
+        if let Some(w) = self.summary.as_mut() {
+            w.case(case)
+                .map_err(|e| io_ctx(e, &self.out_dir, SUMMARY_JSON))?;
+        }
+        if let Some(w) = self.junit.as_mut() {
+            w.case(case)
+                .map_err(|e| io_ctx(e, &self.out_dir, JUNIT_XML))?;
+        }
+        Ok(())
+    }
+
+    /// Complete every file and move all five into place. `finished` overrides the run's end
+    /// time (known only now for a streaming extraction).
+    pub fn finish(
+        mut self,
+        finished: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<WrittenFiles> {
+        if finished.is_some() {
+            self.run.finished = finished;
+        }
+        let dir = self.out_dir.clone();
+        if let Some(w) = self.long.take() {
+            let f = w.into_inner().map_err(|e| io_ctx(e, &dir, LONG_CSV))?;
+            sync(f).map_err(|e| io_ctx(e, &dir, LONG_CSV))?;
+        }
+        if let Some(w) = self.wide.take() {
+            let f = w.into_inner().map_err(|e| io_ctx(e, &dir, WIDE_CSV))?;
+            sync(f).map_err(|e| io_ctx(e, &dir, WIDE_CSV))?;
+        }
+        if let Some(w) = self.summary.take() {
+            let f = w
+                .finish(&self.run)
+                .map_err(|e| io_ctx(e, &dir, SUMMARY_JSON))?;
+            sync(f).map_err(|e| io_ctx(e, &dir, SUMMARY_JSON))?;
+        }
+        let session = self.open(SESSION_CSV)?;
+        let mut session_w = session;
+        session::write(&mut session_w, &self.run).map_err(|e| io_ctx(e, &dir, SESSION_CSV))?;
+        sync(session_w).map_err(|e| io_ctx(e, &dir, SESSION_CSV))?;
+        if let Some(body) = self.junit.take() {
+            let (body_w, counts) = body.into_parts();
+            sync(body_w).map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            let mut out = self.open(JUNIT_XML)?;
+            let mut body_r =
+                File::open(&self.junit_body).map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            junit_out::write_report(&mut out, &self.run, &counts, &mut body_r)
+                .map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            sync(out).map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            let _ = fs::remove_file(&self.junit_body);
+        }
+        for (temp, final_path) in &self.temps {
+            fs::rename(temp, final_path).with_context(|| {
+                format!(
+                    "could not move {} into place as {}",
+                    temp.display(),
+                    final_path.display()
+                )
+            })?;
+        }
+        self.done = true;
+        Ok(WrittenFiles {
+            long_csv: dir.join(LONG_CSV),
+            wide_csv: dir.join(WIDE_CSV),
+            session_csv: dir.join(SESSION_CSV),
+            summary_json: dir.join(SUMMARY_JSON),
+            junit_xml: dir.join(JUNIT_XML),
+        })
+    }
+}
+
+impl Drop for OutputWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            for (temp, _) in &self.temps {
+                let _ = fs::remove_file(temp);
+            }
+            let _ = fs::remove_file(&self.junit_body);
+        }
+    }
+}
+
+fn io_ctx(e: io::Error, dir: &Path, name: &str) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("could not write {}", dir.join(name).display()))
+}
+
+/// Flush and fsync a buffered file.
+fn sync(w: FileOut) -> io::Result<()> {
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
 }
 
 /// `dir/.name.tmp-<pid>` (same directory, so the rename is atomic).

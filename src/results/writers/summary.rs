@@ -19,62 +19,128 @@ pub fn write(
     run: &RunInfo,
     cases: &[CaseResult],
 ) -> io::Result<()> {
-    let doc = document(out_dir, run, cases);
-    serde_json::to_writer_pretty(&mut *w, &doc)?;
-    w.write_all(b"\n")?;
-    Ok(())
+    let mut out = SummaryWriter::new(w, out_dir)?;
+    for case in cases {
+        out.case(case)?;
+    }
+    out.finish(run).map(|_| ())
 }
 
-/// The whole document as a JSON value.
-pub fn document(out_dir: &Path, run: &RunInfo, cases: &[CaseResult]) -> Value {
-    let count = |s: CaseStatus| cases.iter().filter(|c| c.status == s).count();
-    let mut units = Map::new();
-    for case in cases {
+/// Streaming writer: the cases are written as they come; `run`, `totals`, `units` and
+/// `upload` follow them (JSON readers do not care about member order, and this way nothing
+/// but a few counters is kept in memory).
+pub struct SummaryWriter<W: Write> {
+    w: W,
+    out_dir: PathBuf,
+    cases: usize,
+    counts: [usize; 5],
+    units: Map<String, Value>,
+}
+
+impl<W: Write> SummaryWriter<W> {
+    pub fn new(mut w: W, out_dir: &Path) -> io::Result<Self> {
+        write!(
+            w,
+            "{{\n  \"schema\": {},\n  \"version\": {VERSION},\n  \"generator\": {},\n  \"cases\": [",
+            Value::from(SCHEMA),
+            Value::from(format!("perf-run {}", env!("CARGO_PKG_VERSION")))
+        )?;
+        Ok(SummaryWriter {
+            w,
+            out_dir: out_dir.to_path_buf(),
+            cases: 0,
+            counts: [0; 5],
+            units: Map::new(),
+        })
+    }
+
+    pub fn case(&mut self, case: &CaseResult) -> io::Result<()> {
+        if self.cases > 0 {
+            self.w.write_all(b",")?;
+        }
+        self.w.write_all(b"\n    ")?;
+        let text = serde_json::to_string_pretty(&case_json(&self.out_dir, case))?;
+        self.w.write_all(indent(&text, 4).as_bytes())?;
+        self.cases += 1;
+        let i = match case.status {
+            CaseStatus::Passed => 0,
+            CaseStatus::Failed => 1,
+            CaseStatus::Invalid => 2,
+            CaseStatus::Skipped => 3,
+            CaseStatus::NotRun => 4,
+        };
+        self.counts[i] += 1;
         for client in &case.clients {
             for m in &client.metrics {
-                units
-                    .entry(m.info.name.clone())
-                    .or_insert_with(|| Value::String(m.info.unit.clone()));
+                if !self.units.contains_key(&m.info.name) {
+                    self.units
+                        .insert(m.info.name.clone(), Value::String(m.info.unit.clone()));
+                }
             }
         }
+        Ok(())
     }
+
+    /// Write the closing members and hand back the writer (flushed).
+    pub fn finish(mut self, run: &RunInfo) -> io::Result<W> {
+        self.w
+            .write_all(if self.cases > 0 { b"\n  ],\n" } else { b"],\n" })?;
+        let c = self.counts;
+        let rest = [
+            ("run", run_json(run)),
+            (
+                "totals",
+                json!({
+                    "cases": self.cases,
+                    "passed": c[0],
+                    "failed": c[1],
+                    "invalid": c[2],
+                    "skipped": c[3],
+                    "not_run": c[4],
+                }),
+            ),
+            ("units", Value::Object(std::mem::take(&mut self.units))),
+            ("upload", Value::Null),
+        ];
+        for (i, (key, value)) in rest.iter().enumerate() {
+            let text = serde_json::to_string_pretty(value)?;
+            let sep = if i + 1 < rest.len() { "," } else { "" };
+            writeln!(self.w, "  \"{key}\": {}{sep}", indent(&text, 2))?;
+        }
+        self.w.write_all(b"}\n")?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+/// Indent every line but the first (JSON strings never hold a raw line break).
+fn indent(text: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    text.replace('\n', &format!("\n{pad}"))
+}
+
+fn run_json(run: &RunInfo) -> Value {
     json!({
-        "schema": SCHEMA,
-        "version": VERSION,
-        "generator": format!("perf-run {}", env!("CARGO_PKG_VERSION")),
-        "run": {
-            "run_id": run.run_id,
-            "started": run.started.to_rfc3339(),
-            "finished": run.finished.map(|t| t.to_rfc3339()),
-            "cluster": run.cluster,
-            "hostname": run.hostname,
-            "ip": run.ip,
-            "user": run.user,
-            "trtllm_commit": run.trtllm_commit,
-            "trtllm_branch": run.trtllm_branch,
-            "commit_time": run.commit_time,
-            "build_url": run.build_url,
-            "artifacts_url": run.artifacts_url,
-            "sysinfo": {
-                "gpu": run.sysinfo.gpu,
-                "gpu_count": run.sysinfo.gpu_count,
-                "driver": run.sysinfo.driver,
-                "cuda": run.sysinfo.cuda,
-                "os": run.sysinfo.os,
-                "cpu": run.sysinfo.cpu,
-            },
+        "run_id": run.run_id,
+        "started": run.started.to_rfc3339(),
+        "finished": run.finished.map(|t| t.to_rfc3339()),
+        "cluster": run.cluster,
+        "hostname": run.hostname,
+        "ip": run.ip,
+        "user": run.user,
+        "trtllm_commit": run.trtllm_commit,
+        "trtllm_branch": run.trtllm_branch,
+        "commit_time": run.commit_time,
+        "build_url": run.build_url,
+        "artifacts_url": run.artifacts_url,
+        "sysinfo": {
+            "gpu": run.sysinfo.gpu,
+            "gpu_count": run.sysinfo.gpu_count,
+            "driver": run.sysinfo.driver,
+            "cuda": run.sysinfo.cuda,
+            "os": run.sysinfo.os,
+            "cpu": run.sysinfo.cpu,
         },
-        "totals": {
-            "cases": cases.len(),
-            "passed": count(CaseStatus::Passed),
-            "failed": count(CaseStatus::Failed),
-            "invalid": count(CaseStatus::Invalid),
-            "skipped": count(CaseStatus::Skipped),
-            "not_run": count(CaseStatus::NotRun),
-        },
-        "units": units,
-        "cases": cases.iter().map(|c| case_json(out_dir, c)).collect::<Vec<_>>(),
-        "upload": Value::Null,
     })
 }
 
@@ -228,6 +294,17 @@ pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_summary_is_valid_json() {
+        let run = RunInfo::new("r", chrono::Utc::now());
+        let mut buf = Vec::new();
+        write(&mut buf, Path::new("/out"), &run, &[]).expect("write");
+        let v: Value = serde_json::from_slice(&buf).expect("valid JSON");
+        assert_eq!(v["cases"], json!([]));
+        assert_eq!(v["totals"]["cases"], 0);
+        assert!(v["upload"].is_null());
+    }
 
     #[test]
     fn relative_paths() {

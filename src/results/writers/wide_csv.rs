@@ -14,7 +14,15 @@ use super::num;
 use crate::results::model::{CaseResult, CaseStatus, ClientResult, MetricInfo};
 
 pub fn write(w: &mut dyn Write, cases: &[CaseResult]) -> io::Result<()> {
-    // Metric columns: every metric any client has, in the order first seen (config order).
+    let mut out = WideCsv::new(w, metric_columns(cases))?;
+    for case in cases {
+        out.case(case)?;
+    }
+    out.finish()
+}
+
+/// Every metric any client has, in the order first seen (configuration order).
+pub fn metric_columns(cases: &[CaseResult]) -> Vec<Arc<MetricInfo>> {
     let mut infos: Vec<Arc<MetricInfo>> = Vec::new();
     for case in cases {
         for client in &case.clients {
@@ -25,41 +33,54 @@ pub fn write(w: &mut dyn Write, cases: &[CaseResult]) -> io::Result<()> {
             }
         }
     }
-    let mut out = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(w);
-    let mut header: Vec<String> = [
-        "test_id",
-        "case_name",
-        "mode",
-        "status",
-        "failure_class",
-        "server",
-        "client",
-        "validity",
-        "concurrency",
-        "iterations",
-        "isl",
-        "osl",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    header.extend(infos.iter().map(|i| i.column.clone()));
-    header.extend(
-        [
-            "total_requests",
-            "successful_requests",
-            "failed_requests",
-            "total_generated_tokens",
-            "reasons",
+    infos
+}
+
+/// Streaming writer; the metric columns are fixed up front.
+pub struct WideCsv<W: Write> {
+    out: csv::Writer<W>,
+    infos: Vec<Arc<MetricInfo>>,
+}
+
+impl<W: Write> WideCsv<W> {
+    pub fn new(w: W, infos: Vec<Arc<MetricInfo>>) -> io::Result<Self> {
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(w);
+        let mut header: Vec<String> = [
+            "test_id",
+            "case_name",
+            "mode",
+            "status",
+            "failure_class",
+            "server",
+            "client",
+            "validity",
+            "concurrency",
+            "iterations",
+            "isl",
+            "osl",
         ]
         .iter()
-        .map(|s| s.to_string()),
-    );
-    out.write_record(&header)?;
+        .map(|s| s.to_string())
+        .collect();
+        header.extend(infos.iter().map(|i| i.column.clone()));
+        header.extend(
+            [
+                "total_requests",
+                "successful_requests",
+                "failed_requests",
+                "total_generated_tokens",
+                "reasons",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        out.write_record(&header)?;
+        Ok(WideCsv { out, infos })
+    }
 
-    for case in cases {
+    pub fn case(&mut self, case: &CaseResult) -> io::Result<()> {
         let class = case.failure_class.map(|c| c.as_str()).unwrap_or("");
         let head = |client: Option<&ClientResult>| -> Vec<String> {
             let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -83,15 +104,15 @@ pub fn write(w: &mut dyn Write, cases: &[CaseResult]) -> io::Result<()> {
         };
         if case.clients.is_empty() {
             let mut rec = head(None);
-            rec.extend(infos.iter().map(|_| String::new()));
+            rec.extend(self.infos.iter().map(|_| String::new()));
             rec.extend(["", "", "", ""].iter().map(|s| s.to_string()));
             rec.push(safe(&case.reasons.join("; ")));
-            out.write_record(&rec)?;
-            continue;
+            self.out.write_record(&rec)?;
+            return Ok(());
         }
         for client in &case.clients {
             let mut rec = head(Some(client));
-            for info in &infos {
+            for info in &self.infos {
                 rec.push(client.metric(&info.name).map(num).unwrap_or_default());
             }
             let c = &client.counts;
@@ -112,11 +133,18 @@ pub fn write(w: &mut dyn Write, cases: &[CaseResult]) -> io::Result<()> {
                 String::new()
             };
             rec.push(safe(&reasons));
-            out.write_record(&rec)?;
+            self.out.write_record(&rec)?;
         }
+        Ok(())
     }
-    out.flush()?;
-    Ok(())
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 /// Neutralise a text cell a spreadsheet would run as a formula (OWASP "CSV injection").
