@@ -94,6 +94,9 @@ struct Tracked {
     stream_retry_at: Option<Instant>,
     stream_failures: u32,
     cancel_reason: Option<String>,
+    /// `$SLURM_JOB_NODELIST` as the batch script printed it (exact, unlike accounting right
+    /// after the end, which can show a shrinking list while nodes finish their epilogs).
+    node_list: Option<String>,
 }
 
 impl Tracked {
@@ -208,6 +211,10 @@ impl<'a, R: Remote> Driver<'a, R> {
                         match m {
                             StreamMsg::Line(line, n) => {
                                 t.offset += n;
+                                if t.node_list.is_none()
+                                    && let Some(n) = starting_line_nodes(&line) {
+                                    t.node_list = Some(n);
+                                }
                                 if let Some(code) = exit_line_code(&line) {
                                     t.marker_exit = Some(code);
                                     let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
@@ -391,6 +398,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             stream_retry_at: None,
             stream_failures: 0,
             cancel_reason: None,
+            node_list: None,
         }
     }
 
@@ -425,6 +433,14 @@ impl<'a, R: Remote> Driver<'a, R> {
 
     /// Record what a poll said about a job.
     fn observe(&self, t: &mut Tracked, r: &JobRecord, progress: &mut Progress) {
+        // Accounting can lag: a job whose log already streams is not pending any more.
+        let running = t
+            .state
+            .as_ref()
+            .is_some_and(|s| !s.is_pending() && !s.is_final());
+        if running && r.state.is_pending() {
+            return;
+        }
         let changed =
             t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
         if r.state.is_pending() {
@@ -543,7 +559,13 @@ impl<'a, R: Remote> Driver<'a, R> {
             Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
             Err(_) => None,
         }
-        .or(record);
+        .or(record)
+        .map(|mut r| {
+            if let Some(n) = &t.node_list {
+                r.node_list = Some(n.clone());
+            }
+            r
+        });
         if let Some(r) = &full {
             let _ = self.journal.record(Event::Finished {
                 case: key.clone(),
@@ -604,6 +626,14 @@ impl<'a, R: Remote> Driver<'a, R> {
         ));
         Ok((id, log))
     }
+}
+
+/// `perf-run: job 12 starting on n[1-2] at …` (the first line of the batch script).
+fn starting_line_nodes(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("perf-run: job ")?;
+    let (_, after) = rest.split_once(" starting on ")?;
+    let nodes = after.split(" at ").next()?.trim();
+    (!nodes.is_empty() && nodes != "?").then(|| nodes.to_string())
 }
 
 /// Copy the job workspace back (every exit path). A missing file is recorded, not fatal.

@@ -336,7 +336,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         paths: &paths,
         stage_name: &stage_name,
         node_id: &id.node_id(),
-        pytest_timeout_s: time.seconds,
+        pytest_timeout_s: time.seconds + 120,
         env: &env_cfg,
         gen_only: bench_mode
             .as_deref()
@@ -396,7 +396,9 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         steps,
         servers,
         time_seconds: time.seconds,
-        pytest_timeout_s: time.seconds,
+        // Slurm's time limit is the authority (state TIMEOUT, class `timeout`); pytest's own
+        // timeout is only a backstop behind it (its thread method kills pytest without JUnit).
+        pytest_timeout_s: time.seconds + 120,
         stage_name,
         paths,
         exports,

@@ -186,10 +186,28 @@ pub fn parse_scontrol(text: &str) -> Option<JobRecord> {
         submit: kv.get("SubmitTime").and_then(|r| nonempty(r)),
         start: kv.get("StartTime").and_then(|r| nonempty(r)),
         end: kv.get("EndTime").and_then(|r| nonempty(r)),
-        elapsed_s: None,
+        elapsed_s: kv.get("RunTime").and_then(|t| parse_runtime(t)),
         node_list: kv.get("NodeList").and_then(|r| nonempty(r)),
         source: "scontrol".into(),
     })
+}
+
+/// `RunTime=1-02:03:04` / `00:00:01` → seconds.
+fn parse_runtime(t: &str) -> Option<u64> {
+    let (days, rest) = match t.split_once('-') {
+        Some((d, r)) => (d.parse::<u64>().ok()?, r),
+        None => (0, t),
+    };
+    let v: Vec<u64> = rest
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let s = match v.as_slice() {
+        [h, m, s] => h * 3600 + m * 60 + s,
+        [m, s] => m * 60 + s,
+        _ => return None,
+    };
+    Some(days * 86400 + s)
 }
 
 /// sacct says accounting is not there (no slurmdbd, dbd down): use the fallbacks.
@@ -364,6 +382,26 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         Ok(recs)
     }
 
+    /// `scontrol show job`: slurmctld's own view, current to the second while it keeps the job
+    /// (MinJobAge). Accounting can lag behind it by a moment right after a job ends (a
+    /// partial node list, a stale state), so the final record is taken from here when possible.
+    pub async fn show(&self, id: &str) -> Result<Option<JobRecord>> {
+        self.calls.scontrol.fetch_add(1, Ordering::Relaxed);
+        let o = self
+            .remote
+            .exec(
+                &format!("scontrol show job -o {}", sh(&[id])),
+                self.timeout,
+                true,
+            )
+            .await?;
+        Ok(if o.success() {
+            parse_scontrol(&o.stdout_text())
+        } else {
+            None
+        })
+    }
+
     /// One `scancel` for all `ids`.
     pub async fn cancel(&self, ids: &[String]) -> Result<()> {
         if ids.is_empty() {
@@ -415,8 +453,9 @@ mod tests {
 
     #[test]
     fn scontrol_line() {
-        let r = parse_scontrol("JobId=7 JobName=x UserId=perfci(1001) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=3:0 RunTime=00:00:01 NodeList=n1\n").unwrap();
+        let r = parse_scontrol("JobId=7 JobName=x UserId=perfci(1001) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=3:0 RunTime=00:01:01 NodeList=n1\n").unwrap();
         assert_eq!(r.state.base, BaseState::Failed);
+        assert_eq!(r.elapsed_s, Some(61));
         assert_eq!(r.exit_code, Some(3));
         assert_eq!(r.reason.as_deref(), Some("NonZeroExitCode"));
     }

@@ -84,3 +84,172 @@ pub fn perf_run() -> assert_cmd::Command {
     c.current_dir(repo());
     c
 }
+
+/// The settings of the project's test services (`scripts/test-cluster up`), from the
+/// environment or from `/tmp/perfci-svc/env`.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub mysql_host: String,
+    pub mysql_port: String,
+    pub mysql_user: String,
+    pub mysql_pass: String,
+    pub state: String,
+}
+
+fn env_file_value(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let l = l.trim().strip_prefix("export ").unwrap_or(l.trim());
+        l.split_whitespace().find_map(|part| {
+            part.strip_prefix(&format!("{key}="))
+                .map(|v| v.trim_matches('\'').trim_matches('"').to_string())
+        })
+    })
+}
+
+/// The services, or `None` after a loud skip message (a panic under `CI=true`).
+pub fn services(what: &str) -> Option<Services> {
+    let file = std::fs::read_to_string("/tmp/perfci-svc/env").unwrap_or_default();
+    let get = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| env_file_value(&file, k))
+    };
+    let up = std::process::Command::new("bash")
+        .arg(repo().join("scripts/test-cluster"))
+        .arg("status")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let s = (|| {
+        Some(Services {
+            mysql_host: get("PERFCI_MYSQL_HOST")?,
+            mysql_port: get("PERFCI_MYSQL_PORT")?,
+            mysql_user: get("PERFCI_MYSQL_USER")?,
+            mysql_pass: get("PERFCI_MYSQL_PASS")?,
+            state: get("PERFCI_STATE").unwrap_or_else(|| "/tmp/perfci-svc".into()),
+        })
+    })()
+    .filter(|_| up);
+    if s.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "CI=true but the test services are not running ({what} needs them); `scripts/test-cluster up` starts them"
+            );
+        }
+        eprintln!(
+            "\n*** SKIPPED {what}: the test services are not running; `sudo scripts/test-cluster up` starts them ***\n"
+        );
+    }
+    s
+}
+
+/// A database of its own for one test, created from sql/trt_perf_schema.sql, dropped at the end.
+pub struct TestDb {
+    pub name: String,
+    pub svc: Services,
+}
+
+impl TestDb {
+    pub fn create(svc: &Services) -> TestDb {
+        let name = format!("perfrun_t_{:08x}", rand_u32());
+        let db = TestDb {
+            name,
+            svc: svc.clone(),
+        };
+        db.sql_on(None, &format!("CREATE DATABASE `{}`", db.name));
+        let schema = std::fs::read_to_string(repo().join("sql/trt_perf_schema.sql")).unwrap();
+        db.sql(&schema);
+        db
+    }
+
+    fn sql_on(&self, database: Option<&str>, sql: &str) -> String {
+        let mut c = std::process::Command::new("mariadb");
+        c.args(["--protocol=TCP", "-N", "-B"])
+            .arg(format!("-h{}", self.svc.mysql_host))
+            .arg(format!("-P{}", self.svc.mysql_port))
+            .arg(format!("-u{}", self.svc.mysql_user))
+            .env("MYSQL_PWD", &self.svc.mysql_pass);
+        if let Some(d) = database {
+            c.arg(d);
+        }
+        c.arg("-e").arg(sql);
+        let o = c.output().expect("the mariadb client runs");
+        assert!(
+            o.status.success(),
+            "SQL failed: {}\n{sql}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+
+    /// Run SQL in this database; rows as tab-separated lines.
+    pub fn sql(&self, sql: &str) -> String {
+        self.sql_on(Some(&self.name.clone()), sql)
+    }
+
+    pub fn count(&self, table: &str) -> usize {
+        self.sql(&format!("SELECT COUNT(*) FROM `{table}`"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Env for perf-run: DB_* pointing at this database.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DB_HOST".into(), self.svc.mysql_host.clone()),
+            ("DB_PORT".into(), self.svc.mysql_port.clone()),
+            ("DB_USER".into(), self.svc.mysql_user.clone()),
+            ("DB_PASSWORD".into(), self.svc.mysql_pass.clone()),
+            ("DB_SCHEMA".into(), self.name.clone()),
+        ]
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.sql_on(None, &format!("DROP DATABASE IF EXISTS `{}`", self.name))
+        }));
+    }
+}
+
+pub fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish() as u32
+}
+
+/// The stand-in TensorRT-LLM checkout.
+pub fn stub() -> PathBuf {
+    repo().join("tests/stub-trtllm")
+}
+
+/// Read a run's summary.json (the only run under `home`).
+pub fn only_run(home: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("run.json").is_file())
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "expected exactly one run under {}",
+        home.display()
+    );
+    runs[0].clone()
+}
+
+pub fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("results/summary.json")).unwrap())
+        .unwrap()
+}
