@@ -318,6 +318,38 @@ mod cluster {
     }
 
     #[test]
+    fn local_cluster_type_runs_on_the_login_node() {
+        let Some(_svc) = services("local_cluster_type") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let (code, run, err) = run(
+            home.path(),
+            None,
+            &[
+                "--cluster-type",
+                "local",
+                "--workdir",
+                work.path().to_str().unwrap(),
+                "--config",
+                TINY,
+                "--server",
+                "tiny_llama_fp8_tp1",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("0 ssh connection"), "{err}");
+        let s = summary(&run);
+        assert_eq!(cases(&s)[0]["status"], "passed");
+        assert!(
+            work.path()
+                .join("TensorRT-LLM/tests/integration/defs/perf/test_perf_sanity.py")
+                .is_file()
+        );
+    }
+
+    #[test]
     fn time_limit_is_a_timeout() {
         let Some(_svc) = services("time_limit") else {
             return;
