@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fsutil;
 pub mod journal;
 pub mod ops;
 pub mod output;

@@ -88,18 +88,8 @@ impl RunDir {
     }
 }
 
-/// Write a file atomically (temp file in the same directory, then rename).
+/// Write a file atomically (temp file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, content).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::fsutil::write_atomic(path, content)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

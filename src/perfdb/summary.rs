@@ -2,10 +2,9 @@
 //! key, and record the upload in its `"upload"` key. Read as `serde_json::Value` so this code
 //! does not depend on the pipeline's types; unknown keys are kept as they are.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::UserError;
 
@@ -55,66 +54,21 @@ pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), UserError> {
     Ok((jobs, tests))
 }
 
-/// Set `"upload": {"run_id": N, "link": "...", "at": "<RFC3339>"}` atomically: read, modify,
-/// write a temporary file next to it, fsync, rename. A missing file is not an error.
-pub fn record_upload(run_dir: &Path, run_id: u64, link: &str) -> std::io::Result<Option<PathBuf>> {
+/// Set `"upload": {"run_id": N, "link": "...", "at": "<RFC3339>"}` atomically (the results
+/// writer owns the format). A missing file is not an error (flag-mode uploads have none).
+pub fn record_upload(run_dir: &Path, run_id: u64, link: &str) -> anyhow::Result<Option<PathBuf>> {
     let Some(path) = summary_path(run_dir) else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&path)?;
-    let mut v: Value = serde_json::from_str(&text)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let Some(obj) = v.as_object_mut() else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "summary.json is not a JSON object",
-        ));
-    };
-    obj.insert(
-        "upload".into(),
-        json!({
-            "run_id": run_id,
-            "link": link,
-            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }),
-    );
-    let mut out = serde_json::to_string_pretty(&v)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    out.push('\n');
-    write_atomic(&path, out.as_bytes())?;
+    crate::results::record_upload(&path, run_id, link)?;
     Ok(Some(path))
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_mode(path, bytes, 0o666)
-}
+pub use crate::fsutil::write_atomic;
 
 /// [`write_atomic`] with the file mode (before umask) of the new file, e.g. `0o600`.
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(mode);
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        let mut f = o.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::fsutil::write_atomic_with(path, mode, |w| w.write_all(bytes))
 }
 
 #[cfg(test)]

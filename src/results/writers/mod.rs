@@ -211,37 +211,14 @@ fn sync(w: FileOut) -> io::Result<()> {
     file.sync_all()
 }
 
-/// `dir/.name.tmp-<pid>` (same directory, so the rename is atomic).
-pub(crate) fn temp_path(final_path: &Path) -> PathBuf {
-    let name = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
-    let file = File::create(path)?;
-    let mut w = BufWriter::new(file);
-    f(&mut w)?;
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(())
-}
+pub(crate) use crate::fsutil::temp_path;
 
 /// Write one file atomically (temp + fsync + rename).
 pub fn write_atomic(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    let temp = temp_path(path);
-    if let Err(e) = write_file(&temp, f) {
-        let _ = fs::remove_file(&temp);
-        return Err(e);
-    }
-    fs::rename(&temp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&temp);
-    })
+    crate::fsutil::write_atomic_with(path, 0o666, f)
 }
 
 /// Timestamps in the CSV files: `%Y-%m-%d %H:%M:%S`, UTC (reference §7.2).

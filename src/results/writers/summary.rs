@@ -282,7 +282,11 @@ pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Re
     };
     obj.insert(
         "upload".into(),
-        json!({"run_id": run_id, "link": link, "at": chrono::Utc::now().to_rfc3339()}),
+        json!({
+            "run_id": run_id,
+            "link": link,
+            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
     );
     super::write_atomic(summary_path, |w| {
         serde_json::to_writer_pretty(&mut *w, &doc)?;
