@@ -7,11 +7,13 @@
 
 use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::results::long_csv::LongCsvReader;
 
 use crate::error::UserError;
 
-/// One data row; absent columns read as "".
+/// One data row as the uploader uses it; absent columns read as "".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LongRow {
     /// 1-based line number in the file (for messages).
@@ -32,163 +34,68 @@ pub struct LongRow {
     pub turtle_case_name: String,
 }
 
-#[derive(Debug, Default)]
-struct Columns {
-    network_name: Option<usize>,
-    sm_clk: Option<usize>,
-    mem_clk: Option<usize>,
-    test_name: Option<usize>,
-    perf_metric: Option<usize>,
-    total_time_sec: Option<usize>,
-    start_timestamp: Option<usize>,
-    end_timestamp: Option<usize>,
-    state: Option<usize>,
-    command: Option<usize>,
-    metric_type: Option<usize>,
-    raw_result: Option<usize>,
-    turtle_case_name: Option<usize>,
+/// The long-format reader of the results stage (`results::long_csv`), with the uploader's
+/// view of each row. One reader of the format serves the writer's round trip and the upload.
+pub struct LongCsv {
+    inner: LongCsvReader<File>,
+    has_total_time: bool,
 }
 
-pub struct LongCsv {
-    path: PathBuf,
-    reader: csv::Reader<BufReader<File>>,
-    cols: Columns,
-    record: csv::ByteRecord,
+fn sentence(e: impl std::fmt::Display) -> UserError {
+    let t = e.to_string();
+    let t = t.trim_end();
+    UserError(if t.ends_with(['.', '?', '!']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    })
 }
 
 impl LongCsv {
     /// Open the file and check that it is the long format (needs `network_name`,
     /// `metric_type` and `perf_metric` columns, §9.2 step 3).
     pub fn open(path: &Path) -> Result<LongCsv, UserError> {
-        let file = File::open(path).map_err(|e| {
-            UserError(format!(
-                "Cannot open the metric CSV {}: {e}.",
-                path.display()
-            ))
-        })?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file));
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| {
-                UserError(format!(
-                    "Cannot read the header line of the metric CSV {}: {e}.",
-                    path.display()
-                ))
-            })?
-            .clone();
-        let names: Vec<String> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let s = String::from_utf8_lossy(h).trim().to_string();
-                if i == 0 {
-                    s.trim_start_matches('\u{feff}').to_string()
-                } else {
-                    s
-                }
-            })
-            .collect();
-        let find = |n: &str| names.iter().position(|h| h == n);
-        let cols = Columns {
-            network_name: find("network_name"),
-            sm_clk: find("sm_clk"),
-            mem_clk: find("mem_clk"),
-            test_name: find("test_name"),
-            perf_metric: find("perf_metric"),
-            total_time_sec: find("total_time__sec"),
-            start_timestamp: find("start_timestamp"),
-            end_timestamp: find("end_timestamp"),
-            state: find("state"),
-            command: find("command"),
-            metric_type: find("metric_type"),
-            raw_result: find("raw_result"),
-            turtle_case_name: find("turtle_case_name"),
-        };
-        let missing: Vec<&str> = [
-            ("network_name", cols.network_name),
-            ("metric_type", cols.metric_type),
-            ("perf_metric", cols.perf_metric),
-        ]
-        .iter()
-        .filter(|(_, c)| c.is_none())
-        .map(|(n, _)| *n)
-        .collect();
-        if !missing.is_empty() {
-            let shown: Vec<&str> = names.iter().take(12).map(String::as_str).collect();
-            return Err(UserError(format!(
-                "The metric CSV {} has no column {}; perf-run needs the long format of perf_script_test_results.csv (one metric per row with network_name, metric_type and perf_metric), but this file's columns are: {}{}.",
-                path.display(),
-                missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                shown.join(", "),
-                if names.len() > shown.len() {
-                    ", …"
-                } else {
-                    ""
-                }
-            )));
-        }
+        let inner = LongCsvReader::open(path).map_err(sentence)?;
+        let has_total_time = inner.has_column("total_time__sec");
         Ok(LongCsv {
-            path: path.to_path_buf(),
-            reader,
-            cols,
-            record: csv::ByteRecord::new(),
+            inner,
+            has_total_time,
         })
     }
 
     /// Whether the file has a `total_time__sec` column.
     pub fn has_total_time(&self) -> bool {
-        self.cols.total_time_sec.is_some()
+        self.has_total_time
     }
 
     /// The next row, `Ok(None)` at the end, `Err` on a CSV syntax error (with its line).
     pub fn next_row(&mut self) -> Result<Option<LongRow>, UserError> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => Ok(None),
-            Ok(true) => {
-                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                let rec = &self.record;
-                let get = |c: Option<usize>| -> String {
-                    c.and_then(|i| rec.get(i))
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
-                        .unwrap_or_default()
-                };
-                let c = &self.cols;
-                Ok(Some(LongRow {
-                    line,
-                    network_name: get(c.network_name),
-                    sm_clk: get(c.sm_clk),
-                    mem_clk: get(c.mem_clk),
-                    test_name: get(c.test_name),
-                    perf_metric: get(c.perf_metric),
-                    has_total_time: c.total_time_sec.is_some_and(|i| i < rec.len()),
-                    total_time_sec: get(c.total_time_sec),
-                    start_timestamp: get(c.start_timestamp),
-                    end_timestamp: get(c.end_timestamp),
-                    state: get(c.state),
-                    command: get(c.command),
-                    metric_type: get(c.metric_type),
-                    raw_result: get(c.raw_result),
-                    turtle_case_name: get(c.turtle_case_name),
-                }))
-            }
-            Err(e) => {
-                let line = e
-                    .position()
-                    .map(|p| format!(" near line {}", p.line()))
-                    .unwrap_or_default();
-                Err(UserError(format!(
-                    "The metric CSV {} is not valid CSV{line}: {e}.",
-                    self.path.display()
-                )))
-            }
-        }
+        let Some(r) = self.inner.next().transpose().map_err(sentence)? else {
+            return Ok(None);
+        };
+        let turtle = r
+            .extra
+            .iter()
+            .find(|(k, _)| k == "turtle_case_name")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        Ok(Some(LongRow {
+            line: r.line,
+            network_name: r.network_name,
+            sm_clk: r.sm_clk,
+            mem_clk: r.mem_clk,
+            test_name: r.test_name,
+            perf_metric: r.perf_metric,
+            total_time_sec: r.total_time_sec,
+            has_total_time: self.has_total_time,
+            start_timestamp: r.start_timestamp,
+            end_timestamp: r.end_timestamp,
+            state: r.state,
+            command: r.command,
+            metric_type: r.metric_type,
+            raw_result: r.raw_result.unwrap_or_default(),
+            turtle_case_name: turtle,
+        }))
     }
 }
 
@@ -244,6 +151,7 @@ pub fn read_all(path: &Path, limit: usize) -> Result<Vec<Vec<(String, String)>>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn fixture() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(

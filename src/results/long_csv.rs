@@ -67,7 +67,7 @@ pub enum LongCsvError {
     #[error("{path} is empty; a perf_script_test_results.csv starts with a header line")]
     Empty { path: PathBuf },
     #[error(
-        "{path} has no `{column}` column, so it is not a perf_script_test_results.csv (its header is: {header})"
+        "{path} has no `{column}` column, so it is not a perf_script_test_results.csv in the long format (one metric per row with network_name, metric_type and perf_metric; reference §7.2); its header is: {header}"
     )]
     MissingColumn {
         path: PathBuf,
@@ -162,6 +162,12 @@ impl LongCsvReader<File> {
 }
 
 impl<R: Read> LongCsvReader<R> {
+    /// Whether the header has this column (e.g. `total_time__sec`, which the uploader only
+    /// uses when present, reference §9.2 step 5).
+    pub fn has_column(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
     /// Read from any reader; `path` names it in messages.
     pub fn new(input: R, path: &Path) -> Result<Self, LongCsvError> {
         let mark = Rc::new(Cell::new(0u64));
