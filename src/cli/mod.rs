@@ -199,7 +199,8 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Write the generated files here (default: a new run directory under $PERF_RUN_HOME or ./perf-runs).
+    /// render / run --dry-run: write the generated files here (default: a new run directory
+    /// under $PERF_RUN_HOME or ./perf-runs). run: create the run directory under DIR.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
