@@ -27,6 +27,10 @@ pub struct WatchConfig {
     pub heartbeat: Duration,
     pub max_jobs: usize,
     pub detach: bool,
+    /// How long to wait for the exit marker of a job that ended without one being seen
+    /// (cancelled, timed out): the batch script writes it from its exit trap, after Slurm
+    /// already reports the final state.
+    pub marker_grace: Duration,
 }
 
 impl WatchConfig {
@@ -48,6 +52,7 @@ impl WatchConfig {
             heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0),
             max_jobs: 4,
             detach: false,
+            marker_grace: secs("PERF_RUN_MARKER_GRACE", 45.0),
         }
     }
 }
@@ -517,6 +522,19 @@ impl<'a, R: Remote> Driver<'a, R> {
             case: key.clone(),
             offset: t.offset,
         });
+        // Ended without the marker seen (scancel, time limit): let the batch script's exit
+        // trap finish before collecting, or the marker and the end of the log are lost.
+        let mut marker_exit = t.marker_exit;
+        if marker_exit.is_none() {
+            marker_exit =
+                await_marker(self.remote, &t.batch_log, &t.marker, self.cfg.marker_grace).await;
+            if let Some(code) = marker_exit {
+                let _ = self.journal.record(Event::MarkerSeen {
+                    case: key.clone(),
+                    exit_code: code,
+                });
+            }
+        }
         let record = t
             .state
             .as_ref()
@@ -571,7 +589,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                 record: full,
                 submit_error: None,
                 cancelled_by_perf_run: t.cancel_reason,
-                marker_exit: t.marker_exit,
+                marker_exit,
                 collected,
                 not_submitted: false,
             },
@@ -603,6 +621,31 @@ impl<'a, R: Remote> Driver<'a, R> {
             short_label(&job.case)
         ));
         Ok((id, log))
+    }
+}
+
+/// Wait (at most `grace`) for the exit marker of a job Slurm reports as ended; its exit code.
+pub async fn await_marker<R: Remote>(
+    remote: &R,
+    batch_log: &str,
+    marker: &str,
+    grace: Duration,
+) -> Option<i32> {
+    let script = stream::marker_wait_script(batch_log, marker, grace.as_secs());
+    match remote.exec(&script, grace + QUICK, true).await {
+        Ok(o) if o.success() => stream::marker_file_code(&o.stdout_text()),
+        Ok(o) if o.code == Some(3) => {
+            output::detail(format!(
+                "no exit marker {marker} appeared within {}: the job was killed hard",
+                humantime::format_duration(grace)
+            ));
+            None
+        }
+        Ok(_) => None,
+        Err(e) => {
+            output::detail(format!("cannot look for the exit marker {marker}: {e:#}"));
+            None
+        }
     }
 }
 
