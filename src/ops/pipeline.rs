@@ -95,6 +95,10 @@ struct Tracked {
     reason: Option<String>,
     pending_since: Option<Instant>,
     marker_exit: Option<i32>,
+    /// The job's log has produced output: it runs (or ran), whatever accounting says.
+    output_seen: bool,
+    /// The last full record a poll returned.
+    record: Option<JobRecord>,
     stream: Option<tokio::task::JoinHandle<()>>,
     stream_retry_at: Option<Instant>,
     stream_failures: u32,
@@ -213,6 +217,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                         match m {
                             StreamMsg::Line(line, n) => {
                                 t.offset += n;
+                                t.output_seen = true;
                                 if let Some(code) = exit_line_code(&line) {
                                     t.marker_exit = Some(code);
                                     let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
@@ -392,6 +397,8 @@ impl<'a, R: Remote> Driver<'a, R> {
             reason: None,
             pending_since: None,
             marker_exit: None,
+            output_seen: false,
+            record: None,
             stream: None,
             stream_retry_at: None,
             stream_failures: 0,
@@ -430,6 +437,11 @@ impl<'a, R: Remote> Driver<'a, R> {
 
     /// Record what a poll said about a job.
     fn observe(&self, t: &mut Tracked, r: &JobRecord, progress: &mut Progress) {
+        if accounting_lags(t.output_seen, r) {
+            // The job writes its log, so it started: slurmdbd has not heard of it yet.
+            return;
+        }
+        t.record = Some(r.clone());
         let changed =
             t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
         if r.state.is_pending() {
@@ -535,6 +547,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                 });
             }
         }
+        let last = t.record.clone().filter(|r| r.state.is_final());
         let record = t
             .state
             .as_ref()
@@ -552,14 +565,18 @@ impl<'a, R: Remote> Driver<'a, R> {
                 node_list: None,
                 source: "perf-run".into(),
             });
-        // Prefer the full record of the last poll.
-        let full = match self
-            .sched
-            .poll(std::slice::from_ref(&t.job_id), self.since_secs())
-            .await
-        {
-            Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
-            Err(_) => None,
+        // The full record of the last poll; ask once more only when it is not final (a job we
+        // stop watching after a signal).
+        let full = match last {
+            Some(r) => Some(r),
+            None => match self
+                .sched
+                .poll(std::slice::from_ref(&t.job_id), self.since_secs())
+                .await
+            {
+                Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
+                Err(_) => None,
+            },
         }
         .or(record);
         if let Some(r) = &full {
@@ -622,6 +639,14 @@ impl<'a, R: Remote> Driver<'a, R> {
         ));
         Ok((id, log))
     }
+}
+
+/// sacct answers from slurmdbd, which learns of a job's start a moment (on a busy cluster,
+/// minutes) after slurmctld: a plain PENDING from sacct for a job whose log already has output
+/// is stale and must not move the job back to PENDING (nor start its --max-pending clock).
+/// squeue and scontrol ask slurmctld itself and are believed.
+pub fn accounting_lags(output_seen: bool, r: &JobRecord) -> bool {
+    output_seen && r.source == "sacct" && r.state.is_pending() && r.state.flags.is_empty()
 }
 
 /// Wait (at most `grace`) for the exit marker of a job Slurm reports as ended; its exit code.
@@ -741,4 +766,44 @@ pub async fn stage_cases<R: Remote>(
             Duration::from_secs(600),
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(state: &str, source: &str) -> JobRecord {
+        JobRecord {
+            job_id: "1".into(),
+            state: JobState::parse(state),
+            exit_code: None,
+            signal: None,
+            reason: None,
+            submit: None,
+            start: None,
+            end: None,
+            elapsed_s: None,
+            node_list: None,
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn a_stale_pending_from_accounting_is_ignored_once_the_log_has_output() {
+        assert!(accounting_lags(true, &rec("PENDING", "sacct")));
+        assert!(
+            !accounting_lags(false, &rec("PENDING", "sacct")),
+            "no output yet: believe it"
+        );
+        assert!(
+            !accounting_lags(true, &rec("PENDING", "squeue")),
+            "slurmctld knows"
+        );
+        assert!(!accounting_lags(true, &rec("RUNNING", "sacct")));
+        assert!(
+            !accounting_lags(true, &rec("PENDING,REQUEUED", "sacct")),
+            "a requeue is real"
+        );
+        assert!(!accounting_lags(true, &rec("COMPLETED", "sacct")));
+    }
 }
