@@ -101,7 +101,14 @@ fn nonempty(s: &str) -> Option<String> {
     (!t.is_empty() && t != "Unknown" && t != "None" && t != "N/A").then(|| t.to_string())
 }
 
-/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList
+/// The job name slurmdbd shows until the job's own record reaches it (Slurm 22.05): a row with
+/// it is a placeholder whose node list, times and exit code are not the job's yet (a 2-node job
+/// shows `COMPLETED` on one node for a moment). perf-run's own jobs are never called that.
+const PLACEHOLDER_NAME: &str = "allocation";
+
+/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList[|JobName].
+/// Steps and placeholder rows (see `PLACEHOLDER_NAME`) are left out: such a job counts as not
+/// in accounting yet.
 pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -112,6 +119,9 @@ pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
         let id = f[0].trim().to_string();
         if id.contains('.') {
             continue; // a step, not the allocation
+        }
+        if f.get(9).is_some_and(|n| n.trim() == PLACEHOLDER_NAME) {
+            continue;
         }
         let (code, sig) = parse_exit(f[2]);
         let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
@@ -276,7 +286,7 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         let list = ids.join(",");
         let start = format!("--starttime=now-{}", since_secs.max(3600));
         let cmd = format!(
-            "sacct -X -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList",
+            "sacct -X -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList,JobName%200",
             sh(&[&list])
         );
         self.calls.sacct.fetch_add(1, Ordering::Relaxed);
@@ -287,7 +297,8 @@ impl<'a, R: Remote> Scheduler<'a, R> {
             if ids.iter().all(|i| recs.contains_key(i)) {
                 return Ok(recs);
             }
-            // A job not yet in the accounting database (it was just submitted): ask squeue too.
+            // A job not yet (fully) in the accounting database: it was just submitted, or it
+            // just ended and slurmdbd still shows its placeholder. Ask slurmctld.
             let missing: Vec<String> = ids
                 .iter()
                 .filter(|i| !recs.contains_key(*i))
@@ -411,6 +422,21 @@ mod tests {
         assert_eq!(b.reason.as_deref(), Some("Resources"));
         assert_eq!(b.start, None);
         assert_eq!(b.node_list, None);
+    }
+
+    #[test]
+    fn placeholder_rows_are_not_the_job_yet() {
+        // What sacct printed 0.4 s after a 2-node job ended, then once slurmdbd caught up.
+        let early = parse_sacct(
+            "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n3|allocation\n",
+            "sacct",
+        );
+        assert!(early.is_empty(), "{early:?}");
+        let late = parse_sacct(
+            "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n[3-4]|perf-run.qtest\n",
+            "sacct",
+        );
+        assert_eq!(late["69"].node_list.as_deref(), Some("n[3-4]"));
     }
 
     #[test]
