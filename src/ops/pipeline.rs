@@ -34,8 +34,9 @@ pub struct WatchConfig {
 }
 
 impl WatchConfig {
-    /// Defaults (10 s → 3 min safety poll, 5 min heartbeat); `PERF_RUN_POLL_MIN`/`MAX`
-    /// (seconds) override the poll pacing, which the tests use.
+    /// Defaults (safety poll: one look after 10 s, then every 5 min; 5 min progress
+    /// heartbeat); `PERF_RUN_POLL_MIN`/`MAX` (seconds) override the poll pacing, which the
+    /// tests use.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> WatchConfig {
         let secs = |k: &str, d: f64| {
             env(k)
@@ -48,7 +49,7 @@ impl WatchConfig {
             follow: false,
             max_pending: None,
             poll_min: secs("PERF_RUN_POLL_MIN", 10.0),
-            poll_max: secs("PERF_RUN_POLL_MAX", 180.0),
+            poll_max: secs("PERF_RUN_POLL_MAX", 300.0),
             heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0),
             max_jobs: 4,
             detach: false,
@@ -97,6 +98,8 @@ struct Tracked {
     marker_exit: Option<i32>,
     /// The job's log has produced output: it runs (or ran), whatever accounting says.
     output_seen: bool,
+    /// When its log last produced output.
+    last_output: Option<Instant>,
     /// The last full record a poll returned.
     record: Option<JobRecord>,
     stream: Option<tokio::task::JoinHandle<()>>,
@@ -166,6 +169,9 @@ impl<'a, R: Remote> Driver<'a, R> {
                         t.batch_log = batch_log;
                         progress.add(t.key(), &short_label(&t.job.case));
                         active.push(t);
+                        // An early look at the new job (refused, or pending for good).
+                        backoff.reset();
+                        next_poll = next_poll.min(Instant::now() + backoff.next_interval());
                     }
                     Err(e) => {
                         let msg = format!("{e:#}");
@@ -212,24 +218,24 @@ impl<'a, R: Remote> Driver<'a, R> {
             let poll_due = tokio::time::sleep_until(next_poll.into());
             tokio::select! {
                 msg = rx.recv() => {
+                    let output = matches!(msg, Some((_, StreamMsg::Line(..))));
                     if let Some((key, m)) = msg
                         && let Some(t) = active.iter_mut().find(|t| t.key() == key) {
                         match m {
                             StreamMsg::Line(line, n) => {
                                 t.offset += n;
                                 t.output_seen = true;
+                                t.last_output = Some(Instant::now());
                                 if let Some(code) = exit_line_code(&line) {
                                     t.marker_exit = Some(code);
                                     let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
                                     confirm.insert(key.clone());
                                 }
-                                // Output means the job runs: no need to ask the scheduler soon.
                                 if t.state.as_ref().is_none_or(|s| s.is_pending()) {
                                     t.state = Some(JobState::parse("RUNNING"));
                                     t.reason = None;
                                     progress.state(&key, "RUNNING", None);
                                 }
-                                next_poll = next_poll.max(Instant::now() + backoff.current());
                                 progress.log_line(&key, &line);
                                 if t.offset - t.offset_journaled > 64 * 1024 || t.marker_exit.is_some() {
                                     t.offset_journaled = t.offset;
@@ -250,6 +256,13 @@ impl<'a, R: Remote> Driver<'a, R> {
                                 }
                             }
                         }
+                    }
+                    // Output means the job runs: no need to ask the scheduler soon, unless
+                    // another job has said nothing lately (it may pend with a hopeless reason,
+                    // or have died).
+                    let quiet = backoff.current();
+                    if output && active.iter().all(|t| t.last_output.is_some_and(|o| o.elapsed() < quiet)) {
+                        next_poll = next_poll.max(Instant::now() + quiet);
                     }
                 }
                 _ = poll_due => {
@@ -369,7 +382,6 @@ impl<'a, R: Remote> Driver<'a, R> {
                     let r = self.finish(t, &mut progress).await;
                     results.insert(r.0, r.1);
                 }
-                backoff.reset();
             }
         }
         drop(progress);
@@ -398,6 +410,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             pending_since: None,
             marker_exit: None,
             output_seen: false,
+            last_output: None,
             record: None,
             stream: None,
             stream_retry_at: None,
