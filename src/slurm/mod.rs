@@ -113,8 +113,8 @@ fn nonempty(s: &str) -> Option<String> {
 const PLACEHOLDER_NAME: &str = "allocation";
 
 /// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList[|JobName].
-/// Steps and placeholder rows (see `PLACEHOLDER_NAME`) are left out: such a job counts as not
-/// in accounting yet.
+/// Steps, placeholder rows (see `PLACEHOLDER_NAME`) and final states without an end time are
+/// left out: such a job counts as not (fully) in accounting yet.
 pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -131,11 +131,17 @@ pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
         }
         let (code, sig) = parse_exit(f[2]);
         let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
+        let state = JobState::parse(f[1]);
+        if f.len() > 6 && state.is_final() && get(6).is_none() {
+            // A final state without an end time: the job's start record reached slurmdbd
+            // after the job ended, its completion record (end, exit code) not yet.
+            continue;
+        }
         out.insert(
             id.clone(),
             JobRecord {
                 job_id: id,
-                state: JobState::parse(f[1]),
+                state,
                 exit_code: code,
                 signal: sig,
                 reason: get(3),
@@ -480,6 +486,13 @@ mod tests {
             "sacct",
         );
         assert_eq!(late["69"].node_list.as_deref(), Some("n[3-4]"));
+        // Seen for a job that failed within a second: the name and the final state are there,
+        // the end time and the exit code (1) are not yet.
+        let partial = parse_sacct(
+            "134|FAILED|0:0||2026-11-22T18:46:12|2026-11-22T18:46:13|Unknown|1|n1|perf-run.x\n",
+            "sacct",
+        );
+        assert!(partial.is_empty(), "{partial:?}");
     }
 
     #[test]
