@@ -17,17 +17,29 @@ perf_run_stop_steps() {
   done
   for pid in "${!perf_run_roles[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
+perf_run_signalled=""
+perf_run_write_marker() {
+  echo "PERF_RUN_EXIT code=$1 job=${SLURM_JOB_ID:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '%s %s\n' "$1" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
+}
 perf_run_on_exit() {
   local rc=$?
   trap - EXIT TERM INT
-  perf_run_stop_steps
-  echo "PERF_RUN_EXIT code=$rc job=${SLURM_JOB_ID:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  printf '%s %s\n' "$rc" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
+  if [[ -n $perf_run_signalled ]]; then
+    # Time limit or scancel: Slurm SIGKILLs this script KillWait seconds after the SIGTERM
+    # (30 s by default, often less), possibly before the steps are down; the end is recorded
+    # first so it is never lost.
+    perf_run_write_marker "$rc"
+    perf_run_stop_steps
+  else
+    perf_run_stop_steps
+    perf_run_write_marker "$rc"
+  fi
   exit "$rc"
 }
 trap perf_run_on_exit EXIT
-trap 'echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2; exit 143' TERM
-trap 'exit 130' INT
+trap 'perf_run_signalled=1; echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2; exit 143' TERM
+trap 'perf_run_signalled=1; exit 130' INT
 
 # ---------------------------------------------------------------- system information
 # Recorded on the first node for the result files; `unknown` where a tool is missing.

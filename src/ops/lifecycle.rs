@@ -110,6 +110,12 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// A job's exit code once it has ended; sacct prints `0:0` for jobs that are still pending or
+/// running, which is no exit code at all.
+fn shown_exit(r: &JobRecord) -> Option<i32> {
+    r.exit_code.filter(|_| r.state.is_final())
+}
+
 fn print_records(rows: &[(String, Option<JobRecord>, Option<String>)], json_out: bool) {
     if json_out {
         let v: Vec<serde_json::Value> = rows
@@ -120,7 +126,7 @@ fn print_records(rows: &[(String, Option<JobRecord>, Option<String>)], json_out:
                     "job_id": r.as_ref().map(|r| r.job_id.clone()),
                     "state": r.as_ref().map(|r| r.state.raw.clone()),
                     "final": r.as_ref().map(|r| r.state.is_final()),
-                    "exit_code": r.as_ref().and_then(|r| r.exit_code),
+                    "exit_code": r.as_ref().and_then(shown_exit),
                     "reason": r.as_ref().and_then(|r| r.reason.clone()),
                     "note": note,
                 })
@@ -136,7 +142,7 @@ fn print_records(rows: &[(String, Option<JobRecord>, Option<String>)], json_out:
                 "{:<10} {:<22} exit {:<4} {}{}\n",
                 r.job_id,
                 r.state.raw,
-                r.exit_code
+                shown_exit(r)
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "-".into()),
                 id,
@@ -511,5 +517,22 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     } else {
         output::error(format!("{} check(s) failed", c.failed));
         Ok(Exit::Infra)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_exit_code_before_the_end() {
+        let rec = |state: &str| {
+            crate::slurm::parse_sacct(&format!("5|{state}|0:0||||||n1|x\n"), "sacct")
+                .remove("5")
+                .unwrap()
+        };
+        assert_eq!(shown_exit(&rec("PENDING")), None);
+        assert_eq!(shown_exit(&rec("RUNNING")), None);
+        assert_eq!(shown_exit(&rec("COMPLETED")), Some(0));
     }
 }

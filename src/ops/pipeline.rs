@@ -27,11 +27,16 @@ pub struct WatchConfig {
     pub heartbeat: Duration,
     pub max_jobs: usize,
     pub detach: bool,
+    /// How long to wait for the exit marker of a job that ended without one being seen
+    /// (cancelled, timed out): the batch script writes it from its exit trap, after Slurm
+    /// already reports the final state.
+    pub marker_grace: Duration,
 }
 
 impl WatchConfig {
-    /// Defaults (10 s → 3 min safety poll, 5 min heartbeat); `PERF_RUN_POLL_MIN`/`MAX`
-    /// (seconds) override the poll pacing, which the tests use.
+    /// Defaults (safety poll: one look after 10 s, then every 5 min; 5 min progress
+    /// heartbeat); `PERF_RUN_POLL_MIN`/`MAX` (seconds) override the poll pacing, which the
+    /// tests use.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> WatchConfig {
         let secs = |k: &str, d: f64| {
             env(k)
@@ -44,10 +49,11 @@ impl WatchConfig {
             follow: false,
             max_pending: None,
             poll_min: secs("PERF_RUN_POLL_MIN", 10.0),
-            poll_max: secs("PERF_RUN_POLL_MAX", 180.0),
+            poll_max: secs("PERF_RUN_POLL_MAX", 300.0),
             heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0),
             max_jobs: 4,
             detach: false,
+            marker_grace: secs("PERF_RUN_MARKER_GRACE", 45.0),
         }
     }
 }
@@ -90,6 +96,12 @@ struct Tracked {
     reason: Option<String>,
     pending_since: Option<Instant>,
     marker_exit: Option<i32>,
+    /// The job's log has produced output: it runs (or ran), whatever accounting says.
+    output_seen: bool,
+    /// When its log last produced output.
+    last_output: Option<Instant>,
+    /// The last full record a poll returned.
+    record: Option<JobRecord>,
     stream: Option<tokio::task::JoinHandle<()>>,
     stream_retry_at: Option<Instant>,
     stream_failures: u32,
@@ -160,6 +172,9 @@ impl<'a, R: Remote> Driver<'a, R> {
                         t.batch_log = batch_log;
                         progress.add(t.key(), &short_label(&t.job.case));
                         active.push(t);
+                        // An early look at the new job (refused, or pending for good).
+                        backoff.reset();
+                        next_poll = next_poll.min(Instant::now() + backoff.next_interval());
                     }
                     Err(e) => {
                         let msg = format!("{e:#}");
@@ -206,6 +221,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             let poll_due = tokio::time::sleep_until(next_poll.into());
             tokio::select! {
                 msg = rx.recv() => {
+                    let output = matches!(msg, Some((_, StreamMsg::Line(..))));
                     if let Some((key, m)) = msg
                         && let Some(t) = active.iter_mut().find(|t| t.key() == key) {
                         match m {
@@ -215,18 +231,18 @@ impl<'a, R: Remote> Driver<'a, R> {
                                     && let Some(n) = starting_line_nodes(&line) {
                                     t.node_list = Some(n);
                                 }
+                                t.output_seen = true;
+                                t.last_output = Some(Instant::now());
                                 if let Some(code) = exit_line_code(&line) {
                                     t.marker_exit = Some(code);
                                     let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
                                     confirm.insert(key.clone());
                                 }
-                                // Output means the job runs: no need to ask the scheduler soon.
                                 if t.state.as_ref().is_none_or(|s| s.is_pending()) {
                                     t.state = Some(JobState::parse("RUNNING"));
                                     t.reason = None;
                                     progress.state(&key, "RUNNING", None);
                                 }
-                                next_poll = next_poll.max(Instant::now() + backoff.current());
                                 progress.log_line(&key, &line);
                                 if t.offset - t.offset_journaled > 64 * 1024 || t.marker_exit.is_some() {
                                     t.offset_journaled = t.offset;
@@ -247,6 +263,13 @@ impl<'a, R: Remote> Driver<'a, R> {
                                 }
                             }
                         }
+                    }
+                    // Output means the job runs: no need to ask the scheduler soon, unless
+                    // another job has said nothing lately (it may pend with a hopeless reason,
+                    // or have died).
+                    let quiet = backoff.current();
+                    if output && active.iter().all(|t| t.last_output.is_some_and(|o| o.elapsed() < quiet)) {
+                        next_poll = next_poll.max(Instant::now() + quiet);
                     }
                 }
                 _ = poll_due => {
@@ -366,7 +389,6 @@ impl<'a, R: Remote> Driver<'a, R> {
                     let r = self.finish(t, &mut progress).await;
                     results.insert(r.0, r.1);
                 }
-                backoff.reset();
             }
         }
         drop(progress);
@@ -394,6 +416,9 @@ impl<'a, R: Remote> Driver<'a, R> {
             reason: None,
             pending_since: None,
             marker_exit: None,
+            output_seen: false,
+            last_output: None,
+            record: None,
             stream: None,
             stream_retry_at: None,
             stream_failures: 0,
@@ -433,14 +458,11 @@ impl<'a, R: Remote> Driver<'a, R> {
 
     /// Record what a poll said about a job.
     fn observe(&self, t: &mut Tracked, r: &JobRecord, progress: &mut Progress) {
-        // Accounting can lag: a job whose log already streams is not pending any more.
-        let running = t
-            .state
-            .as_ref()
-            .is_some_and(|s| !s.is_pending() && !s.is_final());
-        if running && r.state.is_pending() {
+        if accounting_lags(t.output_seen, r) {
+            // The job writes its log, so it started: slurmdbd has not heard of it yet.
             return;
         }
+        t.record = Some(r.clone());
         let changed =
             t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
         if r.state.is_pending() {
@@ -533,6 +555,20 @@ impl<'a, R: Remote> Driver<'a, R> {
             case: key.clone(),
             offset: t.offset,
         });
+        // Ended without the marker seen (scancel, time limit): let the batch script's exit
+        // trap finish before collecting, or the marker and the end of the log are lost.
+        let mut marker_exit = t.marker_exit;
+        if marker_exit.is_none() {
+            marker_exit =
+                await_marker(self.remote, &t.batch_log, &t.marker, self.cfg.marker_grace).await;
+            if let Some(code) = marker_exit {
+                let _ = self.journal.record(Event::MarkerSeen {
+                    case: key.clone(),
+                    exit_code: code,
+                });
+            }
+        }
+        let last = t.record.clone().filter(|r| r.state.is_final());
         let record = t
             .state
             .as_ref()
@@ -550,14 +586,18 @@ impl<'a, R: Remote> Driver<'a, R> {
                 node_list: None,
                 source: "perf-run".into(),
             });
-        // Prefer the full record of the last poll.
-        let full = match self
-            .sched
-            .poll(std::slice::from_ref(&t.job_id), self.since_secs())
-            .await
-        {
-            Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
-            Err(_) => None,
+        // The full record of the last poll; ask once more only when it is not final (a job we
+        // stop watching after a signal).
+        let full = match last {
+            Some(r) => Some(r),
+            None => match self
+                .sched
+                .poll(std::slice::from_ref(&t.job_id), self.since_secs())
+                .await
+            {
+                Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
+                Err(_) => None,
+            },
         }
         .or(record)
         .map(|mut r| {
@@ -593,7 +633,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                 record: full,
                 submit_error: None,
                 cancelled_by_perf_run: t.cancel_reason,
-                marker_exit: t.marker_exit,
+                marker_exit,
                 collected,
                 not_submitted: false,
             },
@@ -634,6 +674,39 @@ fn starting_line_nodes(line: &str) -> Option<String> {
     let (_, after) = rest.split_once(" starting on ")?;
     let nodes = after.split(" at ").next()?.trim();
     (!nodes.is_empty() && nodes != "?").then(|| nodes.to_string())
+}
+
+/// sacct answers from slurmdbd, which learns of a job's start a moment (on a busy cluster,
+/// minutes) after slurmctld: a plain PENDING from sacct for a job whose log already has output
+/// is stale and must not move the job back to PENDING (nor start its --max-pending clock).
+/// squeue and scontrol ask slurmctld itself and are believed.
+pub fn accounting_lags(output_seen: bool, r: &JobRecord) -> bool {
+    output_seen && r.source == "sacct" && r.state.is_pending() && r.state.flags.is_empty()
+}
+
+/// Wait (at most `grace`) for the exit marker of a job Slurm reports as ended; its exit code.
+pub async fn await_marker<R: Remote>(
+    remote: &R,
+    batch_log: &str,
+    marker: &str,
+    grace: Duration,
+) -> Option<i32> {
+    let script = stream::marker_wait_script(batch_log, marker, grace.as_secs());
+    match remote.exec(&script, grace + QUICK, true).await {
+        Ok(o) if o.success() => stream::marker_file_code(&o.stdout_text()),
+        Ok(o) if o.code == Some(3) => {
+            output::detail(format!(
+                "no exit marker {marker} appeared within {}: the job was killed hard",
+                humantime::format_duration(grace)
+            ));
+            None
+        }
+        Ok(_) => None,
+        Err(e) => {
+            output::detail(format!("cannot look for the exit marker {marker}: {e:#}"));
+            None
+        }
+    }
 }
 
 /// Copy the job workspace back (every exit path). A missing file is recorded, not fatal.
@@ -728,4 +801,44 @@ pub async fn stage_cases<R: Remote>(
             Duration::from_secs(600),
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(state: &str, source: &str) -> JobRecord {
+        JobRecord {
+            job_id: "1".into(),
+            state: JobState::parse(state),
+            exit_code: None,
+            signal: None,
+            reason: None,
+            submit: None,
+            start: None,
+            end: None,
+            elapsed_s: None,
+            node_list: None,
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn a_stale_pending_from_accounting_is_ignored_once_the_log_has_output() {
+        assert!(accounting_lags(true, &rec("PENDING", "sacct")));
+        assert!(
+            !accounting_lags(false, &rec("PENDING", "sacct")),
+            "no output yet: believe it"
+        );
+        assert!(
+            !accounting_lags(true, &rec("PENDING", "squeue")),
+            "slurmctld knows"
+        );
+        assert!(!accounting_lags(true, &rec("RUNNING", "sacct")));
+        assert!(
+            !accounting_lags(true, &rec("PENDING,REQUEUED", "sacct")),
+            "a requeue is real"
+        );
+        assert!(!accounting_lags(true, &rec("COMPLETED", "sacct")));
+    }
 }

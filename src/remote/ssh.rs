@@ -62,16 +62,52 @@ pub struct SshRemote {
     control_dir: PathBuf,
 }
 
-/// A short, private directory for the control socket: `/tmp/prun-<uid>`.
+/// Remove `.ssh-connection*` directories left by earlier perf-run processes (killed before
+/// they could clean up) whose master no longer answers. A directory younger than `min_age`
+/// is left alone: another process may be starting its master in it right now.
+pub fn clean_stale_control_dirs(dir: &Path, min_age: Duration) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        if !name.to_string_lossy().starts_with(".ssh-connection") || !path.is_dir() {
+            continue;
+        }
+        let young = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < min_age);
+        if young {
+            continue;
+        }
+        let alive = std::os::unix::net::UnixStream::connect(path.join("master")).is_ok();
+        if !alive && std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// A short, private directory for the control socket: `/tmp/prun-<uid>`, or
+/// `$PERF_RUN_SSH_CONTROL_DIR` (keep it short: unix socket paths are limited to ~108 bytes).
 fn control_dir() -> Result<PathBuf> {
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
-    let dir = PathBuf::from(format!("/tmp/prun-{uid}"));
+    let dir = std::env::var_os("PERF_RUN_SSH_CONTROL_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/prun-{uid}")));
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the ssh control directory {}", dir.display()))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot protect {}", dir.display()))?;
+    clean_stale_control_dirs(&dir, Duration::from_secs(120));
     Ok(dir)
 }
 
@@ -85,7 +121,10 @@ async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session> {
     let mut b = SessionBuilder::default();
     b.known_hosts_check(KnownHosts::Strict)
         .control_directory(dir)
-        .clean_history_control_directory(true)
+        // Not openssh's clean_history_control_directory: it removes every `.ssh-connection*`
+        // directory, also the live master of another perf-run (a second run, or `status`
+        // while `run` watches), which then loses its socket and has to reconnect.
+        // `clean_stale_control_dirs` removes only the dead ones.
         .connect_timeout(opts.connect_timeout)
         .server_alive_interval(Duration::from_secs(15))
         .control_persist(ControlPersist::IdleFor(
@@ -123,6 +162,11 @@ impl SshRemote {
     pub async fn connect(opts: SshOptions) -> Result<SshRemote> {
         let dir = control_dir()?;
         let session = connect_once(&opts, &dir).await?;
+        output::detail(format!(
+            "ssh master for {} at {}",
+            opts.destination(),
+            session.control_socket().display()
+        ));
         let stats = RemoteStats::default();
         stats.connects.fetch_add(1, Ordering::Relaxed);
         Ok(SshRemote {
@@ -356,5 +400,35 @@ impl Remote for SshRemote {
 
     fn stats(&self) -> &RemoteStats {
         &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dead_old_control_dirs_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join(".ssh-connectionLIVE");
+        let dead = dir.path().join(".ssh-connectionDEAD");
+        let other = dir.path().join("keep-me");
+        for d in [&live, &dead, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        // A listening socket stands in for a running master; the dead one has a socket file
+        // nobody listens on (a master killed with its perf-run).
+        let _listener = std::os::unix::net::UnixListener::bind(live.join("master")).unwrap();
+        drop(std::os::unix::net::UnixListener::bind(dead.join("master")).unwrap());
+        // Too young: nothing is touched.
+        assert_eq!(
+            clean_stale_control_dirs(dir.path(), Duration::from_secs(3600)),
+            0
+        );
+        assert!(dead.exists());
+        assert_eq!(clean_stale_control_dirs(dir.path(), Duration::ZERO), 1);
+        assert!(live.join("master").exists(), "a live master must survive");
+        assert!(!dead.exists());
+        assert!(other.exists());
     }
 }

@@ -80,7 +80,13 @@ pub struct Scheduler<'a, R: Remote> {
     pub calls: CallCounter,
     /// Per-call time limit.
     pub timeout: Duration,
+    /// Accounting answered "not available" at this time: skip sacct until `ACCT_RETRY` later
+    /// (one query per poll cycle, not a failing sacct plus the fallback).
+    acct_down_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long perf-run goes straight to squeue after sacct said accounting is unavailable.
+const ACCT_RETRY: Duration = Duration::from_secs(300);
 
 /// Parse `sbatch --parsable` output: `12345` or `12345;cluster`.
 pub fn parse_parsable(stdout: &str) -> Option<String> {
@@ -101,7 +107,14 @@ fn nonempty(s: &str) -> Option<String> {
     (!t.is_empty() && t != "Unknown" && t != "None" && t != "N/A").then(|| t.to_string())
 }
 
-/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList
+/// The job name slurmdbd shows until the job's own record reaches it (Slurm 22.05): a row with
+/// it is a placeholder whose node list, times and exit code are not the job's yet (a 2-node job
+/// shows `COMPLETED` on one node for a moment). perf-run's own jobs are never called that.
+const PLACEHOLDER_NAME: &str = "allocation";
+
+/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList[|JobName].
+/// Steps, placeholder rows (see `PLACEHOLDER_NAME`) and final states without an end time are
+/// left out: such a job counts as not (fully) in accounting yet.
 pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -113,13 +126,22 @@ pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
         if id.contains('.') {
             continue; // a step, not the allocation
         }
+        if f.get(9).is_some_and(|n| n.trim() == PLACEHOLDER_NAME) {
+            continue;
+        }
         let (code, sig) = parse_exit(f[2]);
         let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
+        let state = JobState::parse(f[1]);
+        if f.len() > 6 && state.is_final() && get(6).is_none() {
+            // A final state without an end time: the job's start record reached slurmdbd
+            // after the job ended, its completion record (end, exit code) not yet.
+            continue;
+        }
         out.insert(
             id.clone(),
             JobRecord {
                 job_id: id,
-                state: JobState::parse(f[1]),
+                state,
                 exit_code: code,
                 signal: sig,
                 reason: get(3),
@@ -135,28 +157,40 @@ pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
     out
 }
 
-/// `squeue -o '%i|%T|%r|%V|%S|%e|%N'` rows.
+/// The squeue fields perf-run asks for (`-O`, `|`-separated). `exit_code` is the job's raw
+/// wait status (`256` = exit code 1, `15` = killed by SIGTERM), so a finished job needs no
+/// extra `scontrol` call for its exit code.
+const SQUEUE_FORMAT: &str =
+    "JobID:|,State:|,exit_code:|,Reason:|,SubmitTime:|,StartTime:|,EndTime:|,NodeList:|";
+
+/// Rows of `squeue -h -O SQUEUE_FORMAT`.
 fn parse_squeue(text: &str) -> BTreeMap<String, JobRecord> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split('|').collect();
-        if f.len() < 2 {
+        let f: Vec<&str> = line.split('|').map(str::trim).collect();
+        if f.len() < 2 || f[0].is_empty() {
             continue;
         }
         let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
+        let state = JobState::parse(f[1]);
+        let (exit_code, signal) = match get(2).and_then(|w| w.parse::<i32>().ok()) {
+            // The wait status means something only once the job has ended.
+            Some(w) if state.is_final() => (Some((w >> 8) & 0xff), Some(w & 0x7f)),
+            _ => (None, None),
+        };
         out.insert(
-            f[0].trim().to_string(),
+            f[0].to_string(),
             JobRecord {
-                job_id: f[0].trim().to_string(),
-                state: JobState::parse(f[1]),
-                exit_code: None,
-                signal: None,
-                reason: get(2),
-                submit: get(3),
-                start: get(4),
-                end: get(5),
+                job_id: f[0].to_string(),
+                state,
+                exit_code,
+                signal,
+                reason: get(3),
+                submit: get(4),
+                start: get(5),
+                end: get(6),
                 elapsed_s: None,
-                node_list: get(6),
+                node_list: get(7),
                 source: "squeue".into(),
             },
         );
@@ -226,6 +260,7 @@ impl<'a, R: Remote> Scheduler<'a, R> {
             remote,
             calls: CallCounter::default(),
             timeout: Duration::from_secs(60),
+            acct_down_since: std::sync::Mutex::new(None),
         }
     }
 
@@ -291,10 +326,13 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
+        if self.acct_known_down() {
+            return self.poll_fallback(ids).await;
+        }
         let list = ids.join(",");
         let start = format!("--starttime=now-{}", since_secs.max(3600));
         let cmd = format!(
-            "sacct -X -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList",
+            "sacct -X -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList,JobName%200",
             sh(&[&list])
         );
         self.calls.sacct.fetch_add(1, Ordering::Relaxed);
@@ -305,7 +343,8 @@ impl<'a, R: Remote> Scheduler<'a, R> {
             if ids.iter().all(|i| recs.contains_key(i)) {
                 return Ok(recs);
             }
-            // A job not yet in the accounting database (it was just submitted): ask squeue too.
+            // A job not yet (fully) in the accounting database: it was just submitted, or it
+            // just ended and slurmdbd still shows its placeholder. Ask slurmctld.
             let missing: Vec<String> = ids
                 .iter()
                 .filter(|i| !recs.contains_key(*i))
@@ -316,17 +355,36 @@ impl<'a, R: Remote> Scheduler<'a, R> {
             return Ok(merged);
         }
         crate::output::detail(format!(
-            "sacct is not usable ({}); asking squeue/scontrol instead",
-            out.stderr_summary()
+            "sacct is not usable ({}); asking squeue instead for the next {}",
+            out.stderr_summary(),
+            humantime::format_duration(ACCT_RETRY)
         ));
+        if let Ok(mut g) = self.acct_down_since.lock() {
+            *g = Some(std::time::Instant::now());
+        }
         self.poll_fallback(ids).await
+    }
+
+    fn acct_known_down(&self) -> bool {
+        let Ok(mut g) = self.acct_down_since.lock() else {
+            return false;
+        };
+        match *g {
+            Some(t) if t.elapsed() < ACCT_RETRY => true,
+            Some(_) => {
+                *g = None;
+                false
+            }
+            None => false,
+        }
     }
 
     async fn poll_fallback(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
         let list = ids.join(",");
         let cmd = format!(
-            "squeue -h -t all -j {} -o '%i|%T|%r|%V|%S|%e|%N'",
-            sh(&[&list])
+            "squeue -h -t all -j {} -O {}",
+            sh(&[&list]),
+            sh(&[SQUEUE_FORMAT])
         );
         self.calls.squeue.fetch_add(1, Ordering::Relaxed);
         let out = self.remote.exec(&cmd, self.timeout, true).await?;
@@ -335,12 +393,14 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         } else {
             BTreeMap::new()
         };
-        // Final states from squeue have no exit code; scontrol has it (while the job is kept).
+        // squeue and scontrol read the same job table in slurmctld: scontrol only helps when
+        // squeue itself failed (an old squeue without `exit_code`, a transient error).
         for id in ids {
-            let need = match recs.get(id) {
-                None => true,
-                Some(r) => r.state.is_final() && r.exit_code.is_none(),
-            };
+            let need = !out.success()
+                && match recs.get(id) {
+                    None => true,
+                    Some(r) => r.state.is_final() && r.exit_code.is_none(),
+                };
             if !need {
                 continue;
             }
@@ -452,12 +512,159 @@ mod tests {
     }
 
     #[test]
+    fn placeholder_rows_are_not_the_job_yet() {
+        // What sacct printed 0.4 s after a 2-node job ended, then once slurmdbd caught up.
+        let early = parse_sacct(
+            "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n3|allocation\n",
+            "sacct",
+        );
+        assert!(early.is_empty(), "{early:?}");
+        let late = parse_sacct(
+            "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n[3-4]|perf-run.qtest\n",
+            "sacct",
+        );
+        assert_eq!(late["69"].node_list.as_deref(), Some("n[3-4]"));
+        // Seen for a job that failed within a second: the name and the final state are there,
+        // the end time and the exit code (1) are not yet.
+        let partial = parse_sacct(
+            "134|FAILED|0:0||2026-11-22T18:46:12|2026-11-22T18:46:13|Unknown|1|n1|perf-run.x\n",
+            "sacct",
+        );
+        assert!(partial.is_empty(), "{partial:?}");
+    }
+
+    #[test]
     fn scontrol_line() {
         let r = parse_scontrol("JobId=7 JobName=x UserId=perfci(1001) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=3:0 RunTime=00:01:01 NodeList=n1\n").unwrap();
         assert_eq!(r.state.base, BaseState::Failed);
         assert_eq!(r.elapsed_s, Some(61));
         assert_eq!(r.exit_code, Some(3));
         assert_eq!(r.reason.as_deref(), Some("NonZeroExitCode"));
+    }
+
+    #[test]
+    fn squeue_rows_carry_the_exit_code() {
+        // What `squeue -h -t all -O SQUEUE_FORMAT` printed on the test cluster.
+        let r = parse_squeue(
+            "70|FAILED|256|NonZeroExitCode|2026-11-22T18:19:38|2026-11-22T18:19:39|2026-11-22T18:19:41|n[3-4]|\n\
+             88|CANCELLED|36608|None|2026-11-22T18:22:29|2026-11-22T18:22:29|2026-11-22T18:22:30|n1|\n\
+             94|CANCELLED|0|PartitionConfig|2026-11-22T18:25:10|2026-11-22T18:25:11|2026-11-22T18:25:11||\n\
+             95|RUNNING|0|None|2026-11-22T18:25:13|2026-11-22T18:25:14|2026-11-22T18:35:14|n[1-2]|\n",
+        );
+        let f = &r["70"];
+        assert_eq!(
+            (f.state.base, f.exit_code, f.signal),
+            (BaseState::Failed, Some(1), Some(0))
+        );
+        assert_eq!(f.node_list.as_deref(), Some("n[3-4]"));
+        assert_eq!(f.reason.as_deref(), Some("NonZeroExitCode"));
+        assert_eq!((r["88"].exit_code, r["88"].signal), (Some(143), Some(0)));
+        assert_eq!(r["94"].node_list, None);
+        assert_eq!(r["94"].reason.as_deref(), Some("PartitionConfig"));
+        assert_eq!(r["95"].exit_code, None, "no exit code while it runs");
+    }
+
+    /// A scripted login node: answers by the command's first word, records every call.
+    struct Fake {
+        calls: std::sync::Mutex<Vec<String>>,
+        answer: fn(&str) -> crate::remote::ExecOutput,
+        stats: crate::remote::RemoteStats,
+    }
+
+    impl Remote for Fake {
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+        async fn exec(
+            &self,
+            script: &str,
+            _t: Duration,
+            _i: bool,
+        ) -> Result<crate::remote::ExecOutput> {
+            self.calls.lock().unwrap().push(script.to_string());
+            Ok((self.answer)(script))
+        }
+        async fn stream(&self, _: &str) -> Result<crate::remote::RemoteStream> {
+            bail!("not in this test")
+        }
+        async fn sync_to(
+            &self,
+            _: &std::path::Path,
+            _: &str,
+            _: &[String],
+            _: bool,
+            _: Duration,
+        ) -> Result<crate::remote::SyncStats> {
+            bail!("not in this test")
+        }
+        async fn sync_from(
+            &self,
+            _: &str,
+            _: &std::path::Path,
+            _: &[String],
+            _: Duration,
+        ) -> Result<crate::remote::SyncStats> {
+            bail!("not in this test")
+        }
+        fn stats(&self) -> &crate::remote::RemoteStats {
+            &self.stats
+        }
+    }
+
+    fn out(code: i32, stdout: &str, stderr: &str) -> crate::remote::ExecOutput {
+        crate::remote::ExecOutput {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
+
+    #[test]
+    fn with_accounting_down_each_poll_is_one_squeue() {
+        let fake = Fake {
+            calls: Default::default(),
+            answer: |script| {
+                if script.starts_with("sacct") {
+                    out(
+                        1,
+                        "",
+                        "sacct: error: Sending PersistInit msg: Connection refused\nsacct: error: Problem talking to the database: Connection refused\n",
+                    )
+                } else if script.starts_with("squeue") {
+                    out(
+                        0,
+                        "7|COMPLETED|0|None|n1|a|b|c|\n8|RUNNING|0|None|n2|a|b|c|\n",
+                        "",
+                    )
+                } else {
+                    out(1, "", "unexpected")
+                }
+            },
+            stats: Default::default(),
+        };
+        let sched = Scheduler::new(&fake);
+        let ids = vec!["7".to_string(), "8".to_string()];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            let recs = rt.block_on(sched.poll(&ids, 60)).unwrap();
+            assert_eq!(recs["7"].exit_code, Some(0));
+            assert!(recs["7"].state.is_final());
+            assert!(!recs["8"].state.is_final());
+        }
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        assert_eq!(
+            (
+                g(&sched.calls.sacct),
+                g(&sched.calls.squeue),
+                g(&sched.calls.scontrol)
+            ),
+            (1, 3, 0),
+            "{:#?}",
+            fake.calls.lock().unwrap()
+        );
     }
 
     #[test]

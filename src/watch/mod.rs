@@ -8,8 +8,13 @@ pub mod stream;
 
 use std::time::Duration;
 
-/// Safety-poll pacing: starts at `min`, grows ×1.6 per quiet cycle up to `max`, ±20 % jitter
-/// (reference anchors §5.5). Log activity postpones the next poll instead of adding one.
+/// Safety-poll pacing. The end of a job is an event (its exit marker, streamed), so the poll
+/// only catches what the stream cannot see: a job refused or stuck pending (no log yet), or one
+/// killed without a marker (node failure). One early look `min` after a start or a submit,
+/// then a heartbeat every `max` (default 10 s, then 5 min), ±20 % jitter: a job costs sbatch,
+/// at most one early poll and the confirmation, plus one poll per 5 minutes of silence
+/// (reference anchors §5.5, "scheduler-polite polling"). Log activity postpones the next poll
+/// instead of adding one.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     pub min: Duration,
@@ -26,20 +31,20 @@ impl Backoff {
         }
     }
 
-    /// The next interval (with jitter), then grow.
+    /// The next interval (with jitter): `min` once, then `max`.
     pub fn next_interval(&mut self) -> Duration {
         let base = self.current;
-        self.current =
-            Duration::from_secs_f64((self.current.as_secs_f64() * 1.6).min(self.max.as_secs_f64()));
+        self.current = self.max;
         let jitter: f64 = 0.8 + 0.4 * rand::random::<f64>();
         Duration::from_secs_f64(base.as_secs_f64() * jitter)
     }
 
-    /// The interval without growing (used to postpone on activity).
+    /// The interval without advancing (used to postpone on activity).
     pub fn current(&self) -> Duration {
         self.current
     }
 
+    /// Back to one early look (after a submit or a finished job).
     pub fn reset(&mut self) {
         self.current = self.min;
     }
@@ -50,19 +55,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_to_the_cap_with_jitter() {
-        let mut b = Backoff::new(Duration::from_secs(10), Duration::from_secs(180));
+    fn one_early_look_then_a_heartbeat_with_jitter() {
+        let mut b = Backoff::new(Duration::from_secs(10), Duration::from_secs(300));
         let first = b.next_interval();
         assert!(first >= Duration::from_secs(8) && first <= Duration::from_secs(12));
         for _ in 0..20 {
-            b.next_interval();
+            let next = b.next_interval();
+            assert!(
+                next >= Duration::from_secs(240) && next <= Duration::from_secs(360),
+                "{next:?}"
+            );
         }
-        let capped = b.next_interval();
-        assert!(
-            capped >= Duration::from_secs(144) && capped <= Duration::from_secs(216),
-            "{capped:?}"
-        );
         b.reset();
         assert_eq!(b.current(), Duration::from_secs(10));
+        // A 12-minute silent job: the early look and about one poll per 5 minutes.
+        let mut b = Backoff::new(Duration::from_secs(10), Duration::from_secs(300));
+        let (mut t, mut polls) = (Duration::ZERO, 0);
+        loop {
+            t += b.next_interval();
+            if t > Duration::from_secs(720) {
+                break;
+            }
+            polls += 1;
+        }
+        assert!((2..=4).contains(&polls), "{polls} polls");
     }
 }

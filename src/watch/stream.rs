@@ -38,6 +38,27 @@ pub fn tail_script(log: &str, marker: &str, offset: u64, deadline_s: u64) -> Str
     )
 }
 
+/// The remote script that waits (at most `grace_s`) for the marker file of a job that Slurm
+/// already reports as ended, and prints it. Slurm marks a job CANCELLED/TIMEOUT the moment it
+/// decides to stop it, while the batch script is still in its exit trap (stopping the steps,
+/// then writing the marker); collecting at that moment loses the marker and the end of the log.
+/// Exits 4 at once when the batch log does not exist (the script never ran: nothing will come),
+/// 3 when the grace time passes without a marker (killed hard, node lost).
+pub fn marker_wait_script(log: &str, marker: &str, grace_s: u64) -> String {
+    format!(
+        "l={}; m={}; end=$((SECONDS + {grace_s})); while :; do \
+         if [ -e \"$m\" ]; then cat \"$m\"; exit 0; fi; [ -e \"$l\" ] || exit 4; \
+         (( SECONDS >= end )) && exit 3; sleep 0.3; done",
+        sh(&[log]),
+        sh(&[marker])
+    )
+}
+
+/// The exit code in a marker file (`<code> <epoch seconds>`).
+pub fn marker_file_code(text: &str) -> Option<i32> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// Start streaming; lines arrive on `tx` tagged with `key`.
 pub async fn start<R: Remote>(
     remote: &R,
@@ -80,6 +101,49 @@ pub async fn start<R: Remote>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marker_file() {
+        assert_eq!(marker_file_code("143 1795456958\n"), Some(143));
+        assert_eq!(marker_file_code("0 1"), Some(0));
+        assert_eq!(marker_file_code(""), None);
+    }
+
+    #[test]
+    fn marker_wait_script_is_valid_bash_and_stops_without_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("it's.log");
+        let marker = dir.path().join("perf_run_exit");
+        let run = |grace| {
+            std::process::Command::new("bash")
+                .arg("-c")
+                .arg(marker_wait_script(
+                    &log.display().to_string(),
+                    &marker.display().to_string(),
+                    grace,
+                ))
+                .output()
+                .unwrap()
+        };
+        assert_eq!(
+            run(30).status.code(),
+            Some(4),
+            "no log: the script never ran"
+        );
+        std::fs::write(&log, "x\n").unwrap();
+        assert_eq!(
+            run(0).status.code(),
+            Some(3),
+            "no marker within the grace time"
+        );
+        std::fs::write(&marker, "143 1\n").unwrap();
+        let o = run(30);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(
+            marker_file_code(&String::from_utf8_lossy(&o.stdout)),
+            Some(143)
+        );
+    }
 
     #[test]
     fn exit_line() {

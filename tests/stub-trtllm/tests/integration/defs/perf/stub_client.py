@@ -9,6 +9,7 @@ fraction of failed requests and the tokens per successful request.
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -124,6 +125,20 @@ def block_lines(v):
     return out
 
 
+def stub_sleep_s():
+    """PERF_RUN_STUB_SLEEP_S: seconds the client spends "benchmarking" before its requests."""
+    text = os.environ.get("PERF_RUN_STUB_SLEEP_S", "").strip()
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"PERF_RUN_STUB_SLEEP_S={text!r} is not a number of seconds") from None
+    if value < 0:
+        raise ValueError(f"PERF_RUN_STUB_SLEEP_S={text!r} must not be negative")
+    return value
+
+
 def run(cmd, log_path, profile, knob="", stdout=None):
     """Run the client for `cmd` (argv after the module name); output goes to log_path and stdout.
 
@@ -149,6 +164,14 @@ def run(cmd, log_path, profile, knob="", stdout=None):
         emit(f"Traffic request rate: {args.request_rate}")
         emit(f"Burstiness factor: {args.burstiness} (Poisson process)")
         emit(f"Maximum request concurrency: {args.max_concurrency}")
+        sleep_s = stub_sleep_s()
+        if sleep_s > 0:
+            # A longer benchmark for perf-run's watcher tests: progress lines every 5 s.
+            emit(f"[stub] PERF_RUN_STUB_SLEEP_S={sleep_s:g}: the client runs for {sleep_s:g} s first")
+            end = time.monotonic() + sleep_s
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(5.0, left))
+                emit(f"[stub] still benchmarking, {max(0.0, end - time.monotonic()):.0f} s left")
 
         concurrency = args.max_concurrency or 1
         num_prompts = args.num_prompts

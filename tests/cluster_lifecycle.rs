@@ -1,0 +1,1215 @@
+//! The job lifecycle (stage → submit → watch → collect → resume) against the real test cluster
+//! of `scripts/test-cluster`: sshd on 127.0.0.1:2222 (alias `slurm-login`, user `perfci`),
+//! Slurm with 4 nodes × 4 fake GPUs, slurmdbd. The batch jobs run `tests/stub-trtllm`.
+//!
+//! The assertions are on what perf-run recorded (the run journal, `status --json`, the collected
+//! `cases/*/artifacts/`) and on what Slurm itself says (`sacct`), not on perf-run's summary text.
+//! Nothing waits a guessed time: every wait polls for a condition until a deadline.
+//!
+//! Every test gets its own PERF_RUN_HOME, its own ssh control directory (so a fault test can
+//! kill exactly its own master) and its own remote work directory (so the checkout sync of one
+//! test cannot change another's). Fault tests restore every service on the way out, also when
+//! they fail (`Restore`); jobs a failed test leaves behind are cancelled (`JobSweeper`).
+//!
+//! Without the services (`scripts/test-cluster up`) the tests print a loud skip message and
+//! pass, except under `CI=true`, where they fail.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const ENV_FILE: &str = "/tmp/perfci-svc/env";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ------------------------------------------------------------------------------ services
+
+/// The `PERFCI_*` settings: from the environment, else from the services' env file.
+#[derive(Debug, Clone)]
+struct Services {
+    vars: BTreeMap<String, String>,
+}
+
+impl Services {
+    fn get(&self, k: &str) -> &str {
+        self.vars
+            .get(k)
+            .unwrap_or_else(|| panic!("{k} is missing from the test services' settings"))
+    }
+    fn alias(&self) -> &str {
+        self.get("PERFCI_SSH_ALIAS")
+    }
+}
+
+/// Parse `export NAME='value'` lines.
+fn parse_env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.trim().trim_matches('\'').to_string(),
+            )
+        })
+        .collect()
+}
+
+fn services() -> Option<Services> {
+    let mut vars: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("PERFCI_"))
+        .collect();
+    if !vars.contains_key("PERFCI_SSH_ALIAS")
+        && let Ok(text) = fs::read_to_string(ENV_FILE)
+    {
+        vars = parse_env_file(&text);
+    }
+    if vars.contains_key("PERFCI_SSH_ALIAS") && vars.contains_key("PERFCI_STATE") {
+        return Some(Services { vars });
+    }
+    let msg = "the test services are not up (no PERFCI_* settings in the environment and no \
+               /tmp/perfci-svc/env): start them with 'sudo scripts/test-cluster up'";
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{msg} (CI=true: a cluster test may not skip)");
+    }
+    eprintln!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    );
+    eprintln!("!!! SKIPPED cluster lifecycle test: {msg}");
+    eprintln!(
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+    );
+    None
+}
+
+/// `ssh -n <alias> <one pre-quoted command>`.
+fn ssh(svc: &Services, command: &str) -> Output {
+    Command::new("ssh")
+        .args(["-n", "-o", "BatchMode=yes", svc.alias(), command])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot start ssh")
+}
+
+fn ssh_ok(svc: &Services, command: &str) -> String {
+    let o = ssh(svc, command);
+    assert!(
+        o.status.success(),
+        "`ssh {} {command}` failed ({}): {}",
+        svc.alias(),
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// One `sacct -P` row of a job or a step.
+#[derive(Debug, Clone)]
+struct AcctRow {
+    id: String,
+    name: String,
+    state: String,
+    exit: String,
+    nnodes: u32,
+    ntasks: Option<u32>,
+    nodes: String,
+}
+
+const SACCT_FIELDS: &str = "JobIDRaw,JobName%200,State,ExitCode,NNodes,NTasks,NodeList";
+
+fn parse_acct(text: &str) -> Vec<AcctRow> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            assert!(f.len() >= 7, "unexpected sacct row `{l}`");
+            AcctRow {
+                id: f[0].to_string(),
+                name: f[1].to_string(),
+                state: f[2].to_string(),
+                exit: f[3].to_string(),
+                nnodes: f[4].parse().unwrap_or(0),
+                ntasks: f[5].parse().ok(),
+                nodes: f[6].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// What Slurm's accounting says about a job and its steps. Waits until the allocation row is
+/// final and complete (accounting may trail the job's end by a moment, or a restarted slurmdbd
+/// may still be catching up).
+fn sacct_job(svc: &Services, job_id: &str) -> Vec<AcctRow> {
+    wait_until(
+        &format!("sacct to report job {job_id} as ended"),
+        Duration::from_secs(60),
+        || {
+            let o = ssh(
+                svc,
+                &format!("sacct -j {job_id} -n -P --starttime=now-1days -o {SACCT_FIELDS}"),
+            );
+            if !o.status.success() {
+                return None;
+            }
+            let rows = parse_acct(&String::from_utf8_lossy(&o.stdout));
+            let alloc = rows.iter().find(|r| r.id == job_id)?;
+            let ended = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"]
+                .iter()
+                .any(|s| alloc.state.starts_with(s));
+            // slurmdbd's placeholder (name `allocation`, one node) until the job's record
+            // reaches it.
+            (ended && alloc.name != "allocation").then_some(rows)
+        },
+    )
+}
+
+fn alloc_row<'a>(rows: &'a [AcctRow], job_id: &str) -> &'a AcctRow {
+    rows.iter()
+        .find(|r| r.id == job_id)
+        .unwrap_or_else(|| panic!("no allocation row for job {job_id} in {rows:#?}"))
+}
+
+/// `scontrol show hostnames` of a Slurm node list.
+fn hostnames(svc: &Services, list: &str) -> Vec<String> {
+    ssh_ok(svc, &format!("scontrol show hostnames '{list}'"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The job's state as slurmctld sees it (`squeue -t all`), if it still knows the job.
+fn squeue_state(svc: &Services, job_id: &str) -> Option<String> {
+    let o = ssh(svc, &format!("squeue -h -t all -j {job_id} -o %T"));
+    let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    (o.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// Run a `scripts/test-cluster` command; panic with its output when it fails.
+fn test_cluster(args: &[&str]) {
+    let o = Command::new(repo().join("scripts/test-cluster"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run scripts/test-cluster");
+    assert!(
+        o.status.success(),
+        "scripts/test-cluster {} failed: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Brings every service back when dropped, also when the test panicked: `start-slurmdbd`
+/// and friends are covered by `up`, which starts what is not running and leaves the rest.
+struct Restore {
+    what: &'static str,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let o = Command::new(repo().join("scripts/test-cluster"))
+            .arg("up")
+            .stdin(Stdio::null())
+            .output();
+        match o {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => eprintln!(
+                "!!! restoring the services after `{}` failed: {}{}",
+                self.what,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => eprintln!("!!! cannot run scripts/test-cluster up: {e}"),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ waiting
+
+/// Poll `f` every 200 ms until it returns `Some`, or panic after `limit`.
+fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < end,
+            "gave up after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+// ------------------------------------------------------------------------------ perf-run
+
+/// One test's world: its runs home, ssh control directory and remote work directory.
+struct Ctx {
+    svc: Services,
+    home: tempfile::TempDir,
+    control: tempfile::TempDir,
+    workdir: String,
+    /// Extra environment for every perf-run started from this context.
+    env: Vec<(String, String)>,
+}
+
+impl Ctx {
+    fn new() -> Option<Ctx> {
+        let svc = services()?;
+        let home = tempfile::Builder::new()
+            .prefix("perf-run-lifecycle-")
+            .tempdir()
+            .unwrap();
+        // Short: unix socket paths are limited to ~108 bytes.
+        let control = tempfile::Builder::new()
+            .prefix("prt")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let tag = home
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("perf-run-lifecycle-")
+            .to_string();
+        let workdir = format!("{}/lifecycle-tests/{tag}", svc.get("PERFCI_WORKDIR"));
+        Some(Ctx {
+            svc,
+            home,
+            control,
+            workdir,
+            env: vec![
+                ("PERF_RUN_POLL_MIN".into(), "0.5".into()),
+                ("PERF_RUN_POLL_MAX".into(), "2".into()),
+            ],
+        })
+    }
+
+    /// `perf-run ARGS` with a clean environment (nothing from the host's CLUSTER_*/PERF_RUN_*).
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("perf-run"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CLUSTER_")
+                || k.starts_with("PERF_TEST_")
+                || k.starts_with("PERF_RUN_")
+                || k.starts_with("DB_")
+                || [
+                    "TRTLLM_DIR",
+                    "DOCKER_IMAGE",
+                    "MPI_TYPE",
+                    "EXTRA_SRUN_PARAMS",
+                    "USE_TRT_PERF_DB",
+                ]
+                .contains(&k.as_str())
+            {
+                c.env_remove(k);
+            }
+        }
+        c.env("PERF_RUN_HOME", self.home.path())
+            .env("PERF_RUN_SSH_CONTROL_DIR", self.control.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .args(args);
+        c
+    }
+
+    /// `perf-run run --cluster local-test --workdir <own> --trtllm-dir tests/stub-trtllm ARGS`.
+    fn run_args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec![
+            "run",
+            "--cluster",
+            "local-test",
+            "--workdir",
+            &self.workdir,
+            "--trtllm-dir",
+            "tests/stub-trtllm",
+        ];
+        a.extend_from_slice(extra);
+        a
+    }
+
+    fn run(&self, extra: &[&str]) -> Done {
+        self.output(&self.run_args(extra))
+    }
+
+    fn output(&self, args: &[&str]) -> Done {
+        let t0 = Instant::now();
+        let o = self.cmd(args).output().expect("cannot start perf-run");
+        let d = Done {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            wall: t0.elapsed(),
+        };
+        eprintln!(
+            "$ perf-run {} -> {:?} in {:.1} s\n{}",
+            args.join(" "),
+            d.code,
+            d.wall.as_secs_f64(),
+            d.stderr
+        );
+        d
+    }
+
+    /// Start `perf-run run …` as a child (to signal it); its stderr goes to a file.
+    fn spawn(&self, extra: &[&str]) -> Running {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = self.home.path().join(format!("perf-run-{n}.stderr"));
+        let child = self
+            .cmd(&self.run_args(extra))
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("cannot start perf-run");
+        Running {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// The one run directory under this test's home.
+    fn run_dir(&self) -> RunDir {
+        let dirs: Vec<PathBuf> = fs::read_dir(self.home.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("run.json").is_file())
+            .collect();
+        assert_eq!(dirs.len(), 1, "expected one run directory, found {dirs:?}");
+        RunDir(dirs[0].clone())
+    }
+
+    /// Wait until the run has submitted its (first) job; its id.
+    fn await_submitted(&self, running: &mut Running) -> String {
+        wait_until(
+            "perf-run to submit the job",
+            Duration::from_secs(60),
+            || {
+                running.assert_alive();
+                let dirs: Vec<PathBuf> = fs::read_dir(self.home.path())
+                    .ok()?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("journal.jsonl").is_file())
+                    .collect();
+                let rd = RunDir(dirs.first()?.clone());
+                rd.events("submitted")
+                    .first()
+                    .map(|e| e["job_id"].as_str().unwrap().to_string())
+            },
+        )
+    }
+
+    /// Wait until slurmctld reports the job RUNNING and its log has output.
+    fn await_running(&self, running: &mut Running, job_id: &str) {
+        wait_until(
+            &format!("job {job_id} to run"),
+            Duration::from_secs(60),
+            || {
+                running.assert_alive();
+                (squeue_state(&self.svc, job_id).as_deref() == Some("RUNNING")).then_some(())
+            },
+        );
+        // The stub client writes its own log (pytest captures its stdout) once it sleeps.
+        wait_until(
+            &format!("job {job_id}'s benchmark to start"),
+            Duration::from_secs(60),
+            || {
+                running.assert_alive();
+                ssh(
+                    &self.svc,
+                    &format!(
+                        "grep -rqs --include='trtllm-benchmark.*.log' 'the client runs for' {}/runs",
+                        self.workdir
+                    ),
+                )
+                .status
+                .success()
+                .then_some(())
+            },
+        );
+    }
+}
+
+impl Drop for Ctx {
+    /// Cancel whatever this test's runs left in the queue; remove the remote work directory
+    /// unless the test failed (then keep it for a look and say where it is).
+    fn drop(&mut self) {
+        let mut ids = Vec::new();
+        if let Ok(rd) = fs::read_dir(self.home.path()) {
+            for e in rd.flatten() {
+                let j = e.path().join("journal.jsonl");
+                if j.is_file() {
+                    for ev in RunDir(e.path()).events("submitted") {
+                        ids.push(ev["job_id"].as_str().unwrap_or_default().to_string());
+                    }
+                }
+            }
+        }
+        if !ids.is_empty() {
+            let _ = ssh(&self.svc, &format!("scancel {}", ids.join(" ")));
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "!!! kept for a look: runs home {} (remote work dir {})",
+                self.home.path().display(),
+                self.workdir
+            );
+            let _ = std::mem::replace(&mut self.home, tempfile::tempdir().unwrap()).keep();
+        } else {
+            let _ = ssh(&self.svc, &format!("rm -rf '{}'", self.workdir));
+        }
+    }
+}
+
+/// A finished perf-run command.
+#[derive(Debug)]
+struct Done {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    wall: Duration,
+}
+
+/// A perf-run started as a child process. Killed if the test ends before it does.
+struct Running {
+    child: Option<std::process::Child>,
+    log: PathBuf,
+}
+
+impl Running {
+    fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
+        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0, "kill failed");
+    }
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+    fn assert_alive(&mut self) {
+        if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            panic!(
+                "perf-run ended early ({st}); its stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+    /// Wait for the exit (with a generous deadline: a hang is a failure, not a slow pass).
+    fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.child.as_mut().unwrap();
+        let st = wait_until("perf-run to exit", limit, || child.try_wait().unwrap());
+        self.child = None;
+        eprintln!("perf-run exited with {st}; its stderr:\n{}", self.stderr());
+        st.code()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A run directory and its journal.
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn journal(&self) -> Vec<Value> {
+        let text = fs::read_to_string(self.0.join("journal.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+    fn events(&self, name: &str) -> Vec<Value> {
+        self.journal()
+            .into_iter()
+            .filter(|e| e["event"] == name)
+            .collect()
+    }
+    fn one(&self, name: &str) -> Value {
+        let mut v = self.events(name);
+        assert_eq!(
+            v.len(),
+            1,
+            "expected exactly one `{name}` event in {}: {:#?}",
+            self.0.display(),
+            self.journal()
+        );
+        v.pop().unwrap()
+    }
+    fn job_id(&self) -> String {
+        self.one("submitted")["job_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    fn job_name(&self) -> String {
+        self.one("run_started")["cases"][0]["job_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    fn finished(&self) -> Value {
+        self.one("finished")["record"].clone()
+    }
+    fn run_finished(&self) -> Value {
+        self.one("run_finished")
+    }
+    /// The collected job workspace of the (only) case.
+    fn artifacts(&self) -> PathBuf {
+        let cases: Vec<PathBuf> = fs::read_dir(self.0.join("cases"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(cases.len(), 1, "{cases:?}");
+        cases[0].join("artifacts")
+    }
+    fn id(&self) -> String {
+        self.0.file_name().unwrap().to_string_lossy().into_owned()
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+/// The collected batch log of `job_id`, and that it ends with the exit line of `code`.
+fn assert_marker_collected(art: &Path, job_id: &str, code: i32) {
+    let marker = fs::read_to_string(art.join("perf_run_exit")).unwrap_or_else(|e| {
+        panic!(
+            "the exit marker was not collected into {} ({e})",
+            art.display()
+        )
+    });
+    assert_eq!(
+        marker.split_whitespace().next(),
+        Some(code.to_string().as_str()),
+        "marker `{marker}`"
+    );
+    let log = fs::read_to_string(art.join(format!("slurm-{job_id}.log"))).unwrap();
+    assert!(
+        log.contains(&format!("PERF_RUN_EXIT code={code} job={job_id}")),
+        "the collected batch log lacks its exit line:\n{log}"
+    );
+}
+
+const TINY: &[&str] = &[
+    "--config",
+    "tiny_llama_fp8_grace_blackwell",
+    "--server",
+    "tiny_llama_fp8_tp1",
+];
+
+/// The tiny job with a benchmark that runs `secs` seconds (stub knob PERF_RUN_STUB_SLEEP_S).
+fn tiny_sleeping(secs: &str) -> Vec<String> {
+    let mut v: Vec<String> = TINY.iter().map(|s| s.to_string()).collect();
+    v.push("--env".into());
+    v.push(format!("PERF_RUN_STUB_SLEEP_S={secs}"));
+    v
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A copy of the stub checkout with extra aggregated configs (name, YAML text).
+fn stub_copy_with(extra: &[(&str, String)]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(repo().join("tests/stub-trtllm/."))
+        .arg(t.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot copy the stub checkout");
+    let agg = t.path().join("tests/scripts/perf-sanity/aggregated");
+    for (name, text) in extra {
+        fs::write(agg.join(format!("{name}.yaml")), text).unwrap();
+    }
+    t
+}
+
+/// The tiny config with its tp2 server turned into `tp` GPUs on nodes of `gpn` GPUs.
+fn tiny_variant(tp: u32, gpn: u32) -> String {
+    fs::read_to_string(
+        repo().join("tests/stub-trtllm/tests/scripts/perf-sanity/aggregated/tiny_llama_fp8_grace_blackwell.yaml"),
+    )
+    .unwrap()
+    .replace("gpus_per_node: 4", &format!("gpus_per_node: {gpn}"))
+    .replace("tensor_parallel_size: 2", &format!("tensor_parallel_size: {tp}"))
+    .replace("tiny_llama_fp8_tp2", &format!("tiny_llama_fp8_tp{tp}"))
+}
+
+/// A profile file with one cluster `name` like local-test, without the capacity limits
+/// (`nodes`, `gpus_per_node`) unless given.
+fn profile_file(dir: &Path, name: &str, workdir: &str, caps: &str) -> PathBuf {
+    let p = dir.join("clusters.yaml");
+    fs::write(
+        &p,
+        format!(
+            "clusters:\n  {name}:\n    host: slurm-login\n    user: perfci\n    type: ssh\n    \
+             workdir: {workdir}\n    partition: debug\n    account: \"\"\n    docker_image: \"\"\n    \
+             mpi_type: none\n    gpu: TEST\n    time: \"00:10:00\"\n{caps}"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+// ------------------------------------------------------------------------------ tests
+
+/// Plan-time refusal needs no cluster: a profile with fewer nodes than the config needs.
+#[test]
+fn plan_refuses_a_job_larger_than_the_cluster_before_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = profile_file(
+        dir.path(),
+        "two_nodes",
+        "/nonexistent",
+        "    gpus_per_node: 4\n    nodes: 2\n",
+    );
+    let o = assert_cmd::Command::cargo_bin("perf-run")
+        .unwrap()
+        .env("PERF_RUN_HOME", dir.path().join("runs"))
+        .current_dir(repo())
+        .args(["run", "--clusters-file"])
+        .arg(&profile)
+        .args([
+            "--cluster",
+            "two_nodes",
+            "--trtllm-dir",
+            "tests/stub-trtllm",
+            "--config",
+            "gb200_deepseek-r1-fp4_1k1k_con1024_ctx1_dep4_gen1_dep8_eplb0_mtp0_ccb-UCX",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs 3 nodes") && err.contains("has only 2 nodes"),
+        "{err}"
+    );
+}
+
+mod cluster {
+    use super::*;
+
+    #[test]
+    fn completed_job_is_confirmed_by_accounting_and_collected() {
+        let Some(mut cx) = Ctx::new() else { return };
+        // The default safety-poll pacing, so the scheduler call count means something.
+        cx.env.clear();
+        let d = cx.run(TINY);
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+        let rd = cx.run_dir();
+        let id = rd.job_id();
+        let rec = rd.finished();
+        assert_eq!(rec["state"]["raw"], "COMPLETED", "{rec}");
+        assert_eq!(rec["exit_code"], 0);
+        assert_eq!(rd.one("marker_seen")["exit_code"], 0);
+        let acct = sacct_job(&cx.svc, &id);
+        let a = alloc_row(&acct, &id);
+        assert_eq!((a.state.as_str(), a.exit.as_str()), ("COMPLETED", "0:0"));
+        assert_eq!(a.name, rd.job_name());
+        let col = rd.one("collected");
+        assert!(col["error"].is_null(), "{col}");
+        let art = rd.artifacts();
+        assert_marker_collected(&art, &id, 0);
+        assert!(art.join("results.xml").is_file());
+        let fin = rd.run_finished();
+        assert_eq!(fin["exit_code"], 0);
+        assert_eq!(fin["ssh_connects"], 1, "one ssh handshake per run: {fin}");
+        // sbatch + one sacct to confirm the marker; one more when slurmdbd still shows its
+        // placeholder (then squeue answers). The target is 3.
+        let calls = fin["scheduler_calls"].as_u64().unwrap();
+        assert!(
+            calls <= 3,
+            "{calls} scheduler calls for a 2-second job: {fin}"
+        );
+        // status reads it back from the journal.
+        let s = cx.output(&["status", &rd.path(), "--json"]);
+        assert_eq!(s.code, Some(0));
+        let v: Value = serde_json::from_str(&s.stdout).unwrap();
+        assert_eq!(v[0]["state"], "COMPLETED");
+        assert_eq!(v[0]["job_id"], id.as_str());
+    }
+
+    #[test]
+    fn failed_job_keeps_its_exit_code() {
+        let Some(cx) = Ctx::new() else { return };
+        let mut a: Vec<&str> = TINY.to_vec();
+        a.extend(["--env", "PERF_RUN_STUB_FAIL=worker_crash"]);
+        let d = cx.run(&a);
+        assert!(d.code.is_some_and(|c| c != 0), "{d:?}");
+        let rd = cx.run_dir();
+        let id = rd.job_id();
+        let rec = rd.finished();
+        assert_eq!(rec["state"]["raw"], "FAILED", "{rec}");
+        assert_eq!(rec["exit_code"], 1, "{rec}");
+        assert_eq!(rd.one("marker_seen")["exit_code"], 1);
+        let acct = sacct_job(&cx.svc, &id);
+        let a = alloc_row(&acct, &id);
+        assert_eq!((a.state.as_str(), a.exit.as_str()), ("FAILED", "1:0"));
+        assert_marker_collected(&rd.artifacts(), &id, 1);
+        assert_ne!(rd.run_finished()["exit_code"], 0);
+    }
+
+    /// A job killed at its time limit. perf-run sets pytest's --timeout to the job's time
+    /// limit, so with `--time 1` pytest-timeout usually fires first and the job ends FAILED,
+    /// not TIMEOUT (a race, see the report). To get Slurm's own TIMEOUT the job is submitted
+    /// with 5 minutes (pytest's limit) and its limit lowered to 1 minute once it is queued.
+    /// Costs 60-90 s: the limit is checked about every 30 s.
+    #[test]
+    fn job_at_its_time_limit_ends_as_timeout_and_is_collected() {
+        let Some(cx) = Ctx::new() else { return };
+        let mut a: Vec<&str> = TINY.to_vec();
+        a.extend(["--env", "PERF_RUN_STUB_FAIL=hang", "--time", "5"]);
+        let mut r = cx.spawn(&a);
+        let id = cx.await_submitted(&mut r);
+        ssh_ok(&cx.svc, &format!("scontrol update JobId={id} TimeLimit=1"));
+        let code = r.wait(Duration::from_secs(300));
+        assert!(code.is_some_and(|c| c != 0), "{code:?}");
+        let rd = cx.run_dir();
+        assert_eq!(rd.finished()["state"]["raw"], "TIMEOUT");
+        let acct = sacct_job(&cx.svc, &id);
+        assert_eq!(alloc_row(&acct, &id).state, "TIMEOUT");
+        // The batch script's exit trap ran (SIGTERM at the limit) and its marker was collected.
+        assert_eq!(rd.one("marker_seen")["exit_code"], 143);
+        assert_marker_collected(&rd.artifacts(), &id, 143);
+    }
+
+    #[test]
+    fn cancelled_job_is_finished_and_collected_by_resume() {
+        let Some(cx) = Ctx::new() else { return };
+        let mut args = vec!["submit"];
+        args.extend(cx.run_args(&[]).into_iter().skip(1));
+        let sleeping = tiny_sleeping("120");
+        args.extend(strs(&sleeping));
+        let d = cx.output(&args);
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+        let rd = cx.run_dir();
+        let id = rd.job_id();
+        rd.one("detached");
+        wait_until("the job to run", Duration::from_secs(60), || {
+            (squeue_state(&cx.svc, &id).as_deref() == Some("RUNNING")).then_some(())
+        });
+        // While it runs: not final, and no exit code yet.
+        let s = cx.output(&["status", &rd.id(), "--json"]);
+        assert_eq!(s.code, Some(0), "{}", s.stderr);
+        let v: Value = serde_json::from_str(&s.stdout).unwrap();
+        assert_eq!(v[0]["job_id"], id.as_str());
+        assert_eq!(v[0]["final"], false, "{v}");
+        assert!(v[0]["exit_code"].is_null(), "{v}");
+        let c = cx.output(&["cancel", &rd.id()]);
+        assert_eq!(c.code, Some(0), "{}", c.stderr);
+        assert_eq!(rd.one("cancel_requested")["jobs"][0], id.as_str());
+        let r = cx.output(&["resume", &rd.id()]);
+        assert!(r.code.is_some_and(|c| c != 0), "{r:?}");
+        let rec = rd.finished();
+        assert!(
+            rec["state"]["raw"]
+                .as_str()
+                .unwrap()
+                .starts_with("CANCELLED"),
+            "{rec}"
+        );
+        let acct = sacct_job(&cx.svc, &id);
+        assert!(alloc_row(&acct, &id).state.starts_with("CANCELLED"));
+        // Collected right after scancel, yet with the marker the exit trap writes last.
+        assert_marker_collected(&rd.artifacts(), &id, 143);
+        assert_eq!(rd.events("submitted").len(), 1);
+    }
+
+    #[test]
+    fn multi_node_aggregated_job_runs_2_nodes_by_4_tasks() {
+        let Some(cx) = Ctx::new() else { return };
+        let d = cx.run(&[
+            "--config",
+            "deepseek_r1_fp4_v2_2_nodes_grace_blackwell",
+            "--server",
+            "r1_fp4_v2_dep8_mtp1_1k1k",
+        ]);
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+        let rd = cx.run_dir();
+        let id = rd.job_id();
+        let acct = sacct_job(&cx.svc, &id);
+        let a = alloc_row(&acct, &id);
+        assert_eq!((a.state.as_str(), a.nnodes), ("COMPLETED", 2), "{a:?}");
+        let nodes = hostnames(&cx.svc, &a.nodes);
+        assert_eq!(nodes.len(), 2, "{nodes:?}");
+        let step = acct
+            .iter()
+            .find(|r| r.id == format!("{id}.0"))
+            .expect("the server step");
+        assert_eq!((step.nnodes, step.ntasks), (2, Some(8)), "{step:?}");
+        assert_eq!(hostnames(&cx.svc, &step.nodes), nodes);
+        assert_eq!(
+            rd.finished()["node_list"].as_str(),
+            Some(a.nodes.as_str()),
+            "perf-run recorded the node list"
+        );
+        let art = rd.artifacts();
+        let log = fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
+        for rank in 1..8 {
+            assert!(
+                log.contains(&format!("rank {rank}/8 (job {id} step 0)")),
+                "rank {rank} of 8 did not run:\n{log}"
+            );
+        }
+        assert!(
+            art.join(format!(".trtllm-llmapi-launch/job{id}_step0.done"))
+                .is_file()
+        );
+        assert_marker_collected(&art, &id, 0);
+    }
+
+    /// The 3-node disaggregated fixture: GEN_0 on 2 nodes × 4 tasks, CTX_0 on the third, the
+    /// router and the benchmark on the first; then `status --json` and `logs --role` on it.
+    #[test]
+    fn disaggregated_job_on_3_nodes_with_role_logs_status_and_logs() {
+        let Some(cx) = Ctx::new() else { return };
+        let d = cx.run(&[
+            "--config",
+            "gb200_deepseek-r1-fp4_1k1k_con1024_ctx1_dep4_gen1_dep8_eplb0_mtp0_ccb-UCX",
+        ]);
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+        let rd = cx.run_dir();
+        let id = rd.job_id();
+        let acct = sacct_job(&cx.svc, &id);
+        let a = alloc_row(&acct, &id);
+        assert_eq!((a.state.as_str(), a.nnodes), ("COMPLETED", 3), "{a:?}");
+        let all = hostnames(&cx.svc, &a.nodes);
+        let step = |name: &str| {
+            acct.iter()
+                .find(|r| r.name == name)
+                .unwrap_or_else(|| panic!("no step {name} in {acct:#?}"))
+                .clone()
+        };
+        let (gen0, ctx0, router, bench) = (
+            step("GEN_0"),
+            step("CTX_0"),
+            step("DISAGG_SERVER"),
+            step("BENCHMARK"),
+        );
+        assert_eq!((gen0.nnodes, gen0.ntasks), (2, Some(8)), "{gen0:?}");
+        assert_eq!((ctx0.nnodes, ctx0.ntasks), (1, Some(4)), "{ctx0:?}");
+        assert_eq!((router.nnodes, router.ntasks), (1, Some(1)));
+        assert_eq!((bench.nnodes, bench.ntasks), (1, Some(1)));
+        let gen_nodes = hostnames(&cx.svc, &gen0.nodes);
+        let ctx_nodes = hostnames(&cx.svc, &ctx0.nodes);
+        assert_eq!(gen_nodes, all[0..2].to_vec());
+        assert_eq!(ctx_nodes, all[2..3].to_vec());
+        for s in [&gen0, &ctx0, &router, &bench] {
+            assert_eq!((s.state.as_str(), s.exit.as_str()), ("COMPLETED", "0:0"));
+        }
+        let art = rd.artifacts();
+        for (role, file) in [
+            ("GEN_0", "logs/gen_server_0.log"),
+            ("CTX_0", "logs/ctx_server_0.log"),
+            ("DISAGG_SERVER", "logs/disagg_server.log"),
+        ] {
+            let text = fs::read_to_string(art.join(file))
+                .unwrap_or_else(|e| panic!("{role}'s log {file} was not collected: {e}"));
+            assert!(!text.trim().is_empty(), "{file} is empty");
+            let l = cx.output(&["logs", &rd.id(), "--role", role]);
+            assert_eq!(l.code, Some(0), "{}", l.stderr);
+            assert_eq!(l.stdout.trim_end(), text.trim_end(), "logs --role {role}");
+        }
+        // The benchmark step writes into the batch log.
+        let bl = cx.output(&["logs", &rd.id(), "--role", "BENCHMARK"]);
+        let batch = fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
+        assert_eq!(bl.stdout.trim_end(), batch.trim_end());
+        assert!(
+            batch.contains("step BENCHMARK ended with exit code 0"),
+            "{batch}"
+        );
+        let bad = cx.output(&["logs", &rd.id(), "--role", "GEN"]);
+        assert_eq!(bad.code, Some(2), "an unknown role is a usage error");
+        let s = cx.output(&["status", &rd.id(), "--json"]);
+        assert_eq!(s.code, Some(0), "{}", s.stderr);
+        let v: Value = serde_json::from_str(&s.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1);
+        assert_eq!(v[0]["job_id"], id.as_str());
+        assert_eq!(v[0]["state"], "COMPLETED");
+        assert_eq!(v[0]["final"], true);
+        assert_eq!(v[0]["exit_code"], 0);
+        assert!(
+            v[0]["test_id"]
+                .as_str()
+                .unwrap()
+                .contains("disagg_upload-e2e-")
+        );
+    }
+
+    #[test]
+    fn doctor_passes_on_the_test_cluster() {
+        let Some(cx) = Ctx::new() else { return };
+        let d = cx.output(&[
+            "doctor",
+            "--cluster",
+            "local-test",
+            "--workdir",
+            &cx.workdir,
+        ]);
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+        assert!(!d.stderr.contains("FAIL"), "{}", d.stderr);
+        assert!(d.stderr.contains("sbatch --test-only"), "{}", d.stderr);
+    }
+
+    /// 8 GPUs per node on 4-GPU nodes, with a profile that states no capacity, so the plan
+    /// cannot refuse it: sbatch does, and perf-run says why and stops at once.
+    #[test]
+    fn sbatch_refusal_is_a_quick_clear_failure() {
+        let Some(cx) = Ctx::new() else { return };
+        let tree = stub_copy_with(&[("eight_gpu_nodes", tiny_variant(8, 8))]);
+        let dir = tempfile::tempdir().unwrap();
+        let profile = profile_file(dir.path(), "nocap", &cx.workdir, "");
+        let t = tree.path().display().to_string();
+        let p = profile.display().to_string();
+        let d = cx.output(&[
+            "run",
+            "--clusters-file",
+            &p,
+            "--cluster",
+            "nocap",
+            "--trtllm-dir",
+            &t,
+            "--config",
+            "eight_gpu_nodes",
+            "--server",
+            "tiny_llama_fp8_tp8",
+        ]);
+        assert!(d.code.is_some_and(|c| c != 0), "{d:?}");
+        assert!(
+            d.stderr
+                .contains("Requested node configuration is not available")
+                && d.stderr.contains("cannot be satisfied by this cluster"),
+            "{}",
+            d.stderr
+        );
+        let rd = cx.run_dir();
+        assert!(rd.events("submitted").is_empty());
+        rd.one("submit_failed");
+        assert_ne!(rd.run_finished()["exit_code"], 0);
+    }
+
+    /// 5 nodes on a 4-node partition, with a profile that states no capacity: sbatch accepts
+    /// it, Slurm keeps it pending with the reason PartitionConfig forever, and perf-run
+    /// cancels it as hopeless instead of waiting.
+    #[test]
+    fn job_that_can_never_start_is_cancelled_not_waited_for() {
+        let Some(cx) = Ctx::new() else { return };
+        let tree = stub_copy_with(&[("five_nodes", tiny_variant(20, 4))]);
+        let dir = tempfile::tempdir().unwrap();
+        let profile = profile_file(dir.path(), "nocap", &cx.workdir, "");
+        let t = tree.path().display().to_string();
+        let p = profile.display().to_string();
+        let r = cx.output(&[
+            "run",
+            "--clusters-file",
+            &p,
+            "--cluster",
+            "nocap",
+            "--trtllm-dir",
+            &t,
+            "--config",
+            "five_nodes",
+            "--server",
+            "tiny_llama_fp8_tp20",
+        ]);
+        assert!(r.code.is_some_and(|c| c != 0), "{r:?}");
+        assert!(
+            r.stderr.contains("can never start as submitted")
+                && r.stderr.contains("PartitionConfig"),
+            "{}",
+            r.stderr
+        );
+        let rd = cx.run_dir();
+        let id = rd.job_id();
+        assert_eq!(rd.one("cancel_requested")["jobs"][0], id.as_str());
+        assert!(
+            rd.events("job_state")
+                .iter()
+                .any(|e| e["reason"] == "PartitionConfig"),
+            "{:#?}",
+            rd.journal()
+        );
+        let acct = sacct_job(&cx.svc, &id);
+        assert!(alloc_row(&acct, &id).state.starts_with("CANCELLED"));
+        assert!(
+            rd.finished()["state"]["raw"]
+                .as_str()
+                .unwrap()
+                .starts_with("CANCELLED")
+        );
+    }
+
+    // ---------------------------------------------------------------- faults while watching
+
+    /// Run a job whose benchmark sleeps `secs`, inject `fault` once it runs, and return the
+    /// finished run (exit code checked by the caller).
+    fn watch_through(
+        cx: &Ctx,
+        secs: &str,
+        fault: impl FnOnce(&Ctx, &mut Running, &str),
+    ) -> (Option<i32>, RunDir, String) {
+        let sleeping = tiny_sleeping(secs);
+        let mut r = cx.spawn(&strs(&sleeping));
+        let id = cx.await_submitted(&mut r);
+        cx.await_running(&mut r, &id);
+        fault(cx, &mut r, &id);
+        let code = r.wait(Duration::from_secs(240));
+        (code, cx.run_dir(), id)
+    }
+
+    fn assert_completed(rd: &RunDir, code: Option<i32>, id: &str) {
+        assert_eq!(code, Some(0));
+        let rec = rd.finished();
+        assert_eq!(rec["state"]["raw"], "COMPLETED", "{rec}");
+        assert_eq!(rec["exit_code"], 0, "{rec}");
+        assert_eq!(rd.one("marker_seen")["exit_code"], 0);
+        assert_marker_collected(&rd.artifacts(), id, 0);
+        assert_eq!(rd.events("submitted").len(), 1);
+    }
+
+    #[test]
+    fn fault_ssh_master_killed_while_watching() {
+        let Some(cx) = Ctx::new() else { return };
+        let (code, rd, id) = watch_through(&cx, "10", |cx, _, _| {
+            // Only this test's master: its control path is in this test's control directory.
+            let pattern = format!("^ssh .*{}/.* -M ", cx.control.path().display());
+            let st = Command::new("pkill")
+                .args(["-f", &pattern])
+                .status()
+                .unwrap();
+            assert!(st.success(), "no ssh master matched {pattern}");
+        });
+        assert_completed(&rd, code, &id);
+        let fin = rd.run_finished();
+        assert_eq!(fin["ssh_connects"], 2, "one reconnect: {fin}");
+    }
+
+    #[test]
+    fn fault_sshd_restarted_dropping_connections_while_watching() {
+        let Some(cx) = Ctx::new() else { return };
+        let _restore = Restore {
+            what: "restart-sshd",
+        };
+        let (code, rd, id) = watch_through(&cx, "10", |_, _, _| {
+            test_cluster(&["restart-sshd", "--drop-connections"]);
+        });
+        assert_completed(&rd, code, &id);
+        assert!(rd.run_finished()["ssh_connects"].as_u64().unwrap() >= 2);
+    }
+
+    #[test]
+    fn fault_slurmctld_restarted_while_watching() {
+        let Some(cx) = Ctx::new() else { return };
+        let _restore = Restore {
+            what: "restart-slurmctld",
+        };
+        let (code, rd, id) = watch_through(&cx, "10", |_, _, _| {
+            test_cluster(&["restart-slurmctld"]);
+        });
+        assert_completed(&rd, code, &id);
+        let acct = sacct_job(&cx.svc, &id);
+        assert_eq!(alloc_row(&acct, &id).state, "COMPLETED");
+    }
+
+    /// slurmdbd down from while the job runs until after perf-run exits: sacct fails all the
+    /// time, so the end is known from squeue/scontrol.
+    #[test]
+    fn fault_slurmdbd_down_while_watching_uses_the_fallbacks() {
+        let Some(cx) = Ctx::new() else { return };
+        let restore = Restore {
+            what: "stop-slurmdbd",
+        };
+        let (code, rd, id) = watch_through(&cx, "8", |_, _, _| {
+            test_cluster(&["stop-slurmdbd"]);
+        });
+        assert_completed(&rd, code, &id);
+        let rec = rd.finished();
+        assert_ne!(rec["source"], "sacct", "accounting was down: {rec}");
+        test_cluster(&["start-slurmdbd"]);
+        drop(restore);
+        // Accounting catches up once slurmdbd is back.
+        let acct = sacct_job(&cx.svc, &id);
+        assert_eq!(alloc_row(&acct, &id).state, "COMPLETED");
+    }
+
+    #[test]
+    fn fault_sigterm_cancels_the_job_collects_and_exits_143() {
+        let Some(cx) = Ctx::new() else { return };
+        let (code, rd, id) = watch_through(&cx, "120", |_, r, _| r.signal(libc::SIGTERM));
+        assert_eq!(code, Some(143));
+        let c = rd.one("cancel_requested");
+        assert_eq!(c["jobs"][0], id.as_str());
+        assert!(c["why"].as_str().unwrap().contains("SIGTERM"), "{c}");
+        let acct = sacct_job(&cx.svc, &id);
+        assert!(alloc_row(&acct, &id).state.starts_with("CANCELLED"));
+        assert!(
+            rd.finished()["state"]["raw"]
+                .as_str()
+                .unwrap()
+                .starts_with("CANCELLED")
+        );
+        assert!(rd.one("collected")["error"].is_null());
+        assert_marker_collected(&rd.artifacts(), &id, 143);
+        assert_eq!(rd.run_finished()["exit_code"], 143);
+    }
+
+    #[test]
+    fn fault_kill_9_then_resume_finishes_without_a_second_sbatch() {
+        let Some(cx) = Ctx::new() else { return };
+        let (code, rd, id) = watch_through(&cx, "8", |_, r, _| r.signal(libc::SIGKILL));
+        assert_eq!(code, None, "killed by a signal");
+        assert!(rd.events("finished").is_empty());
+        let d = cx.output(&["resume", &rd.path()]);
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+        assert_completed(&rd, d.code, &id);
+        // Exactly one job with the run's (unique) job name ever reached Slurm.
+        let name = rd.job_name();
+        let jobs = ssh_ok(
+            &cx.svc,
+            &format!("sacct -X -n -P --starttime=now-1days --name='{name}' -o JobIDRaw"),
+        );
+        assert_eq!(
+            jobs.split_whitespace().collect::<Vec<_>>(),
+            vec![id.as_str()]
+        );
+    }
+
+    /// Another perf-run (here `status`) connecting while a run watches must not take the
+    /// watcher's ssh master away (openssh's clean_history_control_directory did).
+    #[test]
+    fn a_second_perf_run_does_not_break_the_watchers_connection() {
+        let Some(cx) = Ctx::new() else { return };
+        let (code, rd, id) = watch_through(&cx, "6", |cx, _, _| {
+            let d = cx.output(&["status", &cx.run_dir().path()]);
+            assert_eq!(d.code, Some(0), "{}", d.stderr);
+        });
+        assert_completed(&rd, code, &id);
+        let fin = rd.run_finished();
+        assert_eq!(
+            fin["ssh_connects"], 1,
+            "the watcher had to reconnect: {fin}"
+        );
+    }
+}
