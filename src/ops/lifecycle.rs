@@ -527,7 +527,7 @@ mod tests {
     #[test]
     fn no_exit_code_before_the_end() {
         let rec = |state: &str| {
-            crate::slurm::parse_sacct(&format!("5|{state}|0:0||||||n1|x\n"), "sacct")
+            crate::slurm::parse_sacct(&format!("5|{state}|0:0||2026-01-01T00:00:00|2026-01-01T00:00:01|2026-01-01T00:00:02|1|n1|x\n"), "sacct")
                 .remove("5")
                 .unwrap()
         };
