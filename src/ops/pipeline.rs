@@ -150,7 +150,8 @@ impl<'a, R: Remote> Driver<'a, R> {
         let mut backoff = Backoff::new(self.cfg.poll_min, self.cfg.poll_max);
         let mut next_poll = Instant::now() + backoff.next_interval();
         let mut confirm: BTreeSet<String> = BTreeSet::new();
-        let mut interrupted = None;
+        // A signal that arrived while staging: submit nothing.
+        let mut interrupted = *signals.borrow();
 
         for (job, job_id, offset) in attach {
             let t = self.track(job, job_id, offset);
@@ -207,6 +208,17 @@ impl<'a, R: Remote> Driver<'a, R> {
                 });
             }
             if active.is_empty() {
+                if interrupted.is_some() {
+                    for job in queue.drain(..) {
+                        results.insert(
+                            job.case.case_dir.clone(),
+                            CaseResult {
+                                not_submitted: true,
+                                ..Default::default()
+                            },
+                        );
+                    }
+                }
                 break;
             }
             // (Re)start log streams.
