@@ -96,6 +96,8 @@ struct Tracked {
     reason: Option<String>,
     pending_since: Option<Instant>,
     marker_exit: Option<i32>,
+    /// When the exit marker was seen (to stop waiting for a scheduler that never answers).
+    marker_at: Option<Instant>,
     /// The job's log has produced output: it runs (or ran), whatever accounting says.
     output_seen: bool,
     /// When its log last produced output.
@@ -247,6 +249,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                                 t.last_output = Some(Instant::now());
                                 if let Some(code) = exit_line_code(&line) {
                                     t.marker_exit = Some(code);
+                                    t.marker_at = Some(Instant::now());
                                     let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
                                     confirm.insert(key.clone());
                                 }
@@ -389,6 +392,30 @@ impl<'a, R: Remote> Driver<'a, R> {
                 next_poll = next_poll.min(Instant::now() + Duration::from_secs(1));
             }
 
+            // The batch script said it ended, but no source (sacct, squeue, scontrol, sacct -c)
+            // has reported a final state for a long time: believe the script rather than wait
+            // forever, and say so.
+            for t in active.iter_mut() {
+                if let (Some(code), Some(at)) = (t.marker_exit, t.marker_at)
+                    && !t.state.as_ref().is_some_and(JobState::is_final)
+                    && at.elapsed() > MARKER_TRUST_AFTER
+                {
+                    output::warn(format!(
+                        "{}: the scheduler has not reported job {} as ended {} after its batch script exited with code {code}; taking the batch script's word for it",
+                        short_label(&t.job.case),
+                        t.job_id,
+                        humantime::format_duration(MARKER_TRUST_AFTER)
+                    ));
+                    t.state = Some(JobState::parse(if code == 0 {
+                        "COMPLETED"
+                    } else {
+                        "FAILED"
+                    }));
+                    t.record = None;
+                    confirm.insert(t.key().to_string());
+                }
+            }
+
             // Completion: confirm with accounting right after the marker (or a final poll state).
             if !confirm.is_empty() {
                 let keys: Vec<String> = std::mem::take(&mut confirm).into_iter().collect();
@@ -428,6 +455,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             reason: None,
             pending_since: None,
             marker_exit: None,
+            marker_at: None,
             output_seen: false,
             last_output: None,
             record: None,
@@ -679,6 +707,9 @@ impl<'a, R: Remote> Driver<'a, R> {
         Ok((id, log))
     }
 }
+
+/// How long the exit marker alone may stand without any scheduler confirming the end.
+const MARKER_TRUST_AFTER: Duration = Duration::from_secs(900);
 
 /// `perf-run: job 12 starting on n[1-2] at …` (the first line of the batch script).
 fn starting_line_nodes(line: &str) -> Option<String> {
