@@ -243,7 +243,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
                     .clone()
                     .or_else(|| c.benchmark.mode.clone())
                     .unwrap_or_else(|| "e2e".into());
-                let (servers, steps) = disagg_shape(c, &mode_label, layout.generation);
+                let (servers, steps) = disagg_shape(c, &mode_label, layout.generation, &found.name);
                 (
                     Mode::Disagg,
                     c.hardware.gpus_per_node,
@@ -651,10 +651,11 @@ fn disagg_shape(
     c: &DisaggConfig,
     mode_label: &str,
     generation: Generation,
+    config_name: &str,
 ) -> (Vec<ServerPlan>, StepLayout) {
     let gpn = c.hardware.gpus_per_node;
     let clients = disagg_clients(c, mode_label);
-    let ctx = server_plan(
+    let mut ctx = server_plan(
         &c.worker_config.ctx,
         "ctx",
         &c.metadata.model_name,
@@ -662,7 +663,7 @@ fn disagg_shape(
         gpn,
         &[],
     );
-    let gen_server = server_plan(
+    let mut gen_server = server_plan(
         &c.worker_config.generation,
         "gen",
         &c.metadata.model_name,
@@ -670,6 +671,13 @@ fn disagg_shape(
         gpn,
         &clients,
     );
+    // The disagg server is named "{benchmark_mode}-{config}" upstream (reference §4.2).
+    if c.worker_config.generation.name.is_none() {
+        gen_server.name = format!("{mode_label}-{config_name}");
+    }
+    if c.worker_config.ctx.name.is_none() {
+        ctx.name = format!("ctx-{config_name}");
+    }
     // num_ctx = 0 for gen_only_no_context; G1 drops ctx servers for any gen_only mode (§5).
     let no_ctx = mode_label == "gen_only_no_context"
         || (generation == Generation::G1 && mode_label.contains("gen_only"));
