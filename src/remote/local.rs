@@ -83,12 +83,12 @@ impl Remote for LocalRemote {
         tokio::fs::create_dir_all(remote_dir)
             .await
             .with_context(|| format!("cannot create {remote_dir}"))?;
-        let mut args = rsync::excludes(excludes);
-        if delete {
-            args.push("--delete".into());
-        }
-        args.push(rsync::local_slash(local_dir));
-        args.push(rsync::slash(remote_dir));
+        let args = rsync::transfer_args(
+            excludes,
+            delete,
+            rsync::local_slash(local_dir),
+            rsync::slash(remote_dir),
+        );
         rsync::run(None, &args, timeout).await
     }
 
@@ -103,9 +103,12 @@ impl Remote for LocalRemote {
         tokio::fs::create_dir_all(local_dir)
             .await
             .with_context(|| format!("cannot create {}", local_dir.display()))?;
-        let mut args = rsync::excludes(excludes);
-        args.push(rsync::slash(remote_dir));
-        args.push(rsync::local_slash(local_dir));
+        let args = rsync::transfer_args(
+            excludes,
+            false,
+            rsync::slash(remote_dir),
+            rsync::local_slash(local_dir),
+        );
         rsync::run(None, &args, timeout).await
     }
 

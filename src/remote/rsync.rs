@@ -80,6 +80,17 @@ pub fn excludes(patterns: &[String]) -> Vec<String> {
     patterns.iter().map(|p| format!("--exclude={p}")).collect()
 }
 
+/// The arguments of one transfer: excludes, `--delete` when asked, then source and destination.
+pub fn transfer_args(excludes_: &[String], delete: bool, src: String, dst: String) -> Vec<String> {
+    let mut args = excludes(excludes_);
+    if delete {
+        args.push("--delete".into());
+    }
+    args.push(src);
+    args.push(dst);
+    args
+}
+
 /// `dir/` with exactly one trailing slash (rsync: copy the contents).
 pub fn slash(dir: &str) -> String {
     format!("{}/", dir.trim_end_matches('/'))

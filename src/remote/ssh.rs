@@ -370,12 +370,12 @@ impl Remote for SshRemote {
                 o.stderr_summary()
             );
         }
-        let mut args = rsync::excludes(excludes);
-        if delete {
-            args.push("--delete".into());
-        }
-        args.push(rsync::local_slash(local_dir));
-        args.push(self.rsync_remote(remote_dir));
+        let args = rsync::transfer_args(
+            excludes,
+            delete,
+            rsync::local_slash(local_dir),
+            self.rsync_remote(remote_dir),
+        );
         let e = self.ssh_for_rsync().await;
         rsync::run(Some(&e), &args, timeout).await
     }
@@ -391,9 +391,12 @@ impl Remote for SshRemote {
         tokio::fs::create_dir_all(local_dir)
             .await
             .with_context(|| format!("cannot create {}", local_dir.display()))?;
-        let mut args = rsync::excludes(excludes);
-        args.push(self.rsync_remote(remote_dir));
-        args.push(rsync::local_slash(local_dir));
+        let args = rsync::transfer_args(
+            excludes,
+            false,
+            self.rsync_remote(remote_dir),
+            rsync::local_slash(local_dir),
+        );
         let e = self.ssh_for_rsync().await;
         rsync::run(Some(&e), &args, timeout).await
     }
