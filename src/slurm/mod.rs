@@ -442,26 +442,6 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         Ok(recs)
     }
 
-    /// `scontrol show job`: slurmctld's own view, current to the second while it keeps the job
-    /// (MinJobAge). Accounting can lag behind it by a moment right after a job ends (a
-    /// partial node list, a stale state), so the final record is taken from here when possible.
-    pub async fn show(&self, id: &str) -> Result<Option<JobRecord>> {
-        self.calls.scontrol.fetch_add(1, Ordering::Relaxed);
-        let o = self
-            .remote
-            .exec(
-                &format!("scontrol show job -o {}", sh(&[id])),
-                self.timeout,
-                true,
-            )
-            .await?;
-        Ok(if o.success() {
-            parse_scontrol(&o.stdout_text())
-        } else {
-            None
-        })
-    }
-
     /// One `scancel` for all `ids`.
     pub async fn cancel(&self, ids: &[String]) -> Result<()> {
         if ids.is_empty() {
