@@ -3,6 +3,8 @@
 //! and drops it at the end. Without a database the tests are skipped loudly on a laptop and
 //! fail when `CI=true`.
 
+mod common;
+
 mod db {
     use std::path::{Path, PathBuf};
     use std::process::Command;
@@ -26,17 +28,7 @@ mod db {
         pass: String,
     }
 
-    fn env_file_value(text: &str, key: &str) -> Option<String> {
-        text.lines().find_map(|l| {
-            let l = l.trim().strip_prefix("export ").unwrap_or(l.trim());
-            for part in l.split_whitespace() {
-                if let Some(v) = part.strip_prefix(&format!("{key}=")) {
-                    return Some(v.trim_matches('\'').trim_matches('"').to_string());
-                }
-            }
-            None
-        })
-    }
+    use super::common::env_file_value;
 
     fn mysql_env() -> Option<MysqlEnv> {
         let file = std::fs::read_to_string("/tmp/perfci-svc/env").unwrap_or_default();

@@ -96,7 +96,8 @@ pub struct Services {
     pub state: String,
 }
 
-fn env_file_value(text: &str, key: &str) -> Option<String> {
+/// The value of `key` in the services' env file (`export NAME='value'` lines).
+pub fn env_file_value(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|l| {
         let l = l.trim().strip_prefix("export ").unwrap_or(l.trim());
         l.split_whitespace().find_map(|part| {
