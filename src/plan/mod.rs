@@ -186,10 +186,16 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         selected,
         ..
     } = input;
-    let id = &selected.test_id;
+    let mut id = selected.test_id.clone();
+    check_module(layout, &id.module)?;
+    let mut warnings = id.notes.clone();
+    if let CaseKind::Custom { rest } = &id.kind {
+        id.kind = resolve_custom(layout, rest)?;
+    }
+    let id = &id;
     let kind = match &id.kind {
         CaseKind::Aggr { .. } => ConfigKind::Aggregated,
-        CaseKind::CtxOnly { .. } | CaseKind::Disagg { .. } => ConfigKind::Disaggregated,
+        _ => ConfigKind::Disaggregated,
     };
     let found = layout.find_config(id.kind.config(), Some(kind))?;
     let config = load_config(&found.path, kind)?;
@@ -199,7 +205,6 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         .unwrap_or(&found.path)
         .display()
         .to_string();
-    let mut warnings = Vec::new();
 
     let (mode, gpn, servers, layout_steps, job_time_cfg, bench_mode, env_cfg) =
         match (&id.kind, &config) {
@@ -235,6 +240,34 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
                     steps,
                     c.slurm.job_time.clone(),
                     Some("ctx_only".to_string()),
+                    RoleEnv::from_disagg(c, &found.path)?,
+                )
+            }
+            (CaseKind::GenOnlyNoContext { .. }, PerfConfig::Disaggregated(c)) => {
+                // upstream 2026: the disagg config's gen server alone, aggregated launch path,
+                // no ctx servers; sized by the gen server (`get_hardware_config`).
+                let gpn = c.hardware.gpus_per_node;
+                let clients = disagg_clients(c, "gen_only_no_context");
+                let mut s = server_plan(
+                    &c.worker_config.generation,
+                    "gen",
+                    &c.metadata.model_name,
+                    c.metadata.precision.clone(),
+                    gpn,
+                    &clients,
+                );
+                if c.worker_config.generation.name.is_none() {
+                    s.name = format!("gen_only_no_context-{}", found.name);
+                }
+                let servers = vec![s];
+                let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
+                (
+                    mode,
+                    gpn,
+                    servers,
+                    steps,
+                    c.slurm.job_time.clone(),
+                    Some("gen_only_no_context".to_string()),
                     RoleEnv::from_disagg(c, &found.path)?,
                 )
             }
@@ -411,6 +444,90 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
     })
 }
 
+/// The test module must exist in the checkout (pytest would only say "file not found" from
+/// inside the job); the message names the closest module that does.
+fn check_module(layout: &Layout, module: &str) -> Result<()> {
+    let defs = layout.root.join(DEFS_DIR);
+    if defs.join(module).is_file() {
+        return Ok(());
+    }
+    let mut candidates = Vec::new();
+    for dir in ["perf", "perf/disagg", ""] {
+        let Ok(rd) = std::fs::read_dir(defs.join(dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.ends_with(".py") && n.starts_with("test_") {
+                candidates.push(if dir.is_empty() {
+                    n
+                } else {
+                    format!("{dir}/{n}")
+                });
+            }
+        }
+    }
+    let close =
+        crate::config::layout::close_matches(module, candidates.iter().map(String::as_str), 3);
+    Err(UserError(format!(
+        "the test module `{module}` (PERF_TEST_MODULE / --module, relative to {DEFS_DIR}) does not exist in the checkout {}{}",
+        layout.root.display(),
+        if close.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", close.join(" or "))
+        }
+    ))
+    .into())
+}
+
+/// A custom prefix's case (`custom_test-<rest>`): the mode comes from where the config lives.
+/// `<rest>` is a config name of either kind, or `<aggregated config>-<server>[,<server>…]`.
+/// A disaggregated config runs the mode its YAML's `benchmark.mode` names.
+fn resolve_custom(layout: &Layout, rest: &str) -> Result<CaseKind> {
+    let whole = layout.find_config(rest, None);
+    let found = match whole {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some((cfg, servers)) = rest.split_once('-')
+                && let Ok(f) = layout.find_config(cfg, Some(ConfigKind::Aggregated))
+            {
+                return Ok(CaseKind::Aggr {
+                    config: f.name,
+                    servers: Some(servers.split(',').map(str::to_string).collect()),
+                });
+            }
+            return Err(e);
+        }
+    };
+    Ok(match found.kind {
+        ConfigKind::Aggregated => CaseKind::Aggr {
+            config: found.name,
+            servers: None,
+        },
+        ConfigKind::Disaggregated => {
+            let PerfConfig::Disaggregated(c) = load_config(&found.path, found.kind)? else {
+                unreachable!("kind follows the folder")
+            };
+            match c.benchmark.mode.as_deref().unwrap_or("e2e") {
+                "ctx_only" => CaseKind::CtxOnly { config: found.name },
+                "gen_only_no_context" => CaseKind::GenOnlyNoContext { config: found.name },
+                m => CaseKind::Disagg {
+                    config: found.name,
+                    bench_mode: Some(
+                        if m.contains("gen_only") {
+                            "gen_only"
+                        } else {
+                            "e2e"
+                        }
+                        .into(),
+                    ),
+                },
+            }
+        }
+    })
+}
+
 /// Env-var strings of a disagg config (`worker_env_var`, …), parsed into pairs.
 #[derive(Debug, Clone, Default)]
 pub struct RoleEnv {
@@ -425,9 +542,9 @@ impl RoleEnv {
     fn from_disagg(c: &DisaggConfig, path: &std::path::Path) -> Result<RoleEnv> {
         let e = &c.environment;
         let parse = |field: &str, v: &Option<String>| -> Result<Vec<(String, String)>> {
-            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|bad| {
+            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|why| {
                 UserError(format!(
-                    "{}: field `environment.{field}`: `{bad}` is not a NAME=VALUE assignment",
+                    "{}: field `environment.{field}`: {why}",
                     path.display()
                 ))
                 .into()
@@ -445,14 +562,23 @@ impl RoleEnv {
     }
 }
 
-/// `A=1 B=two` → [(A, 1), (B, two)]; a word that is not an assignment is returned as error.
+/// `A=1 B=two "C=x y"` → [(A, 1), (B, two), (C, x y)]. Split with shell (POSIX shlex) rules,
+/// as upstream's submit.py/test hand the string to a shell: quoted tokens such as
+/// `"PYTHONWARNINGS=ignore::DeprecationWarning:cutlass.cute.core"` (upstream 2026 DSv4 configs)
+/// lose their quotes. A word that is not an assignment, or an unclosed quote, is an error
+/// naming the offending text.
 pub fn parse_env_assignments(s: &str) -> Result<Vec<(String, String)>, String> {
-    s.split_whitespace()
+    let words = shlex::split(s).ok_or_else(|| "a quote is not closed".to_string())?;
+    words
+        .into_iter()
         .map(|w| match w.split_once('=') {
             Some((k, v)) if crate::render::quote::is_env_name(k) => {
                 Ok((k.to_string(), v.to_string()))
             }
-            _ => Err(w.to_string()),
+            _ => Err(format!(
+                "`{}` is not a NAME=VALUE assignment",
+                crate::error::escape_for_message(&w)
+            )),
         })
         .collect()
 }
