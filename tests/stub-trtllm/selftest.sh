@@ -53,6 +53,10 @@ pytest_cmd() {
 # Start every disagg role in the background. Usage: run_disagg WS CASE JOB ROLE...
 # GEN_0 (tp2) runs as 2 ranks through trtllm-llmapi-launch, the other roles as one plain task.
 # Sets RC_<ROLE> for each role.
+# The YAML's worker env, as perf-run's batch script puts it on every rank of a worker step.
+WORKER_ENV=$("$PY" -c "import yaml, sys; e = yaml.safe_load(open(sys.argv[1])).get('environment', {}); print(e.get('worker_env_var', ''))" \
+    "$ROOT/tests/scripts/perf-sanity/disaggregated/$DISAGG_CFG.yaml")
+
 run_disagg() {
     local ws=$1 case=$2 job=$3; shift 3
     local step=0 role pids=() names=()
@@ -60,6 +64,7 @@ run_disagg() {
     for role in "$@"; do
         if [ "$role" = GEN_0 ]; then
             ( export SLURM_JOB_ID=$job SLURM_STEP_ID=$step SLURM_PROCID=1 SLURM_LOCALID=1 SLURM_NTASKS=2 SLURMD_NODENAME=node1
+              [ -z "${RANK1_WITHOUT_ENV:-}" ] && export $WORKER_ENV
               pytest_cmd "$ws" "$case" "$role" 60 "$ROOT/tensorrt_llm/llmapi/trtllm-llmapi-launch" ) >"$ws/$role.rank1.out" 2>&1 &
             pids+=($!); names+=("GEN_0_rank1"); BG_PIDS+=($!)
         fi
@@ -67,7 +72,11 @@ run_disagg() {
         [ "$role" = GEN_0 ] && launcher="$ROOT/tensorrt_llm/llmapi/trtllm-llmapi-launch"
         ( export SLURM_JOB_ID=$job SLURM_STEP_ID=$step SLURM_PROCID=0 SLURM_LOCALID=0 SLURMD_NODENAME=node$step
           [ -n "$launcher" ] && export SLURM_NTASKS=2
-          pytest_cmd "$ws" "$case" "$role" 60 "$launcher" ) >"$ws/$role.out" 2>&1 &
+          case $role in GEN_*|CTX_*) export $WORKER_ENV ;; esac
+          ( pytest_cmd "$ws" "$case" "$role" 60 "$launcher" ); rc=$?
+          # What perf-run's batch script does once a gen srun is reaped.
+          case $role in GEN_*) touch "$ws/$case/gen_server_${role#GEN_}.done" ;; esac
+          exit $rc ) >"$ws/$role.out" 2>&1 &
         pids+=($!); names+=("$role"); BG_PIDS+=($!)
         step=$((step + 1))
     done
@@ -122,7 +131,7 @@ def collect(out, ids_file):
     want = [l.strip() for l in open(ids_file) if l.strip()]
     missing = [w for w in want if f"perf/test_perf_sanity.py::test_e2e[{w}]" not in got]
     assert not missing, f"not collected: {missing}"
-    assert len(got) == 45, f"{len(got)} ids collected"
+    assert len(got) == 51, f"{len(got)} ids collected"
 
 def parse():
     ok = {"aggr_upload-a": ("a", None, "aggregated", None),
@@ -187,7 +196,7 @@ t0=$(now)
             grep -E 'deepseek_r1_fp4_v2_grace_blackwell|gb200_deepseek-r1-fp4_1k1k_con1024_ctx1_dep4_gen1_dep8'
     done
 } >"$TMP/ids.txt"
-check "collect: 45 ids incl. fixture configs and test-db ids" "$t0" chk collect "$TMP/collect.out" "$TMP/ids.txt"
+check "collect: 51 ids incl. fixture configs and test-db ids" "$t0" chk collect "$TMP/collect.out" "$TMP/ids.txt"
 t0=$(now)
 ( cd "$DEFS" && env LLM_ROOT="$ROOT" "$PY" -m pytest --collect-only -q "perf/test_perf_sanity.py::test_e2e[aggr_upload-no_such_config]" ) >"$TMP/bogus.out" 2>&1
 rc=$?
@@ -252,13 +261,25 @@ check "disagg e2e: benchmark block + 16 metrics" "$t0" chk block "$D/trtllm-benc
     '{"concurrency": 8, "iterations": 1, "isl": 1024, "osl": 1024, "tp": 2, "ctx_tp": 1, "max_batch_size": 64}'
 check "disagg e2e: BENCHMARK JUnit has the block" "$t0" chk junit "$WS/results-BENCHMARK.xml" "$CASE" passed "Serving Benchmark Result"
 
-# ---- 5. disaggregated gen_only: GEN_0, DISAGG_SERVER, BENCHMARK ------------------------------
+# ---- 5. disaggregated gen_only: GEN_0, CTX_0, DISAGG_SERVER, BENCHMARK (upstream keeps ctx) ------------------------------
 t0=$(now)
 WS=$TMP/genonly
 CASE=disagg-gen_only-$DISAGG_CFG
-run_disagg "$WS" "$CASE" 5002 GEN_0 DISAGG_SERVER BENCHMARK
-check "disagg gen_only: all roles exit 0" "$t0" bash -c "[ $RC_GEN_0$RC_DISAGG_SERVER$RC_BENCHMARK = 000 ]"
+run_disagg "$WS" "$CASE" 5002 GEN_0 CTX_0 DISAGG_SERVER BENCHMARK
+check "disagg gen_only: all roles exit 0" "$t0" bash -c "[ $RC_GEN_0$RC_CTX_0$RC_DISAGG_SERVER$RC_BENCHMARK = 0000 ]"
 check "disagg gen_only: device step time line" "$t0" grep -q "^Average Per Iter Device Step Time (ms): " "$WS/$CASE/trtllm-benchmark.0.0.log"
+# After gen_server_0.done the benchmark parses the worker's iteration lines in gen_server_0.log
+# (tp2, c8: 2.40 ms; iterations < 5, written 10x slower, are skipped).
+check "disagg gen_only: step time parsed from gen_server_0.log" "$t0" bash -c \
+    "grep -q 'prev_device_step_time' '$WS/$CASE/gen_server_0.log' && grep -q '^Average Per Iter Device Step Time (ms): 2.40$' '$WS/$CASE/trtllm-benchmark.0.0.log'"
+
+# ---- 5b. a worker rank without the YAML's env fails the role ---------------------------------
+t0=$(now)
+WS=$TMP/rankenv
+CASE=disagg_upload-e2e-$DISAGG_CFG
+RANK1_WITHOUT_ENV=1 run_disagg "$WS" "$CASE" 5003 GEN_0 CTX_0 DISAGG_SERVER BENCHMARK
+check "rank env: GEN_0 fails when rank 1 lacks the worker env" "$t0" bash -c \
+    "[ $RC_GEN_0 != 0 ] && grep -q 'did not reach every rank: rank 1 has TLLM_LOG_LEVEL' '$WS/GEN_0.out'"
 
 # ---- 6. failure knobs -------------------------------------------------------------------------
 CASE=aggr_upload-$AGG_CFG-tiny_llama_fp8_tp1

@@ -73,6 +73,8 @@ PERF_METRIC_LOG_QUERIES = {
 SPEC_DECODING_PERF_METRIC_LOG_QUERIES = {
     "al": re.compile(r"Mean Avg Decoded Tokens per Iter:\s+(-?[\d\.]+)"),
 }
+# gen_only: how long BENCHMARK waits for the gen_server_<i>.done sentinels (upstream: 120 s).
+GEN_LOG_SENTINEL_TIMEOUT = 120
 GEN_ONLY_PERF_METRIC_LOG_QUERIES = {
     "mean_gen_worker_per_iter_device_step_time": re.compile(
         r"Average Per Iter Device Step Time \(ms\):\s+(-?[\d\.]+)"),
@@ -751,7 +753,6 @@ class PerfSanityTestConfig:
             raise RuntimeError(error_msg)
 
 
-GEN_LOG_SENTINEL_TIMEOUT = 120
 _DEVICE_STEP_TIME_RE = re.compile(r"iter\s*=\s*(\d+),.*?prev_device_step_time\s*=\s*([\d.]+)\s*ms")
 _NUM_GEN_TOKENS_RE = re.compile(r"'num_generation_tokens':\s*(\d+)")
 _ITER_NSR_RE = re.compile(r"iter\s*=\s*(\d+),.*?num_scheduled_requests\s*=\s*(\d+)")
