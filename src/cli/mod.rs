@@ -88,6 +88,11 @@ pub struct SelectArgs {
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Selection")]
     pub mode: Option<ModeFilter>,
 
+    /// test-db lists: use only the blocks whose `condition.terms.stage` is this stage (and
+    /// blocks without a stage) [default: all blocks, merged].
+    #[arg(long, value_enum, value_name = "STAGE", help_heading = "Selection")]
+    pub stage: Option<Stage>,
+
     /// With `--config` of an aggregated config: only these server_config names (comma-separated).
     #[arg(long, value_name = "NAMES", help_heading = "Selection")]
     pub server: Option<String>,
@@ -121,6 +126,24 @@ pub enum ModeFilter {
     MultiAgg,
     #[value(name = "disagg")]
     Disagg,
+}
+
+/// A CI stage of upstream's test-db (`condition.terms.stage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    #[value(name = "pre_merge")]
+    PreMerge,
+    #[value(name = "post_merge")]
+    PostMerge,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreMerge => "pre_merge",
+            Stage::PostMerge => "post_merge",
+        }
+    }
 }
 
 /// Where and how to run: the cluster profile and per-setting overrides.

@@ -264,7 +264,7 @@ pub fn parse_duration_opt(s: Option<&str>) -> Result<Option<Duration>> {
 }
 
 fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec> {
-    let spec = RunSpec {
+    let mut spec = RunSpec {
         run_id: rd.run_id.clone(),
         created: chrono::Utc::now(),
         cluster: cluster_ref(&prep.settings),
@@ -286,8 +286,22 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
                     skip: c.plan.skip.clone(),
                 },
             })
+            .chain(prep.unplanned.iter().map(|u| CaseSpec {
+                time_limit_s: 0,
+                case: CaseRef {
+                    index: u.index,
+                    case_dir: u.case_dir.clone(),
+                    test_id: u.test_id.clone(),
+                    case_name: u.case_name.clone(),
+                    mode: crate::ops::render::UNPLANNED_MODE.to_string(),
+                    job_name: String::new(),
+                    remote_workspace: String::new(),
+                    skip: Some(u.reason.clone()),
+                },
+            }))
             .collect(),
     };
+    spec.cases.sort_by_key(|c| c.case.index);
     write_atomic(
         &rd.root.join("run.json"),
         &serde_json::to_vec_pretty(&spec).context("cannot serialise run.json")?,
