@@ -14,7 +14,7 @@ pub use upload::UploadArgs;
 const ENV_HELP: &str = "\
 Environment (a flag wins over the environment, which wins over the cluster profile):
   PERF_TEST_MODULE, PERF_TEST_FUNCTION, PERF_TEST_PREFIX, TRTLLM_DIR,
-  CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_TYPE (ssh|local), CLUSTER_WORKDIR,
+  CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE (ssh|local), CLUSTER_WORKDIR,
   CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_LLM_DATA, CLUSTER_STORAGE, EXTRA_SRUN_PARAMS,
   DOCKER_IMAGE, MPI_TYPE, PERF_RUN_CLUSTERS (profile file), PERF_RUN_HOME (run directories),
   USE_TRT_PERF_DB, DB_HOST, DB_PORT, DB_USER, DB_SCHEMA, DB_PASSWORD.";
@@ -161,9 +161,14 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "HOST", help_heading = "Cluster")]
     pub host: Option<String>,
 
-    /// Login user [env: CLUSTER_USER].
+    /// Login user [env: CLUSTER_USER] [default: what the ssh config says (`ssh -G HOST`)].
     #[arg(long, value_name = "USER", help_heading = "Cluster")]
     pub user: Option<String>,
+
+    /// An ssh config file for every ssh call (`ssh -F FILE`) [env: CLUSTER_SSH_CONFIG]
+    /// [default: ssh's own, ~/.ssh/config].
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
+    pub ssh_config: Option<PathBuf>,
 
     /// `ssh` (perf-run runs elsewhere) or `local` (perf-run runs on the login node) [env: CLUSTER_TYPE].
     #[arg(long, value_name = "TYPE", help_heading = "Cluster")]

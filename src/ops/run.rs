@@ -48,6 +48,8 @@ pub fn cluster_ref(s: &Settings) -> ClusterRef {
         },
         host: s.host.clone(),
         user: s.user.clone(),
+        user_configured: s.ssh_user.is_some(),
+        ssh_config: s.ssh_config.clone(),
         workdir: s.workdir.clone(),
     }
 }
@@ -63,12 +65,22 @@ pub async fn connect(c: &ClusterRef) -> Result<AnyRemote> {
                         .into(),
                 )
             })?;
-            // An explicit user in the profile/env wins; otherwise the ssh config decides.
-            let user = c.user.as_deref();
-            output::detail(format!("connecting to {host}"));
-            Ok(AnyRemote::Ssh(
-                SshRemote::connect(SshOptions::new(host, user)).await?,
-            ))
+            // A configured user (flag, env, profile) wins; otherwise the ssh config decides
+            // and perf-run passes no user at all.
+            let user = c.user.as_deref().filter(|_| c.user_configured);
+            output::detail(format!(
+                "connecting to {host} as {}",
+                match user {
+                    Some(u) => format!("{u} (configured)"),
+                    None => format!(
+                        "{} (from the ssh config)",
+                        c.user.as_deref().unwrap_or("the ssh config's user")
+                    ),
+                }
+            ));
+            let mut opts = SshOptions::new(host, user);
+            opts.config_file = c.ssh_config.clone();
+            Ok(AnyRemote::Ssh(Box::new(SshRemote::connect(opts).await?)))
         }
     }
 }
