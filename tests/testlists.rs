@@ -321,6 +321,25 @@ fn system_gpu_count_is_checked_against_the_profile_and_the_plan() {
         err.contains("plans 4 GPUs, but its test-db block") && err.contains("system_gpu_count 8"),
         "{err}"
     );
+    // An id in a block the cluster cannot provide and in one it can runs from the latter.
+    let list = write_list(
+        tree.path(),
+        &[
+            (
+                "ranges:\n  system_gpu_count:\n    gte: 36",
+                vec![agg_line("r1_fp4_v2_tp4_mtp3_1k1k")],
+            ),
+            (
+                "ranges:\n  system_gpu_count:\n    lte: 4",
+                vec![agg_line("r1_fp4_v2_tp4_mtp3_1k1k")],
+            ),
+        ],
+    );
+    let (code, v, err) = render(tree.path(), &list, &["--cluster", "local-test"]);
+    assert_eq!(code, 0, "{err}");
+    let cases = v.as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{v:#}");
+    assert_eq!(cases[0]["mode"], "single-agg");
 }
 
 #[test]

@@ -139,7 +139,20 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
     let k = args.k.as_deref().map(KExpr::parse).transpose()?;
     let blocks = choose_blocks(&list, args.stage, settings)?;
     let mut out = Vec::new();
-    for e in list.unique_entries(|b| blocks.get(b).is_some_and(|v| v.keep)) {
+    // An id in a block this cluster cannot run and in one it can runs from the latter.
+    let runnable = list.unique_entries(|b| {
+        blocks
+            .get(b)
+            .is_some_and(|v| v.keep && v.cannot_run.is_none())
+    });
+    let entries = list
+        .unique_entries(|b| blocks.get(b).is_some_and(|v| v.keep))
+        .into_iter()
+        .map(|e| match runnable.iter().find(|r| r.id == e.id) {
+            Some(r) if r.block != e.block => r.clone(),
+            _ => e,
+        });
+    for e in entries {
         // -k selects on the id as written (like pytest's keyword match); lines it drops are
         // not parsed, so a list may mix ids of other layouts as long as they are filtered out.
         if k.as_ref().is_some_and(|k| !k.matches(&e.id)) {
