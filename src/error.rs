@@ -102,3 +102,22 @@ macro_rules! user_err {
 }
 
 pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Input echoed into a message: control characters (newlines, terminal escapes) are shown
+/// escaped, and very long values are cut, so one bad value stays one readable line.
+pub fn escape_for_message(s: &str) -> String {
+    const MAX: usize = 300;
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

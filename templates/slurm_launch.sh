@@ -64,13 +64,35 @@ perf_run_probe "$perf_run_sysinfo"/trtllm_version.txt sed -n 's/^__version__ *= 
 # ---------------------------------------------------------------- steps
 mapfile -t perf_run_nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 perf_run_slice() { local IFS=,; echo "${perf_run_nodes[*]:$1:$2}"; }
+# The test's per-case directory (<--output-dir>/<case>): role logs and sentinels live here,
+# where upstream's test_perf_sanity.py reads them (upstream slurm_launch_draft.sh).
+testOutputDir={{ paths.test_output_dir }}
+mkdir -p "$testOutputDir"
 {% for s in steps %}
 # {{ s.name }}: {{ s.nodes }} node(s), {{ s.ntasks }} task(s), {{ s.ntasks_per_node }} per node
 {%- if disagg %}
 export DISAGG_SERVING_TYPE={{ s.name }}
 {%- endif %}
 export pytestCommand={{ s.command }}
-srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c 'cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' &
+{%- if s.scrub_env %}
+# One task on one node: clear PMI*/PMIX*/MPI*/OMPI*/SLURM* (but SLURM_PROCID) so pytest and the
+# in-process executor do not initialise MPI (upstream slurm_run.sh).
+{%- endif %}
+{%- if s.log_append %}
+rm -f "$jobWorkspace"/{{ s.log }}
+{%- endif %}
+{%- if s.done %}
+rm -f "$jobWorkspace"/{{ s.done }}
+(
+  srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"'
+  perf_run_step_rc=$?
+  # The gen log is complete only once its srun is reaped: the test waits for this sentinel.
+  touch "$jobWorkspace"/{{ s.done }}
+  exit "$perf_run_step_rc"
+) &
+{%- else %}
+srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' &
+{%- endif %}
 perf_run_roles[$!]={{ s.name }}
 {%- if launch_delay > 0 and not loop.last %}
 sleep {{ launch_delay }}  # give pyxis time to set up the container before the next step

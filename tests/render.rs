@@ -84,9 +84,11 @@ fn disagg_current_layout_plans_3_nodes_12_gpus() {
     assert_eq!(p["sbatch"]["partition"], "batch");
     assert_eq!(p["sbatch"]["account"], "coreai_comparch_trtllm");
     assert_eq!(
-        p["sbatch"]["time"], "02:00:00",
-        "slurm.job_time of the config"
+        p["sbatch"]["time"], "02:15:00",
+        "slurm.job_time of the config is the test's limit; the job gets 15 minutes more"
     );
+    assert_eq!(p["pytest_timeout_s"], 7200);
+    assert_eq!(p["sbatch"]["segment"], 3, "one NVLink domain");
     let roles: Vec<(String, u64, u64, u64)> = p["roles"]
         .as_array()
         .unwrap()
@@ -293,7 +295,9 @@ fn aggregated_multi_node_when_a_server_needs_more_than_a_node() {
         plans[0]["mode"], "single-agg",
         "tp2 x ep4 needs 2 GPUs, not 8"
     );
-    assert_eq!(plans[0]["sbatch"]["ntasks"], 2);
+    // Single node: one task, the executor in-process (upstream L0 getNodeArgs).
+    assert_eq!(plans[0]["sbatch"]["ntasks"], 1);
+    assert_eq!(plans[0]["pytest_timeout_s"], 4 * 3600);
 }
 
 #[test]
@@ -359,7 +363,9 @@ fn test_lists_render_one_plan_per_case() {
             "r1_fp4_v2_dep4_mtp1_1k1k",
         ],
     );
-    assert_eq!(plans[0]["sbatch"]["time"], "01:30:00");
+    // TIMEOUT (90) is pytest's per-test limit; Slurm's is 15 minutes longer.
+    assert_eq!(plans[0]["sbatch"]["time"], "01:45:00");
+    assert_eq!(plans[0]["pytest_timeout_s"], 90 * 60);
     // The legacy list against the legacy layout.
     let g1 = g1_tree();
     let out = tempfile::tempdir().unwrap();
@@ -509,7 +515,7 @@ fn unparseable_ids_and_conflicting_selections() {
             "perf/test_perf.py::test_perf[gpt_next_2b-float16]",
         ],
         tree.path(),
-        "neither `aggr` nor `disagg`",
+        "QA perf suite",
     );
     bad(
         &[

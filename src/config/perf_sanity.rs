@@ -54,6 +54,7 @@ pub struct ServerConfig {
     pub max_batch_size: Option<u64>,
     pub max_num_tokens: Option<u64>,
     pub attn_backend: Option<String>,
+    pub enable_attention_dp: Option<bool>,
     pub moe_config: Option<MoeConfig>,
     pub server_env_var: Option<String>,
     #[serde(default)]

@@ -56,6 +56,18 @@ pub struct ClusterProfile {
     pub gpu: Option<String>,
     /// Seconds to wait between role launches (pyxis needs time to set up a container).
     pub launch_delay: Option<u32>,
+    /// `#SBATCH` options this cluster's Slurm rejects, comma-separated (e.g. `--segment` on
+    /// Slurm before 24.11): those directives are written commented out (upstream's
+    /// `strip_sbatch_opts`, jenkins/scripts/perf/local/run_disagg.sh).
+    pub strip_sbatch: Option<String>,
+    /// The UCX prefix every disagg role runs (and multi-GPU aggregated servers), replacing
+    /// the per-GPU rule of upstream's submit.py; e.g. a `cluster_env.py` line such as
+    /// `unset UCX_TLS UCX_NET_DEVICES && export UCX_NET_DEVICES=mlx5_0:1 &&`.
+    pub ucx_env: Option<String>,
+    /// Minutes added to a test's time limit for the job's own start-up (container pull and
+    /// start, install): pytest's per-test timeout is the test's limit, Slurm's is this much
+    /// longer, so a hang ends as a test verdict with results (default 15).
+    pub startup_margin: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

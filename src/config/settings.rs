@@ -140,6 +140,12 @@ pub struct Settings {
     pub container_mounts: Vec<String>,
     pub gpu_label: String,
     pub launch_delay: u32,
+    /// `#SBATCH` options to write commented out (profile `strip_sbatch`).
+    pub strip_sbatch: Vec<String>,
+    /// A cluster's own UCX prefix (profile `ucx_env`), else the per-GPU rule.
+    pub ucx_env: Option<String>,
+    /// Minutes Slurm's limit exceeds the test's (profile `startup_margin`).
+    pub startup_margin_min: u64,
     pub module: String,
     pub function: String,
     pub prefix: Option<String>,
@@ -432,6 +438,25 @@ pub fn resolve_with(
         .and_then(|p| p.launch_delay)
         .unwrap_or(if docker_image.is_some() { 5 } else { 0 });
 
+    let strip_sbatch = profile
+        .as_ref()
+        .and_then(|p| p.strip_sbatch.as_deref())
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().trim_start_matches('-').to_string())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ucx_env = profile
+        .as_ref()
+        .and_then(|p| p.ucx_env.clone())
+        .filter(|u| !u.trim().is_empty());
+    let startup_margin_min = profile
+        .as_ref()
+        .and_then(|p| p.startup_margin)
+        .map_or(15, u64::from);
+
     Ok(Settings {
         cluster_name: profile_name,
         host,
@@ -453,6 +478,9 @@ pub fn resolve_with(
         container_mounts,
         gpu_label,
         launch_delay,
+        strip_sbatch,
+        ucx_env,
+        startup_margin_min,
         module,
         function,
         prefix,

@@ -191,14 +191,19 @@ fn pick_case<'a>(cases: &'a [CaseSpec], want: Option<&str>) -> Result<&'a CaseSp
     }
 }
 
-/// The file of a role's log, relative to the job workspace.
-fn role_log(role: Option<&str>, job_id: &str) -> Result<String> {
+/// The file of a role's log, relative to the job workspace: the srun logs live in the test's
+/// per-case directory `<case>/`, where upstream's launch draft writes them.
+fn role_log(role: Option<&str>, job_id: &str, test_id: &str) -> Result<String> {
+    let case = test_id
+        .split_once('[')
+        .map(|(_, c)| c.trim_end_matches(']'))
+        .unwrap_or(test_id);
     Ok(match role.map(|r| r.to_ascii_uppercase()) {
         None => format!("slurm-{job_id}.log"),
         Some(r) if r == "BENCHMARK" || r == "AGGR" => format!("slurm-{job_id}.log"),
-        Some(r) if r == "DISAGG_SERVER" => "logs/disagg_server.log".into(),
-        Some(r) if r.starts_with("GEN_") => format!("logs/gen_server_{}.log", &r[4..]),
-        Some(r) if r.starts_with("CTX_") => format!("logs/ctx_server_{}.log", &r[4..]),
+        Some(r) if r == "DISAGG_SERVER" => format!("{case}/disagg_server.log"),
+        Some(r) if r.starts_with("GEN_") => format!("{case}/gen_server_{}.log", &r[4..]),
+        Some(r) if r.starts_with("CTX_") => format!("{case}/ctx_server_{}.log", &r[4..]),
         Some(r) => {
             return Err(UserError(format!(
                 "role `{r}` is not known; use CTX_<i>, GEN_<i>, DISAGG_SERVER or BENCHMARK"
@@ -225,7 +230,7 @@ pub async fn logs(args: LogsArgs) -> Result<Exit> {
             case.case.test_id
         ))
     })?;
-    let rel = role_log(args.role.as_deref(), &job_id)?;
+    let rel = role_log(args.role.as_deref(), &job_id, &case.case.test_id)?;
     let local = rd
         .case_dir(&case.case.case_dir)
         .join("artifacts")

@@ -13,8 +13,48 @@ pub struct CommandContext<'a> {
     pub node_id: &'a str,
     pub pytest_timeout_s: u64,
     pub env: &'a RoleEnv,
-    pub gen_only: bool,
+    /// The disagg benchmark mode (`e2e`, `gen_only`) or the aggregated-path mode of a disagg
+    /// config (`ctx_only`, `gen_only_no_context`).
+    pub bench_mode: Option<&'a str>,
+    /// No ctx servers: `TRTLLM_DISAGG_BENCHMARK_GEN_ONLY=1` (the id's `gen_only_no_context`,
+    /// or a `gen_only` id whose YAML `benchmark.mode` says `gen_only_no_context`).
+    pub no_context: bool,
+    /// `TLLM_BENCHMARK_REQ_QUEUES_SIZE` for plain gen_only's gen workers.
+    pub queue_size: Option<u64>,
+    /// The UCX prefix of the roles that get one (`… &&`), or empty.
+    pub ucx_prefix: String,
+    /// YAML env on every rank of an aggregated step (`server_env_var`; ctx_only: the ctx
+    /// worker env), upstream's `export pytestCommand="{server_env_var} $partialPytestCommand"`.
+    pub agg_env: Vec<(String, String)>,
 }
+
+/// The UCX prefix of upstream's submit.py @05323f95 (GPU type from the stage name): GB300
+/// pins UCX to NVLink/shared memory/TCP, B200 drops InfiniBand, everything else clears what
+/// the site exported. A profile's `ucx_env` (a `cluster_env.py`-style line) replaces it.
+pub fn ucx_prefix(settings: &Settings) -> String {
+    if let Some(u) = &settings.ucx_env {
+        let u = u.trim();
+        return if u.ends_with("&&") {
+            u.to_string()
+        } else {
+            format!("{u} &&")
+        };
+    }
+    let gpu = settings.gpu_label.to_ascii_uppercase();
+    if gpu.contains("GB300") {
+        "export UCX_TLS=cuda_copy,cuda_ipc,sm,self,tcp &&".into()
+    } else if gpu.contains("B200") && !gpu.contains("GB200") {
+        "export UCX_TLS=^ib &&".into()
+    } else {
+        "unset UCX_TLS UCX_NET_DEVICES &&".into()
+    }
+}
+
+/// The per-rank base env of upstream's disagg workers (submit.py): one FlashInfer JIT cache
+/// per local rank and a node-local HF home. `${SLURM_LOCALID}` expands on each rank, when
+/// the command is `eval`ed, so it is written unquoted.
+const WORKER_BASE_ENV: &str =
+    "FLASHINFER_JIT_DIR=/tmp/flashinfer_jit_cache_${SLURM_LOCALID} HF_HOME=/tmp/hf_home";
 
 /// Environment of every pytest command (reference §2.4 `pytestCommand`).
 fn common_env(ctx: &CommandContext) -> Vec<(String, String)> {
@@ -32,6 +72,8 @@ fn common_env(ctx: &CommandContext) -> Vec<(String, String)> {
 
 /// pytest's own arguments. Each role writes its own JUnit file (§11.8: in the legacy glue all
 /// roles wrote the same results.xml and the last writer won). Workers drop `--csv` (§2.8 G2).
+/// `--timeout` is the test's own limit, inside Slurm's (upstream L0: `TIMEOUT (N)` is the
+/// per-test pytest timeout within the stage's allocation).
 fn pytest_args(ctx: &CommandContext, junit: &str, with_csv: bool) -> Vec<String> {
     let ws = &ctx.paths.job_workspace;
     let mut a = vec![
@@ -57,17 +99,23 @@ fn pytest_args(ctx: &CommandContext, junit: &str, with_csv: bool) -> Vec<String>
 }
 
 /// Join words into one shell string, each word quoted (the string is later `eval`ed).
-fn shell_join(raw_prefix: &str, env: &[(String, String)], argv: &[String]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if !raw_prefix.is_empty() {
-        parts.push(raw_prefix.to_string());
-    }
+/// `raw` parts are trusted text of perf-run's own (the UCX prefix, the per-rank base env).
+fn shell_join(raw: &[&str], env: &[(String, String)], argv: &[String]) -> String {
+    let mut parts: Vec<String> = raw
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.to_string())
+        .collect();
     for (k, v) in env {
         debug_assert!(is_env_name(k));
         parts.push(format!("{k}={}", quote_word(v)));
     }
     parts.extend(argv.iter().map(|w| quote_word(w)));
     parts.join(" ")
+}
+
+fn flag(name: &str, value: impl ToString) -> (String, String) {
+    (name.to_string(), value.to_string())
 }
 
 /// Attach the command, MPI type, log and JUnit file to a step.
@@ -77,69 +125,96 @@ pub fn finish_step(mut s: RolePlan, ctx: &CommandContext) -> RolePlan {
         ctx.paths.trtllm_root
     );
     let multi_task = s.ntasks > 1;
+    let case_dir = &ctx.paths.test_output_rel;
     let mut env = common_env(ctx);
-    let (raw_prefix, junit, with_csv, llmapi, log) = match s.kind {
+    let mut raw: Vec<&str> = Vec::new();
+    let (junit, with_csv, llmapi, log) = match s.kind {
         RoleKind::Aggr => {
-            // Multi-GPU aggregated servers: one task per GPU, ranks wired by MPI (§5, NV-aggdraft).
+            // Multi-node aggregated: one task per GPU, ranks wired by MPI, the YAML env on
+            // every rank (upstream's aggregated submit.py). Single node: one task, the
+            // executor in-process (upstream L0 getNodeArgs + slurm_run.sh), no launcher.
             if multi_task {
                 s.mpi = ctx.settings.mpi_type.clone();
+                env.extend(ctx.agg_env.iter().cloned());
+                if ctx.settings.ucx_env.is_some() {
+                    raw.push(&ctx.ucx_prefix);
+                }
+            } else {
+                s.scrub_env = true;
             }
-            (
-                "",
-                "results.xml".to_string(),
-                true,
-                multi_task,
-                String::new(),
-            )
+            let log = if ctx.no_context {
+                // upstream aggregated draft: gen_only_no_context appends the srun's output
+                // to gen_server_0.log, where the test parses the device step time.
+                raw.insert(0, &ctx.ucx_prefix);
+                env.push(flag("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY", 1));
+                s.log_append = true;
+                format!("{case_dir}/gen_server_0.log")
+            } else {
+                String::new()
+            };
+            ("results.xml".to_string(), true, multi_task, log)
         }
         RoleKind::Gen | RoleKind::Ctx => {
-            // MPI only on the workers (§11.7).
+            // MPI only on the workers (§11.7); the draft's per-role env and log locations.
             s.mpi = ctx.settings.mpi_type.clone();
+            raw.push(&ctx.ucx_prefix);
+            raw.push(WORKER_BASE_ENV);
+            let is_gen = s.kind == RoleKind::Gen;
+            match (is_gen, ctx.bench_mode) {
+                (true, _) if ctx.no_context => {
+                    env.push(flag("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY", 1));
+                }
+                (true, Some("gen_only")) => {
+                    env.push(flag("TRTLLM_DISABLE_KV_CACHE_TRANSFER_OVERLAP", 1));
+                    if let Some(q) = ctx.queue_size {
+                        env.push(flag("TLLM_BENCHMARK_REQ_QUEUES_SIZE", q));
+                    }
+                }
+                (false, Some("gen_only")) if !ctx.no_context => {
+                    env.push(flag("TRTLLM_DISABLE_KV_CACHE_TRANSFER_OVERLAP", 1));
+                }
+                _ => {}
+            }
             env.extend(ctx.env.worker.iter().cloned());
-            let (extra, log) = if s.kind == RoleKind::Gen {
+            let (extra, log) = if is_gen {
                 (
                     &ctx.env.gen_worker,
-                    format!("logs/gen_server_{}.log", idx(&s.name)),
+                    format!("{case_dir}/gen_server_{}.log", idx(&s.name)),
                 )
             } else {
                 (
                     &ctx.env.ctx_worker,
-                    format!("logs/ctx_server_{}.log", idx(&s.name)),
+                    format!("{case_dir}/ctx_server_{}.log", idx(&s.name)),
                 )
             };
             env.extend(extra.iter().cloned());
-            if ctx.gen_only {
-                // reference §2.8 (gen_only worker env)
-                env.push(("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY".into(), "1".into()));
-                env.push((
-                    "TRTLLM_DISABLE_KV_CACHE_TRANSFER_OVERLAP".into(),
-                    "1".into(),
-                ));
+            if is_gen {
+                // The draft touches gen_server_<i>.done once the srun is reaped; the test
+                // waits for it before parsing the gen log (upstream D1).
+                s.done = Some(format!("{case_dir}/gen_server_{}.done", idx(&s.name)));
+                // The test may append the in-process worker's lines to the same file; both
+                // writers use O_APPEND so neither overwrites the other (upstream agg draft).
+                s.log_append = true;
             }
-            (
-                "unset UCX_TLS &&",
-                format!("results-{}.xml", s.name),
-                false,
-                multi_task,
-                log,
-            )
+            (format!("results-{}.xml", s.name), false, multi_task, log)
         }
         RoleKind::DisaggServer => {
-            env.extend(ctx.env.server.iter().cloned());
-            if ctx.gen_only {
-                env.push(("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY".into(), "1".into()));
+            raw.push(&ctx.ucx_prefix);
+            if ctx.no_context {
+                env.push(flag("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY", 1));
             }
+            env.extend(ctx.env.server.iter().cloned());
             (
-                "",
                 format!("results-{}.xml", s.name),
                 false,
                 false,
-                "logs/disagg_server.log".to_string(),
+                format!("{case_dir}/disagg_server.log"),
             )
         }
         RoleKind::Benchmark => {
+            raw.push(&ctx.ucx_prefix);
             env.extend(ctx.env.benchmark.iter().cloned());
-            ("", "results.xml".to_string(), true, false, String::new())
+            ("results.xml".to_string(), true, false, String::new())
         }
     };
     let mut argv = Vec::new();
@@ -147,7 +222,7 @@ pub fn finish_step(mut s: RolePlan, ctx: &CommandContext) -> RolePlan {
         argv.push(launcher);
     }
     argv.extend(pytest_args(ctx, &junit, with_csv));
-    s.command = shell_join(raw_prefix, &env, &argv);
+    s.command = shell_join(&raw, &env, &argv);
     s.junit = junit;
     s.log = log;
     s
@@ -234,7 +309,7 @@ pub fn exports(
 
 /// srun arguments common to every step: container flags (only when the profile has an image,
 /// so the same script runs on a cluster without pyxis) and the profile's extra arguments.
-pub fn srun_args(s: &Settings, p: &RemotePaths) -> Vec<String> {
+pub fn srun_args(s: &Settings, p: &RemotePaths, container_name: &str) -> Vec<String> {
     let mut a = Vec::new();
     if let Some(image) = &s.docker_image {
         // Mount the whole work directory (checkout + job workspaces) and the model storage at
@@ -249,11 +324,15 @@ pub fn srun_args(s: &Settings, p: &RemotePaths) -> Vec<String> {
             mounts.push(format!("{st}:{st}"));
         }
         mounts.extend(s.container_mounts.iter().cloned());
+        // upstream L0 srunArgs: a per-job container name (upstream `multi_node_test-<job id>`;
+        // here the run id and case, unique per submission and known before sbatch), $HOME not mounted (no user
+        // .cache or pip config leaking in), NVIDIA_IMEX_CHANNELS forwarded explicitly.
         a.push(format!("--container-image={image}"));
-        a.push("--container-name=perf_run".into());
+        a.push(format!("--container-name={container_name}"));
         a.push(format!("--container-workdir={}", p.defs_dir));
         a.push(format!("--container-mounts={}", mounts.join(",")));
-        a.push("--container-env=DISAGG_SERVING_TYPE,pytestCommand".into());
+        a.push("--no-container-mount-home".into());
+        a.push("--container-env=DISAGG_SERVING_TYPE,pytestCommand,NVIDIA_IMEX_CHANNELS".into());
     }
     a.extend(s.extra_srun_params.iter().cloned());
     a

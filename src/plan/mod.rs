@@ -100,6 +100,14 @@ pub struct RolePlan {
     pub log: String,
     /// The JUnit file this role's pytest writes, relative to the job workspace (§11.8 fixed).
     pub junit: String,
+    /// Append to `log` instead of truncating it (gen_only_no_context, upstream agg draft).
+    pub log_append: bool,
+    /// A sentinel touched once the step's srun is reaped (gen workers: `gen_server_<i>.done`),
+    /// relative to the job workspace.
+    pub done: Option<String>,
+    /// Unset PMI*/PMIX*/MPI*/OMPI*/SLURM* (but SLURM_PROCID) before pytest, as upstream's
+    /// slurm_run.sh does for single-node runs, so the executor does not initialise MPI.
+    pub scrub_env: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,6 +116,8 @@ pub struct SbatchPlan {
     pub ntasks: u32,
     pub ntasks_per_node: u32,
     pub gpus_per_node: u32,
+    /// `--segment`: nodes that must share one NVLink domain.
+    pub segment: Option<u32>,
     pub partition: Option<String>,
     pub account: Option<String>,
     pub time: String,
@@ -128,6 +138,10 @@ pub struct RemotePaths {
     pub disagg_config_folder: String,
     pub exit_marker: String,
     pub sysinfo_dir: String,
+    /// Where the test writes its per-case files: `<--output-dir>/<case>` (upstream
+    /// `test_output_dir`, submit.py `testOutputDir`), absolute and relative to the workspace.
+    pub test_output_dir: String,
+    pub test_output_rel: String,
 }
 
 /// Everything needed to render and submit one case.
@@ -150,13 +164,19 @@ pub struct RunPlan {
     /// The srun steps in launch order (one `AGGR` step for aggregated runs).
     pub steps: Vec<RolePlan>,
     pub servers: Vec<ServerPlan>,
+    /// Slurm's time limit of the job.
     pub time_seconds: u64,
+    /// pytest's per-test timeout: the test's own limit (`TIMEOUT (N)`, `--time`, …).
     pub pytest_timeout_s: u64,
+    /// Upstream's id modifier (`time_breakdown`), if any.
+    pub modifier: Option<String>,
     pub stage_name: String,
     pub paths: RemotePaths,
     /// Exported by the batch script (name, value), in order.
     pub exports: Vec<(String, String)>,
     pub srun_args: Vec<String>,
+    /// `#SBATCH` options written commented out (profile `strip_sbatch`).
+    pub strip_sbatch: Vec<String>,
     pub launch_delay: u32,
     pub skip: Option<String>,
     pub list_line: Option<usize>,
@@ -186,10 +206,16 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         selected,
         ..
     } = input;
-    let id = &selected.test_id;
+    let mut id = selected.test_id.clone();
+    check_module(layout, &id.module)?;
+    let mut warnings = id.notes.clone();
+    if let CaseKind::Custom { rest } = &id.kind {
+        id.kind = resolve_custom(layout, rest)?;
+    }
+    let id = &id;
     let kind = match &id.kind {
         CaseKind::Aggr { .. } => ConfigKind::Aggregated,
-        CaseKind::CtxOnly { .. } | CaseKind::Disagg { .. } => ConfigKind::Disaggregated,
+        _ => ConfigKind::Disaggregated,
     };
     let found = layout.find_config(id.kind.config(), Some(kind))?;
     let config = load_config(&found.path, kind)?;
@@ -199,14 +225,16 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         .unwrap_or(&found.path)
         .display()
         .to_string();
-    let mut warnings = Vec::new();
 
+    // YAML env for every rank of an aggregated step (upstream D3).
+    let mut agg_env: Vec<(String, String)> = Vec::new();
     let (mode, gpn, servers, layout_steps, job_time_cfg, bench_mode, env_cfg) =
         match (&id.kind, &config) {
             (CaseKind::Aggr { servers: sel, .. }, PerfConfig::Aggregated(c)) => {
                 let model = c.metadata.model_name.clone().unwrap_or_default();
                 let chosen =
                     select_servers(&c.server_configs, &model, sel.as_deref(), &found.path)?;
+                agg_env = aggregated_env(&chosen, &model, &found.path, &mut warnings)?;
                 let gpn = c.hardware.gpus_per_node;
                 let servers: Vec<ServerPlan> = chosen
                     .iter()
@@ -228,6 +256,8 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
                 );
                 let servers = vec![s];
                 let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
+                let env = RoleEnv::from_disagg(c, &found.path)?;
+                agg_env = [env.worker.clone(), env.ctx_worker.clone()].concat();
                 (
                     mode,
                     gpn,
@@ -235,7 +265,37 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
                     steps,
                     c.slurm.job_time.clone(),
                     Some("ctx_only".to_string()),
-                    RoleEnv::from_disagg(c, &found.path)?,
+                    env,
+                )
+            }
+            (CaseKind::GenOnlyNoContext { .. }, PerfConfig::Disaggregated(c)) => {
+                // upstream 2026: the disagg config's gen server alone, aggregated launch path,
+                // no ctx servers; sized by the gen server (`get_hardware_config`).
+                let gpn = c.hardware.gpus_per_node;
+                let clients = disagg_clients(c, "gen_only_no_context");
+                let mut s = server_plan(
+                    &c.worker_config.generation,
+                    "gen",
+                    &c.metadata.model_name,
+                    c.metadata.precision.clone(),
+                    gpn,
+                    &clients,
+                );
+                if c.worker_config.generation.name.is_none() {
+                    s.name = format!("gen_only_no_context-{}", found.name);
+                }
+                let servers = vec![s];
+                let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
+                let env = RoleEnv::from_disagg(c, &found.path)?;
+                agg_env = [env.worker.clone(), env.gen_worker.clone()].concat();
+                (
+                    mode,
+                    gpn,
+                    servers,
+                    steps,
+                    c.slurm.job_time.clone(),
+                    Some("gen_only_no_context".to_string()),
+                    env,
                 )
             }
             (CaseKind::Disagg { bench_mode, .. }, PerfConfig::Disaggregated(c)) => {
@@ -320,6 +380,8 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         disagg_config_folder: format!("{trtllm_root}/{}", layout.disagg_dir()),
         exit_marker: format!("{job_workspace}/perf_run_exit"),
         sysinfo_dir: format!("{job_workspace}/sysinfo"),
+        test_output_dir: format!("{job_workspace}/{}", id.case),
+        test_output_rel: id.case.clone(),
         workdir,
         trtllm_root,
         run_dir,
@@ -331,16 +393,29 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         if mode == Mode::Disagg { "Disagg-" } else { "" }
     );
 
+    let disagg_cfg = match &config {
+        PerfConfig::Disaggregated(c) => Some(c.as_ref()),
+        PerfConfig::Aggregated(_) => None,
+    };
+    let no_context = matches!(id.kind, CaseKind::GenOnlyNoContext { .. })
+        || (bench_mode.as_deref() == Some("gen_only")
+            && disagg_cfg.is_some_and(yaml_says_no_context));
+    let queue_size = match (bench_mode.as_deref(), disagg_cfg) {
+        (Some("gen_only"), Some(c)) if !no_context => Some(request_queue_size(c)),
+        _ => None,
+    };
     let ctx = command::CommandContext {
         settings,
         paths: &paths,
         stage_name: &stage_name,
         node_id: &id.node_id(),
-        pytest_timeout_s: time.seconds + 120,
+        pytest_timeout_s: time.seconds,
         env: &env_cfg,
-        gen_only: bench_mode
-            .as_deref()
-            .is_some_and(|m| m.contains("gen_only")),
+        bench_mode: bench_mode.as_deref(),
+        no_context,
+        queue_size,
+        ucx_prefix: command::ucx_prefix(settings),
+        agg_env,
     };
     let steps: Vec<RolePlan> = layout_steps
         .steps
@@ -348,19 +423,42 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         .map(|s| command::finish_step(s, &ctx))
         .collect();
 
+    // Slurm's limit = the test's limit + the job's start-up margin, so pytest's per-test
+    // timeout fires first and a hang ends with a test verdict and collected results (D8).
+    let job_time = SlurmTime::from_minutes(time.seconds.div_ceil(60) + settings.startup_margin_min);
     let sbatch = SbatchPlan {
         nodes: total_nodes,
         ntasks: layout_steps.sbatch_ntasks,
         ntasks_per_node: layout_steps.sbatch_ntasks_per_node,
         gpus_per_node: gpn,
+        // upstream L0 getNodeArgs: `--segment=<nodes>` keeps a disaggregated job inside one
+        // NVLink domain (Disagg-PerfSanity stages with more than one GPU).
+        segment: (mode == Mode::Disagg && total_gpus > 1).then_some(total_nodes),
         partition: settings.partition.clone(),
         account: settings.account.clone(),
-        time: time.text.clone(),
+        time: job_time.text.clone(),
         job_name: job_name(input.run_id, input.case_index, &id.kind),
         output: format!("{}/slurm-%j.log", paths.job_workspace),
     };
-    let exports = command::exports(&ctx, input.run_id, &id.case, input.user_env);
-    let srun_args = command::srun_args(settings, &paths);
+    let mut exports = command::exports(&ctx, input.run_id, &id.case, input.user_env);
+    let container = format!("perf_run-{}-{:02}", input.run_id, input.case_index)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>();
+    let mut srun_args = command::srun_args(settings, &paths, &container);
+    if no_context {
+        // upstream submit.py: the variable reaches the script scope and the container too.
+        exports.push(("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY".into(), "1".into()));
+        if settings.docker_image.is_some() {
+            srun_args.push("--container-env=TRTLLM_DISAGG_BENCHMARK_GEN_ONLY".into());
+        }
+    }
 
     if let Some(m) = selected.mode_override {
         let want = match m {
@@ -395,19 +493,159 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         sbatch,
         steps,
         servers,
-        time_seconds: time.seconds,
-        // Slurm's time limit is the authority (state TIMEOUT, class `timeout`); pytest's own
-        // timeout is only a backstop behind it (its thread method kills pytest without JUnit).
-        pytest_timeout_s: time.seconds + 120,
+        time_seconds: job_time.seconds,
+        // The test's own limit; Slurm's is `startup_margin` longer (D8).
+        pytest_timeout_s: time.seconds,
+        modifier: id.modifier.clone(),
         stage_name,
         paths,
         exports,
         srun_args,
+        strip_sbatch: settings.strip_sbatch.clone(),
         launch_delay: settings.launch_delay,
         skip: selected.skip.clone(),
         list_line: selected.list_line,
         uploads: id.uploads(),
         warnings,
+    })
+}
+
+/// A `gen_only` id whose YAML `benchmark.mode` says `gen_only_no_context` runs no ctx
+/// servers (upstream submit.py @05323f95 and test_perf_sanity.py).
+fn yaml_says_no_context(c: &DisaggConfig) -> bool {
+    c.benchmark
+        .mode
+        .as_deref()
+        .is_some_and(|m| m.contains("gen_only_no_context"))
+}
+
+/// `TLLM_BENCHMARK_REQ_QUEUES_SIZE` of plain gen_only (upstream submit.py @05323f95
+/// `get_benchmark_request_queue_size`): the concurrency, capped at the gen executor's active
+/// capacity `max_batch_size × (tp if attention DP)`.
+fn request_queue_size(c: &DisaggConfig) -> u64 {
+    let concurrency = c.benchmark.concurrency_list.first().copied().unwrap_or(1);
+    let g = &c.worker_config.generation;
+    let mbs = g.max_batch_size.unwrap_or(concurrency);
+    let cap = if g.enable_attention_dp.unwrap_or(false) {
+        mbs.saturating_mul(u64::from(g.tp()))
+    } else {
+        mbs
+    };
+    cap.min(concurrency)
+}
+
+/// The `server_env_var` of the selected aggregated servers, for every rank of a multi-node
+/// step. One job has one environment: servers with different env strings are run with none
+/// and a warning (run them as separate cases).
+fn aggregated_env(
+    chosen: &[&ServerConfig],
+    model: &str,
+    path: &std::path::Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(String, String)>> {
+    let mut envs = Vec::new();
+    for s in chosen {
+        let text = s.server_env_var.as_deref().unwrap_or("");
+        let env = parse_env_assignments(text).map_err(|why| {
+            UserError(format!(
+                "{}: field `server_configs[{}].server_env_var`: {why}",
+                path.display(),
+                s.resolved_name(model)
+            ))
+        })?;
+        envs.push(env);
+    }
+    envs.dedup();
+    if envs.len() > 1 {
+        warnings.push(
+            "the selected servers have different `server_env_var`s, and one multi-node job can give its ranks only one environment; the test still sets each server's own, but worker ranks get none (select one server per case)".into(),
+        );
+        return Ok(Vec::new());
+    }
+    Ok(envs.pop().unwrap_or_default())
+}
+
+/// The test module must exist in the checkout (pytest would only say "file not found" from
+/// inside the job); the message names the closest module that does.
+fn check_module(layout: &Layout, module: &str) -> Result<()> {
+    let defs = layout.root.join(DEFS_DIR);
+    if defs.join(module).is_file() {
+        return Ok(());
+    }
+    let mut candidates = Vec::new();
+    for dir in ["perf", "perf/disagg", ""] {
+        let Ok(rd) = std::fs::read_dir(defs.join(dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.ends_with(".py") && n.starts_with("test_") {
+                candidates.push(if dir.is_empty() {
+                    n
+                } else {
+                    format!("{dir}/{n}")
+                });
+            }
+        }
+    }
+    let close =
+        crate::config::layout::close_matches(module, candidates.iter().map(String::as_str), 3);
+    Err(UserError(format!(
+        "the test module `{module}` (PERF_TEST_MODULE / --module, relative to {DEFS_DIR}) does not exist in the checkout {}{}",
+        layout.root.display(),
+        if close.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", close.join(" or "))
+        }
+    ))
+    .into())
+}
+
+/// A custom prefix's case (`custom_test-<rest>`): the mode comes from where the config lives.
+/// `<rest>` is a config name of either kind, or `<aggregated config>-<server>[,<server>…]`.
+/// A disaggregated config runs the mode its YAML's `benchmark.mode` names.
+fn resolve_custom(layout: &Layout, rest: &str) -> Result<CaseKind> {
+    let whole = layout.find_config(rest, None);
+    let found = match whole {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some((cfg, servers)) = rest.split_once('-')
+                && let Ok(f) = layout.find_config(cfg, Some(ConfigKind::Aggregated))
+            {
+                return Ok(CaseKind::Aggr {
+                    config: f.name,
+                    servers: Some(servers.split(',').map(str::to_string).collect()),
+                });
+            }
+            return Err(e);
+        }
+    };
+    Ok(match found.kind {
+        ConfigKind::Aggregated => CaseKind::Aggr {
+            config: found.name,
+            servers: None,
+        },
+        ConfigKind::Disaggregated => {
+            let PerfConfig::Disaggregated(c) = load_config(&found.path, found.kind)? else {
+                unreachable!("kind follows the folder")
+            };
+            match c.benchmark.mode.as_deref().unwrap_or("e2e") {
+                "ctx_only" => CaseKind::CtxOnly { config: found.name },
+                "gen_only_no_context" => CaseKind::GenOnlyNoContext { config: found.name },
+                m => CaseKind::Disagg {
+                    config: found.name,
+                    bench_mode: Some(
+                        if m.contains("gen_only") {
+                            "gen_only"
+                        } else {
+                            "e2e"
+                        }
+                        .into(),
+                    ),
+                },
+            }
+        }
     })
 }
 
@@ -425,9 +663,9 @@ impl RoleEnv {
     fn from_disagg(c: &DisaggConfig, path: &std::path::Path) -> Result<RoleEnv> {
         let e = &c.environment;
         let parse = |field: &str, v: &Option<String>| -> Result<Vec<(String, String)>> {
-            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|bad| {
+            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|why| {
                 UserError(format!(
-                    "{}: field `environment.{field}`: `{bad}` is not a NAME=VALUE assignment",
+                    "{}: field `environment.{field}`: {why}",
                     path.display()
                 ))
                 .into()
@@ -445,14 +683,23 @@ impl RoleEnv {
     }
 }
 
-/// `A=1 B=two` → [(A, 1), (B, two)]; a word that is not an assignment is returned as error.
+/// `A=1 B=two "C=x y"` → [(A, 1), (B, two), (C, x y)]. Split with shell (POSIX shlex) rules,
+/// as upstream's submit.py/test hand the string to a shell: quoted tokens such as
+/// `"PYTHONWARNINGS=ignore::DeprecationWarning:cutlass.cute.core"` (upstream 2026 DSv4 configs)
+/// lose their quotes. A word that is not an assignment, or an unclosed quote, is an error
+/// naming the offending text.
 pub fn parse_env_assignments(s: &str) -> Result<Vec<(String, String)>, String> {
-    s.split_whitespace()
+    let words = shlex::split(s).ok_or_else(|| "a quote is not closed".to_string())?;
+    words
+        .into_iter()
         .map(|w| match w.split_once('=') {
             Some((k, v)) if crate::render::quote::is_env_name(k) => {
                 Ok((k.to_string(), v.to_string()))
             }
-            _ => Err(w.to_string()),
+            _ => Err(format!(
+                "`{}` is not a NAME=VALUE assignment",
+                crate::error::escape_for_message(&w)
+            )),
         })
         .collect()
 }
@@ -598,6 +845,9 @@ fn bare_step(name: &str, kind: RoleKind, nodes: u32, per_node: u32, first: u32) 
         command: String::new(),
         log: String::new(),
         junit: String::new(),
+        log_append: false,
+        done: None,
+        scrub_env: false,
     }
 }
 
@@ -629,13 +879,14 @@ fn aggregated_shape(
     } else {
         Mode::SingleAgg
     };
-    let step = bare_step(
-        "AGGR",
-        RoleKind::Aggr,
-        biggest.nodes,
-        biggest.gpus_per_node_per_server,
-        0,
-    );
+    // Single node: one task, the executor in-process (upstream L0 `getNodeArgs`
+    // `--nodes=1 --gpus-per-node=G`, no launcher); multi-node: one task per GPU.
+    let per_node = if mode == Mode::SingleAgg {
+        1
+    } else {
+        biggest.gpus_per_node_per_server
+    };
+    let step = bare_step("AGGR", RoleKind::Aggr, biggest.nodes, per_node, 0);
     let layout = StepLayout {
         sbatch_ntasks: step.ntasks,
         sbatch_ntasks_per_node: step.ntasks_per_node,
@@ -678,8 +929,10 @@ fn disagg_shape(
     if c.worker_config.ctx.name.is_none() {
         ctx.name = format!("ctx-{config_name}");
     }
-    // num_ctx = 0 for gen_only_no_context; G1 drops ctx servers for any gen_only mode (§5).
+    // num_ctx = 0 for gen_only_no_context (the YAML's benchmark.mode with a gen_only id,
+    // upstream test_perf_sanity.py); G1 drops ctx servers for any gen_only mode (§5).
     let no_ctx = mode_label == "gen_only_no_context"
+        || (mode_label == "gen_only" && yaml_says_no_context(c))
         || (generation == Generation::G1 && mode_label.contains("gen_only"));
     let num_ctx = if no_ctx {
         0

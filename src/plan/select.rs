@@ -9,7 +9,7 @@
 
 use anyhow::Result;
 
-use super::test_id::{CaseKind, TestId, build_case, parse_node_id};
+use super::test_id::{CaseKind, TestId, build_case, normalize_module, parse_node_id};
 use crate::cli::{ModeFilter, SelectArgs, Stage};
 use crate::config::kexpr::KExpr;
 use crate::config::layout::Layout;
@@ -412,6 +412,12 @@ fn from_config(
                 "ctx_only" => CaseKind::CtxOnly {
                     config: found.name.clone(),
                 },
+                // upstream 2026: the gen server alone on the aggregated launch path
+                "gen_only_no_context" if layout.generation.disagg_id_has_mode() => {
+                    CaseKind::GenOnlyNoContext {
+                        config: found.name.clone(),
+                    }
+                }
                 m if m == "e2e" || m.contains("gen_only") => CaseKind::Disagg {
                     config: found.name.clone(),
                     bench_mode: layout
@@ -421,14 +427,26 @@ fn from_config(
                 },
                 other => {
                     return Err(UserError(format!(
-                        "benchmark mode `{other}` is not known; use e2e, gen_only or ctx_only"
+                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context"
                     ))
                     .into());
                 }
             }
         }
     };
-    let case = build_case(layout.generation, &kind, settings.prefix.as_deref())?;
-    let node = format!("{}::{}[{case}]", settings.module, settings.function);
-    Ok(parse_node_id(&node, layout.generation)?)
+    let module = normalize_module(&settings.module);
+    let perf_sanity = module.rsplit('/').next() == Some("test_perf_sanity.py");
+    let case = build_case(
+        layout.generation,
+        &kind,
+        None,
+        settings.prefix.as_deref(),
+        perf_sanity,
+    )?;
+    let node = format!("{module}::{}[{case}]", settings.function);
+    let mut id = parse_node_id(&node, layout.generation)?;
+    // The mode comes from where the config lives, not from the prefix (a custom prefix
+    // parses as `Custom`).
+    id.kind = kind;
+    Ok(id)
 }

@@ -1,10 +1,25 @@
 //! Test ids: parse a pytest node id the way the checkout's `test_perf_sanity.py` parses it, and
-//! build one from a config name (reference §3).
+//! build one from a config name (reference §3; the current grammar, with the `time_breakdown`
+//! modifier and the `gen_only_no_context` aggregated mode, is upstream's
+//! `tests/integration/defs/perf/test_perf_sanity.py::parse_test_string`, 2026, see
+//! `../shared/reference/upstream-2026.md` §Layout).
 
 use serde::Serialize;
 
-use crate::config::layout::Generation;
+use crate::config::layout::{DEFS_DIR, Generation};
 use crate::error::UserError;
+
+/// The module upstream's CI runs; its grammar is the only one perf-run can check.
+pub const PERF_SANITY_MODULE: &str = "perf/test_perf_sanity.py";
+
+/// Modes of a disaggregated benchmark (`disagg_upload-<mode>-<cfg>`).
+pub const DISAGG_BENCHMARK_MODES: [&str; 2] = ["e2e", "gen_only"];
+/// Modes that run a disaggregated config on the aggregated launch path
+/// (`aggr_upload-<mode>-<disagg cfg>`).
+pub const AGGREGATED_DISAGG_MODES: [&str; 2] = ["ctx_only", "gen_only_no_context"];
+/// Upstream's closed modifier vocabulary: `<prefix>-<mode>[-<modifier>]-<stem>`
+/// (`TEST_ID_MODIFIERS = ("time_breakdown",)`).
+pub const TEST_ID_MODIFIERS: [&str; 1] = ["time_breakdown"];
 
 /// What a test id's case string selects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,19 +32,28 @@ pub enum CaseKind {
     },
     /// `aggr_upload-ctx_only-<disagg cfg>` (G2/G3): the ctx server of a disagg config, aggregated.
     CtxOnly { config: String },
+    /// `aggr_upload-gen_only_no_context-<disagg cfg>`: the gen server of a disagg config alone,
+    /// on the aggregated launch path, with no ctx servers (upstream 2026).
+    GenOnlyNoContext { config: String },
     /// `disagg_upload-<cfg>` (G1) or `disagg_upload-<e2e|gen_only>-<cfg>` (G2/G3).
     Disagg {
         config: String,
         bench_mode: Option<String>,
     },
+    /// A prefix without `aggr` or `disagg` (a custom test module, e.g. `custom_test-<cfg>`):
+    /// everything after the prefix. The plan decides the mode from where the config lives.
+    Custom { rest: String },
 }
 
 impl CaseKind {
+    /// The config name the case names (for `Custom`, the whole rest: resolved by the plan).
     pub fn config(&self) -> &str {
         match self {
             CaseKind::Aggr { config, .. }
             | CaseKind::CtxOnly { config }
+            | CaseKind::GenOnlyNoContext { config }
             | CaseKind::Disagg { config, .. } => config,
+            CaseKind::Custom { rest } => rest,
         }
     }
 }
@@ -43,6 +67,12 @@ pub struct TestId {
     pub case: String,
     pub prefix: String,
     pub kind: CaseKind,
+    /// `time_breakdown` (upstream's only modifier): same workload, with per-request lifecycle
+    /// spans; its numbers are a series of their own.
+    pub modifier: Option<String>,
+    /// What the plan should warn about (e.g. a prefix upstream's test cannot read).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl TestId {
@@ -55,6 +85,11 @@ impl TestId {
     pub fn uploads(&self) -> bool {
         self.prefix.contains("upload")
     }
+
+    /// Whether this is upstream's perf-sanity module (whose id grammar perf-run mirrors).
+    pub fn is_perf_sanity_module(&self) -> bool {
+        self.module.rsplit('/').next() == Some("test_perf_sanity.py")
+    }
 }
 
 /// Characters a case string may contain: what config and server names use. Anything else
@@ -63,12 +98,31 @@ fn valid_case_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_-.,+:=@".contains(c)
 }
 
+/// A module as pytest sees it from `tests/integration/defs` (its rootdir and working
+/// directory): `tests/integration/defs/perf/x.py`, `./perf/x.py`, `/abs/…/tests/integration/defs/perf/x.py`
+/// and `perf/x.py` all become `perf/x.py`; a bare `x.py` (TXT debug lists, reference §3) lives
+/// in `perf/`.
+pub fn normalize_module(module: &str) -> String {
+    let m = module.trim();
+    let m = match m.rfind(&format!("{DEFS_DIR}/")) {
+        Some(i) => &m[i + DEFS_DIR.len() + 1..],
+        None => m,
+    };
+    let m = m.trim_start_matches("./");
+    if m.contains('/') {
+        m.to_string()
+    } else {
+        format!("perf/{m}")
+    }
+}
+
 /// Parse `module::function[case]` (reference §3, G3 `parse_test_string`; G1 rule for disagg).
 pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, UserError> {
     let t = text.trim();
+    let shown = crate::error::escape_for_message(t);
     let bad = |why: &str| {
         UserError(format!(
-            "`{t}` is not a perf-sanity test id: {why} (expected e.g. `perf/test_perf_sanity.py::test_e2e[aggr_upload-<config>-<server>]`)"
+            "`{shown}` is not a perf-sanity test id: {why} (expected e.g. `perf/test_perf_sanity.py::test_e2e[aggr_upload-<config>-<server>]`)"
         ))
     };
     let (module, rest) = t.split_once("::").ok_or_else(|| bad("there is no `::`"))?;
@@ -97,25 +151,62 @@ pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, UserE
     if let Some(c) = case.chars().find(|c| !valid_case_char(*c)) {
         return Err(bad(&format!("the case contains `{}`", c.escape_default())));
     }
-    // TXT debug lists omit the `perf/` folder (reference §3); the node id is relative to
-    // tests/integration/defs, where the module lives in perf/.
-    let module = if module.contains('/') {
-        module.to_string()
-    } else {
-        format!("perf/{module}")
-    };
-    let (prefix, kind) = parse_case(case, generation).map_err(|why| bad(&why))?;
+    let module = normalize_module(module);
+    let base = module.rsplit('/').next().unwrap_or_default();
+    if base == "test_perf.py" {
+        return Err(bad(
+            "`test_perf.py` is TensorRT-LLM's QA perf suite, whose ids are configurations of their own; perf-run runs perf-sanity-style ids whose case names a config file",
+        ));
+    }
+    let p = parse_case(case, generation, base == "test_perf_sanity.py").map_err(|why| bad(&why))?;
     Ok(TestId {
         module,
         function: function.to_string(),
         case: case.to_string(),
-        prefix,
-        kind,
+        prefix: p.prefix,
+        kind: p.kind,
+        modifier: p.modifier,
+        notes: p.note.into_iter().collect(),
     })
 }
 
-/// Split the case string on `-`; `labels[0]` is the prefix (reference §3 rules).
-pub fn parse_case(case: &str, generation: Generation) -> Result<(String, CaseKind), String> {
+/// Peel upstream's optional modifier segment off the front of a config stem.
+fn split_modifier(rest: &[&str]) -> Result<(Option<String>, String), String> {
+    let (modifier, rest) = match rest.first() {
+        Some(m) if TEST_ID_MODIFIERS.contains(m) => (Some(m.to_string()), &rest[1..]),
+        _ => (None, rest),
+    };
+    if rest.is_empty() {
+        return Err("it has a modifier but no config name".into());
+    }
+    Ok((modifier, rest.join("-")))
+}
+
+/// A case string, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedCase {
+    pub prefix: String,
+    pub kind: CaseKind,
+    pub modifier: Option<String>,
+    /// A warning for the plan (the case is readable by perf-run but not by upstream's test).
+    pub note: Option<String>,
+}
+
+/// Split the case string on `-`; `labels[0]` is the prefix (upstream's `parse_test_string`).
+/// A prefix with neither `aggr` nor `disagg` is accepted as `<prefix>-<rest>` (a custom test
+/// module, reference §2–§3: the mode then comes from where the config lives); with
+/// upstream's own module that comes with a note, since its test would not collect the id.
+pub fn parse_case(
+    case: &str,
+    generation: Generation,
+    perf_sanity: bool,
+) -> Result<ParsedCase, String> {
+    let parsed = |prefix: String, kind, modifier| ParsedCase {
+        prefix,
+        kind,
+        modifier,
+        note: None,
+    };
     let labels: Vec<&str> = case.split('-').collect();
     let prefix = labels[0].to_string();
     if labels.iter().any(|l| l.is_empty()) {
@@ -123,47 +214,51 @@ pub fn parse_case(case: &str, generation: Generation) -> Result<(String, CaseKin
     }
     if prefix.contains("disagg") {
         if generation.disagg_id_has_mode() {
-            if labels.len() < 3 || !["e2e", "gen_only"].contains(&labels[1]) {
+            if labels.len() < 3 || !DISAGG_BENCHMARK_MODES.contains(&labels[1]) {
                 return Err(format!(
                     "this checkout ({generation:?} layout) expects disaggregated ids like `{prefix}-e2e-<config>` or `{prefix}-gen_only-<config>`"
                 ));
             }
-            Ok((
+            let (modifier, config) = split_modifier(&labels[2..])?;
+            Ok(parsed(
                 prefix,
                 CaseKind::Disagg {
-                    config: labels[2..].join("-"),
+                    config,
                     bench_mode: Some(labels[1].to_string()),
                 },
+                modifier,
             ))
         } else {
             if labels.len() < 2 {
                 return Err("the disaggregated id has no config name".into());
             }
-            Ok((
+            Ok(parsed(
                 prefix,
                 CaseKind::Disagg {
                     config: labels[1..].join("-"),
                     bench_mode: None,
                 },
+                None,
             ))
         }
     } else if prefix.contains("aggr") {
         if labels.len() < 2 {
             return Err("the aggregated id has no config name".into());
         }
-        if labels[1] == "ctx_only" {
+        if AGGREGATED_DISAGG_MODES.contains(&labels[1]) {
             if !generation.disagg_id_has_mode() || labels.len() < 3 {
-                return Err(
-                    "`ctx_only` ids need the current layout and a config name after `ctx_only`"
-                        .into(),
-                );
+                return Err(format!(
+                    "`{}` ids need the current layout and a config name after `{}`",
+                    labels[1], labels[1]
+                ));
             }
-            return Ok((
-                prefix,
-                CaseKind::CtxOnly {
-                    config: labels[2..].join("-"),
-                },
-            ));
+            let (modifier, config) = split_modifier(&labels[2..])?;
+            let kind = if labels[1] == "ctx_only" {
+                CaseKind::CtxOnly { config }
+            } else {
+                CaseKind::GenOnlyNoContext { config }
+            };
+            return Ok(parsed(prefix, kind, modifier));
         }
         let servers = (labels.len() > 2).then(|| {
             labels[2..]
@@ -172,74 +267,120 @@ pub fn parse_case(case: &str, generation: Generation) -> Result<(String, CaseKin
                 .map(str::to_string)
                 .collect()
         });
-        Ok((
+        Ok(parsed(
             prefix,
             CaseKind::Aggr {
                 config: labels[1].to_string(),
                 servers,
             },
+            None,
         ))
     } else {
-        Err(format!(
-            "the prefix `{prefix}` contains neither `aggr` nor `disagg`"
-        ))
+        if labels.len() < 2 {
+            return Err(format!(
+                "the case has no config name after the prefix `{prefix}`"
+            ));
+        }
+        let mut p = parsed(
+            prefix.clone(),
+            CaseKind::Custom {
+                rest: labels[1..].join("-"),
+            },
+            None,
+        );
+        if perf_sanity {
+            p.note = Some(format!(
+                "upstream's test_perf_sanity.py only reads case prefixes that contain `aggr` or `disagg`, and `{prefix}` contains neither, so that test will not collect `{case}`; use a custom PERF_TEST_MODULE for this prefix, or a prefix like `aggr_upload`/`disagg_upload`"
+            ));
+        }
+        Ok(p)
     }
 }
 
-/// Build the case string for a config, the way the checkout's test parses it back. `prefix`
-/// is PERF_TEST_PREFIX when set; a prefix that already carries the benchmark mode
-/// (`disagg_upload-e2e`, reference §3 note) is not given the mode twice.
+/// Whether a prefix is upstream's kind (its first label names `aggr` or `disagg`).
+fn upstream_style_prefix(p: &str) -> bool {
+    let first = p.split('-').next().unwrap_or(p);
+    first.contains("aggr") || first.contains("disagg")
+}
+
+/// Build the case string for a config (`--config`), the way the checkout's test parses it
+/// back. `prefix` is PERF_TEST_PREFIX when set; a prefix that already carries the mode
+/// (`disagg_upload-e2e`, reference §3 note) is not given the mode twice. A custom prefix
+/// (neither `aggr` nor `disagg`) gives the legacy glue's `${PERF_TEST_PREFIX}-${CONFIG_NAME}`
+/// (reference §2.4). With upstream's module (`perf_sanity`) the id must read back as the same
+/// selection; a custom prefix there is accepted (`parse_node_id` adds the note).
 pub fn build_case(
     generation: Generation,
     kind: &CaseKind,
+    modifier: Option<&str>,
     prefix: Option<&str>,
+    perf_sanity: bool,
 ) -> Result<String, UserError> {
-    let case = match kind {
-        CaseKind::Aggr { config, servers } => {
-            let p = prefix.unwrap_or("aggr_upload");
-            let mut c = format!("{p}-{config}");
-            if let Some(s) = servers {
-                c.push('-');
-                c.push_str(&s.join(","));
-            }
-            c
-        }
-        CaseKind::CtxOnly { config } => {
-            let p = prefix.unwrap_or("aggr_upload");
-            if p.ends_with("-ctx_only") {
-                format!("{p}-{config}")
-            } else {
-                format!("{p}-ctx_only-{config}")
-            }
-        }
-        CaseKind::Disagg { config, bench_mode } => {
-            let p = prefix.unwrap_or("disagg_upload");
-            match bench_mode {
-                Some(m) if generation.disagg_id_has_mode() && !p.ends_with(&format!("-{m}")) => {
-                    format!("{p}-{m}-{config}")
-                }
-                _ => format!("{p}-{config}"),
-            }
+    let default_prefix = match kind {
+        CaseKind::Disagg { .. } => "disagg_upload",
+        _ => "aggr_upload",
+    };
+    let p = prefix.unwrap_or(default_prefix);
+    let stem = |cfg: &str| match modifier {
+        Some(m) => format!("{m}-{cfg}"),
+        None => cfg.to_string(),
+    };
+    let with_mode = |m: &str, cfg: &str| {
+        if p.ends_with(&format!("-{m}")) {
+            format!("{p}-{}", stem(cfg))
+        } else {
+            format!("{p}-{m}-{}", stem(cfg))
         }
     };
-    // Round-trip: the id must parse back to the same selection, or pytest will not find it.
-    let (_, back) = parse_case(&case, generation).map_err(|why| {
+    let aggr = |config: &str, servers: &Option<Vec<String>>| {
+        let mut c = format!("{p}-{config}");
+        if let Some(s) = servers {
+            c.push('-');
+            c.push_str(&s.join(","));
+        }
+        c
+    };
+    let case = if !upstream_style_prefix(p) {
+        match kind {
+            CaseKind::Aggr { config, servers } => aggr(config, servers),
+            other => format!("{p}-{}", other.config()),
+        }
+    } else {
+        match kind {
+            CaseKind::Aggr { config, servers } => aggr(config, servers),
+            CaseKind::CtxOnly { config } => with_mode("ctx_only", config),
+            CaseKind::GenOnlyNoContext { config } => with_mode("gen_only_no_context", config),
+            CaseKind::Disagg {
+                config,
+                bench_mode: Some(m),
+            } if generation.disagg_id_has_mode() => with_mode(m, config),
+            CaseKind::Disagg { config, .. } => format!("{p}-{config}"),
+            CaseKind::Custom { rest } => format!("{p}-{rest}"),
+        }
+    };
+    if !perf_sanity {
+        return Ok(case);
+    }
+    // Round-trip: the id must read back as the same selection, or pytest will not find it.
+    let back = parse_case(&case, generation, true).map_err(|why| {
         UserError(format!(
-            "the test id `{case}` built from the prefix `{}` cannot work: {why}",
-            prefix.unwrap_or("(default)")
+            "the test id `{case}` built from the prefix `{p}` cannot work with upstream's test_perf_sanity.py: {why}"
         ))
     })?;
-    let same = match (&back, kind) {
-        (CaseKind::Disagg { config: a, .. }, CaseKind::Disagg { config: b, .. }) => a == b,
-        (CaseKind::CtxOnly { config: a }, CaseKind::CtxOnly { config: b }) => a == b,
-        (CaseKind::Aggr { config: a, .. }, CaseKind::Aggr { config: b, .. }) => a == b,
+    if back.note.is_some() {
+        return Ok(case);
+    }
+    let same = match (&back.kind, kind) {
+        (CaseKind::Disagg { config: a, .. }, CaseKind::Disagg { config: b, .. })
+        | (CaseKind::CtxOnly { config: a }, CaseKind::CtxOnly { config: b })
+        | (CaseKind::GenOnlyNoContext { config: a }, CaseKind::GenOnlyNoContext { config: b })
+        | (CaseKind::Aggr { config: a, .. }, CaseKind::Aggr { config: b, .. }) => a == b,
         _ => false,
-    };
+    } && back.modifier.as_deref() == modifier;
     if !same {
         return Err(UserError(format!(
-            "the test id `{case}` would not select config `{}`: the prefix `{}` does not fit this kind of config (aggregated ids need `aggr` in the prefix, disaggregated ids `disagg`, and aggregated config names must not contain `-`)",
+            "the test id `{case}` would not select config `{}` in upstream's test_perf_sanity.py: the prefix `{p}` does not fit this kind of config (aggregated ids need `aggr` in the prefix, disaggregated ids `disagg`, and aggregated config names must not contain `-`)",
             kind.config(),
-            prefix.unwrap_or("(default)")
         )));
     }
     Ok(case)
@@ -297,6 +438,7 @@ mod tests {
             }
         );
         assert_eq!(t.node_id(), id);
+        assert_eq!(t.modifier, None);
         let t = parse_node_id(
             "perf/test_perf_sanity.py::test_e2e[aggr_upload-ctx_only-gb200_x-y]",
             G2,
@@ -334,7 +476,6 @@ mod tests {
         for (id, g) in [
             ("perf/test_perf_sanity.py::test_e2e[disagg_upload-cfg]", G3),
             ("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e]", G3),
-            ("perf/test_perf_sanity.py::test_e2e[foo-cfg]", G3),
             ("perf/test_perf_sanity.py::test_e2e[aggr_upload]", G3),
             (
                 "perf/test_perf_sanity.py::test_e2e[aggr_upload-ctx_only-x]",
@@ -360,38 +501,131 @@ mod tests {
     }
 
     #[test]
+    fn current_upstream_id_forms() {
+        // upstream-2026 fixtures: the time_breakdown modifier and gen_only_no_context
+        let t = parse_node_id(
+            "perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-time_breakdown-gb300_deepseek-v4-pro-fp4_8k1k_con8_ctx1_dep4_gen4_tep8_eplb0_mtp3_ccb-NIXL]",
+            G3,
+        )
+        .unwrap();
+        assert_eq!(
+            t.kind,
+            CaseKind::Disagg {
+                config:
+                    "gb300_deepseek-v4-pro-fp4_8k1k_con8_ctx1_dep4_gen4_tep8_eplb0_mtp3_ccb-NIXL"
+                        .into(),
+                bench_mode: Some("e2e".into())
+            }
+        );
+        assert_eq!(t.modifier.as_deref(), Some("time_breakdown"));
+        let t = parse_node_id(
+            "perf/test_perf_sanity.py::test_e2e[aggr_upload-gen_only_no_context-gb200_deepseek-r1-fp4_8k1k_con1_ctx1_dep4_gen1_tep8_eplb0_mtp3_ccb-NIXL]",
+            G3,
+        )
+        .unwrap();
+        assert_eq!(
+            t.kind,
+            CaseKind::GenOnlyNoContext {
+                config: "gb200_deepseek-r1-fp4_8k1k_con1_ctx1_dep4_gen1_tep8_eplb0_mtp3_ccb-NIXL"
+                    .into()
+            }
+        );
+        assert!(
+            parse_node_id(
+                "perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-time_breakdown]",
+                G3
+            )
+            .is_err(),
+            "a modifier needs a config after it"
+        );
+    }
+
+    #[test]
+    fn custom_modules_and_prefixes() {
+        // The seed's custom example: any prefix works with a custom module.
+        let t = parse_node_id(
+            "perf/my_custom_tests.py::test_custom_benchmark[custom_test-gb200_tiny-x]",
+            G3,
+        )
+        .unwrap();
+        assert_eq!(
+            t.kind,
+            CaseKind::Custom {
+                rest: "gb200_tiny-x".into()
+            }
+        );
+        assert!(t.notes.is_empty());
+        // With upstream's module a foreign prefix is a note, not a refusal.
+        let t = parse_node_id("perf/test_perf_sanity.py::test_e2e[foo-cfg]", G3).unwrap();
+        assert_eq!(t.notes.len(), 1, "{:?}", t.notes);
+        assert!(t.notes[0].contains("`foo`"), "{:?}", t.notes);
+        // A module given from the checkout root is normalised to the defs dir.
+        for m in [
+            "tests/integration/defs/perf/test_perf_enhanced.py",
+            "./tests/integration/defs/perf/test_perf_enhanced.py",
+            "/home/u/TensorRT-LLM/tests/integration/defs/perf/test_perf_enhanced.py",
+            "perf/test_perf_enhanced.py",
+            "test_perf_enhanced.py",
+        ] {
+            assert_eq!(normalize_module(m), "perf/test_perf_enhanced.py", "{m}");
+        }
+        let t = parse_node_id(
+            "tests/integration/defs/perf/test_perf_sanity.py::test_e2e[aggr_upload-cfg]",
+            G3,
+        )
+        .unwrap();
+        assert_eq!(
+            t.node_id(),
+            "perf/test_perf_sanity.py::test_e2e[aggr_upload-cfg]"
+        );
+    }
+
+    #[test]
     fn builds_ids_per_generation_and_prefix() {
         let d = CaseKind::Disagg {
             config: "c-x".into(),
             bench_mode: Some("e2e".into()),
         };
-        assert_eq!(build_case(G3, &d, None).unwrap(), "disagg_upload-e2e-c-x");
-        assert_eq!(build_case(G1, &d, None).unwrap(), "disagg_upload-c-x");
+        let b = |g, k: &CaseKind, m: Option<&str>, p: Option<&str>| build_case(g, k, m, p, true);
+        assert_eq!(b(G3, &d, None, None).unwrap(), "disagg_upload-e2e-c-x");
+        assert_eq!(b(G1, &d, None, None).unwrap(), "disagg_upload-c-x");
         assert_eq!(
-            build_case(G3, &d, Some("disagg_upload-e2e")).unwrap(),
+            b(G3, &d, None, Some("disagg_upload-e2e")).unwrap(),
             "disagg_upload-e2e-c-x"
         );
+        assert_eq!(b(G3, &d, None, Some("disagg")).unwrap(), "disagg-e2e-c-x");
         assert_eq!(
-            build_case(G3, &d, Some("disagg")).unwrap(),
-            "disagg-e2e-c-x"
+            b(G3, &d, Some("time_breakdown"), None).unwrap(),
+            "disagg_upload-e2e-time_breakdown-c-x"
         );
+        let g = CaseKind::GenOnlyNoContext {
+            config: "d-x".into(),
+        };
+        assert_eq!(
+            b(G3, &g, None, None).unwrap(),
+            "aggr_upload-gen_only_no_context-d-x"
+        );
+        // A custom prefix: `${PERF_TEST_PREFIX}-${CONFIG_NAME}`, also with upstream's module.
+        for upstream in [false, true] {
+            assert_eq!(
+                build_case(G3, &d, None, Some("custom_test"), upstream).unwrap(),
+                "custom_test-c-x"
+            );
+        }
         let a = CaseKind::Aggr {
             config: "cfg".into(),
             servers: Some(vec!["s1".into()]),
         };
-        assert_eq!(build_case(G3, &a, None).unwrap(), "aggr_upload-cfg-s1");
-        assert!(build_case(G3, &a, Some("disagg_upload")).is_err());
+        assert_eq!(b(G3, &a, None, None).unwrap(), "aggr_upload-cfg-s1");
+        assert!(b(G3, &a, None, Some("disagg_upload")).is_err());
         let bad = CaseKind::Aggr {
             config: "has-dash".into(),
             servers: None,
         };
-        assert!(build_case(G3, &bad, None).is_err());
+        assert!(b(G3, &bad, None, None).is_err());
         let c = CaseKind::CtxOnly {
             config: "d-x".into(),
         };
-        assert_eq!(
-            build_case(G3, &c, None).unwrap(),
-            "aggr_upload-ctx_only-d-x"
-        );
+        assert_eq!(b(G3, &c, None, None).unwrap(), "aggr_upload-ctx_only-d-x");
     }
 }

@@ -198,6 +198,8 @@ fn one_line(s: &str) -> String {
 struct KeyValue {
     key: String,
     value: String,
+    /// Written commented out: the cluster's Slurm rejects it (profile `strip_sbatch`).
+    stripped: bool,
 }
 
 #[derive(Serialize)]
@@ -217,6 +219,9 @@ struct StepCtx<'a> {
     overlap: bool,
     command: &'a str,
     log: &'a str,
+    log_append: bool,
+    done: Option<&'a str>,
+    scrub_env: bool,
 }
 
 #[derive(Serialize)]
@@ -250,6 +255,9 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
         ("ntasks-per-node", s.ntasks_per_node.to_string()),
         ("gpus-per-node", s.gpus_per_node.to_string()),
     ];
+    if let Some(n) = s.segment {
+        sbatch.push(("segment", n.to_string()));
+    }
     if let Some(p) = &s.partition {
         sbatch.push(("partition", p.clone()));
     }
@@ -302,6 +310,9 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
             overlap: st.overlap,
             command: &st.command,
             log: &st.log,
+            log_append: st.log_append,
+            done: st.done.as_deref(),
+            scrub_env: st.scrub_env,
         })
         .collect();
     Ok(RenderContext {
@@ -318,6 +329,7 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
         sbatch: sbatch
             .into_iter()
             .map(|(k, v)| KeyValue {
+                stripped: plan.strip_sbatch.iter().any(|o| o == k),
                 key: k.to_string(),
                 value: v,
             })

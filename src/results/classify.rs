@@ -32,6 +32,8 @@ pub struct Evidence<'a> {
     /// An out-of-memory signature and where it was seen, e.g.
     /// ("CUDA out of memory", "logs/GEN_0.log").
     pub oom_signature: Option<(&'a str, &'a str)>,
+    /// pytest-timeout's banner was seen in this log (the test overran its own limit).
+    pub pytest_timeout: Option<&'a str>,
     pub junit_status: Option<JunitStatus>,
     pub junit_message: Option<&'a str>,
     /// Failed worker test cases (disagg `results-<ROLE>.xml`), as sentences.
@@ -227,6 +229,15 @@ pub fn classify(e: &Evidence<'_>) -> Verdict {
         let mut reasons = vec![format!("the logs show `{sig}` ({place})")];
         reasons.extend(failures);
         return Verdict::new(S::Failed, Some(F::Oom), reasons);
+    }
+    if let Some(place) = e.pytest_timeout
+        && !would_pass
+    {
+        let mut reasons = vec![format!(
+            "the test overran its own time limit and pytest's timeout stopped it (see {place})"
+        )];
+        reasons.extend(failures);
+        return Verdict::new(S::Failed, Some(F::Timeout), reasons);
     }
     if e.junit_status == Some(JunitStatus::Skipped) && !e.measured && failures.is_empty() {
         let msg = match e.junit_message.map(str::trim).filter(|m| !m.is_empty()) {

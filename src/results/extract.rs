@@ -38,6 +38,8 @@ struct Gathered {
     worker_failures: Vec<String>,
     /// (signature, where)
     oom: Option<(String, String)>,
+    /// pytest-timeout's banner and the log it was seen in.
+    pytest_timeout: Option<String>,
     marker_exit: Option<i32>,
     warnings: Vec<String>,
     /// Why there is no client at all.
@@ -229,16 +231,27 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
                     .filter(|p| is_log(p) && parse_client_log_name(p).is_none()),
             );
         }
-        for p in others {
+        for p in &others {
             g.any_evidence = true;
-            if let Ok(Some(sig)) = find_signature(&p, metrics.oom_signatures()) {
-                g.oom = Some((sig, rel(dir, &p)));
+            if let Ok(Some(sig)) = find_signature(p, metrics.oom_signatures()) {
+                g.oom = Some((sig, rel(dir, p)));
                 break;
             }
         }
     }
+    // pytest's per-test timeout (inside Slurm's limit, D8): the thread method prints this
+    // banner, dumps the stacks and exits without a JUnit report.
+    for p in other_logs(dir) {
+        if let Ok(Some(_)) = find_signature(&p, &[PYTEST_TIMEOUT_BANNER.to_string()]) {
+            g.pytest_timeout = Some(rel(dir, &p));
+            break;
+        }
+    }
     Ok(finish_case(ctx, g))
 }
+
+/// What pytest-timeout prints when a test overruns its `--timeout` (both methods).
+const PYTEST_TIMEOUT_BANNER: &str = "+++++++++++++++++++ Timeout +++++++++++++++++++";
 
 /// Loose inputs for `perf-run extract`.
 #[derive(Debug, Clone, Default)]
@@ -552,6 +565,7 @@ fn finish_case(ctx: &CaseContext, g: Gathered) -> CaseResult {
         job: ctx.job.as_ref(),
         marker_exit: g.marker_exit,
         oom_signature: oom,
+        pytest_timeout: g.pytest_timeout.as_deref(),
         junit_status: g.junit_status,
         junit_message: g.junit.as_ref().and_then(|j| j.message.as_deref()),
         worker_failures: &g.worker_failures,

@@ -34,6 +34,13 @@ pub fn g3_tree() -> tempfile::TempDir {
         );
     }
     std::fs::create_dir_all(t.path().join("tests/integration/defs/perf")).unwrap();
+    // The plan checks that the test module exists in the checkout.
+    std::fs::write(
+        t.path()
+            .join("tests/integration/defs/perf/test_perf_sanity.py"),
+        "",
+    )
+    .unwrap();
     t
 }
 
@@ -54,6 +61,12 @@ pub fn g1_tree() -> tempfile::TempDir {
                 .join("tests/integration/defs/perf/disagg/test_configs/disagg/perf"),
         );
     }
+    std::fs::write(
+        t.path()
+            .join("tests/integration/defs/perf/test_perf_sanity.py"),
+        "",
+    )
+    .unwrap();
     t
 }
 

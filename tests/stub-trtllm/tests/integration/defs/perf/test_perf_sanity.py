@@ -288,8 +288,24 @@ def parse_select_pattern(select_pattern):
     return [name.strip() for name in select_pattern.split(",")]
 
 
+TEST_ID_MODIFIERS = ("time_breakdown",)
+AGGREGATED_DISAGG_YAML_MODES = ("ctx_only", "gen_only_no_context")
+
+
+def _split_modifier(rest, test_case_name):
+    """Upstream 2026: `<prefix>-<mode>[-<modifier>]-<stem>`, modifiers from a closed list."""
+    modifier = rest[0] if rest and rest[0] in TEST_ID_MODIFIERS else None
+    if modifier:
+        rest = rest[1:]
+    if not rest:
+        raise ValueError(f"test-case id has a modifier but no config: {test_case_name!r}")
+    return modifier, "-".join(rest)
+
+
 def parse_test_string(test_case_name):
-    """(config_base_name, select_pattern, runtime_mode, benchmark_mode) of a test id (G3 rules)."""
+    """(config_base_name, select_pattern, runtime_mode, benchmark_mode) of a test id (upstream
+    2026 rules: the time_breakdown modifier; aggr ctx_only / gen_only_no_context read a disagg
+    config on the aggregated launch path)."""
     labels = test_case_name.split("-")
     if len(labels) < 2:
         raise ValueError(f"perf_sanity test must have a config file: {test_case_name!r}")
@@ -299,10 +315,12 @@ def parse_test_string(test_case_name):
             raise ValueError(f"Disagg test must have benchmark_mode and config: {test_case_name!r}")
         if labels[1] not in ("e2e", "gen_only"):
             raise ValueError(f"Invalid benchmark_mode for disagg: {labels[1]!r}")
-        result = ("-".join(labels[2:]), None, "disaggregated", labels[1])
+        _, stem = _split_modifier(labels[2:], test_case_name)
+        result = (stem, None, "disaggregated", labels[1])
     elif "aggr" in prefix:
-        if len(labels) > 2 and labels[1] == "ctx_only":
-            result = ("-".join(labels[2:]), None, "aggregated", "ctx_only")
+        if len(labels) > 2 and labels[1] in AGGREGATED_DISAGG_YAML_MODES:
+            _, stem = _split_modifier(labels[2:], test_case_name)
+            result = (stem, None, "aggregated", labels[1])
         else:
             result = (labels[1], "-".join(labels[2:]) or None, "aggregated", None)
     else:
@@ -312,8 +330,11 @@ def parse_test_string(test_case_name):
     return result
 
 
+DISAGG_CONFIG_MODES = ("e2e", "gen_only", "ctx_only", "gen_only_no_context")
+
+
 def get_config_dir(benchmark_mode):
-    folder = DISAGG_CONFIG_FOLDER if benchmark_mode in ("e2e", "gen_only", "ctx_only") else AGG_CONFIG_FOLDER
+    folder = DISAGG_CONFIG_FOLDER if benchmark_mode in DISAGG_CONFIG_MODES else AGG_CONFIG_FOLDER
     return folder if os.path.isabs(folder) else os.path.join(get_llm_root(), folder)
 
 
@@ -343,7 +364,7 @@ class PerfSanityTestConfig:
         path = os.path.join(self.config_dir, self.config_file)
         with open(path) as f:
             config = yaml.safe_load(f)
-        if self.benchmark_mode in ("e2e", "gen_only", "ctx_only"):
+        if self.benchmark_mode in DISAGG_CONFIG_MODES:
             self._parse_disagg(config)
         else:
             self._parse_aggr(config)
@@ -383,10 +404,8 @@ class PerfSanityTestConfig:
         gpus_per_node = self.hardware.get("gpus_per_node", 0)
         self.num_ctx = self.hardware.get("num_ctx_servers", 0)
         self.num_gen = self.hardware.get("num_gen_servers", 0)
-        if mode == "gen_only":
-            # Stub: gen_only runs without ctx workers (any CTX_<i> task that is started anyway
-            # just waits for the benchmark and exits 0). Upstream G3 drops them only for
-            # benchmark.mode gen_only_no_context.
+        if mode == "gen_only" and "gen_only_no_context" in benchmark.get("mode", "e2e"):
+            # upstream: the YAML's benchmark.mode gen_only_no_context runs no ctx servers
             self.num_ctx = 0
         worker_env = environment.get("worker_env_var", "")
         ctx_env = " ".join(p for p in (worker_env, environment.get("ctx_worker_env_var", "")) if p)
@@ -396,7 +415,8 @@ class PerfSanityTestConfig:
 
         raw = benchmark.get("concurrency_list", "1")
         values = [int(x) for x in (raw.split() if isinstance(raw, str) else raw if isinstance(raw, list) else [raw])]
-        if mode == "gen_only":
+        gen_only = mode in ("gen_only", "gen_only_no_context")
+        if gen_only:
             values = values[:1]
 
         name = f"{mode}-{base}"
@@ -407,6 +427,16 @@ class PerfSanityTestConfig:
             server = ServerConfig({"concurrency": -1, "name": name, "model_name": model_name,
                                    "gpus_per_node": gpus_per_node, "disagg_run_type": "aggr", **ctx}, ctx_env)
             self.server_configs = [server]
+        elif mode == "gen_only_no_context":
+            # upstream 2026: the gen worker alone, worker + proxy + client in this one process
+            if os.environ.get("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY") != "1":
+                raise RuntimeError("gen_only_no_context needs TRTLLM_DISAGG_BENCHMARK_GEN_ONLY=1 "
+                                   "on every rank (the proxy and the workers read it)")
+            gen = dict(workers.get("gen", {}))
+            server = ServerConfig({"concurrency": -1, "name": name, "model_name": model_name,
+                                   "gpus_per_node": gpus_per_node, "disagg_run_type": "aggr", **gen}, gen_env)
+            self.server_configs = [server]
+            self.num_ctx, self.num_gen = 0, 1
         else:
             key = self._internal_request_auth_key(config)
             common = {"internal_request_auth_key": key, "concurrency": values[0], "name": name,
@@ -417,7 +447,7 @@ class PerfSanityTestConfig:
         osl = 1 if mode == "ctx_only" else benchmark.get("output_length", 1024)
         self.server_client_configs = {0: [
             ClientConfig({"concurrency": c,
-                          "iterations": 1 if mode == "gen_only" else benchmark.get("multi_round", 1),
+                          "iterations": 1 if gen_only else benchmark.get("multi_round", 1),
                           "isl": benchmark.get("input_length", 1024), "osl": osl,
                           "random_range_ratio": benchmark.get("benchmark_ratio", 0.0),
                           "backend": "openai", "use_chat_template": False,
@@ -473,6 +503,13 @@ class PerfSanityTestConfig:
                                 for c_idx, client in enumerate(self.server_client_configs[idx])]
                 for output in outputs[idx]:
                     check_benchmark_errors(output)
+                if self.benchmark_mode == "gen_only_no_context":
+                    # In-process case: the test appends the server's iteration lines to the
+                    # log the launch script's srun appends to (upstream aggregated draft).
+                    client = self.server_client_configs[idx][0]
+                    append_iteration_lines(os.path.join(self.test_output_dir, "gen_server_0.log"),
+                                           client, profile)
+                    outputs[idx] = self.append_device_step_time(idx, outputs[idx], 1)
             except Exception as e:
                 report_error(e, [log_path] + sorted(glob.glob(os.path.join(
                     self.test_output_dir, f"trtllm-benchmark.{idx}.*.log"))))
@@ -542,6 +579,14 @@ class PerfSanityTestConfig:
             proc = start_server(server.to_cmd(self.test_output_dir, socket.gethostname(), hostname_file),
                                 log_path, role, server.env_vars)
             self.wait_for_benchmark_done(proc, f"trtllm-serve ({role})", log_path, idx)
+            if role.startswith("GEN") and self.benchmark_mode == "gen_only":
+                # The worker ranks' per-iteration lines reach the gen srun's output file
+                # (gen_server_<i>.log) and nowhere else, upstream; the stub appends them there.
+                client = self.server_client_configs[idx][0]
+                profile = {"tp": server.tp, "max_batch_size": server.max_batch_size,
+                           "max_draft_len": server.max_draft_len if server.spec_decoding_type else 0}
+                append_iteration_lines(os.path.join(self.test_output_dir, f"gen_server_{role[4:]}.log"),
+                                       client, profile)
         finally:
             print_info(f"Server {role} stopped")
             stop_server(proc)
@@ -620,8 +665,6 @@ class PerfSanityTestConfig:
                        "max_draft_len": gen.max_draft_len if gen.spec_decoding_type else 0}
             for c_idx, client in enumerate(self.server_client_configs[idx]):
                 output = self.run_client(idx, c_idx, client, host, port, profile)
-                if self.benchmark_mode == "gen_only":
-                    output += self.append_device_step_time(idx, c_idx, client, profile)
                 outputs.append(output)
             for output in outputs:
                 check_benchmark_errors(output)
@@ -631,17 +674,44 @@ class PerfSanityTestConfig:
         finally:
             with open(status, "w") as f:
                 f.write("Done")
+        if self.benchmark_mode == "gen_only":
+            # After the status file: the gen workers stop, their sruns are reaped, the launch
+            # script touches gen_server_<i>.done, and only then is each gen log complete.
+            self.wait_for_gen_log_sentinels()
+            outputs = self.append_device_step_time(idx, outputs, self.num_gen)
         return outputs
 
-    def append_device_step_time(self, idx, c_idx, client, profile):
-        """gen_only: upstream parses gen_server_<i>.log; the stub appends the formula value."""
-        value = stub_numbers.compute(client.concurrency, client.iterations, client.isl, client.osl,
-                                     **profile)["device_step_time"]
-        line = f"Average Per Iter Device Step Time (ms): {value:.2f}"
-        with open(os.path.join(self.test_output_dir, f"trtllm-benchmark.{idx}.{c_idx}.log"), "a") as f:
-            f.write(f"\n{line}\n")
-        print(line, flush=True)
-        return f"\n{line}\n"
+    def wait_for_gen_log_sentinels(self, timeout=GEN_LOG_SENTINEL_TIMEOUT):
+        """Upstream: wait (at most 120 s, a timeout is not an error) for gen_server_<i>.done."""
+        sentinels = [os.path.join(self.test_output_dir, f"gen_server_{i}.done") for i in range(self.num_gen)]
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = [p for p in sentinels if not os.path.exists(p)]
+            if not missing:
+                return True
+            if time.monotonic() > deadline:
+                print_info(f"Timeout ({timeout}s) waiting for gen worker log sentinels {missing}; "
+                           "parsing current log contents.")
+                return False
+            time.sleep(poll_interval())
+
+    def append_device_step_time(self, idx, outputs, num_gen_servers):
+        """Parse gen_server_<i>.log as upstream does and append the summary to every client log."""
+        stats = parse_gen_worker_device_step_time(self.test_output_dir, num_gen_servers)
+        if stats is None:
+            return outputs
+        lines = "\n".join([
+            f"Average Per Iter Device Step Time (ms): {stats['mean']:.2f}",
+            f"Median Per Iter Device Step Time (ms): {stats['median']:.4f}",
+            f"Stdev Per Iter Device Step Time (ms): {stats['std']:.4f}",
+            f"P75 Per Iter Device Step Time (ms): {stats['p75']:.4f}",
+            f"P99 Per Iter Device Step Time (ms): {stats['p99']:.4f}",
+        ])
+        for c_idx in range(len(outputs)):
+            with open(os.path.join(self.test_output_dir, f"trtllm-benchmark.{idx}.{c_idx}.log"), "a") as f:
+                f.write(f"\n{lines}\n")
+        print(lines, flush=True)
+        return [o + f"\n{lines}\n" for o in outputs]
 
     def disagg_logs(self, idx):
         d = self.test_output_dir
@@ -673,11 +743,78 @@ class PerfSanityTestConfig:
                 if self.spec_decoding(idx) and "al" not in metrics:
                     error_msg += (f"Speculative decoding test Server {idx} Client {c_idx} is missing "
                                   f"'Mean Avg Decoded Tokens per Iter' in benchmark output. ")
-                if self.benchmark_mode == "gen_only" and \
+                if self.benchmark_mode in ("gen_only", "gen_only_no_context") and \
                         "mean_gen_worker_per_iter_device_step_time" not in metrics:
-                    error_msg += f"gen_only test Server {idx} Client {c_idx} is missing the device step time. "
+                    error_msg += (f"gen_only test Server {idx} Client {c_idx} is missing "
+                                  f"'prev_device_step_time' in gen_server_*.log under {self.output_dir}. ")
         if error_msg:
             raise RuntimeError(error_msg)
+
+
+GEN_LOG_SENTINEL_TIMEOUT = 120
+_DEVICE_STEP_TIME_RE = re.compile(r"iter\s*=\s*(\d+),.*?prev_device_step_time\s*=\s*([\d.]+)\s*ms")
+_NUM_GEN_TOKENS_RE = re.compile(r"'num_generation_tokens':\s*(\d+)")
+_ITER_NSR_RE = re.compile(r"iter\s*=\s*(\d+),.*?num_scheduled_requests\s*=\s*(\d+)")
+
+
+def append_iteration_lines(path, client, profile):
+    """The per-iteration lines a gen worker prints (`prev_device_step_time`), with the stub's
+    deterministic step time; iterations 0-4 (transfer wait, warm-up) are slower, as upstream's
+    parser expects and skips. O_APPEND, like every writer of this log."""
+    c_eff = max(1, min(client.concurrency, profile.get("max_batch_size") or client.concurrency))
+    value = stub_numbers.compute(client.concurrency, client.iterations, client.isl, client.osl,
+                                 **profile)["device_step_time"]
+    with open(path, "a") as f:
+        for it in range(12):
+            step = value * (10 if it < 5 else 1)
+            f.write(f"[TRT-LLM] [I] iter = {it}, global_rank = 0, rank = 0, currank_total_requests = "
+                    f"{c_eff}/{c_eff}, host_step_time = 1.0ms, prev_device_step_time = {step:.4f} ms, "
+                    f"num_scheduled_requests = {c_eff}, states = {{'num_ctx_requests': 0, "
+                    f"'num_ctx_tokens': 0, 'num_generation_tokens': {c_eff}}}\n")
+
+
+def _percentile(values, q):
+    values = sorted(values)
+    k = (len(values) - 1) * q / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def parse_gen_worker_device_step_time(output_dir, num_gen_servers):
+    """Upstream's scan: rows with iter >= 5, skipping a row right after an idle iteration, the
+    most common num_generation_tokens bucket per file, statistics averaged across files."""
+    per_file = []
+    for i in range(num_gen_servers):
+        path = os.path.join(output_dir, f"gen_server_{i}.log")
+        if not os.path.exists(path):
+            continue
+        by_ngen = {}
+        pred_iter = pred_nsr = None
+        with open(path, errors="replace") as f:
+            for line in f:
+                if "prev_device_step_time" not in line:
+                    continue
+                m = _DEVICE_STEP_TIME_RE.search(line)
+                if not m:
+                    continue
+                cur_iter = int(m.group(1))
+                nsr = _ITER_NSR_RE.search(line)
+                skip = cur_iter < 5 or (pred_nsr == 0 and pred_iter is not None and pred_iter == cur_iter - 1)
+                pred_iter, pred_nsr = cur_iter, int(nsr.group(2)) if nsr else None
+                if skip:
+                    continue
+                ngen = _NUM_GEN_TOKENS_RE.search(line)
+                by_ngen.setdefault(int(ngen.group(1)) if ngen else -1, []).append(float(m.group(2)))
+        if not by_ngen:
+            continue
+        values = max(by_ngen.items(), key=lambda kv: (len(kv[1]), kv[0]))[1]
+        mean = sum(values) / len(values)
+        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+        per_file.append({"mean": mean, "median": _percentile(values, 50), "std": std,
+                         "p75": _percentile(values, 75), "p99": _percentile(values, 99)})
+    if not per_file:
+        return None
+    return {k: sum(d[k] for d in per_file) / len(per_file) for k in per_file[0]}
 
 
 def parse_metrics(output, queries):
@@ -746,6 +883,8 @@ def get_disagg_test_cases():
             cases.append(f"{test_type}-gen_only-{base}")
         for test_type in AGG_TEST_TYPES:
             cases.append(f"{test_type}-ctx_only-{base}")
+            cases.append(f"{test_type}-gen_only_no_context-{base}")
+        cases.append(f"disagg_upload-e2e-time_breakdown-{base}")
     return cases
 
 
@@ -761,10 +900,44 @@ PERF_SANITY_TEST_CASES = list(dict.fromkeys(get_aggr_test_cases() + get_disagg_t
                                             + get_multi_test_cases()))
 
 
+def check_env_on_every_rank(env_vars):
+    """Under trtllm-llmapi-launch (several ranks), every rank must carry the YAML's env vars
+    with the same values: a rank without them diverges (spec decoding, MoE comm method) and
+    hangs or measures something else. The stub launcher records each rank's environment."""
+    ntasks = int(os.environ.get("SLURM_NTASKS", "1") or 1)
+    expected = to_env_dict(env_vars)
+    if ntasks <= 1 or not expected:
+        return
+    job = os.environ.get("SLURM_JOB_ID", os.environ.get("SLURM_JOBID", "local"))
+    step = os.environ.get("SLURM_STEP_ID", os.environ.get("SLURM_STEPID", "0"))
+    base = os.path.join(os.environ.get("jobWorkspace") or os.environ.get("TMPDIR") or "/tmp",
+                        ".trtllm-llmapi-launch")
+    if not os.path.exists(os.path.join(base, f"job{job}_step{step}.rank0.env")):
+        return  # not started by the launcher
+    problems = []
+    for rank in range(1, ntasks):
+        path = os.path.join(base, f"job{job}_step{step}.rank{rank}.env")
+        wait_until(path, lambda p=path: os.path.exists(p), 60)
+        with open(path, errors="replace") as f:
+            got = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        for k, v in expected.items():
+            if got.get(k) != v:
+                problems.append(f"rank {rank} has {k}={got.get(k)!r}, the config says {v!r}")
+    if problems:
+        raise RuntimeError("the config's env vars did not reach every rank: " + "; ".join(problems))
+
+
 @pytest.mark.parametrize("perf_sanity_test_case", PERF_SANITY_TEST_CASES)
 def test_e2e(output_dir, perf_sanity_test_case):
     config = PerfSanityTestConfig(perf_sanity_test_case, output_dir)
     config.parse_config_file()
+    role = config.disagg_serving_type
+    if config.runtime == "aggr_server":
+        for server in config.server_configs:
+            check_env_on_every_rank(server.env_vars)
+    elif re.fullmatch(r"(CTX|GEN)_\d+", role):
+        ctx, gen = config.server_configs[0]
+        check_env_on_every_rank((ctx if role.startswith("CTX") else gen).env_vars)
     if config.runtime == "aggr_server":
         outputs = config.run_aggr()
     else:
