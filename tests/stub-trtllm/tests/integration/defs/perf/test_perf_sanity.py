@@ -341,6 +341,9 @@ def get_config_dir(benchmark_mode):
 # ---------------------------------------------------------------------------------------------
 # The test
 
+# Used as a default argument below, so defined before the class.
+GEN_LOG_SENTINEL_TIMEOUT = 120
+
 
 class PerfSanityTestConfig:
     def __init__(self, test_case_name, output_dir):
@@ -751,7 +754,6 @@ class PerfSanityTestConfig:
             raise RuntimeError(error_msg)
 
 
-GEN_LOG_SENTINEL_TIMEOUT = 120
 _DEVICE_STEP_TIME_RE = re.compile(r"iter\s*=\s*(\d+),.*?prev_device_step_time\s*=\s*([\d.]+)\s*ms")
 _NUM_GEN_TOKENS_RE = re.compile(r"'num_generation_tokens':\s*(\d+)")
 _ITER_NSR_RE = re.compile(r"iter\s*=\s*(\d+),.*?num_scheduled_requests\s*=\s*(\d+)")
