@@ -131,7 +131,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
                     && !range.contains(p.total_gpus)
                 {
                     p.warnings.push(format!(
-                        "{}: plans {} GPUs, but its test-db block ({list_path}:{line}) says system_gpu_count {range}; upstream CI runs it on such an allocation",
+                        "{}: plans {} GPUs, but its test-db block ({list_path}:{line}) says system_gpu_count {range}: the list and perf-run's GPU math disagree (the case still runs)",
                         p.test_id, p.total_gpus
                     ));
                 }
