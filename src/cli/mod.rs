@@ -14,7 +14,7 @@ pub use upload::UploadArgs;
 const ENV_HELP: &str = "\
 Environment (a flag wins over the environment, which wins over the cluster profile):
   PERF_TEST_MODULE, PERF_TEST_FUNCTION, PERF_TEST_PREFIX, TRTLLM_DIR,
-  CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_TYPE (ssh|local), CLUSTER_WORKDIR,
+  CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE (ssh|local), CLUSTER_WORKDIR,
   CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_LLM_DATA, CLUSTER_STORAGE, EXTRA_SRUN_PARAMS,
   DOCKER_IMAGE, MPI_TYPE, PERF_RUN_CLUSTERS (profile file), PERF_RUN_HOME (run directories),
   USE_TRT_PERF_DB, DB_HOST, DB_PORT, DB_USER, DB_SCHEMA, DB_PASSWORD.";
@@ -88,6 +88,11 @@ pub struct SelectArgs {
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Selection")]
     pub mode: Option<ModeFilter>,
 
+    /// test-db lists: use only the blocks whose `condition.terms.stage` is this stage (and
+    /// blocks without a stage) [default: all blocks, merged].
+    #[arg(long, value_enum, value_name = "STAGE", help_heading = "Selection")]
+    pub stage: Option<Stage>,
+
     /// With `--config` of an aggregated config: only these server_config names (comma-separated).
     #[arg(long, value_name = "NAMES", help_heading = "Selection")]
     pub server: Option<String>,
@@ -123,6 +128,24 @@ pub enum ModeFilter {
     Disagg,
 }
 
+/// A CI stage of upstream's test-db (`condition.terms.stage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    #[value(name = "pre_merge")]
+    PreMerge,
+    #[value(name = "post_merge")]
+    PostMerge,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreMerge => "pre_merge",
+            Stage::PostMerge => "post_merge",
+        }
+    }
+}
+
 /// Where and how to run: the cluster profile and per-setting overrides.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ClusterArgs {
@@ -138,9 +161,14 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "HOST", help_heading = "Cluster")]
     pub host: Option<String>,
 
-    /// Login user [env: CLUSTER_USER].
+    /// Login user [env: CLUSTER_USER] [default: what the ssh config says (`ssh -G HOST`)].
     #[arg(long, value_name = "USER", help_heading = "Cluster")]
     pub user: Option<String>,
+
+    /// An ssh config file for every ssh call (`ssh -F FILE`) [env: CLUSTER_SSH_CONFIG]
+    /// [default: ssh's own, ~/.ssh/config].
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
+    pub ssh_config: Option<PathBuf>,
 
     /// `ssh` (perf-run runs elsewhere) or `local` (perf-run runs on the login node) [env: CLUSTER_TYPE].
     #[arg(long, value_name = "TYPE", help_heading = "Cluster")]

@@ -24,6 +24,9 @@ pub struct ClusterProfile {
     pub host: Option<String>,
     /// Login user (CLUSTER_USER); empty or absent: the ssh config / local user decides.
     pub user: Option<String>,
+    /// An ssh config file for every ssh call, `ssh -F` (CLUSTER_SSH_CONFIG); absent: ssh's
+    /// default files (~/.ssh/config, /etc/ssh/ssh_config).
+    pub ssh_config: Option<String>,
     /// `ssh` or `local` (CLUSTER_TYPE).
     #[serde(rename = "type")]
     pub cluster_type: Option<String>,
@@ -183,6 +186,7 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
             // The old `[local]` entry says CLUSTER_USER=$USER literally: that means "whoever runs it".
             "CLUSTER_USER" if value == "$USER" || value == "${USER}" => p.user = None,
             "CLUSTER_USER" => p.user = v,
+            "CLUSTER_SSH_CONFIG" => p.ssh_config = v,
             "CLUSTER_TYPE" => p.cluster_type = v,
             "CLUSTER_WORKDIR" => p.workdir = v,
             "CLUSTER_PARTITION" => p.partition = v,
@@ -201,7 +205,7 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
             }
             other => {
                 return Err(UserError(format!(
-                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)"
+                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)"
                 ))
                 .into());
             }

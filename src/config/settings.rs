@@ -1,9 +1,10 @@
 //! Resolve every setting: command-line flag > environment > cluster profile > built-in default
-//! (DESIGN.md "resolve"). Pure: the environment is passed in as a lookup function, so the
+//! (DESIGN.md "resolve"). Pure: the environment is passed in as a lookup function, and so is
+//! the one question asked of ssh (`ssh -G`: which user the ssh config logs in as), so the
 //! precedence rules are unit-tested without touching the process environment.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -20,6 +21,10 @@ pub enum Source {
     Env,
     Profile,
     Default,
+    /// ssh's own configuration (`ssh -G <host>`): no user was configured for perf-run.
+    SshConfig,
+    /// The local account name (cluster type `local`, or ssh could not be asked).
+    LocalAccount,
 }
 
 impl Source {
@@ -29,6 +34,8 @@ impl Source {
             Source::Env => format!("the environment variable {env}"),
             Source::Profile => format!("the cluster profile (`{profile}`)"),
             Source::Default => "the built-in default".to_string(),
+            Source::SshConfig => "the ssh config (`ssh -G`)".to_string(),
+            Source::LocalAccount => "the local account name".to_string(),
         }
     }
 }
@@ -108,7 +115,16 @@ impl SlurmTime {
 pub struct Settings {
     pub cluster_name: Option<String>,
     pub host: Option<String>,
+    /// The user the cluster sees: the configured one, else the one ssh's config logs in as
+    /// (`ssh -G`), else (cluster type `local`, or ssh unavailable) the local account. `{user}`
+    /// in the work directory is this name; its origin is `origins["CLUSTER_USER"]`.
     pub user: Option<String>,
+    /// A user configured for perf-run (--user, CLUSTER_USER, profile `user`): passed to ssh as
+    /// its login name. `None`: ssh's own config decides.
+    pub ssh_user: Option<String>,
+    /// An ssh config file for every ssh call (`ssh -F`; --ssh-config, CLUSTER_SSH_CONFIG,
+    /// profile `ssh_config`). `None`: ssh's default files.
+    pub ssh_config: Option<PathBuf>,
     pub cluster_type: ClusterType,
     pub workdir: String,
     pub partition: Option<String>,
@@ -152,6 +168,9 @@ pub const DEFAULT_LLM_DATA: &str = "/lustre/fsw/coreai_comparch_trtllm/common";
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// Asks ssh which user it would log in as for a host (`ssh [-F config] -G host`).
+pub type SshUserLookup<'a> = &'a dyn Fn(&str, Option<&Path>) -> Result<String, String>;
+
 struct Resolver<'a> {
     env: Env<'a>,
     profile: Option<&'a ClusterProfile>,
@@ -184,6 +203,16 @@ impl Resolver<'_> {
 
 /// Resolve the settings for commands that plan or talk to a cluster.
 pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<Settings> {
+    resolve_with(cluster, select, env, &crate::remote::ssh::ssh_config_user)
+}
+
+/// `resolve`, with the ssh question answered by `ssh_user` (tests pass a stand-in).
+pub fn resolve_with(
+    cluster: &ClusterArgs,
+    select: &SelectArgs,
+    env: Env,
+    ssh_user: SshUserLookup,
+) -> Result<Settings> {
     let profile_name = cluster
         .cluster
         .clone()
@@ -222,12 +251,18 @@ pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<S
         |p| p.user.clone(),
         None,
     );
-    let user = user_explicit.clone().or_else(|| {
-        env("USER")
-            .or_else(|| env("LOGNAME"))
-            .filter(|u| !u.is_empty())
-            .or_else(local_user_name)
-    });
+    let ssh_config = r
+        .pick(
+            "CLUSTER_SSH_CONFIG",
+            cluster
+                .ssh_config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .as_ref(),
+            |p| p.ssh_config.clone(),
+            None,
+        )
+        .map(PathBuf::from);
     let ctype = r
         .pick(
             "CLUSTER_TYPE",
@@ -251,6 +286,29 @@ pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<S
             .into());
         }
     };
+    // Only a configured user is passed to ssh; otherwise ssh's config (User in ~/.ssh/config,
+    // or its default, the local name) decides, and `ssh -G` says which name that is.
+    let local = || {
+        env("USER")
+            .or_else(|| env("LOGNAME"))
+            .filter(|u| !u.is_empty())
+            .or_else(local_user_name)
+    };
+    let (user, user_source) = match (&user_explicit, cluster_type, &host) {
+        (Some(u), _, _) => (Some(u.clone()), r.origins["CLUSTER_USER"]),
+        (None, ClusterType::Ssh, Some(h)) => match ssh_user(h, ssh_config.as_deref()) {
+            Ok(u) => (Some(u), Source::SshConfig),
+            Err(why) => {
+                crate::output::detail(format!(
+                    "cannot ask ssh which user it logs in to {h} as ({why}); assuming the local account name"
+                ));
+                (local(), Source::LocalAccount)
+            }
+        },
+        (None, _, _) => (local(), Source::LocalAccount),
+    };
+    r.origins.insert("CLUSTER_USER", user_source);
+    let ssh_user = user_explicit;
     let workdir_raw = r
         .pick(
             "CLUSTER_WORKDIR",
@@ -403,6 +461,8 @@ pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<S
         cluster_name: profile_name,
         host,
         user,
+        ssh_user,
+        ssh_config,
         cluster_type,
         workdir,
         partition,
@@ -472,6 +532,11 @@ mod tests {
         move |k| m.get(k).cloned()
     }
 
+    /// `resolve` without asking the real ssh: its config "says" nothing.
+    fn res(c: &ClusterArgs, sel: &SelectArgs, env: Env) -> Result<Settings> {
+        resolve_with(c, sel, env, &|_, _| Err("no ssh in unit tests".into()))
+    }
+
     fn builtin_args(cluster: Option<&str>) -> ClusterArgs {
         ClusterArgs {
             cluster: cluster.map(str::to_string),
@@ -484,7 +549,7 @@ mod tests {
     fn flag_beats_env_beats_profile_beats_default() {
         let env = env_of(&[("CLUSTER_PARTITION", "from-env"), ("USER", "me")]);
         let mut args = builtin_args(Some("gb200"));
-        let s = resolve(&args, &SelectArgs::default(), &env).unwrap();
+        let s = res(&args, &SelectArgs::default(), &env).unwrap();
         assert_eq!(s.partition.as_deref(), Some("from-env"));
         assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Env);
         // profile value
@@ -492,11 +557,11 @@ mod tests {
         assert_eq!(s.origins["CLUSTER_ACCOUNT"], Source::Profile);
         // flag wins
         args.partition = Some("from-flag".into());
-        let s = resolve(&args, &SelectArgs::default(), &env).unwrap();
+        let s = res(&args, &SelectArgs::default(), &env).unwrap();
         assert_eq!(s.partition.as_deref(), Some("from-flag"));
         assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Flag);
         // default when nothing else
-        let s = resolve(
+        let s = res(
             &builtin_args(None),
             &SelectArgs::default(),
             &env_of(&[("USER", "u")]),
@@ -512,7 +577,7 @@ mod tests {
     #[test]
     fn empty_env_is_unset_but_empty_profile_is_nothing() {
         let env = env_of(&[("DOCKER_IMAGE", ""), ("USER", "u")]);
-        let s = resolve(
+        let s = res(
             &builtin_args(Some("local-test")),
             &SelectArgs::default(),
             &env,
@@ -521,7 +586,7 @@ mod tests {
         assert_eq!(s.docker_image, None, "profile says \"\": no container");
         assert_eq!(s.account, None);
         assert_eq!(s.mpi_type, None, "mpi_type none means no --mpi");
-        let s = resolve(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
+        let s = res(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
         assert_eq!(s.docker_image.as_deref(), Some(DEFAULT_IMAGE));
     }
 
@@ -533,7 +598,7 @@ mod tests {
             ("PERF_TEST_PREFIX", "disagg"),
             ("USER", "u"),
         ]);
-        let s = resolve(&builtin_args(None), &SelectArgs::default(), &env).unwrap();
+        let s = res(&builtin_args(None), &SelectArgs::default(), &env).unwrap();
         assert_eq!(s.module, "perf/test_perf_qa.py");
         assert_eq!(s.function, "test_x");
         assert_eq!(s.prefix.as_deref(), Some("disagg"));
@@ -542,7 +607,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            resolve(&builtin_args(None), &sel, &env)
+            res(&builtin_args(None), &sel, &env)
                 .unwrap()
                 .prefix
                 .as_deref(),
@@ -553,10 +618,10 @@ mod tests {
     #[test]
     fn workdir_user_placeholder() {
         let env = env_of(&[("CLUSTER_USER", "alice")]);
-        let s = resolve(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
+        let s = res(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
         assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
         // Without CLUSTER_USER/USER the local account name from /etc/passwd is used.
-        let s = resolve(
+        let s = res(
             &builtin_args(Some("gb200")),
             &SelectArgs::default(),
             &env_of(&[]),
@@ -566,9 +631,100 @@ mod tests {
     }
 
     #[test]
+    fn user_from_the_ssh_config_unless_one_is_configured() {
+        // The laptop case: ~/.ssh/config says `User alice` for the alias, the local name is bob.
+        let asked = std::cell::RefCell::new(Vec::new());
+        let ssh = |host: &str, cfg: Option<&Path>| {
+            asked
+                .borrow_mut()
+                .push((host.to_string(), cfg.map(Path::to_path_buf)));
+            Ok("alice".to_string())
+        };
+        let env = env_of(&[("USER", "bob")]);
+        let s = resolve_with(
+            &builtin_args(Some("gb200")),
+            &SelectArgs::default(),
+            &env,
+            &ssh,
+        )
+        .unwrap();
+        assert_eq!(s.user.as_deref(), Some("alice"));
+        assert_eq!(s.ssh_user, None, "nothing configured: no -l for ssh");
+        assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
+        assert_eq!(s.origins["CLUSTER_USER"], Source::SshConfig);
+        assert_eq!(
+            asked.borrow().as_slice(),
+            [("oci-hsg-cs-001-login-01".to_string(), None)]
+        );
+        // The same -F file perf-run gives ssh is given to `ssh -G`.
+        asked.borrow_mut().clear();
+        let env = env_of(&[("USER", "bob"), ("CLUSTER_SSH_CONFIG", "/x/ssh_config")]);
+        let s = resolve_with(
+            &builtin_args(Some("gb200")),
+            &SelectArgs::default(),
+            &env,
+            &ssh,
+        )
+        .unwrap();
+        assert_eq!(s.ssh_config, Some(PathBuf::from("/x/ssh_config")));
+        assert_eq!(asked.borrow()[0].1, Some(PathBuf::from("/x/ssh_config")));
+        // A configured user (env, flag, profile) is passed to ssh and ssh is not asked.
+        asked.borrow_mut().clear();
+        let env = env_of(&[("USER", "bob"), ("CLUSTER_USER", "carol")]);
+        let s = resolve_with(
+            &builtin_args(Some("gb200")),
+            &SelectArgs::default(),
+            &env,
+            &ssh,
+        )
+        .unwrap();
+        assert_eq!(s.user.as_deref(), Some("carol"));
+        assert_eq!(s.ssh_user.as_deref(), Some("carol"));
+        assert_eq!(s.origins["CLUSTER_USER"], Source::Env);
+        let mut args = builtin_args(Some("local-test"));
+        let s = resolve_with(
+            &args,
+            &SelectArgs::default(),
+            &env_of(&[("USER", "bob")]),
+            &ssh,
+        )
+        .unwrap();
+        assert_eq!(s.ssh_user.as_deref(), Some("perfci"));
+        assert_eq!(s.origins["CLUSTER_USER"], Source::Profile);
+        args.user = Some("dave".into());
+        let s = resolve_with(&args, &SelectArgs::default(), &env_of(&[]), &ssh).unwrap();
+        assert_eq!(s.ssh_user.as_deref(), Some("dave"));
+        assert_eq!(s.origins["CLUSTER_USER"], Source::Flag);
+        assert!(asked.borrow().is_empty());
+        // Cluster type local: no ssh at all, the local account.
+        let s = resolve_with(
+            &builtin_args(Some("gb300")),
+            &SelectArgs::default(),
+            &env_of(&[("USER", "bob")]),
+            &ssh,
+        )
+        .unwrap();
+        assert_eq!(s.user.as_deref(), Some("bob"));
+        assert_eq!(s.ssh_user, None);
+        assert_eq!(s.origins["CLUSTER_USER"], Source::LocalAccount);
+        assert!(asked.borrow().is_empty());
+        // ssh cannot be asked (not installed, bad config): the local name, still no -l.
+        let s = resolve_with(
+            &builtin_args(Some("gb200")),
+            &SelectArgs::default(),
+            &env_of(&[("USER", "bob")]),
+            &|_, _| Err("no ssh".into()),
+        )
+        .unwrap();
+        assert_eq!(s.user.as_deref(), Some("bob"));
+        assert_eq!(s.ssh_user, None);
+        assert_eq!(s.origins["CLUSTER_USER"], Source::LocalAccount);
+    }
+
+    #[test]
     fn bad_values_are_explained() {
         let env = env_of(&[("CLUSTER_TYPE", "slurm"), ("USER", "u")]);
-        let err = resolve(&builtin_args(None), &SelectArgs::default(), &env).unwrap_err();
+        let err = res(&builtin_args(None), &SelectArgs::default(), &env).unwrap_err();
         let msg = format!("{err}");
         assert!(
             msg.contains("CLUSTER_TYPE") && msg.contains("slurm"),
@@ -576,7 +732,7 @@ mod tests {
         );
         let mut args = builtin_args(None);
         args.time = Some("soon".into());
-        let err = resolve(&args, &SelectArgs::default(), &env_of(&[("USER", "u")])).unwrap_err();
+        let err = res(&args, &SelectArgs::default(), &env_of(&[("USER", "u")])).unwrap_err();
         assert!(format!("{err}").contains("soon"));
     }
 

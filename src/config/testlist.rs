@@ -1,7 +1,12 @@
 //! Test lists: upstream test-db YAML, the Jenkins YAML lists of the legacy glue (same shape) and
 //! the TXT debug lists (one id per line), with `TIMEOUT (N)` / `SKIP` / `XFAIL` / `UNSTABLE`
 //! markers and `# comments` (reference §3 "test-db line format", §2.8 G3).
+//!
+//! test-db blocks carry a `condition` (terms, wildcards, ranges) that upstream's `trt-test-db`
+//! matches against the machine of a CI stage; perf-run keeps each block's condition so that
+//! selection can honour it the same way (`crate::plan::select`, docs/test-lists.md).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -28,12 +33,87 @@ pub struct ListEntry {
     pub unstable: Option<String>,
     /// TXT lists: `# mode:multi-agg` at the end of the line.
     pub mode_override: Option<ModeFilter>,
+    /// test-db YAML: index of the block (in `TestList::blocks`) the line belongs to.
+    pub block: Option<usize>,
+}
+
+/// `condition.ranges.<name>` of a test-db block, with inclusive bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CountRange {
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+impl CountRange {
+    pub fn contains(&self, n: u32) -> bool {
+        self.min.is_none_or(|m| n >= m) && self.max.is_none_or(|m| n <= m)
+    }
+}
+
+impl fmt::Display for CountRange {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) if a == b => write!(f, "{a}"),
+            (Some(a), Some(b)) => write!(f, "{a} to {b}"),
+            (Some(a), None) => write!(f, "at least {a}"),
+            (None, Some(b)) => write!(f, "at most {b}"),
+            (None, None) => write!(f, "any number"),
+        }
+    }
+}
+
+/// The `condition` of one test-db block (upstream `trt-test-db` format).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Condition {
+    /// 1-based line where the block's `condition` mapping starts (or of its first test when
+    /// it has none).
+    pub line: usize,
+    /// `terms.stage`: `pre_merge` or `post_merge`.
+    pub stage: Option<String>,
+    /// Line of `terms.stage`.
+    pub stage_line: usize,
+    /// The other `terms` (e.g. `backend: pytorch`), as written; informational.
+    pub other_terms: Vec<(String, String)>,
+    /// `wildcards.gpu`: glob patterns, matched case-insensitively against the GPU type.
+    pub gpu: Vec<String>,
+    /// Line of `wildcards.gpu`.
+    pub gpu_line: usize,
+    /// `wildcards.linux_distribution_name`, `wildcards.cpu` and any other wildcard:
+    /// informational (perf-run cannot see the compute nodes' OS or CPU before the job runs).
+    pub other_wildcards: Vec<(String, Vec<String>)>,
+    /// `ranges.system_gpu_count`.
+    pub system_gpu_count: Option<CountRange>,
 }
 
 #[derive(Debug, Clone)]
 pub struct TestList {
     pub path: PathBuf,
+    /// test-db YAML: one per `{condition, tests}` block; empty for other formats.
+    pub blocks: Vec<Condition>,
+    /// Every test line in file order, including ids repeated in several blocks.
     pub entries: Vec<ListEntry>,
+}
+
+impl TestList {
+    /// The lines of the blocks `keep` accepts (lines outside blocks are always kept), each id
+    /// once: test-db files repeat ids in pre_merge and post_merge blocks, and a case runs once.
+    /// The first line of an id wins; a later `TIMEOUT (N)` fills a missing one.
+    pub fn unique_entries(&self, keep: impl Fn(usize) -> bool) -> Vec<ListEntry> {
+        let mut out: Vec<ListEntry> = Vec::new();
+        for e in &self.entries {
+            if e.block.is_some_and(|b| !keep(b)) {
+                continue;
+            }
+            if let Some(prev) = out.iter_mut().find(|p| p.id == e.id) {
+                if prev.timeout_min.is_none() {
+                    prev.timeout_min = e.timeout_min;
+                }
+            } else {
+                out.push(e.clone());
+            }
+        }
+        out
+    }
 }
 
 /// Read a test list, detecting the format from the content.
@@ -54,30 +134,26 @@ pub fn parse_testlist(path: &Path, text: &str) -> Result<TestList> {
     let is_yaml = text.lines().map(str::trim).any(|l| {
         l.starts_with("version:") || l.starts_with("- condition:") || l.starts_with("tests:")
     }) || path.extension().is_some_and(|e| e == "yml" || e == "yaml");
-    let raw: Vec<(usize, String)> = if is_yaml {
+    let (blocks, raw): (Vec<Condition>, RawLines) = if is_yaml {
         yaml_entries(path, text)?
     } else {
-        text.lines()
+        let lines = text
+            .lines()
             .enumerate()
             .filter_map(|(i, l)| {
                 let t = l.trim();
-                (!t.is_empty() && !t.starts_with('#')).then(|| (i + 1, t.to_string()))
+                (!t.is_empty() && !t.starts_with('#')).then(|| (i + 1, t.to_string(), None))
             })
-            .collect()
+            .collect();
+        (Vec::new(), lines)
     };
     let mut entries: Vec<ListEntry> = Vec::new();
     let mut problems = Vec::new();
-    for (line, text) in raw {
+    for (line, text, block) in raw {
         match parse_entry(line, &text) {
-            Ok(e) => {
-                // test-db files repeat ids in pre_merge and post_merge blocks: run each once.
-                if let Some(prev) = entries.iter_mut().find(|p| p.id == e.id) {
-                    if prev.timeout_min.is_none() {
-                        prev.timeout_min = e.timeout_min;
-                    }
-                } else {
-                    entries.push(e);
-                }
+            Ok(mut e) => {
+                e.block = block;
+                entries.push(e);
             }
             Err(msg) => problems.push(format!("{}:{line}: {msg}", path.display())),
         }
@@ -95,22 +171,86 @@ pub fn parse_testlist(path: &Path, text: &str) -> Result<TestList> {
     }
     Ok(TestList {
         path: path.to_path_buf(),
+        blocks,
         entries,
     })
 }
 
 /// test-db YAML: `version: …` plus one key whose value is a list of `{condition, tests}` blocks.
 struct TestDb {
-    tests: Vec<Spanned<String>>,
+    blocks: Vec<Block>,
 }
 
 #[derive(Deserialize)]
 struct Block {
-    #[allow(dead_code)]
     #[serde(default)]
-    condition: Option<IgnoredAny>,
+    condition: Option<Spanned<RawCondition>>,
     #[serde(default)]
     tests: Vec<Spanned<String>>,
+}
+
+/// `condition:` as written. Unknown keys are refused: a misspelt `wildcard:` would otherwise
+/// silently let a list run on the wrong GPU.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    #[serde(default)]
+    terms: BTreeMap<String, Spanned<Scalar>>,
+    #[serde(default)]
+    wildcards: BTreeMap<String, Spanned<OneOrMany>>,
+    #[serde(default)]
+    ranges: BTreeMap<String, RawRange>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Int(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// trt-test-db range bounds: `gte`, `lte`, `gt`, `lt`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRange {
+    gte: Option<u32>,
+    lte: Option<u32>,
+    gt: Option<u32>,
+    lt: Option<u32>,
+}
+
+impl RawRange {
+    fn range(&self) -> CountRange {
+        let min = match (self.gte, self.gt.map(|g| g.saturating_add(1))) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let max = match (self.lte, self.lt.map(|l| l.saturating_sub(1))) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        CountRange { min, max }
+    }
 }
 
 impl<'de> Deserialize<'de> for TestDb {
@@ -122,34 +262,126 @@ impl<'de> Deserialize<'de> for TestDb {
                 f.write_str("a test-db map: `version:` and a list of `{condition, tests}` blocks")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<TestDb, A::Error> {
-                let mut tests = Vec::new();
+                let mut blocks = Vec::new();
                 while let Some(k) = m.next_key::<String>()? {
                     if k == "version" {
                         m.next_value::<IgnoredAny>()?;
                     } else {
-                        let blocks: Vec<Block> = m.next_value()?;
-                        tests.extend(blocks.into_iter().flat_map(|b| b.tests));
+                        let more: Vec<Block> = m.next_value()?;
+                        blocks.extend(more);
                     }
                 }
-                Ok(TestDb { tests })
+                Ok(TestDb { blocks })
             }
         }
         d.deserialize_map(V)
     }
 }
 
-fn yaml_entries(path: &Path, text: &str) -> Result<Vec<(usize, String)>> {
+type RawLines = Vec<(usize, String, Option<usize>)>;
+
+fn yaml_entries(path: &Path, text: &str) -> Result<(Vec<Condition>, RawLines)> {
     let db: TestDb = serde_saphyr::from_str(text).map_err(|e| {
         UserError(format!(
             "{} (the test list is not valid test-db YAML)",
             crate::config::yaml_error(path, text, &e)
         ))
     })?;
-    Ok(db
-        .tests
-        .into_iter()
-        .map(|s| (s.referenced.line() as usize, s.value))
-        .collect())
+    let mut conditions = Vec::new();
+    let mut lines = Vec::new();
+    for (i, b) in db.blocks.into_iter().enumerate() {
+        let first_test = b.tests.first().map(|t| t.referenced.line() as usize);
+        let (line, raw) = match b.condition {
+            Some(c) => (c.referenced.line() as usize, c.value),
+            None => (first_test.unwrap_or(0), RawCondition::default()),
+        };
+        conditions.push(condition(path, line, raw)?);
+        lines.extend(
+            b.tests
+                .into_iter()
+                .map(|t| (t.referenced.line() as usize, t.value, Some(i))),
+        );
+    }
+    Ok((conditions, lines))
+}
+
+fn condition(path: &Path, line: usize, raw: RawCondition) -> Result<Condition> {
+    let mut c = Condition {
+        line,
+        ..Default::default()
+    };
+    for (k, v) in raw.terms {
+        let at = v.referenced.line() as usize;
+        let v = v.value;
+        if k == "stage" {
+            let stage = v.to_string();
+            if stage != "pre_merge" && stage != "post_merge" {
+                return Err(UserError(format!(
+                    "{}:{at}: field `condition.terms.stage` is `{}`; test-db stages are `pre_merge` and `post_merge`",
+                    path.display(),
+                    stage.escape_debug()
+                ))
+                .into());
+            }
+            c.stage = Some(stage);
+            c.stage_line = at;
+        } else {
+            c.other_terms.push((k, v.to_string()));
+        }
+    }
+    for (k, v) in raw.wildcards {
+        let at = v.referenced.line() as usize;
+        let pats = match v.value {
+            OneOrMany::One(p) => vec![p],
+            OneOrMany::Many(ps) => ps,
+        };
+        if k == "gpu" {
+            c.gpu = pats;
+            c.gpu_line = at;
+        } else {
+            c.other_wildcards.push((k, pats));
+        }
+    }
+    for (k, r) in raw.ranges {
+        if k == "system_gpu_count" {
+            c.system_gpu_count = Some(r.range());
+        }
+        // Other ranges (e.g. GPU memory) describe the CI machine; perf-run cannot check them.
+    }
+    Ok(c)
+}
+
+/// A glob as trt-test-db's wildcards use them (`*`, `?`), matched case-insensitively.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A pytest file or folder target: a relative path with a `/` or ending in `.py`.
+fn looks_like_pytest_path(id: &str) -> bool {
+    (id.contains('/') || id.ends_with(".py"))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c))
 }
 
 /// Parse one entry: `<id> [TIMEOUT (N)] [SKIP [(why)]] [XFAIL …] [UNSTABLE …] [# comment]`.
@@ -166,9 +398,14 @@ fn parse_entry(line: usize, text: &str) -> Result<ListEntry, String> {
     let id_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
     let id = rest[..id_end].to_string();
     rest = rest[id_end..].trim_start();
-    if !id.contains("::") {
+    // A test-db line may name any pytest target: a node id, or a file or folder with pytest
+    // options after it (`unittest/_torch/moe/test_x.py -k "a"`). perf-run reads such a line
+    // (it becomes a skipped case at selection); only words that are no test at all are refused.
+    let node_id = id.contains("::");
+    if !node_id && !looks_like_pytest_path(&id) {
         return Err(format!(
-            "`{id}` is not a pytest node id (expected `<module>::<function>[<case>]`)"
+            "`{}` is not a pytest test (expected `<module>::<function>[<case>]` or a path like `unittest/x/test_y.py`)",
+            id.escape_debug()
         ));
     }
     let mut e = ListEntry {
@@ -179,8 +416,14 @@ fn parse_entry(line: usize, text: &str) -> Result<ListEntry, String> {
         xfail: None,
         unstable: None,
         mode_override: None,
+        block: None,
     };
     while !rest.is_empty() {
+        if !node_id && rest.starts_with('-') {
+            // pytest options of a non-node-id line (`-k "expr"`, `-m x`): not perf-run's to
+            // read; the line cannot be planned anyway.
+            break;
+        }
         let word_end = rest
             .find(|c: char| c.is_whitespace() || c == '(')
             .unwrap_or(rest.len());
@@ -244,11 +487,31 @@ mod tests {
     #[test]
     fn test_db_yaml_dedupes_pre_and_post_merge() {
         let l = load_testlist(&fixture("test-db/l0_gb200_multi_gpus_perf_sanity.yml")).unwrap();
-        assert_eq!(l.entries.len(), 14);
-        assert_eq!(l.entries[0].timeout_min, Some(90));
-        assert_eq!(l.entries[1].timeout_min, Some(60));
-        assert_eq!(l.entries[0].line, 17);
-        assert!(l.entries[0].id.ends_with("r1_fp4_v2_dep4_mtp1_1k1k]"));
+        assert_eq!(l.entries.len(), 28);
+        let u = l.unique_entries(|_| true);
+        assert_eq!(u.len(), 14);
+        assert_eq!(u[0].timeout_min, Some(90));
+        assert_eq!(u[1].timeout_min, Some(60));
+        assert_eq!(u[0].line, 17);
+        assert!(u[0].id.ends_with("r1_fp4_v2_dep4_mtp1_1k1k]"));
+        // The blocks and their conditions.
+        assert_eq!(l.blocks.len(), 2);
+        assert_eq!(l.blocks[0].stage.as_deref(), Some("pre_merge"));
+        assert_eq!(l.blocks[1].stage.as_deref(), Some("post_merge"));
+        assert_eq!(l.blocks[0].gpu, ["*gb200*"]);
+        assert_eq!(
+            l.blocks[0].system_gpu_count,
+            Some(CountRange {
+                min: Some(4),
+                max: Some(4)
+            })
+        );
+        assert_eq!(l.blocks[0].line, 4);
+        assert_eq!(l.blocks[0].gpu_line, 10);
+        assert_eq!(l.blocks[0].stage_line, 14);
+        // Only the post_merge block: its own 14 lines.
+        assert_eq!(l.unique_entries(|b| b == 1).len(), 14);
+        assert!(l.unique_entries(|b| b == 1).iter().all(|e| e.line > 31));
     }
 
     #[test]
@@ -257,9 +520,10 @@ mod tests {
             "test-db/l0_gb200_multi_nodes_perf_sanity_ctx1_node1_gpu4_gen1_node2_gpu8.yml",
         ))
         .unwrap();
-        assert_eq!(l.entries.len(), 7);
-        assert!(l.entries.iter().all(|e| e.id.contains("gen_only")));
-        assert!(l.entries.iter().all(|e| e.timeout_min == Some(120)));
+        let u = l.unique_entries(|_| true);
+        assert_eq!(u.len(), 7);
+        assert!(u.iter().all(|e| e.id.contains("gen_only")));
+        assert!(u.iter().all(|e| e.timeout_min == Some(120)));
     }
 
     #[test]
@@ -312,5 +576,97 @@ mod tests {
     fn malformed_yaml_is_reported() {
         let err = parse_testlist(Path::new("l.yml"), "version: 1\nx:\n- tests: [a\n").unwrap_err();
         assert!(format!("{err}").contains("l.yml"), "{err}");
+    }
+
+    #[test]
+    fn non_perf_lines_are_read_and_kept_for_selection() {
+        let l = parse_testlist(
+            Path::new("l.yml"),
+            "version: 0.0.1\nl0:\n- condition:\n    terms:\n      stage: post_merge\n  tests:\n  - unittest/_torch/moe/test_mega_moe_symm_preflight.py\n  - unittest/trt/attention/test_gpt_attention.py -k \"partition0\"\n  - perf/test_perf_sanity.py::test_e2e[aggr_upload-x-y] TIMEOUT (5)\n",
+        )
+        .unwrap();
+        let ids: Vec<&str> = l.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "unittest/_torch/moe/test_mega_moe_symm_preflight.py",
+                "unittest/trt/attention/test_gpt_attention.py",
+                "perf/test_perf_sanity.py::test_e2e[aggr_upload-x-y]"
+            ]
+        );
+        assert!(l.entries.iter().all(|e| e.block == Some(0)));
+        assert_eq!(l.entries[2].timeout_min, Some(5));
+        // Words that are no pytest target at all stay an error; so do unknown markers on ids.
+        assert!(parse_entry(1, "nonsense").is_err());
+        assert!(parse_entry(1, "a.py::f[x] -k y").is_err());
+    }
+
+    #[test]
+    fn conditions_terms_wildcards_ranges() {
+        let l = parse_testlist(
+            Path::new("l.yml"),
+            "version: 0.0.1\nl0:\n- condition:\n    ranges:\n      system_gpu_count:\n        gt: 3\n        lt: 9\n    wildcards:\n      gpu: '*gb300*'\n      linux_distribution_name: ubuntu*\n      cpu: [aarch64]\n    terms:\n      supports_fp8: true\n      backend: pytorch\n  tests:\n  - a.py::f[x]\n",
+        )
+        .unwrap();
+        let c = &l.blocks[0];
+        assert_eq!(c.stage, None);
+        assert_eq!(c.gpu, ["*gb300*"]);
+        assert_eq!(c.gpu_line, 9);
+        assert_eq!(
+            c.system_gpu_count,
+            Some(CountRange {
+                min: Some(4),
+                max: Some(8)
+            })
+        );
+        assert!(
+            c.other_terms
+                .contains(&("supports_fp8".into(), "true".into()))
+        );
+        assert_eq!(c.other_wildcards.len(), 2);
+        let r = c.system_gpu_count.unwrap();
+        assert!(r.contains(4) && r.contains(8) && !r.contains(9) && !r.contains(3));
+        assert_eq!(r.to_string(), "4 to 8");
+    }
+
+    #[test]
+    fn bad_conditions_name_file_line_field() {
+        let err = parse_testlist(
+            Path::new("l.yml"),
+            "version: 0.0.1\nl0:\n- condition:\n    terms:\n      stage: nightly\n  tests:\n  - a.py::f[x]\n",
+        )
+        .unwrap_err();
+        let m = format!("{err}");
+        assert!(
+            m.contains("l.yml:5") && m.contains("condition.terms.stage") && m.contains("nightly"),
+            "{m}"
+        );
+        let err = parse_testlist(
+            Path::new("l.yml"),
+            "version: 0.0.1\nl0:\n- condition:\n    wildcard:\n      gpu: ['*a*']\n  tests:\n  - a.py::f[x]\n",
+        )
+        .unwrap_err();
+        let m = format!("{err}");
+        assert!(m.contains("l.yml:4") && m.contains("wildcard"), "{m}");
+        let err = parse_testlist(
+            Path::new("l.yml"),
+            "version: 0.0.1\nl0:\n- condition:\n    ranges:\n      system_gpu_count:\n        gte: four\n  tests:\n  - a.py::f[x]\n",
+        )
+        .unwrap_err();
+        let m = format!("{err}");
+        assert!(m.contains("l.yml:6") && m.contains("four"), "{m}");
+    }
+
+    #[test]
+    fn wildcards_match_like_fnmatch_ignoring_case() {
+        assert!(wildcard_match("*gb200*", "GB200"));
+        assert!(wildcard_match("*gb200*", "NVIDIA GB200"));
+        assert!(!wildcard_match("*gb300*", "GB200"));
+        assert!(wildcard_match("ubuntu*", "Ubuntu"));
+        assert!(wildcard_match("b?00", "B200"));
+        assert!(!wildcard_match("b?00", "B2000"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("*h100*", "h100-sxm"));
+        assert!(!wildcard_match("h100", "h100-sxm"));
     }
 }

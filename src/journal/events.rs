@@ -20,8 +20,20 @@ pub struct ClusterRef {
     /// `ssh` or `local`.
     pub kind: String,
     pub host: Option<String>,
+    /// The user the cluster sees (configured, or what the ssh config says).
     pub user: Option<String>,
+    /// Whether `user` was configured for perf-run and is passed to ssh (`-l`). `false`: ssh's
+    /// own config decides. Run directories written before this field passed `user`.
+    #[serde(default = "yes")]
+    pub user_configured: bool,
+    /// `ssh -F`: the ssh config file of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<std::path::PathBuf>,
     pub workdir: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One case of the run as recorded at the start.
@@ -300,6 +312,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cluster_refs_of_older_runs_keep_passing_their_user() {
+        let old: ClusterRef = serde_json::from_str(
+            r#"{"name":"x","kind":"ssh","host":"h","user":"u","workdir":"/w"}"#,
+        )
+        .unwrap();
+        assert!(old.user_configured);
+        assert_eq!(old.ssh_config, None);
+    }
+
+    #[test]
     fn journal_round_trip_and_fold() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("journal.jsonl");
@@ -312,6 +334,8 @@ mod tests {
                 kind: "local".into(),
                 host: None,
                 user: None,
+                user_configured: false,
+                ssh_config: None,
                 workdir: "/w".into(),
             },
             cases: vec![],

@@ -352,10 +352,20 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
         true,
         "cluster profile",
         &format!(
-            "{} ({}, host {}, work dir {})",
+            "{} ({}, host {}, user {} from {}, work dir {})",
             settings.cluster_name.as_deref().unwrap_or("(none)"),
             cref.kind,
             settings.host.as_deref().unwrap_or("-"),
+            settings.user.as_deref().unwrap_or("-"),
+            settings
+                .origins
+                .get("CLUSTER_USER")
+                .map(|s| s.describe(
+                    "--user",
+                    "CLUSTER_USER",
+                    settings.cluster_name.as_deref().unwrap_or("?")
+                ))
+                .unwrap_or_default(),
             settings.workdir
         ),
     );

@@ -13,7 +13,8 @@ use crate::config::settings::{Settings, resolve};
 use crate::error::{Exit, UserError};
 use crate::journal::{self, RunDir};
 use crate::output;
-use crate::plan::{Mode, PlanInput, RunPlan, build_plan, select::select};
+use crate::plan::select::{CANNOT_RUN, Choice, select};
+use crate::plan::{Mode, PlanInput, RunPlan, build_plan, case_dir_name};
 use crate::render::{Rendered, Templates};
 
 /// One case, planned and rendered, with where its files were written.
@@ -23,6 +24,21 @@ pub struct PreparedCase {
     pub files: Vec<Rendered>,
     pub dir: PathBuf,
 }
+
+/// A test-list line that is part of the run as a skipped case because perf-run cannot run it
+/// (not a perf-sanity id, a condition the cluster does not meet, or planning failed).
+#[derive(Debug, Clone)]
+pub struct UnplannedCase {
+    pub index: usize,
+    pub case_dir: String,
+    pub test_id: String,
+    pub case_name: String,
+    pub list_line: usize,
+    pub reason: String,
+}
+
+/// The `mode` recorded for a case that was never planned.
+pub const UNPLANNED_MODE: &str = "unplanned";
 
 /// The outcome of the render half of the pipeline.
 #[derive(Debug)]
@@ -34,6 +50,8 @@ pub struct Prepared {
     pub run_dir: Option<RunDir>,
     pub out_dir: PathBuf,
     pub cases: Vec<PreparedCase>,
+    /// Test-list lines that become skipped cases without a plan (see `UnplannedCase`).
+    pub unplanned: Vec<UnplannedCase>,
     /// Whether a test list was the selection (JSON output is then an array).
     pub is_list: bool,
 }
@@ -74,9 +92,31 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         None => journal::new_run_id(),
     };
 
+    let is_list = args.select.testlist.is_some();
+    let list_path = args
+        .select
+        .testlist
+        .as_deref()
+        .unwrap_or(Path::new("?"))
+        .display()
+        .to_string();
     let mut plans = Vec::new();
-    let mut problems = Vec::new();
-    for (i, sel) in selected.iter().enumerate() {
+    let mut unplanned = Vec::new();
+    for (i, choice) in selected.iter().enumerate() {
+        let sel = match choice {
+            Choice::Run(sel) => sel,
+            Choice::Skip(u) => {
+                unplanned.push(UnplannedCase {
+                    index: i,
+                    case_dir: case_dir_name(i, &u.case_name()),
+                    test_id: u.id.clone(),
+                    case_name: u.case_name(),
+                    list_line: u.list_line,
+                    reason: u.reason.clone(),
+                });
+                continue;
+            }
+        };
         let input = PlanInput {
             settings: &settings,
             layout: &layout,
@@ -86,31 +126,29 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
             user_env: &user_env,
         };
         match build_plan(&input) {
-            Ok(p) => plans.push(p),
-            Err(e) => problems.push(match sel.list_line {
-                Some(line) => format!(
-                    "{}:{line}: {e:#}",
-                    args.select
-                        .testlist
-                        .as_deref()
-                        .unwrap_or(Path::new("?"))
-                        .display()
-                ),
-                None => format!("{e:#}"),
+            Ok(mut p) => {
+                if let Some((range, line)) = sel.system_gpu_count
+                    && !range.contains(p.total_gpus)
+                {
+                    p.warnings.push(format!(
+                        "{}: plans {} GPUs, but its test-db block ({list_path}:{line}) says system_gpu_count {range}: the list and perf-run's GPU math disagree (the case still runs)",
+                        p.test_id, p.total_gpus
+                    ));
+                }
+                plans.push(p)
+            }
+            // One case alone (--config, --test): its planning error is the command's error.
+            Err(e) if !is_list => return Err(e),
+            // A test list runs what it can, like CI: this case becomes a skipped one.
+            Err(e) => unplanned.push(UnplannedCase {
+                index: i,
+                case_dir: case_dir_name(i, &sel.test_id.case),
+                test_id: sel.test_id.node_id(),
+                case_name: sel.test_id.case.clone(),
+                list_line: sel.list_line.unwrap_or(0),
+                reason: format!("{CANNOT_RUN}{}", one_line(&format!("{e:#}"))),
             }),
         }
-    }
-    if !problems.is_empty() {
-        let msg = if problems.len() == 1 && args.select.testlist.is_none() {
-            problems.remove(0)
-        } else {
-            format!(
-                "{} case(s) cannot be planned:\n  {}",
-                problems.len(),
-                problems.join("\n  ")
-            )
-        };
-        return Err(UserError(msg).into());
     }
     if let Some(m) = args.select.mode {
         plans.retain(|p| {
@@ -121,10 +159,21 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
             };
             let overridden = selected
                 .iter()
+                .filter_map(|c| match c {
+                    Choice::Run(s) => Some(s),
+                    Choice::Skip(_) => None,
+                })
                 .find(|s| s.test_id.node_id() == p.test_id)
                 .and_then(|s| s.mode_override);
             overridden.map(|o| o == m).unwrap_or(p.mode == want)
         });
+        if !unplanned.is_empty() {
+            output::info(format!(
+                "note: --mode leaves out the {} line(s) perf-run cannot plan (their mode is unknown)",
+                unplanned.len()
+            ));
+            unplanned.clear();
+        }
         if plans.is_empty() {
             return Err(UserError(format!(
                 "no selected case is a {} run",
@@ -137,6 +186,32 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
             .into());
         }
     }
+    if plans.is_empty() {
+        let why: Vec<String> = unplanned
+            .iter()
+            .map(|u| {
+                format!(
+                    "{list_path}:{}: {}",
+                    u.list_line,
+                    u.reason.trim_start_matches(CANNOT_RUN)
+                )
+            })
+            .collect();
+        return Err(UserError(format!(
+            "nothing in the test list {list_path} can run: perf-run cannot run any of its {} selected test(s):\n  {}",
+            unplanned.len(),
+            why.join("\n  ")
+        ))
+        .into());
+    }
+    for u in &unplanned {
+        output::warn(format!(
+            "{list_path}:{}: `{}` will be skipped: {}",
+            u.list_line,
+            u.test_id.escape_debug(),
+            u.reason.trim_start_matches(CANNOT_RUN)
+        ));
+    }
     for p in &plans {
         for w in &p.warnings {
             output::warn(w);
@@ -144,7 +219,6 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
 
     let templates = Templates::load(settings.templates_dir.as_deref())?;
-    let is_list = args.select.testlist.is_some();
     let (run_dir, out_dir) = match &args.output_dir {
         Some(d) => (None, d.clone()),
         None => {
@@ -164,6 +238,18 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         write_case(&dir, &plan, &files)?;
         cases.push(PreparedCase { plan, files, dir });
     }
+    for u in &unplanned {
+        let dir = match &run_dir {
+            Some(rd) => rd.case_dir(&u.case_dir),
+            None => out_dir.join(&u.case_dir),
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+        journal::write_atomic(
+            &dir.join("skipped.txt"),
+            format!("{}\n", u.reason).as_bytes(),
+        )?;
+    }
     Ok(Prepared {
         settings,
         layout,
@@ -171,8 +257,14 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         run_dir,
         out_dir,
         cases,
+        unplanned,
         is_list,
     })
+}
+
+/// An error chain on one line (a skip reason is one sentence in the summary and JUnit).
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn write_case(dir: &Path, plan: &RunPlan, files: &[Rendered]) -> Result<()> {
@@ -241,10 +333,29 @@ pub fn plan_json(c: &PreparedCase) -> serde_json::Value {
     })
 }
 
+/// The `--json` object of a test-list line that was not planned: no files, a `skip` reason.
+pub fn unplanned_json(u: &UnplannedCase) -> serde_json::Value {
+    json!({
+        "mode": UNPLANNED_MODE,
+        "test_id": u.test_id,
+        "case_name": u.case_name,
+        "list_line": u.list_line,
+        "skip": u.reason,
+        "files": {},
+    })
+}
+
 /// Print what `render` / `run --dry-run` produced: every file under a header, or JSON.
 pub fn print_prepared(prep: &Prepared, json_out: bool) {
     if json_out {
-        let v: Vec<serde_json::Value> = prep.cases.iter().map(plan_json).collect();
+        let mut v: Vec<(usize, serde_json::Value)> = prep
+            .cases
+            .iter()
+            .map(|c| (c.plan.case_index, plan_json(c)))
+            .collect();
+        v.extend(prep.unplanned.iter().map(|u| (u.index, unplanned_json(u))));
+        v.sort_by_key(|(i, _)| *i);
+        let v: Vec<serde_json::Value> = v.into_iter().map(|(_, j)| j).collect();
         let text = if prep.is_list {
             serde_json::to_string_pretty(&v)
         } else {
@@ -285,6 +396,9 @@ pub fn print_prepared(prep: &Prepared, json_out: bool) {
             plural(c.plan.total_nodes, "node"),
             c.plan.total_gpus
         ));
+    }
+    for u in &prep.unplanned {
+        output::info(format!("{}: skipped ({})", u.test_id, u.reason));
     }
     output::info(format!(
         "wrote the generated files to {}",

@@ -48,6 +48,8 @@ pub fn cluster_ref(s: &Settings) -> ClusterRef {
         },
         host: s.host.clone(),
         user: s.user.clone(),
+        user_configured: s.ssh_user.is_some(),
+        ssh_config: s.ssh_config.clone(),
         workdir: s.workdir.clone(),
     }
 }
@@ -63,12 +65,22 @@ pub async fn connect(c: &ClusterRef) -> Result<AnyRemote> {
                         .into(),
                 )
             })?;
-            // An explicit user in the profile/env wins; otherwise the ssh config decides.
-            let user = c.user.as_deref();
-            output::detail(format!("connecting to {host}"));
-            Ok(AnyRemote::Ssh(
-                SshRemote::connect(SshOptions::new(host, user)).await?,
-            ))
+            // A configured user (flag, env, profile) wins; otherwise the ssh config decides
+            // and perf-run passes no user at all.
+            let user = c.user.as_deref().filter(|_| c.user_configured);
+            output::detail(format!(
+                "connecting to {host} as {}",
+                match user {
+                    Some(u) => format!("{u} (configured)"),
+                    None => format!(
+                        "{} (from the ssh config)",
+                        c.user.as_deref().unwrap_or("the ssh config's user")
+                    ),
+                }
+            ));
+            let mut opts = SshOptions::new(host, user);
+            opts.config_file = c.ssh_config.clone();
+            Ok(AnyRemote::Ssh(Box::new(SshRemote::connect(opts).await?)))
         }
     }
 }
@@ -264,7 +276,7 @@ pub fn parse_duration_opt(s: Option<&str>) -> Result<Option<Duration>> {
 }
 
 fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec> {
-    let spec = RunSpec {
+    let mut spec = RunSpec {
         run_id: rd.run_id.clone(),
         created: chrono::Utc::now(),
         cluster: cluster_ref(&prep.settings),
@@ -286,8 +298,22 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
                     skip: c.plan.skip.clone(),
                 },
             })
+            .chain(prep.unplanned.iter().map(|u| CaseSpec {
+                time_limit_s: 0,
+                case: CaseRef {
+                    index: u.index,
+                    case_dir: u.case_dir.clone(),
+                    test_id: u.test_id.clone(),
+                    case_name: u.case_name.clone(),
+                    mode: crate::ops::render::UNPLANNED_MODE.to_string(),
+                    job_name: String::new(),
+                    remote_workspace: String::new(),
+                    skip: Some(u.reason.clone()),
+                },
+            }))
             .collect(),
     };
+    spec.cases.sort_by_key(|c| c.case.index);
     write_atomic(
         &rd.root.join("run.json"),
         &serde_json::to_vec_pretty(&spec).context("cannot serialise run.json")?,

@@ -1,16 +1,23 @@
-//! Selection: `--config NAME`, `--test NODEID` or `--testlist FILE [-k EXPR]` → the test ids to
-//! plan, each with what the test list said about it.
+//! Selection: `--config NAME`, `--test NODEID` or `--testlist FILE [-k EXPR] [--stage S]` → the
+//! cases to plan, each with what the test list said about it.
+//!
+//! A test list is read the way upstream CI's `trt-test-db` reads it (docs/test-lists.md): the
+//! blocks whose `condition` fits are merged (`terms.stage` by `--stage`, `wildcards.gpu`
+//! against the cluster profile's GPU type, `ranges.system_gpu_count` against the profile's
+//! capacity), each id runs once, and a line perf-run cannot run becomes a skipped case with
+//! the reason instead of failing the whole list.
 
 use anyhow::Result;
 
 use super::test_id::{CaseKind, TestId, build_case, normalize_module, parse_node_id};
-use crate::cli::{ModeFilter, SelectArgs};
+use crate::cli::{ModeFilter, SelectArgs, Stage};
 use crate::config::kexpr::KExpr;
 use crate::config::layout::Layout;
 use crate::config::perf_sanity::{ConfigKind, PerfConfig, load_config};
 use crate::config::settings::Settings;
-use crate::config::testlist::load_testlist;
+use crate::config::testlist::{Condition, CountRange, TestList, load_testlist, wildcard_match};
 use crate::error::UserError;
+use crate::output;
 
 /// One selected case.
 #[derive(Debug, Clone)]
@@ -23,6 +30,8 @@ pub struct Selected {
     pub unstable: Option<String>,
     pub list_line: Option<usize>,
     pub mode_override: Option<ModeFilter>,
+    /// test-db `ranges.system_gpu_count` of the line's block, and the block's line.
+    pub system_gpu_count: Option<(CountRange, usize)>,
 }
 
 impl Selected {
@@ -35,12 +44,44 @@ impl Selected {
             unstable: None,
             list_line: None,
             mode_override: None,
+            system_gpu_count: None,
         }
     }
 }
 
+/// A test-list line perf-run will not run: it still appears in the run as a skipped case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrunnable {
+    /// The test as written in the list.
+    pub id: String,
+    pub list_line: usize,
+    /// Why, as one sentence (goes to the summary and the JUnit `<skipped message>`).
+    pub reason: String,
+}
+
+impl Unrunnable {
+    /// The bracket content of a node id, else the id itself (for the case directory name).
+    pub fn case_name(&self) -> String {
+        match (self.id.find('['), self.id.ends_with(']')) {
+            (Some(i), true) => self.id[i + 1..self.id.len() - 1].to_string(),
+            _ => self.id.clone(),
+        }
+    }
+}
+
+/// One line of the selection, in list order.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    Run(Box<Selected>),
+    Skip(Unrunnable),
+}
+
+/// The reason prefix of a case perf-run did not run because it cannot (as opposed to a `SKIP`
+/// marker in the list); `results::classify` shows such a reason as it is.
+pub const CANNOT_RUN: &str = "perf-run cannot run this test: ";
+
 /// Validate the selection flags and produce the cases in list order.
-pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result<Vec<Selected>> {
+pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result<Vec<Choice>> {
     let given: Vec<&str> = [
         args.config.as_ref().map(|_| "--config"),
         args.test.as_ref().map(|_| "--test"),
@@ -66,9 +107,10 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
             .into());
         }
     }
-    if args.testlist.is_none() && (args.k.is_some() || args.mode.is_some()) {
+    if args.testlist.is_none() && (args.k.is_some() || args.mode.is_some() || args.stage.is_some())
+    {
         return Err(UserError(
-            "-k and --mode filter a test list; use them together with --testlist".into(),
+            "-k, --mode and --stage filter a test list; use them together with --testlist".into(),
         )
         .into());
     }
@@ -80,56 +122,246 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
     }
 
     if let Some(name) = &args.config {
-        return Ok(vec![Selected::plain(from_config(
+        return Ok(vec![Choice::Run(Box::new(Selected::plain(from_config(
             name, args, settings, layout,
-        )?)]);
+        )?)))]);
     }
     if let Some(id) = &args.test {
-        return Ok(vec![Selected::plain(parse_node_id(id, layout.generation)?)]);
+        return Ok(vec![Choice::Run(Box::new(Selected::plain(parse_node_id(
+            id,
+            layout.generation,
+        )?)))]);
     }
-    let path = args.testlist.as_ref().expect("one selection");
+    let Some(path) = args.testlist.as_ref() else {
+        return Err(UserError("nothing selected: give --testlist FILE".into()).into());
+    };
     let list = load_testlist(path)?;
     let k = args.k.as_deref().map(KExpr::parse).transpose()?;
+    let blocks = choose_blocks(&list, args.stage, settings)?;
     let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for e in list.entries {
+    // An id in a block this cluster cannot run and in one it can runs from the latter.
+    let runnable = list.unique_entries(|b| {
+        blocks
+            .get(b)
+            .is_some_and(|v| v.keep && v.cannot_run.is_none())
+    });
+    let entries = list
+        .unique_entries(|b| blocks.get(b).is_some_and(|v| v.keep))
+        .into_iter()
+        .map(|e| match runnable.iter().find(|r| r.id == e.id) {
+            Some(r) if r.block != e.block => r.clone(),
+            _ => e,
+        });
+    for e in entries {
         // -k selects on the id as written (like pytest's keyword match); lines it drops are
         // not parsed, so a list may mix ids of other layouts as long as they are filtered out.
         if k.as_ref().is_some_and(|k| !k.matches(&e.id)) {
             continue;
         }
-        match parse_node_id(&e.id, layout.generation) {
-            Ok(id) => {
-                out.push(Selected {
-                    test_id: id,
-                    timeout_min: e.timeout_min,
-                    skip: e.skip,
-                    xfail: e.xfail,
-                    unstable: e.unstable,
-                    list_line: Some(e.line),
-                    mode_override: e.mode_override,
-                });
-            }
-            Err(err) => problems.push(format!("{}:{}: {}", path.display(), e.line, err.0)),
+        let block = e.block.and_then(|b| blocks.get(b));
+        if let Some(why) = block.and_then(|b| b.cannot_run.clone()) {
+            out.push(Choice::Skip(Unrunnable {
+                id: e.id.clone(),
+                list_line: e.line,
+                reason: format!("{CANNOT_RUN}{why}"),
+            }));
+            continue;
         }
-    }
-    if !problems.is_empty() {
-        return Err(UserError(format!(
-            "the test list has {} id(s) perf-run cannot run:\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        ))
-        .into());
+        match parse_node_id(&e.id, layout.generation) {
+            Ok(id) => out.push(Choice::Run(Box::new(Selected {
+                test_id: id,
+                timeout_min: e.timeout_min,
+                skip: e.skip,
+                xfail: e.xfail,
+                unstable: e.unstable,
+                list_line: Some(e.line),
+                mode_override: e.mode_override,
+                system_gpu_count: e
+                    .block
+                    .and_then(|b| list.blocks.get(b))
+                    .and_then(|c| c.system_gpu_count.map(|r| (r, c.line))),
+            }))),
+            Err(err) => out.push(Choice::Skip(Unrunnable {
+                id: e.id.clone(),
+                list_line: e.line,
+                reason: if e.id.contains("::") {
+                    format!("{CANNOT_RUN}{}", err.0)
+                } else {
+                    // A pytest file or folder of another suite (upstream CI runs it with
+                    // plain pytest in the same stage).
+                    format!(
+                        "{CANNOT_RUN}`{}` is not a perf-sanity test id but a pytest path of another test suite (perf-run runs `<module>::test_e2e[<case>]` perf-sanity ids)",
+                        e.id.escape_debug()
+                    )
+                },
+            })),
+        }
     }
     if out.is_empty() {
         return Err(UserError(format!(
             "no test in {} matches -k `{}`",
             path.display(),
-            args.k.as_deref().unwrap_or("")
+            args.k.as_deref().unwrap_or("").escape_debug()
         ))
         .into());
     }
     Ok(out)
+}
+
+/// What selection decided about one test-db block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BlockVerdict {
+    /// The block's lines are selected at all (stage and GPU type fit).
+    keep: bool,
+    /// The block's lines are selected but cannot run on this cluster (why).
+    cannot_run: Option<String>,
+}
+
+/// Match each block's condition like `trt-test-db` matches a CI stage's machine.
+fn choose_blocks(
+    list: &TestList,
+    stage: Option<Stage>,
+    settings: &Settings,
+) -> Result<Vec<BlockVerdict>> {
+    let file = list.path.display();
+    let blocks = &list.blocks;
+    let mut verdicts: Vec<BlockVerdict> = blocks
+        .iter()
+        .map(|_| BlockVerdict {
+            keep: true,
+            cannot_run: None,
+        })
+        .collect();
+    if blocks.is_empty() {
+        return Ok(verdicts);
+    }
+    // terms.stage: --stage picks the blocks of that stage (and blocks that name no stage).
+    let staged: Vec<&Condition> = blocks.iter().filter(|c| c.stage.is_some()).collect();
+    match stage {
+        Some(want) => {
+            for (v, c) in verdicts.iter_mut().zip(blocks) {
+                v.keep = c.stage.as_deref().is_none_or(|s| s == want.as_str());
+            }
+            if !staged.is_empty() && !verdicts.iter().any(|v| v.keep) {
+                let have: Vec<String> = staged
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} (line {})",
+                            c.stage.as_deref().unwrap_or(""),
+                            c.stage_line
+                        )
+                    })
+                    .collect();
+                return Err(UserError(format!(
+                    "{file}: no block of the test list is for --stage {} (its `condition.terms.stage` blocks are {})",
+                    want.as_str(),
+                    have.join(", ")
+                ))
+                .into());
+            }
+        }
+        None => {
+            if staged.len() > 1 {
+                let parts: Vec<String> = staged
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} (line {})",
+                            c.stage.as_deref().unwrap_or(""),
+                            c.stage_line
+                        )
+                    })
+                    .collect();
+                output::info(format!(
+                    "note: {file}: no --stage given, so the blocks {} were merged (each test runs once); choose one with --stage pre_merge or --stage post_merge",
+                    parts.join(" and ")
+                ));
+            }
+        }
+    }
+    // wildcards.gpu against the cluster profile's GPU type.
+    let gpu = settings
+        .cluster_name
+        .as_ref()
+        .map(|_| settings.gpu_label.clone());
+    let mut refused = Vec::new();
+    for (v, c) in verdicts.iter_mut().zip(blocks) {
+        if !v.keep || c.gpu.is_empty() {
+            continue;
+        }
+        match &gpu {
+            Some(g) if !c.gpu.iter().any(|p| wildcard_match(p, g)) => {
+                v.keep = false;
+                refused.push(c);
+            }
+            Some(_) => {}
+            None => output::detail(format!(
+                "{file}:{}: the block is for GPUs matching {}, but no cluster profile was named (--cluster), so the GPU type is not checked",
+                c.line,
+                quoted(&c.gpu)
+            )),
+        }
+    }
+    if let Some(first) = refused.first()
+        && !verdicts.iter().any(|v| v.keep)
+    {
+        return Err(UserError(format!(
+            "{file}:{}: the test list is for GPUs matching {} (field `condition.wildcards.gpu`), but cluster `{}` has GPU type `{}`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`",
+            first.gpu_line,
+            quoted(&first.gpu),
+            settings.cluster_name.as_deref().unwrap_or("?"),
+            gpu.as_deref().unwrap_or("?").escape_debug()
+        ))
+        .into());
+    }
+    for c in &refused {
+        output::info(format!(
+            "note: {file}:{}: the block for GPUs matching {} does not apply to GPU type `{}` and was left out",
+            c.gpu_line,
+            quoted(&c.gpu),
+            gpu.as_deref().unwrap_or("?").escape_debug()
+        ));
+    }
+    // ranges.system_gpu_count against what the cluster profile can allocate.
+    let capacity = settings
+        .gpus_per_node_capacity
+        .zip(settings.nodes_capacity)
+        .map(|(g, n)| (g * n, g, n));
+    for (v, c) in verdicts.iter_mut().zip(blocks) {
+        if let (true, Some(r), Some((cap, g, n))) = (v.keep, c.system_gpu_count, capacity)
+            && r.min.is_some_and(|m| m > cap)
+        {
+            v.cannot_run = Some(format!(
+                "its test-db block (line {}) needs system_gpu_count {r}, but cluster `{}` has {cap} GPUs ({n} nodes x {g})",
+                c.line,
+                settings.cluster_name.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    // Informational wildcards: perf-run cannot see the compute nodes' OS or CPU beforehand.
+    for c in blocks
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| v.keep)
+        .map(|(c, _)| c)
+    {
+        for (k, pats) in &c.other_wildcards {
+            output::detail(format!(
+                "{file}:{}: `condition.wildcards.{k}` {} is not checked (informational)",
+                c.line,
+                quoted(pats)
+            ));
+        }
+    }
+    Ok(verdicts)
+}
+
+fn quoted(pats: &[String]) -> String {
+    pats.iter()
+        .map(|p| format!("`{}`", p.escape_debug()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn from_config(

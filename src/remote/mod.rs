@@ -132,14 +132,15 @@ pub trait Remote: Send + Sync {
 
 /// Either transport, chosen by `CLUSTER_TYPE`.
 pub enum AnyRemote {
-    Ssh(SshRemote),
+    /// Boxed: the ssh transport is much larger than the local one.
+    Ssh(Box<SshRemote>),
     Local(LocalRemote),
 }
 
 impl AnyRemote {
     pub async fn close(self) {
         if let AnyRemote::Ssh(s) = self {
-            s.close().await;
+            (*s).close().await;
         }
     }
 }

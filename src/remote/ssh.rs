@@ -23,7 +23,10 @@ use crate::output;
 pub struct SshOptions {
     /// Host name or ssh config alias.
     pub host: String,
+    /// A configured login user; `None`: ssh's config decides (no `-l`).
     pub user: Option<String>,
+    /// `ssh -F`: the ssh config file to use instead of ssh's default ones.
+    pub config_file: Option<PathBuf>,
     pub connect_timeout: Duration,
     /// The master exits after this long without any session (e.g. after `kill -9` of perf-run).
     pub idle_persist: Duration,
@@ -38,6 +41,7 @@ impl SshOptions {
         SshOptions {
             host: host.to_string(),
             user: user.map(str::to_string),
+            config_file: None,
             connect_timeout: Duration::from_secs(20),
             idle_persist: Duration::from_secs(60),
             max_exec: 3,
@@ -51,6 +55,38 @@ impl SshOptions {
             None => self.host.clone(),
         }
     }
+}
+
+/// The user ssh logs in as for `host`, from its configuration, without connecting:
+/// `ssh [-F config] -G host` prints the effective options, one `keyword value` a line.
+pub fn ssh_config_user(host: &str, config: Option<&Path>) -> Result<String, String> {
+    let mut cmd = std::process::Command::new("ssh");
+    if let Some(f) = config {
+        cmd.arg("-F").arg(f);
+    }
+    // `--` keeps a host that starts with `-` from being read as an option.
+    cmd.arg("-G").arg("--").arg(host);
+    cmd.stdin(std::process::Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run `ssh -G`: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "`ssh -G {host}` failed: {}",
+            err.lines().next().unwrap_or("no message").trim()
+        ));
+    }
+    parse_ssh_g_user(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| format!("`ssh -G {host}` printed no `user` line"))
+}
+
+/// The `user` line of `ssh -G` output (keywords are lower-case there).
+pub fn parse_ssh_g_user(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.trim().split_once(char::is_whitespace)?;
+        (k.eq_ignore_ascii_case("user") && !v.trim().is_empty()).then(|| v.trim().to_string())
+    })
 }
 
 pub struct SshRemote {
@@ -131,8 +167,13 @@ async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session> {
             NonZeroUsize::new(opts.idle_persist.as_secs().max(1) as usize)
                 .unwrap_or(NonZeroUsize::MIN),
         ));
+    // A user only when one was configured: otherwise ssh's config (User, and with it
+    // ProxyJump, Port and IdentityFile for the alias) decides, as it does for `ssh HOST`.
     if let Some(u) = &opts.user {
         b.user(u.clone());
+    }
+    if let Some(f) = &opts.config_file {
+        b.config_file(f);
     }
     b.connect_mux(&opts.host).await.map_err(|e| {
         let detail = format!("{e:#}");
@@ -219,8 +260,14 @@ impl SshRemote {
     /// The control socket of the master, for rsync's `ssh -S`.
     async fn ssh_for_rsync(&self) -> String {
         let s = self.current().await;
+        let config = self
+            .opts
+            .config_file
+            .as_ref()
+            .map(|f| format!(" -F {}", crate::remote::sh(&[&f.display().to_string()])))
+            .unwrap_or_default();
         format!(
-            "ssh -S {} -o ControlMaster=no -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            "ssh{config} -S {} -o ControlMaster=no -o BatchMode=yes -o StrictHostKeyChecking=yes",
             s.control_socket().display()
         )
     }
@@ -409,6 +456,45 @@ impl Remote for SshRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_line_of_ssh_g() {
+        let out =
+            "host slurm-login\nuser perfci\nhostname 127.0.0.1\nport 2222\nuserknownhostsfile /k\n";
+        assert_eq!(parse_ssh_g_user(out).as_deref(), Some("perfci"));
+        // Keyword case and order do not matter; `userknownhostsfile` is not `user`.
+        assert_eq!(
+            parse_ssh_g_user("userknownhostsfile /k\nUser alice\n").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(parse_ssh_g_user("hostname x\nport 22\n"), None);
+        assert_eq!(parse_ssh_g_user("user \n"), None);
+    }
+
+    #[test]
+    fn ssh_g_reads_the_given_config_without_connecting() {
+        if which::which("ssh").is_err() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(
+            &cfg,
+            "Host far-away\n  HostName 192.0.2.1\n  User alice\n  ProxyJump bastion\n",
+        )
+        .unwrap();
+        // 192.0.2.1 is TEST-NET: a connection attempt would hang, -G does not try.
+        assert_eq!(
+            ssh_config_user("far-away", Some(&cfg)).as_deref(),
+            Ok("alice")
+        );
+        assert_eq!(
+            ssh_config_user("bob@far-away", Some(&cfg)).as_deref(),
+            Ok("bob")
+        );
+        let err = ssh_config_user("far-away", Some(&dir.path().join("missing"))).unwrap_err();
+        assert!(err.contains("ssh -G far-away"), "{err}");
+    }
 
     #[test]
     fn only_dead_old_control_dirs_are_removed() {

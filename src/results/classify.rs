@@ -112,6 +112,9 @@ pub fn classify(e: &Evidence<'_>) -> Verdict {
         let why = why.trim();
         let msg = if why.is_empty() {
             "skipped by the test list".to_string()
+        } else if why.starts_with(crate::plan::select::CANNOT_RUN) {
+            // perf-run's own reason (not a SKIP marker): it says itself why.
+            why.to_string()
         } else {
             format!("skipped by the test list: {why}")
         };
@@ -325,6 +328,18 @@ mod tests {
             v.reasons,
             ["skipped by the test list: known hang, nvbug 123"]
         );
+        // perf-run's own reason (a line it cannot run) is shown as it is.
+        let why = format!(
+            "{}it is not a perf-sanity test id",
+            crate::plan::select::CANNOT_RUN
+        );
+        let v = classify(&Evidence {
+            skipped: Some(&why),
+            job: None,
+            ..ok(&j)
+        });
+        assert_eq!(v.status, CaseStatus::Skipped);
+        assert_eq!(v.reasons, [why.as_str()]);
     }
 
     #[test]
