@@ -287,7 +287,7 @@ async fn write_in_tx(
         .bind(&r.gpu)
         .bind(&r.cuda)
         .bind(&r.cudnn)
-        .bind(&r.cublas)
+        .bind(r.cublas_value())
         .bind(&r.graphic_freq)
         .bind(&r.memory_freq)
         .bind(&r.tensorrt)

@@ -15,6 +15,7 @@ pub mod junit;
 pub mod plan;
 pub mod props;
 pub mod rules;
+pub mod runinfo;
 pub mod runkey;
 pub mod settings;
 pub mod spool;
@@ -63,6 +64,9 @@ pub struct SourceFiles {
 pub struct UploadOptions {
     /// Run information flags (`--driver`, `--link`, …; reference §9.1).
     pub info: RunInfoArgs,
+    /// The same values from the environment (`TRT_VERSION`, `GIT_COMMIT`, …;
+    /// [`runinfo::from_env`]); a flag wins.
+    pub env: RunInfoArgs,
     /// `--framework`: force `cases.format` instead of deriving it from the data.
     pub framework: Option<String>,
     /// `--run-key`: use this idempotency key instead of the derived one.
@@ -107,6 +111,7 @@ fn apply_sources(mut inputs: PlanInputs, s: &SourceFiles) -> Result<PlanInputs, 
 fn plan_options(opts: &UploadOptions) -> PlanOptions {
     PlanOptions {
         info: opts.info.clone(),
+        env: opts.env.clone(),
         framework: opts.framework.clone(),
         run_key: opts.run_key.clone(),
     }
@@ -207,12 +212,11 @@ fn report_plan_problems(plan: &UploadPlan, settings: &DbSettings) {
     if plan.skipped.is_empty() {
         return;
     }
-    let failed = plan.skipped.iter().filter(|s| s.failed_state).count();
+    let (failed, invalid, other) = plan::skip_counts(&plan.skipped);
     output::warn(format!(
-        "{} of {} CSV rows are not uploaded ({failed} with state=failed, {} incomplete or invalid):",
+        "{} of {} CSV rows are not uploaded ({failed} with state=failed, {invalid} with state=invalid, {other} incomplete or unusable):",
         plan.skipped.len(),
         plan.skipped.len() + plan.rows_used,
-        plan.skipped.len() - failed
     ));
     let show = if output::verbosity() >= 1 {
         plan.skipped.len()
@@ -285,7 +289,8 @@ fn finish(plan: &UploadPlan, settings: &DbSettings, w: db::Written) -> UploadOut
         ),
     };
     if let Some(dir) = &plan.run_dir {
-        match summary::record_upload(dir, run_id, &settings.link_for(run_id)) {
+        let values = runinfo::run_values_json(&plan.run, &plan.run_sources);
+        match summary::record_upload(dir, run_id, &settings.link_for(run_id), Some(&values)) {
             Ok(Some(p)) => output::detail(format!("Recorded the upload in {}.", p.display())),
             Ok(None) => {}
             Err(e) => output::warn(format!(

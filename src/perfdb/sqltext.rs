@@ -226,7 +226,9 @@ pub fn render_dry_run(plan: &UploadPlan, settings: &DbSettings, force: bool) -> 
         literal(&r.gpu),
         literal(&r.cuda),
         literal(&r.cudnn),
-        literal(&r.cublas),
+        r.cublas_value()
+            .map(literal)
+            .unwrap_or_else(|| "NULL".into()),
         literal(&r.graphic_freq),
         literal(&r.memory_freq),
         literal(&r.tensorrt),
