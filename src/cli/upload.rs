@@ -149,8 +149,9 @@ pub struct UploadArgs {
     #[arg(long, value_name = "KEY")]
     pub run_key: Option<String>,
 
-    /// Upload even when this run key is already in the database.
-    #[arg(long)]
+    /// Upload even when this run is already in the database: by its run key, or as a
+    /// legacy trt_perf_parser.py upload with the same start time, commit and cases.
+    #[arg(long, visible_alias = "force")]
     pub force_reupload: bool,
 
     /// The `cases.format` value for every row, instead of deriving it from the data

@@ -65,6 +65,10 @@ pub async fn upload_after_run(
             });
             (None, true)
         }
+        Ok(UploadOutcome::LegacyDuplicate { run_id, link }) => {
+            output::error(perfdb::legacy_duplicate_message(run_id, &settings.target()));
+            (Some(link), false)
+        }
         Ok(UploadOutcome::DryRun) => (None, false),
         Err(e) => {
             output::error(format!(

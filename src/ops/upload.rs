@@ -134,6 +134,14 @@ pub fn report(settings: &DbSettings, outcome: &UploadOutcome) -> Exit {
             ));
             Exit::UploadPending
         }
+        UploadOutcome::LegacyDuplicate { run_id, link } => {
+            output::error(perfdb::legacy_duplicate_message(
+                *run_id,
+                &settings.target(),
+            ));
+            output::data(format!("TRTPerf: {link}"));
+            Exit::Usage
+        }
         UploadOutcome::DryRun => Exit::Success,
     }
 }

@@ -43,6 +43,11 @@ pub enum Written {
     AlreadyThere {
         run_id: u64,
     },
+    /// Run `run_id`, written by the legacy uploader (no run key), has this run's start time,
+    /// commit and cases; nothing was inserted (the migration guard; `--force` overrides).
+    LegacyDuplicate {
+        run_id: u64,
+    },
 }
 
 /// Rows per multi-row INSERT (9 placeholders each; MySQL allows 65 535 per statement).
@@ -212,7 +217,78 @@ pub async fn find_run(conn: &mut MySqlConnection, run_key: &str) -> Result<Optio
     Ok(row.and_then(|r| int_at(&r, 0)))
 }
 
-/// Write the plan: look up the run key (unless `force`), then one transaction.
+/// The case identity the legacy uploader and perf-run share: everything but `format`
+/// (legacy: always ONNX; perf-run: from the data), compared as MySQL's `_ci` collations do.
+type CaseIdentity = (String, u64, String, String);
+
+fn case_identity(network: &str, batchsize: u64, precision: &str, cmd: &str) -> CaseIdentity {
+    let norm = |s: &str| s.trim_end_matches(' ').to_lowercase();
+    (norm(network), batchsize, norm(precision), norm(cmd))
+}
+
+/// The migration guard: a run the legacy uploader wrote (its `perf_result.UUID` is NULL)
+/// with the same start time and commit (`cl`) whose cases include every case of this plan.
+/// Without a start time or a commit nothing identifies the run, and nothing is looked up.
+pub async fn find_legacy_run(
+    conn: &mut MySqlConnection,
+    plan: &UploadPlan,
+) -> Result<Option<u64>, DbFailure> {
+    let (Some(start), cl) = (plan.run.start_time.as_deref(), plan.run.cl.trim()) else {
+        return Ok(None);
+    };
+    if cl.is_empty() {
+        return Ok(None);
+    }
+    let rows = sqlx::query(q::FIND_LEGACY_RUN_CASES)
+        .bind(start)
+        .bind(cl)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| statement_failure("Looking for a legacy upload of this run", &e))?;
+    let mut runs: Vec<(u64, HashSet<CaseIdentity>)> = Vec::new();
+    for r in rows {
+        let Some(id) = int_at(&r, 0) else { continue };
+        let text = |i: usize| -> String {
+            r.try_get::<String, _>(i)
+                .or_else(|_| {
+                    r.try_get::<Vec<u8>, _>(i)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                })
+                .unwrap_or_default()
+        };
+        let key = case_identity(
+            &text(1),
+            int_at(&r, 2).unwrap_or(u64::MAX),
+            &text(3),
+            &text(4),
+        );
+        match runs.last_mut() {
+            Some((last, set)) if *last == id => {
+                set.insert(key);
+            }
+            _ => runs.push((id, HashSet::from([key]))),
+        }
+    }
+    let ours: HashSet<CaseIdentity> = plan
+        .results
+        .iter()
+        .map(|r| {
+            case_identity(
+                &r.case.network,
+                u64::from(r.case.batchsize),
+                &r.case.precision,
+                &r.case.cmd,
+            )
+        })
+        .collect();
+    Ok(runs
+        .into_iter()
+        .find(|(_, theirs)| ours.is_subset(theirs))
+        .map(|(id, _)| id))
+}
+
+/// Write the plan: look up the run key and a legacy upload of the same run (unless
+/// `force`), then one transaction.
 pub async fn write_plan(
     conn: &mut MySqlConnection,
     plan: &UploadPlan,
@@ -246,6 +322,9 @@ async fn write_locked(
 ) -> Result<Written, DbFailure> {
     if !force && let Some(run_id) = find_run(conn, &plan.run_key).await? {
         return Ok(Written::AlreadyThere { run_id });
+    }
+    if !force && let Some(run_id) = find_legacy_run(conn, plan).await? {
+        return Ok(Written::LegacyDuplicate { run_id });
     }
     let packet: u64 = match sqlx::query(q::MAX_PACKET).fetch_one(&mut *conn).await {
         Ok(row) => int_at(&row, 0).unwrap_or(16 << 20),

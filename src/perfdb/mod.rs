@@ -43,6 +43,9 @@ pub enum UploadOutcome {
     },
     /// This run key is already in the database as run `run_id`; nothing was inserted.
     AlreadyUploaded { run_id: u64, link: String },
+    /// The legacy uploader already wrote this run (same start time, commit and cases, no
+    /// run key) as run `run_id`; nothing was inserted. `--force` inserts it anyway.
+    LegacyDuplicate { run_id: u64, link: String },
     /// The database could not be written; the upload waits in spool entry `entry`.
     Spooled { entry: PathBuf, reason: String },
     /// `--write-db no`: the statements were printed, nothing was sent.
@@ -272,6 +275,12 @@ pub async fn execute_plan(
 
 fn finish(plan: &UploadPlan, settings: &DbSettings, w: db::Written) -> UploadOutcome {
     let (run_id, outcome) = match w {
+        db::Written::LegacyDuplicate { run_id } => {
+            return UploadOutcome::LegacyDuplicate {
+                run_id,
+                link: settings.link_for(run_id),
+            };
+        }
         db::Written::Inserted { run_id, rows, .. } => (
             run_id,
             UploadOutcome::Uploaded {
@@ -300,6 +309,13 @@ fn finish(plan: &UploadPlan, settings: &DbSettings, w: db::Written) -> UploadOut
         }
     }
     outcome
+}
+
+/// The sentence for [`UploadOutcome::LegacyDuplicate`].
+pub fn legacy_duplicate_message(run_id: u64, target: &str) -> String {
+    format!(
+        "Not uploaded: run {run_id} in {target} has the same start time, commit and cases and no run key, so the legacy trt_perf_parser.py already uploaded this run; let only one uploader write each job (see docs/upload.md, \"Migrating from trt_perf_parser.py\"), or pass --force to insert it a second time."
+    )
 }
 
 /// What a spool retry did.
@@ -364,6 +380,21 @@ pub async fn retry_spool(settings: &DbSettings) -> Result<SpoolReport> {
             },
         };
         match result {
+            Ok(db::Written::LegacyDuplicate { run_id }) => {
+                let reason = legacy_duplicate_message(run_id, &settings.target())
+                    + " Remove this spool entry, or upload the run again with --force.";
+                entry.attempts += 1;
+                entry.last_attempt =
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                entry.last_error = reason.clone();
+                if let Err(e) = spool::write_entry(&path, &entry) {
+                    output::warn(format!(
+                        "Could not update the spool entry {} ({e}); it stays pending.",
+                        path.display()
+                    ));
+                }
+                report.pending.push((path, reason));
+            }
             Ok(w) => {
                 let outcome = finish(&entry.plan, settings, w);
                 if let Err(e) = std::fs::remove_file(&path) {

@@ -655,18 +655,18 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
     })
 }
 
-/// `(column, flag name, environment variable)` of the run values that flags and the
-/// environment can set; the flag wins (reference §9.1; [`runinfo::ENV_VARS`]).
-fn flag_env<'a>(
-    a: &'a RunInfoArgs,
-    e: &'a RunInfoArgs,
-) -> [(
+/// `(column, flag, flag value, environment variable, environment value)`.
+type FlagEnv<'a> = (
     &'static str,
     &'static str,
     &'a Option<String>,
     &'static str,
     &'a Option<String>,
-); 13] {
+);
+
+/// The run values that flags and the environment can set; the flag wins (reference §9.1;
+/// [`runinfo::ENV_VARS`]).
+fn flag_env<'a>(a: &'a RunInfoArgs, e: &'a RunInfoArgs) -> [FlagEnv<'a>; 13] {
     [
         ("driver", "--driver", &a.driver, "DRIVER_VERSION", &e.driver),
         ("cpu", "--cpu-name", &a.cpu, "", &e.cpu),
