@@ -1581,6 +1581,211 @@ Median TTFT (ms): 1122.63</system-out></testcase>
         db.drop_now().await;
     }
 
+    /// `scripts/test-mariadb-private`: a throw-away MariaDB with TLS (self-signed certificate)
+    /// and the ed25519 plugin; stopped and removed on drop.
+    struct PrivateServer {
+        dir: PathBuf,
+        port: u16,
+        ca: PathBuf,
+        version: String,
+    }
+
+    impl PrivateServer {
+        fn start(root: &Path) -> PrivateServer {
+            let dir = root.join("mariadb");
+            let port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let out = Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-mariadb-private"))
+                .arg("up")
+                .arg(&dir)
+                .arg(port.to_string())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(
+                out.status.success(),
+                "scripts/test-mariadb-private up failed: {}{}",
+                text,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let get = |k: &str| super::common::env_file_value(&text, k).unwrap_or_default();
+            PrivateServer {
+                port,
+                ca: PathBuf::from(get("PRIV_MYSQL_CA")),
+                version: get("PRIV_MYSQL_VERSION"),
+                dir,
+            }
+        }
+
+        fn settings(&self, host: &str, user: &str, pass: &str, tls: &str, ca: bool) -> DbSettings {
+            let ca_path = self.ca.display().to_string();
+            let env = |k: &str| match k {
+                "DB_HOST" => Some(host.to_string()),
+                "DB_PORT" => Some(self.port.to_string()),
+                "DB_USER" => Some(user.to_string()),
+                "DB_PASSWORD" => Some(pass.to_string()),
+                "DB_SCHEMA" => Some("perfrun".to_string()),
+                "DB_SSL_MODE" => Some(tls.to_string()),
+                "DB_SSL_CA" => ca.then(|| ca_path.clone()),
+                _ => None,
+            };
+            let args = DbArgs {
+                spool_dir: Some(self.dir.join("spool")),
+                db_connect_timeout: Some(10),
+                ..Default::default()
+            };
+            DbSettings::resolve(&args, &env).unwrap()
+        }
+    }
+
+    impl Drop for PrivateServer {
+        fn drop(&mut self) {
+            let _ = Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-mariadb-private"))
+                .arg("down")
+                .arg(&self.dir)
+                .output();
+        }
+    }
+
+    async fn ssl_cipher(c: &mut MySqlConnection) -> String {
+        sqlx::query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap()
+            .get::<String, _>(1)
+    }
+
+    /// TLS with a self-signed certificate (every --DB-ssl-mode), mysql_native_password users
+    /// with and without REQUIRE SSL, an ed25519 user (refused in one sentence), and a whole
+    /// upload over verified TLS, against a private MariaDB.
+    #[tokio::test]
+    async fn tls_and_login_plugins_on_a_private_server() {
+        if mysql_env().is_none() {
+            absent("no test services (PERFCI_MYSQL_* unset and no /tmp/perfci-svc/env)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let srv = PrivateServer::start(tmp.path());
+        assert!(srv.version.contains("MariaDB"), "{}", srv.version);
+
+        // preferred (the default): TLS because the server offers it.
+        let mut c = perfdb::db::connect(&srv.settings(
+            "127.0.0.1",
+            "native",
+            "native-pw",
+            "preferred",
+            false,
+        ))
+        .await
+        .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty(), "preferred uses TLS");
+        let mut c = perfdb::db::connect(&srv.settings(
+            "127.0.0.1",
+            "native",
+            "native-pw",
+            "disabled",
+            false,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(ssl_cipher(&mut c).await, "", "disabled: no TLS");
+
+        // A REQUIRE SSL user: refused without TLS, accepted with it.
+        let e = perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "disabled", false))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, perfdb::db::DbFailure::Login(_)), "{e}");
+        let mut c =
+            perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "required", false))
+                .await
+                .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty());
+
+        // Verification: the self-signed certificate is trusted only when given as the CA.
+        let e =
+            perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "verify-ca", false))
+                .await
+                .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("TLS connection") && msg.contains("verify-ca"),
+            "{msg}"
+        );
+        let mut c =
+            perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "verify-ca", true))
+                .await
+                .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty());
+        let mut c = perfdb::db::connect(&srv.settings(
+            "localhost",
+            "tls",
+            "tls-pw",
+            "verify-identity",
+            true,
+        ))
+        .await
+        .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty());
+
+        // ed25519: not supported by sqlx; one sentence that names the plugin and the way out.
+        let e = perfdb::db::connect(&srv.settings("127.0.0.1", "ed", "ed-pw", "preferred", false))
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, perfdb::db::DbFailure::Login(_)), "{msg}");
+        assert!(
+            msg.contains("client_ed25519") && msg.contains("mysql_native_password"),
+            "{msg}"
+        );
+
+        // A whole upload over verified TLS, checked in the stored rows.
+        let schema = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/trt_perf_schema.sql"),
+        )
+        .unwrap();
+        for stmt in split_sql(&schema) {
+            sqlx::raw_sql(AssertSqlSafe(stmt))
+                .execute(&mut c)
+                .await
+                .expect("schema");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_perf-run"))
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", srv.port.to_string())
+            .env("DB_USER", "tls")
+            .env("DB_PASSWORD", "tls-pw")
+            .env("DB_SCHEMA", "perfrun")
+            .env("PERF_RUN_HOME", tmp.path())
+            .env_remove("DB_SSL_MODE")
+            .env_remove("DB_SSL_CA")
+            .args(["upload", "--source-metric-csv"])
+            .arg(fixture())
+            .args([
+                "--commit",
+                "tls1",
+                "--link",
+                "https://ci/tls",
+                "--DB-ssl-mode",
+                "verify-ca",
+                "--DB-ssl-ca",
+            ])
+            .arg(&srv.ca)
+            .output()
+            .unwrap();
+        let id = uploaded_run_id(&out);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM `perf_result` p JOIN `runs` r ON r.`id` = p.`run_id` WHERE r.`id` = ? AND r.`cl` = 'tls1' AND p.`UUID` IS NOT NULL")
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 3);
+    }
+
     #[test]
     fn password_in_settings_is_not_in_debug() {
         let args = DbArgs::default();

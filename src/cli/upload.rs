@@ -58,6 +58,16 @@ pub struct DbArgs {
         help_heading = "Database"
     )]
     pub db_connect_timeout: Option<u64>,
+
+    /// TLS to the database [env: DB_SSL_MODE] [default: preferred]: `disabled`, `preferred`
+    /// (TLS when the server offers it), `required`, `verify-ca` or `verify-identity`.
+    #[arg(long = "DB-ssl-mode", value_name = "MODE", help_heading = "Database")]
+    pub db_ssl_mode: Option<String>,
+
+    /// PEM file of the CA that signed the server's certificate, for `verify-ca` and
+    /// `verify-identity` [env: DB_SSL_CA].
+    #[arg(long = "DB-ssl-ca", value_name = "FILE", help_heading = "Database")]
+    pub db_ssl_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use super::plan::{CaseKey, ResultRow, UploadPlan};
-use super::settings::DbSettings;
+use super::settings::{DbSettings, TlsMode};
 use super::sqltext as q;
 
 /// Why an upload did not happen. Every variant is a reason to keep the upload in the spool.
@@ -116,8 +116,20 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
             }
         }
         sqlx::Error::Tls(t) => DbFailure::Unreachable(format!(
-            "The TLS handshake with the database at {at} failed: {t}."
+            "The TLS connection to the database at {at} failed ({t}); check --DB-ssl-mode/DB_SSL_MODE (now {}) and --DB-ssl-ca/DB_SSL_CA.",
+            s.tls.name()
         )),
+        sqlx::Error::Protocol(p) if p.contains("authentication plugin") => {
+            // sqlx: "unknown authentication plugin: NAME (module:line)"
+            let plugin = p
+                .split("plugin:")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .unwrap_or("?");
+            DbFailure::Login(format!(
+                "The database at {at} wants user {user:?} to log in with the authentication plugin {plugin:?}, which perf-run does not support; ask the database admin for a user with mysql_native_password or caching_sha2_password (see docs/upload.md, \"Servers and logins\")."
+            ))
+        }
         other => {
             DbFailure::Unreachable(format!("Cannot connect to the database at {at}: {other}."))
         }
@@ -130,14 +142,24 @@ pub async fn connect(settings: &DbSettings) -> Result<MySqlConnection, DbFailure
     let (host, user, password) = settings
         .require_complete()
         .map_err(|e| DbFailure::Login(e.0))?;
-    let options = MySqlConnectOptions::new()
+    let mut options = MySqlConnectOptions::new()
         .host(host)
         .port(settings.port)
         .username(user)
         .password(password.expose_secret())
         .database(&settings.schema)
         .charset("utf8mb4")
-        .statement_cache_capacity(16);
+        .statement_cache_capacity(16)
+        .ssl_mode(match settings.tls {
+            TlsMode::Disabled => MySqlSslMode::Disabled,
+            TlsMode::Preferred => MySqlSslMode::Preferred,
+            TlsMode::Required => MySqlSslMode::Required,
+            TlsMode::VerifyCa => MySqlSslMode::VerifyCa,
+            TlsMode::VerifyIdentity => MySqlSslMode::VerifyIdentity,
+        });
+    if let Some(ca) = &settings.tls_ca {
+        options = options.ssl_ca(ca);
+    }
     match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(classify_connect(&e, settings, host, user)),
