@@ -182,7 +182,13 @@ mod db {
                 .env("DB_SCHEMA", &self.name)
                 .env("PERF_RUN_HOME", home)
                 .env("TRTPERF_URL", "http://trtperf.test/trtperf")
-                .env_remove("USE_TRT_PERF_DB");
+                .env_remove("USE_TRT_PERF_DB")
+                .env_remove("DB_SSL_MODE")
+                .env_remove("DB_SSL_CA");
+            // The run-info variables of a CI machine must not leak into the stored rows.
+            for (var, _) in perfdb::runinfo::ENV_VARS {
+                cmd.env_remove(var);
+            }
             cmd
         }
 
