@@ -1284,6 +1284,64 @@ mod tests {
     }
 
     #[test]
+    fn commit_time_only_for_the_properties_own_commit_and_sources_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let props = dir.path().join("session_properties.csv");
+        std::fs::write(
+            &props,
+            "trt_change_id,commit_timestamp,trt_version,cpu_properties\n\
+             dd60747,2026-11-22 19:23:33,10.9,\"OrderedDict({'product_name': 'Grace'})\"\n",
+        )
+        .unwrap();
+        let inputs = PlanInputs {
+            metric_csv: fixture(),
+            properties: Some(props),
+            ..Default::default()
+        };
+        let with = |commit: Option<&str>, env_commit: Option<&str>| {
+            build_plan(
+                &inputs,
+                &PlanOptions {
+                    info: RunInfoArgs {
+                        commit: commit.map(String::from),
+                        ..Default::default()
+                    },
+                    env: RunInfoArgs {
+                        commit: env_commit.map(String::from),
+                        tensorrt: Some("10.13".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let p = with(Some("abc123"), Some("dd60747"));
+        assert_eq!(p.run.cl, "abc123");
+        assert_eq!(p.run.commit_time, None);
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("commit_time is left empty")),
+            "{:?}",
+            p.warnings
+        );
+        let p = with(None, Some("DD60747FFFF"));
+        assert_eq!(p.run.cl, "DD60747FFFF");
+        assert_eq!(p.run.commit_time.as_deref(), Some("2026-11-22 19:23:33"));
+        assert_eq!(p.run_sources["cl"].source, runinfo::SourceKind::Environment);
+        assert_eq!(p.run_sources["cl"].from, "GIT_COMMIT");
+        assert_eq!(p.run.tensorrt, "10.13", "environment beats properties");
+        assert_eq!(p.run.cpu, "Grace");
+        let p = with(None, None);
+        assert_eq!(p.run.cl, "dd60747");
+        assert_eq!(
+            p.run_sources["commit_time"].from,
+            "session_properties.csv commit_timestamp"
+        );
+    }
+
+    #[test]
     fn capped_text_keeps_head_and_tail() {
         let mut c = CappedText::new(80);
         for i in 0..100 {
