@@ -84,8 +84,13 @@ mod cluster {
             assert!((g - w).abs() < 0.01, "throughput {g} vs summary {w}");
         }
         assert!(rows.contains("tokens_per__sec"), "{rows}");
-        // The summary records the upload.
+        // The summary records the upload, and where the run values came from.
         assert!(s["upload"]["run_id"].as_u64().is_some(), "{}", s["upload"]);
+        // The TensorRT-LLM version the job read on the compute node (sysinfo/trtllm_version.txt).
+        assert_eq!(db.sql("SELECT trtllm FROM runs").trim(), "1.2.0rc0-stub");
+        let trtllm = &s["upload"]["run_values"]["trtllm"];
+        assert_eq!(trtllm["source"], "detected", "{trtllm}");
+        assert_eq!(trtllm["from"], "sysinfo/trtllm_version.txt", "{trtllm}");
     }
 
     #[test]

@@ -182,7 +182,13 @@ mod db {
                 .env("DB_SCHEMA", &self.name)
                 .env("PERF_RUN_HOME", home)
                 .env("TRTPERF_URL", "http://trtperf.test/trtperf")
-                .env_remove("USE_TRT_PERF_DB");
+                .env_remove("USE_TRT_PERF_DB")
+                .env_remove("DB_SSL_MODE")
+                .env_remove("DB_SSL_CA");
+            // The run-info variables of a CI machine must not leak into the stored rows.
+            for (var, _) in perfdb::runinfo::ENV_VARS {
+                cmd.env_remove(var);
+            }
             cmd
         }
 
@@ -347,7 +353,11 @@ Median TTFT (ms): 1122.63</system-out></testcase>
         assert_eq!(s(13).as_deref(), Some("2025-10-31 00:50:00"));
         assert_eq!(s(14).as_deref(), Some("2025-10-31 01:30:00"));
         assert_eq!(s(15).as_deref(), Some("https://jenkins.test/job/perf/42/"));
-        assert_eq!(s(16).as_deref(), Some("2025-10-30 12:00:00"));
+        assert_eq!(
+            s(16),
+            None,
+            "commit_time of the properties' commit abc123 is not the time of --commit"
+        );
         assert_eq!(s(17), None);
 
         let cases = sqlx::query("SELECT `id`, `format`, `network`, `batchsize`, `precision`, `cmd` FROM `cases` ORDER BY `id`")
@@ -950,6 +960,836 @@ Median TTFT (ms): 1122.63</system-out></testcase>
         assert!(capped.ends_with("TAIL"));
         assert!(capped.contains("perf-run left out"));
         db.drop_now().await;
+    }
+
+    // ---- issue 15: rows that agree with the legacy uploader ----------------------------
+
+    /// `SELECT` every `runs` column perf-run writes (times as text) for one run.
+    async fn run_columns(
+        db: &TestDb,
+        run_id: u64,
+    ) -> std::collections::BTreeMap<String, Option<String>> {
+        let cols = [
+            "driver",
+            "cpu",
+            "os",
+            "gpu",
+            "cuda",
+            "cudnn",
+            "cublas",
+            "graphic_freq",
+            "memory_freq",
+            "tensorrt",
+            "notes",
+            "cl",
+            "trtllm",
+            "start_time",
+            "end_time",
+            "link",
+            "commit_time",
+            "vbios",
+        ];
+        let list: Vec<String> = cols
+            .iter()
+            .map(|c| format!("CAST(`{c}` AS CHAR)"))
+            .collect();
+        let mut c = db.conn().await;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM `runs` WHERE `id` = ?",
+            list.join(", ")
+        )))
+        .bind(run_id)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        cols.iter()
+            .enumerate()
+            .map(|(i, c)| (c.to_string(), r.get::<Option<String>, _>(i)))
+            .collect()
+    }
+
+    fn uploaded_run_id(out: &std::process::Output) -> u64 {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        stdout
+            .split("run_ids=")
+            .nth(1)
+            .and_then(|t| t.split('&').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no run id in {stdout:?} / {err}"))
+    }
+
+    /// A run directory whose session_properties.csv is written by perf-run's own writer.
+    fn run_dir_with_written_props(root: &Path, job: &str) -> PathBuf {
+        use perf_run::results::model::{RunInfo, SysInfo};
+        let run = make_run_dir(root, job);
+        let mut info = RunInfo::new(format!("run-{job}"), chrono::Utc::now());
+        info.user = Some("ci".into());
+        info.hostname = Some("gb200-node-1".into());
+        info.trtllm_commit = Some("dd60747".into());
+        info.trtllm_branch = Some("main".into());
+        info.commit_time = Some("2026-11-22 19:23:33".into());
+        info.sysinfo = SysInfo {
+            gpu: "NVIDIA GB200".into(),
+            driver: "580.65.06".into(),
+            cuda: "13.0".into(),
+            os: "Ubuntu 24.04.2 LTS".into(),
+            cpu: "Intel(R) Xeon(R) Processor".into(),
+            gpu_count: Some(4),
+        };
+        let mut f = std::fs::File::create(run.join("results/session_properties.csv")).unwrap();
+        perf_run::results::writers::session::write(&mut f, &info).unwrap();
+        let text = std::fs::read_to_string(run.join("results/session_properties.csv")).unwrap();
+        assert!(
+            text.contains("OrderedDict({'product_name': 'Intel(R) Xeon(R) Processor'})"),
+            "{text}"
+        );
+        run
+    }
+
+    /// Item 1: the properties file in the Python 3.12 form fills cpu, gpu and os when no flag
+    /// gives them; the pre-3.12 form (make_run_dir) still reads too.
+    #[tokio::test]
+    async fn issue15_item1_properties_in_312_form_fill_cpu_gpu_os() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let run = run_dir_with_written_props(tmp.path(), "1501");
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", run.to_str().unwrap()])
+            .env_remove("BUILD_URL")
+            .env_remove("GIT_COMMIT")
+            .output()
+            .unwrap();
+        let id = uploaded_run_id(&out);
+        let r = run_columns(&db, id).await;
+        assert_eq!(r["cpu"].as_deref(), Some("Intel(R) Xeon(R) Processor"));
+        assert_eq!(r["gpu"].as_deref(), Some("GB200"));
+        assert_eq!(r["os"].as_deref(), Some("Ubuntu 24.04.2 LTS"));
+        assert_eq!(r["driver"].as_deref(), Some("580.65.06"));
+        assert_eq!(r["cuda"].as_deref(), Some("13.0"));
+        assert_eq!(r["cl"].as_deref(), Some("dd60747"));
+        assert_eq!(
+            r["commit_time"].as_deref(),
+            Some("2026-11-22 19:23:33"),
+            "cl is the properties' commit, so its commit time belongs to it"
+        );
+
+        // The pre-3.12 form is still read.
+        let old = make_run_dir(tmp.path(), "1502");
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", old.to_str().unwrap()])
+            .env_remove("BUILD_URL")
+            .env_remove("GIT_COMMIT")
+            .output()
+            .unwrap();
+        let id = uploaded_run_id(&out);
+        let r = run_columns(&db, id).await;
+        assert_eq!(r["cpu"].as_deref(), Some("Grace"));
+        assert_eq!(r["gpu"].as_deref(), Some("GB200"));
+        assert_eq!(r["os"].as_deref(), Some("Ubuntu 24.04"));
+        db.drop_now().await;
+    }
+
+    /// Item 2: commit_time describes the commit stored in cl, never another one.
+    #[tokio::test]
+    async fn issue15_item2_commit_time_follows_the_recorded_commit() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = db.settings(&tmp.path().join("spool"));
+        // make_run_dir: properties commit abc123, commit_timestamp 2025-10-30 12:00:00.
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a str,
+            Option<&'a str>,
+        );
+        let cases: [Case; 4] = [
+            // (job, --commit, --commit-time, stored cl, stored commit_time)
+            (
+                "1511",
+                Some("0123456789abcdef"),
+                None,
+                "0123456789abcdef",
+                None,
+            ),
+            ("1512", None, None, "abc123", Some("2025-10-30 12:00:00")),
+            (
+                "1513",
+                Some("ABC123"),
+                None,
+                "ABC123",
+                Some("2025-10-30 12:00:00"),
+            ),
+            (
+                "1514",
+                Some("0123456789abcdef"),
+                Some("2025-11-01 08:00:00"),
+                "0123456789abcdef",
+                Some("2025-11-01 08:00:00"),
+            ),
+        ];
+        for (job, commit, commit_time, cl, want) in cases {
+            let run = make_run_dir(tmp.path(), job);
+            let o = UploadOptions {
+                info: perfdb::RunInfoArgs {
+                    link: Some(format!("https://jenkins.test/job/perf/{job}/")),
+                    commit: commit.map(String::from),
+                    commit_time: commit_time.map(String::from),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let out = perfdb::upload_run_dir(&run, &settings, &o).await.unwrap();
+            let UploadOutcome::Uploaded { run_id, .. } = out else {
+                panic!("{out:?}")
+            };
+            let r = run_columns(&db, run_id).await;
+            assert_eq!(r["cl"].as_deref(), Some(cl), "job {job}");
+            assert_eq!(r["commit_time"].as_deref(), want, "job {job}");
+        }
+        db.drop_now().await;
+    }
+
+    /// Item 3: runs.cublas is NULL when unknown (as the legacy uploader leaves it), and the
+    /// properties' value when known.
+    #[tokio::test]
+    async fn issue15_item3_unknown_cublas_is_null() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = db.settings(&tmp.path().join("spool"));
+        let o = UploadOptions {
+            sources: SourceFiles {
+                metric_csv: Some(fixture()),
+                ..Default::default()
+            },
+            ..opts()
+        };
+        let out = perfdb::upload_files(&settings, &o).await.unwrap();
+        let UploadOutcome::Uploaded { run_id, .. } = out else {
+            panic!("{out:?}")
+        };
+        let r = run_columns(&db, run_id).await;
+        assert_eq!(r["cublas"], None, "no properties: NULL, not ''");
+        assert_eq!(r["vbios"], None);
+        assert_eq!(r["cudnn"].as_deref(), Some(""), "NOT NULL column: ''");
+        let mut c = db.conn().await;
+        let nulls: i64 = sqlx::query("SELECT COUNT(*) FROM `runs` WHERE `cublas` IS NULL")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(nulls, 1);
+
+        let run = make_run_dir(tmp.path(), "1521");
+        let out = perfdb::upload_run_dir(&run, &settings, &opts())
+            .await
+            .unwrap();
+        let UploadOutcome::Uploaded { run_id, .. } = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            run_columns(&db, run_id).await["cublas"].as_deref(),
+            Some("12.9.1")
+        );
+        db.drop_now().await;
+    }
+
+    /// Item 4: the skip summary counts state=invalid apart from state=failed, and neither
+    /// kind of row is stored.
+    #[tokio::test]
+    async fn issue15_item4_invalid_rows_are_counted_as_invalid() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = tmp.path().join("m.csv");
+        let mut text =
+            String::from("network_name,test_name,perf_metric,state,command,metric_type\n");
+        text.push_str("ok_bs:8,t_ok,12.5,valid,bench --fp8,INFERENCE_TIME\n");
+        text.push_str("ok_bs:8,t_ok,4300.1,valid,bench --fp8,TOKEN_THROUGHPUT\n");
+        text.push_str("fail_bs:8,t_fail,1,failed,bench --fp8,INFERENCE_TIME\n");
+        for i in 0..2 {
+            text.push_str(&format!(
+                "inv{i}_bs:8,t_inv{i},1500,invalid,bench --fp8,INFERENCE_TIME\n"
+            ));
+        }
+        text.push_str(",t_empty,1,valid,bench,INFERENCE_TIME\n");
+        std::fs::write(&csv, text).unwrap();
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", "--source-metric-csv"])
+            .arg(&csv)
+            .args([
+                "--link",
+                "https://ci/15",
+                "--commit",
+                "c15",
+                "--start-time",
+                "2026-11-30 08:00:00",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let id = uploaded_run_id(&out);
+        assert!(
+            err.contains("4 of 6 CSV rows are not uploaded (1 with state=failed, 2 with state=invalid, 1 incomplete or unusable)"),
+            "{err}"
+        );
+        let mut c = db.conn().await;
+        let rows = sqlx::query("SELECT c.`network`, p.`gpu_time`, p.`throughput`, p.`perf_data` FROM `perf_result` p JOIN `cases` c ON c.`id` = p.`case_id` WHERE p.`run_id` = ?")
+            .bind(id)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "only the valid case is stored");
+        assert_eq!(rows[0].get::<String, _>(0), "ok_bs:8");
+        assert!(approx(f64::from(rows[0].get::<f32, _>(1)), 12.5));
+        assert!(approx(f64::from(rows[0].get::<f32, _>(2)), 4300.1));
+        assert_eq!(
+            rows[0].get::<String, _>(3),
+            r#"{"run_time__msec": "12.5", "tokens_per__sec": "4300.1"}"#
+        );
+        assert_eq!(db.count("cases").await, 1);
+
+        // Only invalid rows: nothing to upload, and the message says why.
+        std::fs::write(
+            &csv,
+            "network_name,perf_metric,state,metric_type\nn,,invalid,INFERENCE_TIME\n",
+        )
+        .unwrap();
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", "--source-metric-csv"])
+            .arg(&csv)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("0 have state=failed, 1 have state=invalid"),
+            "{err}"
+        );
+        db.drop_now().await;
+    }
+
+    /// Write a run the way the legacy trt_perf_parser.py does (reference §9.3): no cudnn,
+    /// cublas or vbios, format ONNX, UUID NULL. Strict mode needs a cudnn value, which the
+    /// legacy script cannot give (legacy-interop review §5), so this uses ''.
+    async fn legacy_insert(
+        db: &TestDb,
+        start: &str,
+        cl: &str,
+        cases: &[(&str, u32, &str, &str)],
+    ) -> u64 {
+        let mut c = db.conn().await;
+        let run_id = sqlx::query("INSERT INTO `runs` (`driver`, `cpu`, `os`, `gpu`, `cuda`, `cudnn`, `graphic_freq`, `memory_freq`, `tensorrt`, `notes`, `cl`, `trtllm`, `start_time`, `end_time`, `link`) VALUES ('580.1', '', 'Ubuntu 24.04', 'GB200', '13.0', '', '', '', '10.13', 'legacy', ?, '1.3.0', ?, ?, 'http://ci/job/1')")
+            .bind(cl)
+            .bind(start)
+            .bind(start)
+            .execute(&mut c)
+            .await
+            .unwrap()
+            .last_insert_id();
+        for (network, bs, precision, cmd) in cases {
+            let case_id = sqlx::query("INSERT INTO `cases` (`format`, `network`, `batchsize`, `precision`, `cmd`) VALUES ('ONNX', ?, ?, ?, ?)")
+                .bind(network)
+                .bind(bs)
+                .bind(precision)
+                .bind(cmd)
+                .execute(&mut c)
+                .await
+                .unwrap()
+                .last_insert_id();
+            sqlx::query("INSERT INTO `perf_result` (`run_id`, `case_id`, `gpu_time`, `total_time`, `build_time`, `throughput`, `perf_data`, `int8_vs_fp32`, `int8_vs_fp16`, `fp16_vs_fp32`, `log`) VALUES (?, ?, 0, 0, 0, 0, '{}', NULL, NULL, NULL, '')")
+                .bind(run_id)
+                .bind(case_id)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        run_id
+    }
+
+    /// The migration guard: a run the legacy uploader already wrote (same start time, commit
+    /// and cases, no run key) is not inserted again unless --force is given.
+    #[tokio::test]
+    async fn issue15_migration_guard_refuses_a_run_the_legacy_uploader_wrote() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        // The fixture's three cases, as the legacy rules key them (format aside).
+        let fixture_cases = [
+            (
+                "test_benchmark[disagg_perf_file:deepseek-r1-fp4_015_8k1k_dep:16_bs:64_mtp:0_ccbackend:ucx]_con:1075",
+                64,
+                "FP4",
+                "disagg_benchmark --model=deepseek-r1-fp4 --fp4 --concurrency=1075",
+            ),
+            (
+                "test_benchmark[disagg_perf_file:deepseek-r1-fp4_001_1k1k_tep:8_bs:32_mtp:0_ccbackend:nixl]_con:1",
+                32,
+                "FP4",
+                "disagg_benchmark --model=deepseek-r1-fp4 --fp4 --concurrency=1",
+            ),
+        ];
+        // Check the fixture's case keys first, so the test cannot pass by accident.
+        let plan = perfdb::plan::build_plan(
+            &perfdb::PlanInputs {
+                metric_csv: fixture(),
+                ..Default::default()
+            },
+            &perfdb::PlanOptions::default(),
+        )
+        .unwrap();
+        let nets: Vec<&str> = plan
+            .results
+            .iter()
+            .map(|r| r.case.network.as_str())
+            .collect();
+        assert_eq!(nets.len(), 3, "{nets:?}");
+        let mut all: Vec<(String, u32, String, String)> = plan
+            .results
+            .iter()
+            .map(|r| {
+                (
+                    r.case.network.clone(),
+                    r.case.batchsize,
+                    r.case.precision.clone(),
+                    r.case.cmd.clone(),
+                )
+            })
+            .collect();
+        all.dedup();
+        assert!(all.iter().any(|c| c.0 == fixture_cases[0].0), "{all:?}");
+        let legacy_cases: Vec<(&str, u32, &str, &str)> = all
+            .iter()
+            .map(|(n, b, p, c)| (n.as_str(), *b, p.as_str(), c.as_str()))
+            .collect();
+        let start = "2025-10-31 00:53:53";
+        let legacy_run = legacy_insert(&db, start, "abc123", &legacy_cases).await;
+        // A legacy run of the same time and commit that lacks a case does not count.
+        legacy_insert(&db, start, "abc123", &legacy_cases[..1]).await;
+        let (runs, results) = (db.count("runs").await, db.count("perf_result").await);
+
+        let upload = |extra: &[&str]| {
+            let mut cmd = db.cli(tmp.path());
+            cmd.args(["upload", "--source-metric-csv"])
+                .arg(fixture())
+                .args([
+                    "--commit",
+                    "abc123",
+                    "--start-time",
+                    start,
+                    "--link",
+                    "https://ci/job/1",
+                ])
+                .args(extra);
+            cmd.output().unwrap()
+        };
+        let out = upload(&[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("run {legacy_run} in ")) && err.contains("--force"),
+            "{err}"
+        );
+        assert_eq!(db.count("runs").await, runs, "nothing inserted");
+        assert_eq!(db.count("perf_result").await, results);
+
+        // Another commit is another run: uploaded.
+        let mut cmd = db.cli(tmp.path());
+        let out = cmd
+            .args(["upload", "--source-metric-csv"])
+            .arg(fixture())
+            .args([
+                "--commit",
+                "def456",
+                "--start-time",
+                start,
+                "--link",
+                "https://ci/job/2",
+            ])
+            .output()
+            .unwrap();
+        uploaded_run_id(&out);
+        assert_eq!(db.count("runs").await, runs + 1);
+
+        // --force inserts it anyway.
+        let out = upload(&["--force"]);
+        let id = uploaded_run_id(&out);
+        assert_eq!(db.count("runs").await, runs + 2);
+        let r = run_columns(&db, id).await;
+        assert_eq!(r["cl"].as_deref(), Some("abc123"));
+        assert_eq!(r["start_time"].as_deref(), Some(start));
+        db.drop_now().await;
+    }
+
+    /// The run values from the seed's environment variables and the job's sysinfo files,
+    /// with a flag still winning, and summary.json saying where each came from.
+    #[tokio::test]
+    async fn issue15_run_values_from_env_and_sysinfo_with_their_sources() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let run = make_run_dir(tmp.path(), "1531");
+        let sys = run.join("cases/000/artifacts/sysinfo");
+        std::fs::create_dir_all(&sys).unwrap();
+        std::fs::write(sys.join("tensorrt_version.txt"), "10.13.2.6\n").unwrap();
+        std::fs::write(sys.join("trtllm_installed_version.txt"), "1.3.0rc5\n").unwrap();
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", run.to_str().unwrap(), "--cuda", "13.1"])
+            .env("GIT_COMMIT", "abc1234def")
+            .env("BUILD_URL", "https://jenkins.test/job/perf/1531/")
+            .env("DRIVER_VERSION", "590.10")
+            .env("GPU_NAME", "NVIDIA B200")
+            .env("CUDA_VERSION", "12.0")
+            .env("OS_VERSION", "Rocky Linux 9")
+            .env("TEST_START_TIME", "2026-11-30 07:00:00")
+            .env_remove("TRT_VERSION")
+            .env_remove("TRTLLM_VERSION")
+            .output()
+            .unwrap();
+        let id = uploaded_run_id(&out);
+        let r = run_columns(&db, id).await;
+        assert_eq!(r["tensorrt"].as_deref(), Some("10.13.2.6"), "detected");
+        assert_eq!(r["trtllm"].as_deref(), Some("1.3.0rc5"), "detected");
+        assert_eq!(r["cl"].as_deref(), Some("abc1234def"), "GIT_COMMIT");
+        assert_eq!(
+            r["link"].as_deref(),
+            Some("https://jenkins.test/job/perf/1531/")
+        );
+        assert_eq!(r["driver"].as_deref(), Some("590.10"));
+        assert_eq!(r["gpu"].as_deref(), Some("B200"));
+        assert_eq!(
+            r["cuda"].as_deref(),
+            Some("13.1"),
+            "the flag wins over CUDA_VERSION"
+        );
+        assert_eq!(r["os"].as_deref(), Some("Rocky Linux 9"));
+        assert_eq!(r["start_time"].as_deref(), Some("2026-11-30 07:00:00"));
+        assert_eq!(r["cpu"].as_deref(), Some("Grace"), "properties");
+        assert_eq!(
+            r["commit_time"], None,
+            "abc1234def is not the properties' commit"
+        );
+
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join("results/summary.json")).unwrap(),
+        )
+        .unwrap();
+        let rv = &v["upload"]["run_values"];
+        let src = |col: &str| {
+            (
+                rv[col]["source"].as_str().unwrap_or("null").to_string(),
+                rv[col]["from"].as_str().unwrap_or("").to_string(),
+            )
+        };
+        assert_eq!(
+            src("tensorrt"),
+            ("detected".into(), "sysinfo/tensorrt_version.txt".into())
+        );
+        assert_eq!(
+            src("trtllm"),
+            (
+                "detected".into(),
+                "sysinfo/trtllm_installed_version.txt".into()
+            )
+        );
+        assert_eq!(src("cl"), ("environment".into(), "GIT_COMMIT".into()));
+        assert_eq!(src("cuda"), ("flag".into(), "--cuda".into()));
+        assert_eq!(src("cpu").0, "session_properties");
+        assert_eq!(src("graphic_freq").0, "gpu_monitoring");
+        assert_eq!(rv["tensorrt"]["value"], "10.13.2.6");
+        assert_eq!(rv["commit_time"]["source"], serde_json::Value::Null);
+
+        // An environment variable loses to its flag.
+        let run2 = make_run_dir(tmp.path(), "1532");
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", run2.to_str().unwrap(), "--tensorrt", "10.99"])
+            .env("TRT_VERSION", "10.13")
+            .env("TRTLLM_VERSION", "1.2.0\nnoise")
+            .env("BUILD_URL", "https://jenkins.test/job/perf/1532/")
+            .output()
+            .unwrap();
+        let id = uploaded_run_id(&out);
+        let r = run_columns(&db, id).await;
+        assert_eq!(r["tensorrt"].as_deref(), Some("10.99"));
+        assert_eq!(
+            r["trtllm"].as_deref(),
+            Some("1.2.0"),
+            "first line, from TRTLLM_VERSION"
+        );
+
+        // A malformed TEST_START_TIME is named in one sentence.
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", run2.to_str().unwrap(), "--write-db", "no"])
+            .env("TEST_START_TIME", "yesterday")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("TEST_START_TIME \"yesterday\" is not a time"),
+            "{err}"
+        );
+        db.drop_now().await;
+    }
+
+    /// perf-run's schema and upload work under MariaDB's strict sql_mode, where the legacy
+    /// script's INSERT (no cudnn) fails.
+    #[tokio::test]
+    async fn issue15_strict_mode_server() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        let mut c = db.conn().await;
+        sqlx::raw_sql("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO'")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let legacy = sqlx::query("INSERT INTO `runs` (`driver`, `cpu`, `os`, `gpu`, `cuda`, `graphic_freq`, `memory_freq`, `tensorrt`, `notes`, `cl`, `trtllm`, `start_time`, `end_time`, `link`, `commit_time`) VALUES ('580.1', '', 'Ubuntu', 'GB200', '13.0', '', '', '10.13', '', 'abc', '1.3.0', '2026-11-30 08:00:00', '2026-11-30 08:10:00', 'l', '')")
+            .execute(&mut c)
+            .await;
+        assert!(legacy.is_err(), "the legacy INSERT fails in strict mode");
+        let global: String = sqlx::query("SELECT @@GLOBAL.sql_mode")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            global.contains("STRICT_TRANS_TABLES"),
+            "the test server is strict: {global}"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let run = make_run_dir(tmp.path(), "1541");
+        let out = perfdb::upload_run_dir(&run, &db.settings(&tmp.path().join("spool")), &opts())
+            .await
+            .unwrap();
+        assert!(
+            matches!(out, UploadOutcome::Uploaded { rows: 3, .. }),
+            "{out:?}"
+        );
+        db.drop_now().await;
+    }
+
+    /// `scripts/test-mariadb-private`: a throw-away MariaDB with TLS (self-signed certificate)
+    /// and the ed25519 plugin; stopped and removed on drop.
+    struct PrivateServer {
+        dir: PathBuf,
+        port: u16,
+        ca: PathBuf,
+        version: String,
+    }
+
+    impl PrivateServer {
+        fn start(root: &Path) -> PrivateServer {
+            let dir = root.join("mariadb");
+            let port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let out = Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-mariadb-private"))
+                .arg("up")
+                .arg(&dir)
+                .arg(port.to_string())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(
+                out.status.success(),
+                "scripts/test-mariadb-private up failed: {}{}",
+                text,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let get = |k: &str| super::common::env_file_value(&text, k).unwrap_or_default();
+            PrivateServer {
+                port,
+                ca: PathBuf::from(get("PRIV_MYSQL_CA")),
+                version: get("PRIV_MYSQL_VERSION"),
+                dir,
+            }
+        }
+
+        fn settings(&self, host: &str, user: &str, pass: &str, tls: &str, ca: bool) -> DbSettings {
+            let ca_path = self.ca.display().to_string();
+            let env = |k: &str| match k {
+                "DB_HOST" => Some(host.to_string()),
+                "DB_PORT" => Some(self.port.to_string()),
+                "DB_USER" => Some(user.to_string()),
+                "DB_PASSWORD" => Some(pass.to_string()),
+                "DB_SCHEMA" => Some("perfrun".to_string()),
+                "DB_SSL_MODE" => Some(tls.to_string()),
+                "DB_SSL_CA" => ca.then(|| ca_path.clone()),
+                _ => None,
+            };
+            let args = DbArgs {
+                spool_dir: Some(self.dir.join("spool")),
+                db_connect_timeout: Some(10),
+                ..Default::default()
+            };
+            DbSettings::resolve(&args, &env).unwrap()
+        }
+    }
+
+    impl Drop for PrivateServer {
+        fn drop(&mut self) {
+            let _ = Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-mariadb-private"))
+                .arg("down")
+                .arg(&self.dir)
+                .output();
+        }
+    }
+
+    async fn ssl_cipher(c: &mut MySqlConnection) -> String {
+        sqlx::query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap()
+            .get::<String, _>(1)
+    }
+
+    /// TLS with a self-signed certificate (every --DB-ssl-mode), mysql_native_password users
+    /// with and without REQUIRE SSL, an ed25519 user (refused in one sentence), and a whole
+    /// upload over verified TLS, against a private MariaDB.
+    #[tokio::test]
+    async fn tls_and_login_plugins_on_a_private_server() {
+        if mysql_env().is_none() {
+            absent("no test services (PERFCI_MYSQL_* unset and no /tmp/perfci-svc/env)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let srv = PrivateServer::start(tmp.path());
+        assert!(srv.version.contains("MariaDB"), "{}", srv.version);
+
+        // preferred (the default): TLS because the server offers it.
+        let mut c = perfdb::db::connect(&srv.settings(
+            "127.0.0.1",
+            "native",
+            "native-pw",
+            "preferred",
+            false,
+        ))
+        .await
+        .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty(), "preferred uses TLS");
+        let mut c = perfdb::db::connect(&srv.settings(
+            "127.0.0.1",
+            "native",
+            "native-pw",
+            "disabled",
+            false,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(ssl_cipher(&mut c).await, "", "disabled: no TLS");
+
+        // A REQUIRE SSL user: refused without TLS, accepted with it.
+        let e = perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "disabled", false))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, perfdb::db::DbFailure::Login(_)), "{e}");
+        let mut c =
+            perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "required", false))
+                .await
+                .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty());
+
+        // Verification: the self-signed certificate is trusted only when given as the CA.
+        let e =
+            perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "verify-ca", false))
+                .await
+                .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("TLS connection") && msg.contains("verify-ca"),
+            "{msg}"
+        );
+        let mut c =
+            perfdb::db::connect(&srv.settings("127.0.0.1", "tls", "tls-pw", "verify-ca", true))
+                .await
+                .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty());
+        let mut c = perfdb::db::connect(&srv.settings(
+            "localhost",
+            "tls",
+            "tls-pw",
+            "verify-identity",
+            true,
+        ))
+        .await
+        .unwrap();
+        assert!(!ssl_cipher(&mut c).await.is_empty());
+
+        // ed25519: not supported by sqlx; one sentence that names the plugin and the way out.
+        let e = perfdb::db::connect(&srv.settings("127.0.0.1", "ed", "ed-pw", "preferred", false))
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, perfdb::db::DbFailure::Login(_)), "{msg}");
+        assert!(
+            msg.contains("client_ed25519") && msg.contains("mysql_native_password"),
+            "{msg}"
+        );
+
+        // A whole upload over verified TLS, checked in the stored rows.
+        let schema = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/trt_perf_schema.sql"),
+        )
+        .unwrap();
+        for stmt in split_sql(&schema) {
+            sqlx::raw_sql(AssertSqlSafe(stmt))
+                .execute(&mut c)
+                .await
+                .expect("schema");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_perf-run"))
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", srv.port.to_string())
+            .env("DB_USER", "tls")
+            .env("DB_PASSWORD", "tls-pw")
+            .env("DB_SCHEMA", "perfrun")
+            .env("PERF_RUN_HOME", tmp.path())
+            .env_remove("DB_SSL_MODE")
+            .env_remove("DB_SSL_CA")
+            .args(["upload", "--source-metric-csv"])
+            .arg(fixture())
+            .args([
+                "--commit",
+                "tls1",
+                "--link",
+                "https://ci/tls",
+                "--DB-ssl-mode",
+                "verify-ca",
+                "--DB-ssl-ca",
+            ])
+            .arg(&srv.ca)
+            .output()
+            .unwrap();
+        let id = uploaded_run_id(&out);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM `perf_result` p JOIN `runs` r ON r.`id` = p.`run_id` WHERE r.`id` = ? AND r.`cl` = 'tls1' AND p.`UUID` IS NOT NULL")
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 3);
     }
 
     #[test]

@@ -58,6 +58,16 @@ pub struct DbArgs {
         help_heading = "Database"
     )]
     pub db_connect_timeout: Option<u64>,
+
+    /// TLS to the database [env: DB_SSL_MODE] [default: preferred]: `disabled`, `preferred`
+    /// (TLS when the server offers it), `required`, `verify-ca` or `verify-identity`.
+    #[arg(long = "DB-ssl-mode", value_name = "MODE", help_heading = "Database")]
+    pub db_ssl_mode: Option<String>,
+
+    /// PEM file of the CA that signed the server's certificate, for `verify-ca` and
+    /// `verify-identity` [env: DB_SSL_CA].
+    #[arg(long = "DB-ssl-ca", value_name = "FILE", help_heading = "Database")]
+    pub db_ssl_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,8 +159,9 @@ pub struct UploadArgs {
     #[arg(long, value_name = "KEY")]
     pub run_key: Option<String>,
 
-    /// Upload even when this run key is already in the database.
-    #[arg(long)]
+    /// Upload even when this run is already in the database: by its run key, or as a
+    /// legacy trt_perf_parser.py upload with the same start time, commit and cases.
+    #[arg(long, visible_alias = "force")]
     pub force_reupload: bool,
 
     /// The `cases.format` value for every row, instead of deriving it from the data

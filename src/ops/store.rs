@@ -6,7 +6,7 @@ use crate::cli::upload::DbArgs;
 use crate::journal::RunDir;
 use crate::journal::events::{Event, Journal};
 use crate::output;
-use crate::perfdb::{self, DbSettings, RunInfoArgs, UploadOptions, UploadOutcome};
+use crate::perfdb::{self, DbSettings, UploadOptions, UploadOutcome};
 
 /// Upload the run's results; returns the TRTPerf link and whether the upload is pending.
 pub async fn upload_after_run(
@@ -31,23 +31,10 @@ pub async fn upload_after_run(
             return (None, true);
         }
     };
-    // The TensorRT-LLM version the batch script read on the compute node.
-    let trtllm = std::fs::read_dir(rd.root.join("cases"))
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("artifacts/sysinfo/trtllm_version.txt"))
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty() && s != "unknown");
+    // Run values: the environment (TRT_VERSION, GIT_COMMIT, BUILD_URL, …), then what the job
+    // detected under sysinfo/ (read by `upload_run_dir`), then session_properties.csv.
     let opts = UploadOptions {
-        info: RunInfoArgs {
-            trtllm,
-            link: env("BUILD_URL").filter(|s| !s.is_empty()),
-            notes: env("PERF_RUN_NOTES").filter(|s| !s.is_empty()),
-            ..Default::default()
-        },
+        env: perfdb::runinfo::from_env(&env),
         ..Default::default()
     };
     match perfdb::upload_run_dir(&rd.root, &settings, &opts).await {
@@ -77,6 +64,10 @@ pub async fn upload_after_run(
                 entry: Some(entry.display().to_string()),
             });
             (None, true)
+        }
+        Ok(UploadOutcome::LegacyDuplicate { run_id, link }) => {
+            output::error(perfdb::legacy_duplicate_message(run_id, &settings.target()));
+            (Some(link), false)
         }
         Ok(UploadOutcome::DryRun) => (None, false),
         Err(e) => {

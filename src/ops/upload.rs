@@ -25,9 +25,11 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
-/// Map the flags to upload options (everything but the database settings).
+/// Map the flags (and the run-info environment variables, which a flag overrides) to upload
+/// options (everything but the database settings).
 pub fn options_from_args(args: &UploadArgs) -> UploadOptions {
     UploadOptions {
+        env: perfdb::runinfo::from_env(&env),
         info: RunInfoArgs {
             tensorrt: args.tensorrt.clone(),
             trtllm: args.trtllm.clone(),
@@ -131,6 +133,14 @@ pub fn report(settings: &DbSettings, outcome: &UploadOutcome) -> Exit {
                 entry.display()
             ));
             Exit::UploadPending
+        }
+        UploadOutcome::LegacyDuplicate { run_id, link } => {
+            output::error(perfdb::legacy_duplicate_message(
+                *run_id,
+                &settings.target(),
+            ));
+            output::data(format!("TRTPerf: {link}"));
+            Exit::Usage
         }
         UploadOutcome::DryRun => Exit::Success,
     }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use super::plan::{CaseKey, ResultRow, UploadPlan};
-use super::settings::DbSettings;
+use super::settings::{DbSettings, TlsMode};
 use super::sqltext as q;
 
 /// Why an upload did not happen. Every variant is a reason to keep the upload in the spool.
@@ -41,6 +41,11 @@ pub enum Written {
         new_cases: usize,
     },
     AlreadyThere {
+        run_id: u64,
+    },
+    /// Run `run_id`, written by the legacy uploader (no run key), has this run's start time,
+    /// commit and cases; nothing was inserted (the migration guard; `--force` overrides).
+    LegacyDuplicate {
         run_id: u64,
     },
 }
@@ -111,8 +116,20 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
             }
         }
         sqlx::Error::Tls(t) => DbFailure::Unreachable(format!(
-            "The TLS handshake with the database at {at} failed: {t}."
+            "The TLS connection to the database at {at} failed ({t}); check --DB-ssl-mode/DB_SSL_MODE (now {}) and --DB-ssl-ca/DB_SSL_CA.",
+            s.tls.name()
         )),
+        sqlx::Error::Protocol(p) if p.contains("authentication plugin") => {
+            // sqlx: "unknown authentication plugin: NAME (module:line)"
+            let plugin = p
+                .split("plugin:")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .unwrap_or("?");
+            DbFailure::Login(format!(
+                "The database at {at} wants user {user:?} to log in with the authentication plugin {plugin:?}, which perf-run does not support; ask the database admin for a user with mysql_native_password or caching_sha2_password (see docs/upload.md, \"Servers and logins\")."
+            ))
+        }
         other => {
             DbFailure::Unreachable(format!("Cannot connect to the database at {at}: {other}."))
         }
@@ -125,14 +142,24 @@ pub async fn connect(settings: &DbSettings) -> Result<MySqlConnection, DbFailure
     let (host, user, password) = settings
         .require_complete()
         .map_err(|e| DbFailure::Login(e.0))?;
-    let options = MySqlConnectOptions::new()
+    let mut options = MySqlConnectOptions::new()
         .host(host)
         .port(settings.port)
         .username(user)
         .password(password.expose_secret())
         .database(&settings.schema)
         .charset("utf8mb4")
-        .statement_cache_capacity(16);
+        .statement_cache_capacity(16)
+        .ssl_mode(match settings.tls {
+            TlsMode::Disabled => MySqlSslMode::Disabled,
+            TlsMode::Preferred => MySqlSslMode::Preferred,
+            TlsMode::Required => MySqlSslMode::Required,
+            TlsMode::VerifyCa => MySqlSslMode::VerifyCa,
+            TlsMode::VerifyIdentity => MySqlSslMode::VerifyIdentity,
+        });
+    if let Some(ca) = &settings.tls_ca {
+        options = options.ssl_ca(ca);
+    }
     match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(classify_connect(&e, settings, host, user)),
@@ -212,7 +239,78 @@ pub async fn find_run(conn: &mut MySqlConnection, run_key: &str) -> Result<Optio
     Ok(row.and_then(|r| int_at(&r, 0)))
 }
 
-/// Write the plan: look up the run key (unless `force`), then one transaction.
+/// The case identity the legacy uploader and perf-run share: everything but `format`
+/// (legacy: always ONNX; perf-run: from the data), compared as MySQL's `_ci` collations do.
+type CaseIdentity = (String, u64, String, String);
+
+fn case_identity(network: &str, batchsize: u64, precision: &str, cmd: &str) -> CaseIdentity {
+    let norm = |s: &str| s.trim_end_matches(' ').to_lowercase();
+    (norm(network), batchsize, norm(precision), norm(cmd))
+}
+
+/// The migration guard: a run the legacy uploader wrote (its `perf_result.UUID` is NULL)
+/// with the same start time and commit (`cl`) whose cases include every case of this plan.
+/// Without a start time or a commit nothing identifies the run, and nothing is looked up.
+pub async fn find_legacy_run(
+    conn: &mut MySqlConnection,
+    plan: &UploadPlan,
+) -> Result<Option<u64>, DbFailure> {
+    let (Some(start), cl) = (plan.run.start_time.as_deref(), plan.run.cl.trim()) else {
+        return Ok(None);
+    };
+    if cl.is_empty() {
+        return Ok(None);
+    }
+    let rows = sqlx::query(q::FIND_LEGACY_RUN_CASES)
+        .bind(start)
+        .bind(cl)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| statement_failure("Looking for a legacy upload of this run", &e))?;
+    let mut runs: Vec<(u64, HashSet<CaseIdentity>)> = Vec::new();
+    for r in rows {
+        let Some(id) = int_at(&r, 0) else { continue };
+        let text = |i: usize| -> String {
+            r.try_get::<String, _>(i)
+                .or_else(|_| {
+                    r.try_get::<Vec<u8>, _>(i)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                })
+                .unwrap_or_default()
+        };
+        let key = case_identity(
+            &text(1),
+            int_at(&r, 2).unwrap_or(u64::MAX),
+            &text(3),
+            &text(4),
+        );
+        match runs.last_mut() {
+            Some((last, set)) if *last == id => {
+                set.insert(key);
+            }
+            _ => runs.push((id, HashSet::from([key]))),
+        }
+    }
+    let ours: HashSet<CaseIdentity> = plan
+        .results
+        .iter()
+        .map(|r| {
+            case_identity(
+                &r.case.network,
+                u64::from(r.case.batchsize),
+                &r.case.precision,
+                &r.case.cmd,
+            )
+        })
+        .collect();
+    Ok(runs
+        .into_iter()
+        .find(|(_, theirs)| ours.is_subset(theirs))
+        .map(|(id, _)| id))
+}
+
+/// Write the plan: look up the run key and a legacy upload of the same run (unless
+/// `force`), then one transaction.
 pub async fn write_plan(
     conn: &mut MySqlConnection,
     plan: &UploadPlan,
@@ -246,6 +344,9 @@ async fn write_locked(
 ) -> Result<Written, DbFailure> {
     if !force && let Some(run_id) = find_run(conn, &plan.run_key).await? {
         return Ok(Written::AlreadyThere { run_id });
+    }
+    if !force && let Some(run_id) = find_legacy_run(conn, plan).await? {
+        return Ok(Written::LegacyDuplicate { run_id });
     }
     let packet: u64 = match sqlx::query(q::MAX_PACKET).fetch_one(&mut *conn).await {
         Ok(row) => int_at(&row, 0).unwrap_or(16 << 20),
@@ -287,7 +388,7 @@ async fn write_in_tx(
         .bind(&r.gpu)
         .bind(&r.cuda)
         .bind(&r.cudnn)
-        .bind(&r.cublas)
+        .bind(r.cublas_value())
         .bind(&r.graphic_freq)
         .bind(&r.memory_freq)
         .bind(&r.tensorrt)

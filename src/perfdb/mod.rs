@@ -15,6 +15,7 @@ pub mod junit;
 pub mod plan;
 pub mod props;
 pub mod rules;
+pub mod runinfo;
 pub mod runkey;
 pub mod settings;
 pub mod spool;
@@ -42,6 +43,9 @@ pub enum UploadOutcome {
     },
     /// This run key is already in the database as run `run_id`; nothing was inserted.
     AlreadyUploaded { run_id: u64, link: String },
+    /// The legacy uploader already wrote this run (same start time, commit and cases, no
+    /// run key) as run `run_id`; nothing was inserted. `--force` inserts it anyway.
+    LegacyDuplicate { run_id: u64, link: String },
     /// The database could not be written; the upload waits in spool entry `entry`.
     Spooled { entry: PathBuf, reason: String },
     /// `--write-db no`: the statements were printed, nothing was sent.
@@ -63,6 +67,9 @@ pub struct SourceFiles {
 pub struct UploadOptions {
     /// Run information flags (`--driver`, `--link`, …; reference §9.1).
     pub info: RunInfoArgs,
+    /// The same values from the environment (`TRT_VERSION`, `GIT_COMMIT`, …;
+    /// [`runinfo::from_env`]); a flag wins.
+    pub env: RunInfoArgs,
     /// `--framework`: force `cases.format` instead of deriving it from the data.
     pub framework: Option<String>,
     /// `--run-key`: use this idempotency key instead of the derived one.
@@ -107,6 +114,7 @@ fn apply_sources(mut inputs: PlanInputs, s: &SourceFiles) -> Result<PlanInputs, 
 fn plan_options(opts: &UploadOptions) -> PlanOptions {
     PlanOptions {
         info: opts.info.clone(),
+        env: opts.env.clone(),
         framework: opts.framework.clone(),
         run_key: opts.run_key.clone(),
     }
@@ -207,12 +215,11 @@ fn report_plan_problems(plan: &UploadPlan, settings: &DbSettings) {
     if plan.skipped.is_empty() {
         return;
     }
-    let failed = plan.skipped.iter().filter(|s| s.failed_state).count();
+    let (failed, invalid, other) = plan::skip_counts(&plan.skipped);
     output::warn(format!(
-        "{} of {} CSV rows are not uploaded ({failed} with state=failed, {} incomplete or invalid):",
+        "{} of {} CSV rows are not uploaded ({failed} with state=failed, {invalid} with state=invalid, {other} incomplete or unusable):",
         plan.skipped.len(),
         plan.skipped.len() + plan.rows_used,
-        plan.skipped.len() - failed
     ));
     let show = if output::verbosity() >= 1 {
         plan.skipped.len()
@@ -268,6 +275,12 @@ pub async fn execute_plan(
 
 fn finish(plan: &UploadPlan, settings: &DbSettings, w: db::Written) -> UploadOutcome {
     let (run_id, outcome) = match w {
+        db::Written::LegacyDuplicate { run_id } => {
+            return UploadOutcome::LegacyDuplicate {
+                run_id,
+                link: settings.link_for(run_id),
+            };
+        }
         db::Written::Inserted { run_id, rows, .. } => (
             run_id,
             UploadOutcome::Uploaded {
@@ -285,7 +298,8 @@ fn finish(plan: &UploadPlan, settings: &DbSettings, w: db::Written) -> UploadOut
         ),
     };
     if let Some(dir) = &plan.run_dir {
-        match summary::record_upload(dir, run_id, &settings.link_for(run_id)) {
+        let values = runinfo::run_values_json(&plan.run, &plan.run_sources);
+        match summary::record_upload(dir, run_id, &settings.link_for(run_id), Some(&values)) {
             Ok(Some(p)) => output::detail(format!("Recorded the upload in {}.", p.display())),
             Ok(None) => {}
             Err(e) => output::warn(format!(
@@ -295,6 +309,13 @@ fn finish(plan: &UploadPlan, settings: &DbSettings, w: db::Written) -> UploadOut
         }
     }
     outcome
+}
+
+/// The sentence for [`UploadOutcome::LegacyDuplicate`].
+pub fn legacy_duplicate_message(run_id: u64, target: &str) -> String {
+    format!(
+        "Not uploaded: run {run_id} in {target} has the same start time, commit and cases and no run key, so the legacy trt_perf_parser.py already uploaded this run; let only one uploader write each job (see docs/upload.md, \"Migrating from trt_perf_parser.py\"), or pass --force to insert it a second time."
+    )
 }
 
 /// What a spool retry did.
@@ -359,6 +380,21 @@ pub async fn retry_spool(settings: &DbSettings) -> Result<SpoolReport> {
             },
         };
         match result {
+            Ok(db::Written::LegacyDuplicate { run_id }) => {
+                let reason = legacy_duplicate_message(run_id, &settings.target())
+                    + " Remove this spool entry, or upload the run again with --force.";
+                entry.attempts += 1;
+                entry.last_attempt =
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                entry.last_error = reason.clone();
+                if let Err(e) = spool::write_entry(&path, &entry) {
+                    output::warn(format!(
+                        "Could not update the spool entry {} ({e}); it stays pending.",
+                        path.display()
+                    ));
+                }
+                report.pending.push((path, reason));
+            }
             Ok(w) => {
                 let outcome = finish(&entry.plan, settings, w);
                 if let Err(e) = std::fs::remove_file(&path) {

@@ -13,7 +13,7 @@
 //!
 //! The plan is plain data (serde) so a failed upload can be spooled and retried verbatim.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::csvlong::{LongCsv, LongRow};
 use super::rules::{self, NumberColumn};
+use super::runinfo::{self, Detected, RunValueSource};
 use super::{junit, props, runkey};
 use crate::error::UserError;
 
@@ -69,6 +70,15 @@ pub struct RunRow {
     pub ip: String,
 }
 
+impl RunRow {
+    /// `runs.cublas` as written: NULL when unknown, like the legacy uploader, which never
+    /// writes the column (legacy-interop review item 6). The other nullable text columns it
+    /// does write (`cpu`, `cl`, `notes`, `link`, `trtllm`) stay `''` when empty, as there.
+    pub fn cublas_value(&self) -> Option<&str> {
+        Some(self.cublas.as_str()).filter(|v| !v.trim().is_empty())
+    }
+}
+
 /// The identity of a case (§9.2 step 4).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CaseKey {
@@ -110,6 +120,28 @@ pub struct Skipped {
     pub reason: String,
     /// `state=failed` rows: the legacy script skipped them too, so they are expected.
     pub failed_state: bool,
+    /// `state=invalid` rows: perf-run's validity gate rejected the measurement (the legacy
+    /// script would have uploaded them).
+    #[serde(default)]
+    pub invalid_state: bool,
+}
+
+/// How many skipped rows are `state=failed`, `state=invalid`, and anything else.
+pub fn skip_counts(skipped: &[Skipped]) -> (usize, usize, usize) {
+    let failed = skipped.iter().filter(|s| s.failed_state).count();
+    let invalid = skipped
+        .iter()
+        .filter(|s| !s.failed_state && s.invalid_state)
+        .count();
+    (failed, invalid, skipped.len() - failed - invalid)
+}
+
+/// Why a CSV row is not uploaded, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SkipKind {
+    Failed,
+    Invalid,
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +159,9 @@ pub struct UploadPlan {
     pub run_dir: Option<PathBuf>,
     /// Non-fatal problems found while reading the inputs.
     pub warnings: Vec<String>,
+    /// Where each value of `run` came from (column → source), for `summary.json`.
+    #[serde(default)]
+    pub run_sources: BTreeMap<String, RunValueSource>,
 }
 
 impl UploadPlan {
@@ -168,12 +203,17 @@ pub struct PlanInputs {
     /// `summary.json` of a run directory: job ids and test ids for the run key.
     pub summary: Option<PathBuf>,
     pub run_dir: Option<PathBuf>,
+    /// Versions the job detected on the compute node (`sysinfo/*.txt`).
+    pub detected: Detected,
 }
 
 /// Everything besides the files that shapes the plan.
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
+    /// The run-info flags.
     pub info: RunInfoArgs,
+    /// The same values from the environment ([`runinfo::from_env`]); a flag wins.
+    pub env: RunInfoArgs,
     pub framework: Option<String>,
     pub run_key: Option<String>,
 }
@@ -360,12 +400,6 @@ fn flag(v: &Option<String>) -> String {
     v.as_deref().map(str::trim).unwrap_or("").to_string()
 }
 
-fn fill(field: &mut String, from: &str) {
-    if field.is_empty() && !from.trim().is_empty() {
-        *field = from.trim().to_string();
-    }
-}
-
 fn chars(s: &str) -> usize {
     s.chars().count()
 }
@@ -375,88 +409,7 @@ fn chars(s: &str) -> usize {
 /// at all that can be uploaded.
 pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, UserError> {
     let mut warnings = Vec::new();
-    let a = &opts.info;
-
-    // §9.2 step 1: flags.
-    let mut run = RunRow {
-        driver: flag(&a.driver),
-        cpu: flag(&a.cpu),
-        os: flag(&a.os),
-        gpu: rules::gpu_name(&flag(&a.gpu)),
-        cuda: flag(&a.cuda),
-        tensorrt: flag(&a.tensorrt),
-        notes: flag(&a.notes),
-        cl: flag(&a.commit),
-        // "--trtllm: first line used" (§9.1): the flag is often `python3 -c "import tensorrt_llm"` output.
-        trtllm: flag(&a.trtllm)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string(),
-        link: flag(&a.link),
-        hostname: flag(&a.hostname),
-        ip: flag(&a.ip),
-        ..Default::default()
-    };
-    let parse_flag_time = |name: &str, v: &Option<String>| -> Result<Option<String>, UserError> {
-        let s = flag(v);
-        if s.is_empty() {
-            return Ok(None);
-        }
-        parse_time(&s).map(|t| Some(fmt_time(t))).ok_or_else(|| {
-            UserError(format!(
-                "{name} {s:?} is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
-            ))
-        })
-    };
-    run.start_time = parse_flag_time("--start-time", &a.start_time)?;
-    run.end_time = parse_flag_time("--end-time", &a.end_time)?;
-    run.commit_time = parse_flag_time("--commit-time", &a.commit_time)?;
-
-    // §9.2 step 1: session_properties.csv fills empty fields.
-    let mut prop_clocks = (String::new(), String::new());
-    if let Some(p) = &inputs.properties {
-        let sp = props::read_session_properties(p)?;
-        fill(&mut run.driver, &sp.driver);
-        fill(&mut run.cuda, &sp.cuda);
-        fill(&mut run.cudnn, &sp.cudnn);
-        fill(&mut run.cublas, &sp.cublas);
-        fill(&mut run.tensorrt, &sp.tensorrt);
-        fill(&mut run.hostname, &sp.hostname);
-        fill(&mut run.ip, &sp.ip);
-        fill(&mut run.gpu, &sp.gpu);
-        fill(&mut run.os, &sp.os);
-        fill(&mut run.cpu, &sp.cpu);
-        fill(&mut run.cl, &sp.commit);
-        for (slot, raw, what) in [
-            (&mut run.start_time, &sp.start_time, "start_timestamp"),
-            (&mut run.end_time, &sp.end_time, "end_timestamp"),
-            (&mut run.commit_time, &sp.commit_time, "commit_timestamp"),
-        ] {
-            if slot.is_none() && !raw.is_empty() {
-                match parse_time(raw) {
-                    Some(t) => *slot = Some(fmt_time(t)),
-                    None => warnings.push(format!(
-                        "{what} {raw:?} in {} is not a time perf-run understands, so it is left empty.",
-                        p.display()
-                    )),
-                }
-            }
-        }
-        prop_clocks = (sp.sm_clock, sp.mem_clock);
-    }
-
-    // §9.2 step 2, without blanking what the flags gave.
-    run.graphic_freq = flag(&a.sm_clock);
-    run.memory_freq = flag(&a.mem_clock);
-    if let Some(g) = &inputs.gpu_monitoring {
-        let (sm, mem) = props::gpu_monitoring_clocks(g)?;
-        fill(&mut run.graphic_freq, &sm);
-        fill(&mut run.memory_freq, &mem);
-    }
-    fill(&mut run.graphic_freq, &prop_clocks.0);
-    fill(&mut run.memory_freq, &prop_clocks.1);
+    let (mut run, mut sources) = run_values(inputs, opts, &mut warnings)?;
 
     // §9.2 steps 3–5: the rows.
     let mut csv = LongCsv::open(&inputs.metric_csv)?;
@@ -510,12 +463,13 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
             forced_framework.as_deref(),
             csv.has_total_time(),
         ) {
-            Err((reason, failed_state)) => skipped.push(Skipped {
+            Err((reason, kind)) => skipped.push(Skipped {
                 line: row.line,
                 test_name: tid.clone(),
                 metric_type: row.metric_type.clone(),
                 reason,
-                failed_state,
+                failed_state: kind == SkipKind::Failed,
+                invalid_state: kind == SkipKind::Invalid,
             }),
             Ok(acc) => {
                 rows_used += 1;
@@ -561,23 +515,55 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
             }
         }
     }
-    fill(&mut run.graphic_freq, &csv_sm);
-    fill(&mut run.memory_freq, &csv_mem);
-    if run.start_time.is_none() {
-        run.start_time = first_start.map(fmt_time);
+    use runinfo::SourceKind::MetricCsv;
+    for (col, slot, v, from) in [
+        (
+            "graphic_freq",
+            &mut run.graphic_freq,
+            &csv_sm,
+            "metric CSV sm_clk (first row)",
+        ),
+        (
+            "memory_freq",
+            &mut run.memory_freq,
+            &csv_mem,
+            "metric CSV mem_clk (first row)",
+        ),
+    ] {
+        if slot.is_empty() && !v.is_empty() {
+            *slot = v.clone();
+            sources.insert(col.to_string(), flag_source(MetricCsv, from));
+        }
     }
-    if run.end_time.is_none() {
-        run.end_time = last_end.map(fmt_time);
+    for (col, slot, t, from) in [
+        (
+            "start_time",
+            &mut run.start_time,
+            first_start,
+            "metric CSV (earliest start_timestamp)",
+        ),
+        (
+            "end_time",
+            &mut run.end_time,
+            last_end,
+            "metric CSV (latest end_timestamp)",
+        ),
+    ] {
+        if slot.is_none()
+            && let Some(t) = t
+        {
+            *slot = Some(fmt_time(t));
+            sources.insert(col.to_string(), flag_source(MetricCsv, from));
+        }
     }
     check_run_lengths(&run)?;
 
     if cases.is_empty() {
-        let failed = skipped.iter().filter(|s| s.failed_state).count();
+        let (failed, invalid, other) = skip_counts(&skipped);
         return Err(UserError(format!(
-            "Nothing to upload: none of the {} data rows of {} can be uploaded ({failed} have state=failed, {} are incomplete or invalid; run with --write-db no to see each row and its reason).",
+            "Nothing to upload: none of the {} data rows of {} can be uploaded ({failed} have state=failed, {invalid} have state=invalid, {other} are incomplete or unusable; run with --write-db no to see each row and its reason).",
             skipped.len(),
             inputs.metric_csv.display(),
-            skipped.len() - failed
         )));
     }
 
@@ -665,7 +651,296 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
         metric_csv: inputs.metric_csv.clone(),
         run_dir: inputs.run_dir.clone(),
         warnings,
+        run_sources: sources,
     })
+}
+
+/// `(column, flag, flag value, environment variable, environment value)`.
+type FlagEnv<'a> = (
+    &'static str,
+    &'static str,
+    &'a Option<String>,
+    &'static str,
+    &'a Option<String>,
+);
+
+/// The run values that flags and the environment can set; the flag wins (reference §9.1;
+/// [`runinfo::ENV_VARS`]).
+fn flag_env<'a>(a: &'a RunInfoArgs, e: &'a RunInfoArgs) -> [FlagEnv<'a>; 13] {
+    [
+        ("driver", "--driver", &a.driver, "DRIVER_VERSION", &e.driver),
+        ("cpu", "--cpu-name", &a.cpu, "", &e.cpu),
+        ("os", "--os", &a.os, "OS_VERSION", &e.os),
+        ("gpu", "--gpu", &a.gpu, "GPU_NAME", &e.gpu),
+        ("cuda", "--cuda", &a.cuda, "CUDA_VERSION", &e.cuda),
+        (
+            "tensorrt",
+            "--tensorrt",
+            &a.tensorrt,
+            "TRT_VERSION",
+            &e.tensorrt,
+        ),
+        ("trtllm", "--trtllm", &a.trtllm, "TRTLLM_VERSION", &e.trtllm),
+        ("notes", "--notes", &a.notes, "PERF_RUN_NOTES", &e.notes),
+        ("cl", "--commit", &a.commit, "GIT_COMMIT", &e.commit),
+        ("link", "--link", &a.link, "BUILD_URL", &e.link),
+        ("hostname", "--hostname", &a.hostname, "", &e.hostname),
+        ("ip", "--ip", &a.ip, "", &e.ip),
+        (
+            "start_time",
+            "--start-time",
+            &a.start_time,
+            "TEST_START_TIME",
+            &e.start_time,
+        ),
+    ]
+}
+
+/// The `runs` row before the CSV is read (§9.2 steps 1–2), the source of each value, and
+/// the properties file's commit time when it may be used (see below).
+///
+/// Order per column: flag > environment > detected on the compute node > session
+/// properties > GPU monitoring (clocks). `commit_time` follows the commit actually recorded
+/// in `cl`: `--commit-time`, else the properties file's `commit_timestamp` only when `cl`
+/// is the properties file's own commit (`trt_change_id`), else NULL.
+type RunValues = (RunRow, BTreeMap<String, RunValueSource>);
+
+fn run_values(
+    inputs: &PlanInputs,
+    opts: &PlanOptions,
+    warnings: &mut Vec<String>,
+) -> Result<RunValues, UserError> {
+    use runinfo::SourceKind::*;
+    let a = &opts.info;
+    let e = &opts.env;
+    let sp = match &inputs.properties {
+        Some(p) => Some((props::read_session_properties(p)?, p)),
+        None => None,
+    };
+    let empty = props::SessionProps::default();
+    let props_v = sp.as_ref().map(|(s, _)| s).unwrap_or(&empty);
+    let det = &inputs.detected;
+    let det_trt = det.tensorrt.as_ref();
+    let det_llm = det.trtllm.as_ref();
+    let mut run = RunRow::default();
+    let mut sources: BTreeMap<String, RunValueSource> = BTreeMap::new();
+
+    for (col, flag_name, fv, env_name, ev) in flag_env(a, e) {
+        let f = flag(fv);
+        let ev = flag(ev);
+        let (det_v, det_from) = match col {
+            "tensorrt" => det_trt.map(|d| (d.value.as_str(), d.from.as_str())),
+            "trtllm" => det_llm.map(|d| (d.value.as_str(), d.from.as_str())),
+            _ => None,
+        }
+        .unwrap_or(("", ""));
+        let (prop_v, prop_from): (&str, &str) = match col {
+            "driver" => (&props_v.driver, "nvidia_driver_version"),
+            "cpu" => (&props_v.cpu, "cpu_properties"),
+            "os" => (&props_v.os, "os_properties"),
+            "gpu" => (&props_v.gpu, "gpu_properties"),
+            "cuda" => (&props_v.cuda, "cuda_version"),
+            "tensorrt" => (&props_v.tensorrt, "trt_version"),
+            "cl" => (&props_v.commit, "trt_change_id"),
+            "hostname" => (&props_v.hostname, "hostname"),
+            "ip" => (&props_v.ip, "ip"),
+            _ => ("", ""),
+        };
+        let prop_from = format!("session_properties.csv {prop_from}");
+        let Some((mut v, src)) = runinfo::pick(&[
+            runinfo::cand(&f, Flag, flag_name),
+            runinfo::cand(&ev, Environment, env_name),
+            runinfo::cand(det_v, Detected, det_from),
+            runinfo::cand(prop_v, SessionProperties, &prop_from),
+        ]) else {
+            continue;
+        };
+        match col {
+            // "--trtllm: first line used" (§9.1): often `python3 -c "import tensorrt_llm"` output.
+            "trtllm" => v = v.lines().next().unwrap_or("").trim().to_string(),
+            "gpu" => v = rules::gpu_name(&v),
+            "start_time" if src.source != SessionProperties => {
+                let what = match src.source {
+                    Flag => "--start-time".to_string(),
+                    _ => format!("The environment variable {}", src.from),
+                };
+                let t = parse_time(&v).ok_or_else(|| {
+                    UserError(format!(
+                        "{what} {v:?} is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
+                    ))
+                })?;
+                v = fmt_time(t);
+            }
+            _ => {}
+        }
+        let slot = match col {
+            "driver" => &mut run.driver,
+            "cpu" => &mut run.cpu,
+            "os" => &mut run.os,
+            "gpu" => &mut run.gpu,
+            "cuda" => &mut run.cuda,
+            "tensorrt" => &mut run.tensorrt,
+            "trtllm" => &mut run.trtllm,
+            "notes" => &mut run.notes,
+            "cl" => &mut run.cl,
+            "link" => &mut run.link,
+            "hostname" => &mut run.hostname,
+            "ip" => &mut run.ip,
+            _ => {
+                run.start_time = Some(v);
+                sources.insert(col.to_string(), src);
+                continue;
+            }
+        };
+        *slot = v;
+        sources.insert(col.to_string(), src);
+    }
+    // Only the properties file knows these (perf-run additions: cudnn is NOT NULL in
+    // TRT_perf.runs and the legacy script never set it, §11 item 13).
+    for (col, v, from) in [
+        ("cudnn", &props_v.cudnn, "cudnn_version"),
+        ("cublas", &props_v.cublas, "cublas_version"),
+    ] {
+        if let Some((v, src)) = runinfo::pick(&[runinfo::cand(
+            v,
+            SessionProperties,
+            &format!("session_properties.csv {from}"),
+        )]) {
+            match col {
+                "cudnn" => run.cudnn = v,
+                _ => run.cublas = v,
+            }
+            sources.insert(col.to_string(), src);
+        }
+    }
+
+    let parse_flag_time = |name: &str, v: &Option<String>| -> Result<Option<String>, UserError> {
+        let s = flag(v);
+        if s.is_empty() {
+            return Ok(None);
+        }
+        parse_time(&s).map(|t| Some(fmt_time(t))).ok_or_else(|| {
+            UserError(format!(
+                "{name} {s:?} is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
+            ))
+        })
+    };
+    run.end_time = parse_flag_time("--end-time", &a.end_time)?;
+    if run.end_time.is_some() {
+        sources.insert("end_time".into(), flag_source(Flag, "--end-time"));
+    }
+    run.commit_time = parse_flag_time("--commit-time", &a.commit_time)?;
+    if run.commit_time.is_some() {
+        sources.insert("commit_time".into(), flag_source(Flag, "--commit-time"));
+    }
+
+    // §9.2 step 1: times from the properties file, where still empty.
+    if let Some((sp, path)) = &sp {
+        // The properties file's commit time describes the properties file's commit: use it
+        // only for that commit (legacy-interop review item 5).
+        let cl_is_props_commit = runinfo::same_commit(&run.cl, &sp.commit);
+        if run.commit_time.is_none()
+            && !sp.commit_time.is_empty()
+            && !run.cl.is_empty()
+            && !cl_is_props_commit
+        {
+            warnings.push(format!(
+                "runs.commit_time is left empty: commit_timestamp in {} belongs to commit {:?}, but the run records commit {:?} (from {}); pass --commit-time for that commit.",
+                path.display(),
+                sp.commit,
+                run.cl,
+                sources.get("cl").map(|s| s.from.as_str()).unwrap_or("?")
+            ));
+        }
+        for (col, slot, raw, what, usable) in [
+            (
+                "start_time",
+                &mut run.start_time,
+                &sp.start_time,
+                "start_timestamp",
+                true,
+            ),
+            (
+                "end_time",
+                &mut run.end_time,
+                &sp.end_time,
+                "end_timestamp",
+                true,
+            ),
+            (
+                "commit_time",
+                &mut run.commit_time,
+                &sp.commit_time,
+                "commit_timestamp",
+                cl_is_props_commit,
+            ),
+        ] {
+            if slot.is_none() && !raw.is_empty() && usable {
+                match parse_time(raw) {
+                    Some(t) => {
+                        *slot = Some(fmt_time(t));
+                        sources.insert(
+                            col.to_string(),
+                            flag_source(SessionProperties, &format!("session_properties.csv {what}")),
+                        );
+                    }
+                    None => warnings.push(format!(
+                        "{what} {raw:?} in {} is not a time perf-run understands, so it is left empty.",
+                        path.display()
+                    )),
+                }
+            }
+        }
+    }
+
+    // §9.2 step 2, without blanking what the flags gave.
+    let (mon_sm, mon_mem) = match &inputs.gpu_monitoring {
+        Some(g) => props::gpu_monitoring_clocks(g)?,
+        None => (String::new(), String::new()),
+    };
+    for (col, fv, flag_name, mon, prop, prop_from) in [
+        (
+            "graphic_freq",
+            &a.sm_clock,
+            "--sm-clock",
+            &mon_sm,
+            &props_v.sm_clock,
+            "session_properties.csv sm_clk",
+        ),
+        (
+            "memory_freq",
+            &a.mem_clock,
+            "--mem-clock",
+            &mon_mem,
+            &props_v.mem_clock,
+            "session_properties.csv mem_clk",
+        ),
+    ] {
+        let f = flag(fv);
+        if let Some((v, src)) = runinfo::pick(&[
+            runinfo::cand(&f, Flag, flag_name),
+            runinfo::cand(
+                mon,
+                GpuMonitoring,
+                "gpu_monitoring.csv (most frequent value)",
+            ),
+            runinfo::cand(prop, SessionProperties, prop_from),
+        ]) {
+            match col {
+                "graphic_freq" => run.graphic_freq = v,
+                _ => run.memory_freq = v,
+            }
+            sources.insert(col.to_string(), src);
+        }
+    }
+    Ok((run, sources))
+}
+
+fn flag_source(kind: runinfo::SourceKind, from: &str) -> RunValueSource {
+    RunValueSource {
+        source: kind,
+        from: from.to_string(),
+    }
 }
 
 struct Accepted {
@@ -691,28 +966,29 @@ fn parse_number(what: &str, s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// §9.2 step 3: decide whether a row is uploaded; `Err((reason, is_failed_state))` if not.
+/// §9.2 step 3: decide whether a row is uploaded; `Err((reason, kind))` if not.
 fn accept_row(
     row: &LongRow,
     gpu: &str,
     forced_framework: Option<&str>,
     has_total_time_column: bool,
-) -> Result<Accepted, (String, bool)> {
+) -> Result<Accepted, (String, SkipKind)> {
+    use SkipKind::Other;
     if row.state.trim() == "failed" {
-        return Err(("the test failed (state=failed)".into(), true));
+        return Err(("the test failed (state=failed)".into(), SkipKind::Failed));
     }
     // perf-run marks measurements its validity gate rejected (failed requests, zero tokens,
     // missing metrics) as state=invalid: they are never stored as if they were real numbers.
     if row.state.trim() == "invalid" {
         return Err((
             "the measurement is invalid (state=invalid: see the reasons in summary.json)".into(),
-            true,
+            SkipKind::Invalid,
         ));
     }
     if rules::legacy_filtered(&row.turtle_case_name) {
         return Err((
             "trt_perf_parser.py filters this turtle_case_name out".into(),
-            false,
+            Other,
         ));
     }
     let missing: Vec<&str> = [
@@ -725,7 +1001,7 @@ fn accept_row(
     .map(|(n, _)| *n)
     .collect();
     if !missing.is_empty() {
-        return Err((format!("{} is empty", missing.join(" and ")), false));
+        return Err((format!("{} is empty", missing.join(" and ")), Other));
     }
     let metric_type = row.metric_type.trim();
     let network = rules::network_for_row(&row.network_name, &row.test_name);
@@ -733,7 +1009,7 @@ fn accept_row(
     let batchsize: u32 = batch.parse().map_err(|_| {
         (
             format!("batch size {batch} does not fit the int unsigned column"),
-            false,
+            Other,
         )
     })?;
     let framework = match forced_framework {
@@ -754,7 +1030,7 @@ fn accept_row(
                 chars(&key.network),
                 limits::NETWORK
             ),
-            false,
+            Other,
         ));
     }
     if chars(&key.cmd) > limits::CMD {
@@ -764,19 +1040,19 @@ fn accept_row(
                 chars(&key.cmd),
                 limits::CMD
             ),
-            false,
+            Other,
         ));
     }
     let number = match rules::number_column(metric_type) {
         Some(col) => Some((
             col,
             parse_number(&format!("perf_metric of {metric_type}"), &row.perf_metric)
-                .map_err(|e| (e, false))?,
+                .map_err(|e| (e, Other))?,
         )),
         None => None,
     };
     let total_time = if has_total_time_column && !row.total_time_sec.trim().is_empty() {
-        Some(parse_number("total_time__sec", &row.total_time_sec).map_err(|e| (e, false))?)
+        Some(parse_number("total_time__sec", &row.total_time_sec).map_err(|e| (e, Other))?)
     } else {
         None
     };
@@ -875,6 +1151,7 @@ pub fn run_dir_inputs(run_dir: &Path) -> Result<PlanInputs, UserError> {
         junit,
         summary: opt("summary.json"),
         run_dir: Some(run_dir.to_path_buf()),
+        detected: runinfo::detect_in_run_dir(run_dir),
     })
 }
 
@@ -946,6 +1223,7 @@ mod tests {
                 },
                 framework: Some("onnx".into()),
                 run_key: Some("my-key".into()),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -1003,6 +1281,64 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.0.starts_with("Nothing to upload"), "{}", err.0);
+    }
+
+    #[test]
+    fn commit_time_only_for_the_properties_own_commit_and_sources_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let props = dir.path().join("session_properties.csv");
+        std::fs::write(
+            &props,
+            "trt_change_id,commit_timestamp,trt_version,cpu_properties\n\
+             dd60747,2026-11-22 19:23:33,10.9,\"OrderedDict({'product_name': 'Grace'})\"\n",
+        )
+        .unwrap();
+        let inputs = PlanInputs {
+            metric_csv: fixture(),
+            properties: Some(props),
+            ..Default::default()
+        };
+        let with = |commit: Option<&str>, env_commit: Option<&str>| {
+            build_plan(
+                &inputs,
+                &PlanOptions {
+                    info: RunInfoArgs {
+                        commit: commit.map(String::from),
+                        ..Default::default()
+                    },
+                    env: RunInfoArgs {
+                        commit: env_commit.map(String::from),
+                        tensorrt: Some("10.13".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let p = with(Some("abc123"), Some("dd60747"));
+        assert_eq!(p.run.cl, "abc123");
+        assert_eq!(p.run.commit_time, None);
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("commit_time is left empty")),
+            "{:?}",
+            p.warnings
+        );
+        let p = with(None, Some("DD60747FFFF"));
+        assert_eq!(p.run.cl, "DD60747FFFF");
+        assert_eq!(p.run.commit_time.as_deref(), Some("2026-11-22 19:23:33"));
+        assert_eq!(p.run_sources["cl"].source, runinfo::SourceKind::Environment);
+        assert_eq!(p.run_sources["cl"].from, "GIT_COMMIT");
+        assert_eq!(p.run.tensorrt, "10.13", "environment beats properties");
+        assert_eq!(p.run.cpu, "Grace");
+        let p = with(None, None);
+        assert_eq!(p.run.cl, "dd60747");
+        assert_eq!(
+            p.run_sources["commit_time"].from,
+            "session_properties.csv commit_timestamp"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Run information from `session_properties.csv` and `gpu_monitoring.csv` (reference §7.3,
-//! §9.2 steps 1–2). The `*_properties` columns are Python `str(OrderedDict(...))` strings such
-//! as `OrderedDict([('device_product_name', 'NVIDIA GB200'), ('pci_device_id', 1234)])`; the
-//! legacy parser looks for `'key': 'value'` (dict repr), which an OrderedDict repr never
-//! contains — both forms are read here.
+//! §9.2 steps 1–2). The `*_properties` columns are Python `str(OrderedDict(...))` strings.
+//! Python ≥ 3.12 prints `OrderedDict({'device_product_name': 'NVIDIA GB200', 'pci_device_id': 1234})`
+//! (the form the legacy parser's `'key': 'value'` regexes match, and the one perf-run writes);
+//! older Pythons print `OrderedDict([('device_product_name', 'NVIDIA GB200'), ...])`, which
+//! the legacy parser cannot read. Both forms are read here.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -182,6 +183,23 @@ mod tests {
             Some("NVIDIA GB200")
         );
         assert_eq!(py_repr_get(od, "pci_device_id").as_deref(), Some("1234"));
+        // Python >= 3.12 form, which perf-run writes and the legacy parser reads.
+        let od312 = "OrderedDict({'device_product_name': 'NVIDIA GB200', 'pci_device_id': 1234})";
+        assert_eq!(
+            py_repr_get(od312, "device_product_name").as_deref(),
+            Some("NVIDIA GB200")
+        );
+        assert_eq!(py_repr_get(od312, "pci_device_id").as_deref(), Some("1234"));
+        // What perf-run's own writer produces reads back, quotes and all.
+        let written = crate::results::writers::session::ordered_dict(&[
+            ("name", "Ubuntu"),
+            ("version", "24.04 (it's LTS)"),
+        ]);
+        assert_eq!(py_repr_get(&written, "name").as_deref(), Some("Ubuntu"));
+        assert_eq!(
+            py_repr_get(&written, "version").as_deref(),
+            Some("24.04 (it's LTS)")
+        );
         let d = "{'name': 'Ubuntu', 'version': \"22.04 (it's LTS)\"}";
         assert_eq!(py_repr_get(d, "name").as_deref(), Some("Ubuntu"));
         assert_eq!(

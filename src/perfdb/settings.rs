@@ -26,6 +26,44 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The sentence printed when someone passes `--DB-password` on the command line.
 pub const PASSWORD_ON_CLI_REFUSED: &str = "--DB-password is refused: a password on the command line can be read by every user of this machine in `ps` and ends up in shell history and CI logs. Put it in the DB_PASSWORD environment variable (for example a Jenkins credentials binding) or in a file only you can read and pass --DB-password-file FILE; the password you typed is now exposed, so consider changing it.";
 
+/// TLS to the database (MySQL's `--ssl-mode` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Never TLS.
+    Disabled,
+    /// TLS when the server offers it, without checking its certificate (MySQL's default).
+    Preferred,
+    /// TLS or no connection; the certificate is not checked.
+    Required,
+    /// TLS with a certificate signed by `--DB-ssl-ca` (or a system CA).
+    VerifyCa,
+    /// [`TlsMode::VerifyCa`], and the certificate names `--DB-host`.
+    VerifyIdentity,
+}
+
+impl TlsMode {
+    pub fn parse(s: &str) -> Option<TlsMode> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "disabled" | "disable" | "off" => Some(TlsMode::Disabled),
+            "preferred" | "prefer" => Some(TlsMode::Preferred),
+            "required" | "require" => Some(TlsMode::Required),
+            "verify-ca" => Some(TlsMode::VerifyCa),
+            "verify-identity" | "verify-full" => Some(TlsMode::VerifyIdentity),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMode::Disabled => "disabled",
+            TlsMode::Preferred => "preferred",
+            TlsMode::Required => "required",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyIdentity => "verify-identity",
+        }
+    }
+}
+
 /// Where the password came from (shown in dry-run output and messages, never the value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordSource {
@@ -56,6 +94,8 @@ pub struct DbSettings {
     pub spool_dir: PathBuf,
     pub trtperf_url: String,
     pub connect_timeout: Duration,
+    pub tls: TlsMode,
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl fmt::Debug for DbSettings {
@@ -76,6 +116,8 @@ impl fmt::Debug for DbSettings {
             .field("spool_dir", &self.spool_dir)
             .field("trtperf_url", &self.trtperf_url)
             .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -165,6 +207,29 @@ impl DbSettings {
             }
             None => DEFAULT_CONNECT_TIMEOUT,
         };
+        let tls = match non_empty(args.db_ssl_mode.clone())
+            .map(|m| (m, "--DB-ssl-mode"))
+            .or_else(|| non_empty(env("DB_SSL_MODE")).map(|m| (m, "DB_SSL_MODE")))
+        {
+            None => TlsMode::Preferred,
+            Some((m, from)) => TlsMode::parse(&m).ok_or_else(|| {
+                UserError(format!(
+                    "{from} {m:?} is not a TLS mode; use disabled, preferred, required, verify-ca or verify-identity."
+                ))
+            })?,
+        };
+        let tls_ca = args
+            .db_ssl_ca
+            .clone()
+            .or_else(|| non_empty(env("DB_SSL_CA")).map(PathBuf::from));
+        if let Some(ca) = &tls_ca
+            && !ca.is_file()
+        {
+            return Err(UserError(format!(
+                "The database CA file {} (--DB-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
+                ca.display()
+            )));
+        }
         Ok(DbSettings {
             host,
             port,
@@ -175,6 +240,8 @@ impl DbSettings {
             spool_dir,
             trtperf_url,
             connect_timeout,
+            tls,
+            tls_ca,
         })
     }
 
@@ -350,6 +417,34 @@ mod tests {
                 .0
                 .contains("empty")
         );
+    }
+
+    #[test]
+    fn tls_mode_flag_env_default() {
+        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[])).unwrap();
+        assert_eq!(s.tls, TlsMode::Preferred);
+        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_SSL_MODE", "REQUIRED")]))
+            .unwrap();
+        assert_eq!(s.tls, TlsMode::Required);
+        let args = DbArgs {
+            db_ssl_mode: Some("verify_ca".into()),
+            ..Default::default()
+        };
+        let s = DbSettings::resolve(&args, &env_of(&[("DB_SSL_MODE", "disabled")])).unwrap();
+        assert_eq!(s.tls, TlsMode::VerifyCa);
+        let e = DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_SSL_MODE", "maybe")]))
+            .unwrap_err();
+        assert!(
+            e.0.contains("DB_SSL_MODE \"maybe\" is not a TLS mode"),
+            "{}",
+            e.0
+        );
+        let e = DbSettings::resolve(
+            &DbArgs::default(),
+            &env_of(&[("DB_SSL_CA", "/nonexistent/ca.pem")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("/nonexistent/ca.pem"), "{}", e.0);
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub const RELEASE_LOCK: &str = "SELECT RELEASE_LOCK(?)";
 pub const FIND_RUN_BY_KEY: &str =
     "SELECT `run_id` FROM `perf_result` WHERE `UUID` = ? ORDER BY `run_id` LIMIT 1";
 
+/// The case rows of runs the legacy uploader wrote (no run key: `UUID` is NULL) with this
+/// start time and commit; the migration guard compares their cases with the plan's.
+pub const FIND_LEGACY_RUN_CASES: &str = "SELECT r.`id`, c.`network`, c.`batchsize`, c.`precision`, c.`cmd` FROM `runs` r JOIN `perf_result` p ON p.`run_id` = r.`id` JOIN `cases` c ON c.`id` = p.`case_id` WHERE r.`start_time` = ? AND r.`cl` = ? AND p.`UUID` IS NULL ORDER BY r.`id`";
+
 pub const RUN_COLUMNS: [&str; 17] = [
     "driver",
     "cpu",
@@ -205,7 +209,7 @@ pub fn render_dry_run(plan: &UploadPlan, settings: &DbSettings, force: bool) -> 
     if force {
         let _ = writeln!(
             o,
-            "-- --force-reupload: the run key is not looked up; the run is inserted even if it is already there."
+            "-- --force-reupload: neither the run key nor a legacy upload is looked up; the run is inserted even if it is already there."
         );
     } else {
         let _ = writeln!(
@@ -217,6 +221,19 @@ pub fn render_dry_run(plan: &UploadPlan, settings: &DbSettings, force: bool) -> 
             "{};",
             FIND_RUN_BY_KEY.replace('?', &literal(&plan.run_key))
         );
+        if let (Some(start), false) = (&r.start_time, r.cl.trim().is_empty()) {
+            let _ = writeln!(
+                o,
+                "-- If a run found here has every case below, the legacy uploader already wrote this run and nothing below runs (--force skips this):"
+            );
+            let _ = writeln!(
+                o,
+                "{};",
+                FIND_LEGACY_RUN_CASES
+                    .replacen('?', &literal(start), 1)
+                    .replacen('?', &literal(r.cl.trim()), 1)
+            );
+        }
     }
     let _ = writeln!(o, "START TRANSACTION;");
     let run_values = [
@@ -226,7 +243,9 @@ pub fn render_dry_run(plan: &UploadPlan, settings: &DbSettings, force: bool) -> 
         literal(&r.gpu),
         literal(&r.cuda),
         literal(&r.cudnn),
-        literal(&r.cublas),
+        r.cublas_value()
+            .map(literal)
+            .unwrap_or_else(|| "NULL".into()),
         literal(&r.graphic_freq),
         literal(&r.memory_freq),
         literal(&r.tensorrt),

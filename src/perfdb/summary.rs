@@ -54,13 +54,19 @@ pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), UserError> {
     Ok((jobs, tests))
 }
 
-/// Set `"upload": {"run_id": N, "link": "...", "at": "<RFC3339>"}` atomically (the results
-/// writer owns the format). A missing file is not an error (flag-mode uploads have none).
-pub fn record_upload(run_dir: &Path, run_id: u64, link: &str) -> anyhow::Result<Option<PathBuf>> {
+/// Set `"upload": {"run_id": N, "link": "...", "at": "<RFC3339>", "run_values": {...}}`
+/// atomically (the results writer owns the format). A missing file is not an error
+/// (flag-mode uploads have none).
+pub fn record_upload(
+    run_dir: &Path,
+    run_id: u64,
+    link: &str,
+    run_values: Option<&Value>,
+) -> anyhow::Result<Option<PathBuf>> {
     let Some(path) = summary_path(run_dir) else {
         return Ok(None);
     };
-    crate::results::record_upload(&path, run_id, link)?;
+    crate::results::writers::summary::record_upload_with(&path, run_id, link, run_values)?;
     Ok(Some(path))
 }
 
@@ -88,18 +94,28 @@ mod tests {
         let (jobs, tests) = read_ids(&p).unwrap();
         assert_eq!(jobs, vec!["123", "124"]);
         assert_eq!(tests, vec!["t1", "t2"]);
-        let written = record_upload(dir.path(), 42, "http://x?run_ids=42").unwrap();
+        let written = record_upload(
+            dir.path(),
+            42,
+            "http://x?run_ids=42",
+            Some(&serde_json::json!({"tensorrt": {"value": "10.13", "source": "environment", "from": "TRT_VERSION"}})),
+        )
+        .unwrap();
         assert_eq!(written.as_deref(), Some(p.as_path()));
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(v["upload"]["run_id"], 42);
         assert_eq!(v["upload"]["link"], "http://x?run_ids=42");
         assert!(v["upload"]["at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(
+            v["upload"]["run_values"]["tensorrt"]["source"],
+            "environment"
+        );
         assert_eq!(v["schema"], "perf-run.summary");
         // key order kept
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["schema", "version", "run", "cases", "upload"]);
         // no summary: skipped
         let empty = tempfile::tempdir().unwrap();
-        assert_eq!(record_upload(empty.path(), 1, "l").unwrap(), None);
+        assert_eq!(record_upload(empty.path(), 1, "l", None).unwrap(), None);
     }
 }

@@ -86,6 +86,9 @@ pub fn perf_run() -> assert_cmd::Command {
                 "USE_TRT_PERF_DB",
             ]
             .contains(&k.as_str())
+            || perf_run::perfdb::runinfo::ENV_VARS
+                .iter()
+                .any(|(var, _)| *var == k)
         {
             c.env_remove(k);
         }

@@ -1,8 +1,10 @@
 //! `session_properties.csv` (reference §7.3): one row describing the run's host, in the
 //! columns `trt_perf_parser.py` reads (§9.2 step 1). The `*_properties` cells are Python
-//! `str(OrderedDict(...))` strings, because that is what the uploader parses: it reads
-//! `'device_product_name'` from `gpu_properties`, `'name'` + `'version'` from `os_properties`
-//! and `'product_name'` from `cpu_properties`.
+//! `str(OrderedDict(...))` strings in the form Python ≥ 3.12 prints them,
+//! `OrderedDict({'k': 'v'})`, because that is what the uploader parses: its regexes look for
+//! `'device_product_name': '…'` in `gpu_properties`, `'name'` + `'version'` in `os_properties`
+//! and `'product_name'` in `cpu_properties`, and never match the pre-3.12 form
+//! `OrderedDict([('k', 'v')])` (legacy-interop review, item 4a).
 
 use std::io::{self, Write};
 
@@ -63,13 +65,17 @@ pub fn write(w: &mut dyn Write, run: &RunInfo) -> io::Result<()> {
     Ok(())
 }
 
-/// `OrderedDict([('k', 'v'), …])`, exactly as Python prints it.
+/// `OrderedDict({'k': 'v', …})`, exactly as Python ≥ 3.12 prints it (`OrderedDict()` when
+/// empty).
 pub fn ordered_dict(items: &[(&str, &str)]) -> String {
+    if items.is_empty() {
+        return "OrderedDict()".to_string();
+    }
     let inner: Vec<String> = items
         .iter()
-        .map(|(k, v)| format!("({}, {})", py_repr(k), py_repr(v)))
+        .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
         .collect();
-    format!("OrderedDict([{}])", inner.join(", "))
+    format!("OrderedDict({{{}}})", inner.join(", "))
 }
 
 /// Python's `repr()` of a `str`.
@@ -111,9 +117,64 @@ mod tests {
         assert_eq!(py_repr("it's"), "\"it's\"");
         assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_repr("x\\y\n"), "'x\\\\y\\n'");
+        // What `str(OrderedDict(...))` prints on Python 3.12+.
         assert_eq!(
             ordered_dict(&[("device_product_name", "NVIDIA GB200"), ("n", "1")]),
-            "OrderedDict([('device_product_name', 'NVIDIA GB200'), ('n', '1')])"
+            "OrderedDict({'device_product_name': 'NVIDIA GB200', 'n': '1'})"
+        );
+        assert_eq!(
+            ordered_dict(&[("product_name", "O'Neil CPU")]),
+            "OrderedDict({'product_name': \"O'Neil CPU\"})"
+        );
+        assert_eq!(ordered_dict(&[]), "OrderedDict()");
+    }
+
+    /// The regexes of the legacy `trt_perf_parser.py` (`parse_session_properties`) find the
+    /// GPU, OS and CPU in what perf-run writes.
+    #[test]
+    fn legacy_regexes_read_the_written_file() {
+        use crate::results::model::{RunInfo, SysInfo};
+        let mut run = RunInfo::new("r1", chrono::Utc::now());
+        run.sysinfo = SysInfo {
+            gpu: "NVIDIA GB200".into(),
+            driver: "580.65".into(),
+            cuda: "13.0".into(),
+            os: "Ubuntu 24.04.2 LTS".into(),
+            cpu: "Intel(R) Xeon(R) Processor".into(),
+            gpu_count: Some(4),
+        };
+        let mut buf = Vec::new();
+        write(&mut buf, &run).unwrap();
+        let mut r = csv::Reader::from_reader(buf.as_slice());
+        let headers = r.headers().unwrap().clone();
+        let row = r.records().next().unwrap().unwrap();
+        let cell = |name: &str| {
+            row.get(headers.iter().position(|h| h == name).unwrap())
+                .unwrap()
+                .to_string()
+        };
+        let legacy = |text: &str, key: &str| {
+            assert!(text.starts_with("OrderedDict"), "{text}");
+            regex::Regex::new(&format!(r"'{key}':\s*'([^']+)'"))
+                .unwrap()
+                .captures(text)
+                .map(|c| c[1].to_string())
+        };
+        assert_eq!(
+            legacy(&cell("gpu_properties"), "device_product_name").as_deref(),
+            Some("NVIDIA GB200")
+        );
+        assert_eq!(
+            legacy(&cell("os_properties"), "name").as_deref(),
+            Some("Ubuntu")
+        );
+        assert_eq!(
+            legacy(&cell("os_properties"), "version").as_deref(),
+            Some("24.04.2 LTS")
+        );
+        assert_eq!(
+            legacy(&cell("cpu_properties"), "product_name").as_deref(),
+            Some("Intel(R) Xeon(R) Processor")
         );
     }
 }

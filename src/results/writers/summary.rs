@@ -259,6 +259,17 @@ fn normalise(p: &Path) -> Vec<String> {
 /// Record in `summary.json` that the results were uploaded (TRT_perf run id and link).
 /// Atomic: the file is rewritten under a temporary name and renamed.
 pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Result<()> {
+    record_upload_with(summary_path, run_id, link, None)
+}
+
+/// [`record_upload`], also recording under `upload.run_values` where each value of the
+/// `runs` row came from (the uploader's `runinfo::run_values_json`).
+pub fn record_upload_with(
+    summary_path: &Path,
+    run_id: u64,
+    link: &str,
+    run_values: Option<&Value>,
+) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(summary_path)
         .with_context(|| format!("could not read {}", summary_path.display()))?;
     let mut doc: Value = serde_json::from_str(&text).with_context(|| {
@@ -280,14 +291,15 @@ pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Re
     let Some(obj) = doc.as_object_mut() else {
         anyhow::bail!("{} does not hold a JSON object", summary_path.display());
     };
-    obj.insert(
-        "upload".into(),
-        json!({
-            "run_id": run_id,
-            "link": link,
-            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }),
-    );
+    let mut upload = json!({
+        "run_id": run_id,
+        "link": link,
+        "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    if let (Some(values), Some(u)) = (run_values, upload.as_object_mut()) {
+        u.insert("run_values".into(), values.clone());
+    }
+    obj.insert("upload".into(), upload);
     super::write_atomic(summary_path, |w| {
         serde_json::to_writer_pretty(&mut *w, &doc)?;
         w.write_all(b"\n")
