@@ -36,6 +36,10 @@ PKGS=(
   # workspace sync, Debian's python3 + pytest for tests/stub-trtllm (jobs get a clean login PATH
   # through ssh, so they use /usr/bin/python3, not a pyenv or venv python)
   rsync python3 python3-pytest python3-pytest-timeout python3-yaml
+  # the install-step test builds a real wheel offline (pip wheel --no-build-isolation)
+  python3-pip python3-setuptools python3-wheel
+  # building perf-run itself: sqlx's TLS (native-tls) links the system OpenSSL
+  libssl-dev pkg-config
 )
 
 install_packages() {

@@ -343,10 +343,6 @@ def get_config_dir(benchmark_mode):
 # ---------------------------------------------------------------------------------------------
 # The test
 
-# Used as a default argument below, so defined before the class.
-GEN_LOG_SENTINEL_TIMEOUT = 120
-
-
 class PerfSanityTestConfig:
     def __init__(self, test_case_name, output_dir):
         self.case = test_case_name
