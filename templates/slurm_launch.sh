@@ -42,7 +42,9 @@ trap 'perf_run_signalled=1; echo "perf-run: the job was told to stop (SIGTERM: t
 trap 'perf_run_signalled=1; exit 130' INT
 
 # ---------------------------------------------------------------- system information
-# Recorded on the first node for the result files; `unknown` where a tool is missing.
+# Recorded on the first node for the result files; `unknown` where a tool is missing. The
+# host's view here; GPU, driver, CUDA and the Python packages are probed again inside the
+# container below (where CUDA and TensorRT live) and those files win.
 perf_run_probe() {
   local out=$1 v=""
   shift
@@ -60,9 +62,65 @@ perf_run_probe "$perf_run_sysinfo"/os.txt sh -c '. /etc/os-release && echo "$PRE
 perf_run_probe "$perf_run_sysinfo"/cpu.txt sh -c 'lscpu | sed -n "s/^Model name:[[:space:]]*//p"'
 perf_run_probe "$perf_run_sysinfo"/hostname.txt hostname
 perf_run_probe "$perf_run_sysinfo"/trtllm_version.txt sed -n 's/^__version__ *= *"\(.*\)"/\1/p' "$LLM_ROOT/tensorrt_llm/version.py"
+mapfile -t perf_run_nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+# A preparatory step runs in the background and is waited for: bash runs the TERM trap only
+# between foreground commands, so a hanging foreground srun would hold back the exit marker.
+# perf_run_prep NAME LOG CMD...: CMD's output goes to LOG (relative to the job workspace).
+perf_run_prep() {
+  local name=$1 log=$2 pid rc=0
+  shift 2
+  "$@" > "$jobWorkspace/$log" 2>&1 &
+  pid=$!
+  perf_run_roles[$pid]=$name
+  wait "$pid" || rc=$?
+  unset "perf_run_roles[$pid]"
+  return "$rc"
+}
+{%- if install %}
+
+# ---------------------------------------------------------------- install
+# The TensorRT-LLM under test is the wheel, not whatever the image holds (upstream
+# slurm_install.sh): one task per node installs it into a node-local directory, behind a
+# per-node lock, with retries; every role then puts that directory first on PYTHONPATH.
+export PERF_RUN_SITE="/tmp/perf_run_trtllm_${SLURM_JOB_ID}"
+echo "perf-run: installing ${PERF_RUN_TRTLLM_WHEEL##*/} on {{ total_nodes }} node(s); log: install.log"
+if ! perf_run_prep INSTALL install.log srun "${srunArgs[@]}" --nodes={{ total_nodes }} --ntasks={{ total_nodes }} --ntasks-per-node=1 --kill-on-bad-exit=1 --job-name=INSTALL bash -c '
+  set -u
+  site=$PERF_RUN_SITE
+  exec 9>"/tmp/perf_run_install_job${SLURM_JOB_ID}.lock"
+  flock 9
+  if [[ -f $site/.installed ]]; then echo "$(hostname): already installed in $site"; exit 0; fi
+  for try in 1 2 3; do
+    if python3 -m pip install --no-deps --force-reinstall --no-index --no-cache-dir --target "$site" "$PERF_RUN_TRTLLM_WHEEL"; then
+      touch "$site/.installed"
+      echo "$(hostname): installed ${PERF_RUN_TRTLLM_WHEEL##*/} in $site"
+      exit 0
+    fi
+    echo "$(hostname): pip failed (try $try of 3)"
+    sleep 5
+  done
+  exit 1'; then
+  echo "perf-run: installing the TensorRT-LLM wheel failed on at least one node, so no test ran; see install.log:" >&2
+  tail -n 20 "$jobWorkspace/install.log" >&2 || true
+  exit 1
+fi
+{%- endif %}
+
+# Inside the container, on the first node: what the roles will really run with.
+cat > "$perf_run_sysinfo/probe.sh" <<'PERF_RUN_PROBE'
+d=$jobWorkspace/sysinfo
+put() { local f=$1 v; shift; v=$("$@" 2>/dev/null | head -n 1) || v=""; [[ -n $v ]] && printf '%s\n' "$v" > "$d/$f"; return 0; }
+put gpu.txt nvidia-smi --query-gpu=name --format=csv,noheader
+put driver.txt nvidia-smi --query-gpu=driver_version --format=csv,noheader
+put cuda.txt sh -c 'nvcc --version | sed -n "s/.*release \([0-9.]*\).*/\1/p"'
+put tensorrt_version.txt python3 -c 'import importlib.metadata as m; print(m.version("tensorrt"))'
+put trtllm_installed_version.txt python3 -c 'import importlib.metadata as m; print(m.version("tensorrt_llm"))'
+put trtllm_installed_location.txt python3 -c 'import importlib.util as u; s = u.find_spec("tensorrt_llm"); print(s.origin if s else "")'
+PERF_RUN_PROBE
+perf_run_prep SYSINFO logs/sysinfo.log srun "${srunArgs[@]}" --nodes=1 --ntasks=1 --ntasks-per-node=1 --nodelist="${perf_run_nodes[0]}" --job-name=SYSINFO bash -c '{% if install %}export PYTHONPATH=$PERF_RUN_SITE${PYTHONPATH:+:$PYTHONPATH}; {% endif %}bash "$jobWorkspace/sysinfo/probe.sh"' \
+  || echo "perf-run: probing the container failed (see logs/sysinfo.log); the host values are kept" >&2
 
 # ---------------------------------------------------------------- steps
-mapfile -t perf_run_nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 perf_run_slice() { local IFS=,; echo "${perf_run_nodes[*]:$1:$2}"; }
 # The test's per-case directory (<--output-dir>/<case>): role logs and sentinels live here,
 # where upstream's test_perf_sanity.py reads them (upstream slurm_launch_draft.sh).

@@ -1037,6 +1037,7 @@ Median TTFT (ms): 1122.63</system-out></testcase>
             os: "Ubuntu 24.04.2 LTS".into(),
             cpu: "Intel(R) Xeon(R) Processor".into(),
             gpu_count: Some(4),
+            ..Default::default()
         };
         let mut f = std::fs::File::create(run.join("results/session_properties.csv")).unwrap();
         perf_run::results::writers::session::write(&mut f, &info).unwrap();

@@ -47,6 +47,7 @@ fn run_info() -> RunInfo {
         os: "Ubuntu 24.04.2 LTS".into(),
         cpu: "Neoverse-V2".into(),
         gpu_count: Some(4),
+        ..Default::default()
     };
     run
 }

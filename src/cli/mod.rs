@@ -105,6 +105,17 @@ pub struct SelectArgs {
     #[arg(long, value_name = "DIR", help_heading = "Selection")]
     pub trtllm_dir: Option<PathBuf>,
 
+    /// The TensorRT-LLM wheel to install on every node before the test runs, so the build
+    /// under test is the one measured [env: TRTLLM_WHEEL] [default: the newest
+    /// `build/tensorrt_llm-*.whl` of the checkout, if any].
+    #[arg(long, value_name = "WHEEL", help_heading = "Selection")]
+    pub trtllm_wheel: Option<PathBuf>,
+
+    /// `auto` installs the wheel given or found; `none` runs the image's own TensorRT-LLM
+    /// (for an image that already has the right build) [env: PERF_RUN_INSTALL] [default: auto].
+    #[arg(long, value_name = "MODE", value_parser = ["auto", "none"], help_heading = "Selection")]
+    pub install: Option<String>,
+
     /// pytest module [env: PERF_TEST_MODULE] [default: perf/test_perf_sanity.py].
     #[arg(long, value_name = "PATH", help_heading = "Test id")]
     pub module: Option<String>,

@@ -150,6 +150,8 @@ pub struct Settings {
     pub function: String,
     pub prefix: Option<String>,
     pub trtllm_dir: Option<PathBuf>,
+    /// The TensorRT-LLM wheel to install on every node (None: the image's own).
+    pub install: Option<Wheel>,
     pub templates_dir: Option<PathBuf>,
     pub profile_source: Option<String>,
     /// Which source each setting came from, by environment-variable name.
@@ -157,6 +159,80 @@ pub struct Settings {
 }
 
 /// Built-in defaults (reference §2.4: the legacy scripts' defaults).
+/// A TensorRT-LLM wheel to install before the test (upstream slurm_install.sh).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wheel {
+    pub path: PathBuf,
+    /// Where it came from: `--trtllm-wheel`, `TRTLLM_WHEEL` or the checkout's build output.
+    pub source: &'static str,
+}
+
+/// `--install none` > `--trtllm-wheel` > `TRTLLM_WHEEL` > the newest
+/// `<checkout>/build/tensorrt_llm-*.whl` (where upstream's build_wheel.py writes it) > none.
+fn resolve_install(
+    select: &SelectArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    trtllm_dir: Option<&std::path::Path>,
+) -> Result<Option<Wheel>> {
+    let mode = select
+        .install
+        .clone()
+        .or_else(|| env("PERF_RUN_INSTALL").filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "auto".into());
+    match mode.as_str() {
+        "none" => return Ok(None),
+        "auto" => {}
+        other => {
+            return Err(UserError(format!(
+                "PERF_RUN_INSTALL=`{}` is not an install mode; use auto or none",
+                crate::error::escape_for_message(other)
+            ))
+            .into());
+        }
+    }
+    let given = select
+        .trtllm_wheel
+        .clone()
+        .map(|p| (p, "--trtllm-wheel"))
+        .or_else(|| {
+            env("TRTLLM_WHEEL")
+                .filter(|v| !v.is_empty())
+                .map(|v| (PathBuf::from(v), "TRTLLM_WHEEL"))
+        });
+    if let Some((path, source)) = given {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if !path.is_file() || !name.ends_with(".whl") {
+            return Err(UserError(format!(
+                "{source} {} is not a wheel file (a `*.whl` that exists on this machine)",
+                path.display()
+            ))
+            .into());
+        }
+        return Ok(Some(Wheel { path, source }));
+    }
+    let Some(dir) = trtllm_dir else {
+        return Ok(None);
+    };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir.join("build"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with("tensorrt_llm-") && n.ends_with(".whl")
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    found.sort();
+    Ok(found.pop().map(|(_, path)| Wheel {
+        path,
+        source: "the checkout's build output",
+    }))
+}
+
 pub const DEFAULT_MODULE: &str = "perf/test_perf_sanity.py";
 pub const DEFAULT_FUNCTION: &str = "test_e2e";
 pub const DEFAULT_WORKDIR: &str = "/home/{user}/jenkins_trtllm_perf";
@@ -418,6 +494,7 @@ pub fn resolve_with(
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
+    let install = resolve_install(select, &env, trtllm_dir.as_deref())?;
     let container_mounts = profile
         .as_ref()
         .and_then(|p| p.container_mounts.clone())
@@ -485,6 +562,7 @@ pub fn resolve_with(
         function,
         prefix,
         trtllm_dir,
+        install,
         templates_dir: cluster.templates.clone(),
         profile_source: set.map(|s| s.source),
         origins: r.origins,

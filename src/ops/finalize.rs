@@ -168,6 +168,17 @@ fn run_info(i: &FinalizeInput, cases: &[results::CaseResult]) -> RunInfo {
         .find(|d| d.is_dir())
     {
         run.sysinfo = results::read_sysinfo(&dir);
+        let si = &run.sysinfo;
+        let known = |v: &str| v != crate::results::model::UNKNOWN;
+        if known(&si.trtllm_installed)
+            && known(&si.trtllm_checkout)
+            && si.trtllm_installed != si.trtllm_checkout
+        {
+            crate::output::warn(format!(
+                "the TensorRT-LLM the test ran with is {} ({}), but the checkout's tensorrt_llm/version.py says {}: the numbers belong to the installed build, not to the checkout",
+                si.trtllm_installed, si.trtllm_location, si.trtllm_checkout
+            ));
+        }
     }
     run
 }

@@ -186,9 +186,28 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             .first()
             .map(|c| c.plan.paths.run_dir.clone())
             .context("internal error: no case")?;
-        let s2 = stage_cases(&remote, &rd.root.join("cases"), &remote_run_dir)
+        let mut s2 = stage_cases(&remote, &rd.root.join("cases"), &remote_run_dir)
             .await
             .context("copying the generated scripts to the cluster failed")?;
+        // The wheel to install, once per run (every case's plan names the same file).
+        if let Some(install) = prep.cases.iter().find_map(|c| c.plan.install.as_ref()) {
+            let local = rd.root.join("wheel");
+            let w = stage_wheel(&remote, install, &local, &remote_run_dir)
+                .await
+                .with_context(|| {
+                    format!(
+                        "copying the wheel {} to the cluster failed",
+                        install.local.display()
+                    )
+                })?;
+            output::info(format!(
+                "staged the wheel {} ({}) for installation on every node",
+                install.local.display(),
+                install.source
+            ));
+            s2.files_transferred += w.files_transferred;
+            s2.bytes_sent += w.bytes_sent;
+        }
         journal.record(Event::Staged {
             checkout_synced: synced,
             files_transferred: stats.files_transferred + s2.files_transferred,
@@ -512,4 +531,34 @@ async fn find_by_name<R: Remote>(
         .map(str::trim)
         .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
         .map(str::to_string))
+}
+
+/// Put the wheel in `<run dir>/wheel/` on the cluster: a hard link (or a copy, across file
+/// systems) in the local run directory, then one rsync of that directory.
+async fn stage_wheel<R: crate::remote::Remote>(
+    remote: &R,
+    install: &crate::plan::InstallPlan,
+    local_dir: &std::path::Path,
+    remote_run_dir: &str,
+) -> Result<crate::remote::SyncStats> {
+    std::fs::create_dir_all(local_dir)
+        .with_context(|| format!("cannot create {}", local_dir.display()))?;
+    let name = install
+        .local
+        .file_name()
+        .context("internal error: the wheel has no file name")?;
+    let dst = local_dir.join(name);
+    if !dst.exists() && std::fs::hard_link(&install.local, &dst).is_err() {
+        std::fs::copy(&install.local, &dst)
+            .with_context(|| format!("cannot copy {}", install.local.display()))?;
+    }
+    remote
+        .sync_to(
+            local_dir,
+            &format!("{remote_run_dir}/wheel"),
+            &[],
+            false,
+            Duration::from_secs(3600),
+        )
+        .await
 }

@@ -26,6 +26,9 @@ pub struct CommandContext<'a> {
     /// YAML env on every rank of an aggregated step (`server_env_var`; ctx_only: the ctx
     /// worker env), upstream's `export pytestCommand="{server_env_var} $partialPytestCommand"`.
     pub agg_env: Vec<(String, String)>,
+    /// A wheel is installed into [`super::INSTALL_SITE`]: every role puts it first on
+    /// PYTHONPATH and PATH (inside the container, where the command is `eval`ed).
+    pub installed: bool,
 }
 
 /// The UCX prefix of upstream's submit.py @05323f95 (GPU type from the stage name): GB300
@@ -217,6 +220,18 @@ pub fn finish_step(mut s: RolePlan, ctx: &CommandContext) -> RolePlan {
             ("results.xml".to_string(), true, false, String::new())
         }
     };
+    let site_env;
+    if ctx.installed {
+        site_env =
+            "PYTHONPATH=$PERF_RUN_SITE${PYTHONPATH:+:$PYTHONPATH} PATH=$PERF_RUN_SITE/bin:$PATH"
+                .to_string();
+        // After a UCX `… &&` prefix (a separate command), before the assignments.
+        let at = raw
+            .iter()
+            .take_while(|r| r.trim_end().ends_with("&&"))
+            .count();
+        raw.insert(at, &site_env);
+    }
     let mut argv = Vec::new();
     if llmapi {
         argv.push(launcher);

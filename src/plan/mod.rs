@@ -144,6 +144,22 @@ pub struct RemotePaths {
     pub test_output_rel: String,
 }
 
+/// The TensorRT-LLM wheel a job installs on every node before its roles start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallPlan {
+    /// The wheel on this machine (staged once per run).
+    pub local: PathBuf,
+    /// Where staging puts it on the cluster: `<run dir>/wheel/<file>`.
+    pub remote: String,
+    /// `--trtllm-wheel`, `TRTLLM_WHEEL` or the checkout's build output.
+    pub source: String,
+}
+
+/// Node-local directory the wheel is installed into (per job, so nothing of the image or of
+/// another job is touched), exported as `PERF_RUN_SITE` by the batch script (a step's
+/// PMI/SLURM scrub would remove SLURM_JOB_ID); every role puts it first on PYTHONPATH and PATH.
+pub const INSTALL_SITE: &str = "/tmp/perf_run_trtllm_${SLURM_JOB_ID}";
+
 /// Everything needed to render and submit one case.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunPlan {
@@ -178,6 +194,8 @@ pub struct RunPlan {
     /// `#SBATCH` options written commented out (profile `strip_sbatch`).
     pub strip_sbatch: Vec<String>,
     pub launch_delay: u32,
+    /// The wheel to install before the roles start (None: the image's TensorRT-LLM).
+    pub install: Option<InstallPlan>,
     pub skip: Option<String>,
     pub list_line: Option<usize>,
     pub uploads: bool,
@@ -393,6 +411,32 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         if mode == Mode::Disagg { "Disagg-" } else { "" }
     );
 
+    let install = match &settings.install {
+        Some(w) => {
+            let file = w
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if !file
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+            {
+                return Err(UserError(format!(
+                    "the wheel file name `{}` ({}) has characters a wheel name cannot have",
+                    crate::error::escape_for_message(&file),
+                    w.source
+                ))
+                .into());
+            }
+            Some(InstallPlan {
+                local: w.path.clone(),
+                remote: format!("{}/wheel/{file}", paths.run_dir),
+                source: w.source.to_string(),
+            })
+        }
+        None => None,
+    };
     let disagg_cfg = match &config {
         PerfConfig::Disaggregated(c) => Some(c.as_ref()),
         PerfConfig::Aggregated(_) => None,
@@ -416,6 +460,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         queue_size,
         ucx_prefix: command::ucx_prefix(settings),
         agg_env,
+        installed: install.is_some(),
     };
     let steps: Vec<RolePlan> = layout_steps
         .steps
@@ -452,6 +497,12 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         })
         .collect::<String>();
     let mut srun_args = command::srun_args(settings, &paths, &container);
+    if let Some(i) = &install {
+        exports.push(("PERF_RUN_TRTLLM_WHEEL".into(), i.remote.clone()));
+        if settings.docker_image.is_some() {
+            srun_args.push("--container-env=PERF_RUN_TRTLLM_WHEEL,PERF_RUN_SITE".into());
+        }
+    }
     if no_context {
         // upstream submit.py: the variable reaches the script scope and the container too.
         exports.push(("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY".into(), "1".into()));
@@ -503,6 +554,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         srun_args,
         strip_sbatch: settings.strip_sbatch.clone(),
         launch_delay: settings.launch_delay,
+        install,
         skip: selected.skip.clone(),
         list_line: selected.list_line,
         uploads: id.uploads(),

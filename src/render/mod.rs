@@ -242,6 +242,7 @@ struct RenderContext<'a> {
     steps: Vec<StepCtx<'a>>,
     paths: &'a crate::plan::RemotePaths,
     launch_delay: u32,
+    install: Option<&'a crate::plan::InstallPlan>,
 }
 
 /// The template context of a plan, after checking every value that is not quoted.
@@ -339,5 +340,6 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
         steps,
         paths: &plan.paths,
         launch_delay: plan.launch_delay,
+        install: plan.install.as_ref(),
     })
 }

@@ -859,6 +859,10 @@ pub fn read_sysinfo(dir: &Path) -> SysInfo {
         os: one_line(read("os")),
         cpu: one_line(read("cpu")),
         gpu_count,
+        tensorrt: one_line(read("tensorrt_version")),
+        trtllm_checkout: one_line(read("trtllm_version")),
+        trtllm_installed: one_line(read("trtllm_installed_version")),
+        trtllm_location: one_line(read("trtllm_installed_location")),
     }
 }
 

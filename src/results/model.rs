@@ -300,6 +300,14 @@ pub struct SysInfo {
     pub cpu: String,
     /// How many GPUs `gpu.txt` listed (one name per line), when known.
     pub gpu_count: Option<u32>,
+    /// TensorRT's version inside the container (`tensorrt_version.txt`).
+    pub tensorrt: String,
+    /// `tensorrt_llm/version.py` of the synced checkout (`trtllm_version.txt`).
+    pub trtllm_checkout: String,
+    /// The TensorRT-LLM package the roles import (`trtllm_installed_version.txt`), and where
+    /// it lives (`trtllm_installed_location.txt`).
+    pub trtllm_installed: String,
+    pub trtllm_location: String,
 }
 
 impl Default for SysInfo {
@@ -312,6 +320,10 @@ impl Default for SysInfo {
             os: u(),
             cpu: u(),
             gpu_count: None,
+            tensorrt: u(),
+            trtllm_checkout: u(),
+            trtllm_installed: u(),
+            trtllm_location: u(),
         }
     }
 }

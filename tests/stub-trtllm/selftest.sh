@@ -54,8 +54,12 @@ pytest_cmd() {
 # GEN_0 (tp2) runs as 2 ranks through trtllm-llmapi-launch, the other roles as one plain task.
 # Sets RC_<ROLE> for each role.
 # The YAML's worker env, as perf-run's batch script puts it on every rank of a worker step.
-WORKER_ENV=$("$PY" -c "import yaml, sys; e = yaml.safe_load(open(sys.argv[1])).get('environment', {}); print(e.get('worker_env_var', ''))" \
-    "$ROOT/tests/scripts/perf-sanity/disaggregated/$DISAGG_CFG.yaml")
+role_env() {  # role_env CTX|GEN: the YAML's worker env + that role's extra, as shell words
+    "$PY" -c "import yaml, sys; e = yaml.safe_load(open(sys.argv[1])).get('environment', {}); print(e.get('worker_env_var', ''), e.get(sys.argv[2].lower() + '_worker_env_var', ''))" \
+        "$ROOT/tests/scripts/perf-sanity/disaggregated/$DISAGG_CFG.yaml" "$1"
+}
+GEN_ENV=$(role_env GEN)
+CTX_ENV=$(role_env CTX)
 
 run_disagg() {
     local ws=$1 case=$2 job=$3; shift 3
@@ -64,7 +68,7 @@ run_disagg() {
     for role in "$@"; do
         if [ "$role" = GEN_0 ]; then
             ( export SLURM_JOB_ID=$job SLURM_STEP_ID=$step SLURM_PROCID=1 SLURM_LOCALID=1 SLURM_NTASKS=2 SLURMD_NODENAME=node1
-              [ -z "${RANK1_WITHOUT_ENV:-}" ] && export $WORKER_ENV
+              [ -z "${RANK1_WITHOUT_ENV:-}" ] && eval "export $GEN_ENV"
               pytest_cmd "$ws" "$case" "$role" 60 "$ROOT/tensorrt_llm/llmapi/trtllm-llmapi-launch" ) >"$ws/$role.rank1.out" 2>&1 &
             pids+=($!); names+=("GEN_0_rank1"); BG_PIDS+=($!)
         fi
@@ -72,7 +76,7 @@ run_disagg() {
         [ "$role" = GEN_0 ] && launcher="$ROOT/tensorrt_llm/llmapi/trtllm-llmapi-launch"
         ( export SLURM_JOB_ID=$job SLURM_STEP_ID=$step SLURM_PROCID=0 SLURM_LOCALID=0 SLURMD_NODENAME=node$step
           [ -n "$launcher" ] && export SLURM_NTASKS=2
-          case $role in GEN_*|CTX_*) export $WORKER_ENV ;; esac
+          case $role in GEN_*) eval "export $GEN_ENV" ;; CTX_*) eval "export $CTX_ENV" ;; esac
           ( pytest_cmd "$ws" "$case" "$role" 60 "$launcher" ); rc=$?
           # What perf-run's batch script does once a gen srun is reaped.
           case $role in GEN_*) touch "$ws/$case/gen_server_${role#GEN_}.done" ;; esac

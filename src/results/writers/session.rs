@@ -142,6 +142,7 @@ mod tests {
             os: "Ubuntu 24.04.2 LTS".into(),
             cpu: "Intel(R) Xeon(R) Processor".into(),
             gpu_count: Some(4),
+            ..Default::default()
         };
         let mut buf = Vec::new();
         write(&mut buf, &run).unwrap();

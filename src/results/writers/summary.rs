@@ -140,6 +140,10 @@ fn run_json(run: &RunInfo) -> Value {
             "cuda": run.sysinfo.cuda,
             "os": run.sysinfo.os,
             "cpu": run.sysinfo.cpu,
+            "tensorrt": run.sysinfo.tensorrt,
+            "trtllm_checkout_version": run.sysinfo.trtllm_checkout,
+            "trtllm_installed_version": run.sysinfo.trtllm_installed,
+            "trtllm_installed_location": run.sysinfo.trtllm_location,
         },
     })
 }

@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -905,7 +906,9 @@ def check_env_on_every_rank(env_vars):
     with the same values: a rank without them diverges (spec decoding, MoE comm method) and
     hangs or measures something else. The stub launcher records each rank's environment."""
     ntasks = int(os.environ.get("SLURM_NTASKS", "1") or 1)
-    expected = to_env_dict(env_vars)
+    # What a shell makes of the string (quoted tokens lose their quotes), as the launch
+    # script's `eval` does on every rank.
+    expected = dict(w.split("=", 1) for w in shlex.split(env_vars or "") if "=" in w)
     if ntasks <= 1 or not expected:
         return
     job = os.environ.get("SLURM_JOB_ID", os.environ.get("SLURM_JOBID", "local"))
@@ -927,9 +930,36 @@ def check_env_on_every_rank(env_vars):
         raise RuntimeError("the config's env vars did not reach every rank: " + "; ".join(problems))
 
 
+def check_trtllm_under_test(test_output_dir):
+    """The product under test is whatever `import tensorrt_llm` gives (upstream imports it
+    from site-packages, never from the checkout). When perf-run installed a wheel
+    (PERF_RUN_TRTLLM_WHEEL), that must be it: otherwise the numbers belong to another build."""
+    import importlib.metadata
+    import importlib.util
+    spec = importlib.util.find_spec("tensorrt_llm")
+    version = location = None
+    if spec is not None:
+        import tensorrt_llm
+        location = spec.origin
+        try:
+            version = importlib.metadata.version("tensorrt_llm")
+        except importlib.metadata.PackageNotFoundError:
+            version = getattr(tensorrt_llm, "__version__", None)
+    with open(os.path.join(test_output_dir, "tensorrt_llm_under_test.txt"), "w") as f:
+        f.write(f"{version} {location}\n")
+    print_info(f"TensorRT-LLM under test: {version} from {location}")
+    wheel = os.environ.get("PERF_RUN_TRTLLM_WHEEL", "")
+    if wheel:
+        want = os.path.basename(wheel).split("-")[1]
+        if version != want:
+            raise RuntimeError(f"the TensorRT-LLM under test is {version} from {location}, "
+                               f"not the installed wheel {os.path.basename(wheel)}")
+
+
 @pytest.mark.parametrize("perf_sanity_test_case", PERF_SANITY_TEST_CASES)
 def test_e2e(output_dir, perf_sanity_test_case):
     config = PerfSanityTestConfig(perf_sanity_test_case, output_dir)
+    check_trtllm_under_test(config.test_output_dir)
     config.parse_config_file()
     role = config.disagg_serving_type
     if config.runtime == "aggr_server":
