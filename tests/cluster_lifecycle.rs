@@ -854,9 +854,10 @@ mod cluster {
         assert_eq!((a.state.as_str(), a.nnodes), ("COMPLETED", 2), "{a:?}");
         let nodes = hostnames(&cx.svc, &a.nodes);
         assert_eq!(nodes.len(), 2, "{nodes:?}");
+        // By name: the SYSINFO probe step runs before it.
         let step = acct
             .iter()
-            .find(|r| r.id == format!("{id}.0"))
+            .find(|r| r.name == "AGGR")
             .expect("the server step");
         assert_eq!((step.nnodes, step.ntasks), (2, Some(8)), "{step:?}");
         assert_eq!(hostnames(&cx.svc, &step.nodes), nodes);
@@ -867,14 +868,15 @@ mod cluster {
         );
         let art = rd.artifacts();
         let log = fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
+        let sid = step.id.rsplit('.').next().unwrap_or("1").to_string();
         for rank in 1..8 {
             assert!(
-                log.contains(&format!("rank {rank}/8 (job {id} step 0)")),
+                log.contains(&format!("rank {rank}/8 (job {id} step {sid})")),
                 "rank {rank} of 8 did not run:\n{log}"
             );
         }
         assert!(
-            art.join(format!(".trtllm-llmapi-launch/job{id}_step0.done"))
+            art.join(format!(".trtllm-llmapi-launch/job{id}_step{sid}.done"))
                 .is_file()
         );
         assert_marker_collected(&art, &id, 0);
@@ -920,12 +922,14 @@ mod cluster {
             assert_eq!((s.state.as_str(), s.exit.as_str()), ("COMPLETED", "0:0"));
         }
         let art = rd.artifacts();
+        // Role logs live in the test's case directory, where upstream's launch draft puts them.
+        let case = "disagg_upload-e2e-gb200_deepseek-r1-fp4_1k1k_con1024_ctx1_dep4_gen1_dep8_eplb0_mtp0_ccb-UCX";
         for (role, file) in [
-            ("GEN_0", "logs/gen_server_0.log"),
-            ("CTX_0", "logs/ctx_server_0.log"),
-            ("DISAGG_SERVER", "logs/disagg_server.log"),
+            ("GEN_0", format!("{case}/gen_server_0.log")),
+            ("CTX_0", format!("{case}/ctx_server_0.log")),
+            ("DISAGG_SERVER", format!("{case}/disagg_server.log")),
         ] {
-            let text = fs::read_to_string(art.join(file))
+            let text = fs::read_to_string(art.join(&file))
                 .unwrap_or_else(|e| panic!("{role}'s log {file} was not collected: {e}"));
             assert!(!text.trim().is_empty(), "{file} is empty");
             let l = cx.output(&["logs", &rd.id(), "--role", role]);
