@@ -126,6 +126,33 @@ perf_run_slice() { local IFS=,; echo "${perf_run_nodes[*]:$1:$2}"; }
 # where upstream's test_perf_sanity.py reads them (upstream slurm_launch_draft.sh).
 testOutputDir={{ paths.test_output_dir }}
 mkdir -p "$testOutputDir"
+{%- if precheck %}
+
+# ---------------------------------------------------------------- cache-transceiver precheck
+# upstream slurm_ct_precheck_gate.sh: every ctx/gen instance first runs run_precheck.py with its
+# own node slice, MPI shape and env; if one fails, the job stops here, before any model loads.
+mkdir -p "$jobWorkspace"/{{ precheck.work_rel }}/logs
+declare -A perf_run_prechecks=()
+{%- for s in steps %}{% if s.precheck_command %}
+export DISAGG_SERVING_TYPE={{ s.name | replace(from="_", to="_PRECHECK_") }}
+export pytestCommand={{ s.precheck_command }}
+timeout -k 60 {{ precheck.timeout_s }} srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})" --kill-on-bad-exit=1 --job-name={{ s.name | replace(from="_", to="_PRECHECK_") }} bash -c 'cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' > "$jobWorkspace"/{{ s.precheck_log }} 2>&1 &
+perf_run_roles[$!]={{ s.name | replace(from="_", to="_PRECHECK_") }}
+perf_run_prechecks[$!]={{ s.name }}
+{%- endif %}{% endfor %}
+perf_run_precheck_failed=""
+for pid in "${!perf_run_prechecks[@]}"; do
+  perf_run_step_rc=0
+  wait "$pid" || perf_run_step_rc=$?
+  unset "perf_run_roles[$pid]"
+  (( perf_run_step_rc == 0 )) || perf_run_precheck_failed+=" ${perf_run_prechecks[$pid]} (exit code $perf_run_step_rc)"
+done
+if [[ -n $perf_run_precheck_failed ]]; then
+  echo "perf-run: the cache-transceiver precheck failed for$perf_run_precheck_failed, so no server was started; see {{ precheck.work_rel }}/logs/" >&2
+  exit 1
+fi
+echo "perf-run: the cache-transceiver precheck passed for every ctx/gen instance"
+{%- endif %}
 {% for s in steps %}
 # {{ s.name }}: {{ s.nodes }} node(s), {{ s.ntasks }} task(s), {{ s.ntasks_per_node }} per node
 {%- if disagg %}

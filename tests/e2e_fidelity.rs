@@ -21,7 +21,15 @@ mod cluster {
 
     /// `perf-run run` on local-test; returns (exit code, run dir, stderr).
     fn run(home: &Path, args: &[&str]) -> (i32, PathBuf, String) {
-        let out = perf_run()
+        run_env(home, &[], args)
+    }
+
+    fn run_env(home: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, PathBuf, String) {
+        let mut c = perf_run();
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c
             .env_remove("CLUSTER_USER")
             .env("PERF_RUN_HOME", home)
             .args(["run", "--cluster", "local-test", "--trtllm-dir"])
@@ -318,6 +326,84 @@ mod cluster {
         assert!(
             !art.join("results.xml").exists(),
             "no test ran against the wrong build"
+        );
+    }
+
+    #[test]
+    fn the_cache_transceiver_precheck_runs_every_instance_before_the_servers() {
+        let Some(_svc) = services("ct_precheck") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let id = format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{TINY_DISAGG}]");
+        let (code, run, err) = run_env(
+            home.path(),
+            &[("TRTLLM_DISAGG_CT_PRECHECK", "1")],
+            &["--test", &id],
+        );
+        assert_eq!(code, 0, "{err}");
+        let s = summary(&run);
+        assert_eq!(case(&s)["status"], "passed");
+        // One status per rank of each instance: GEN_0 has 2 ranks, CTX_0 one; each rank got
+        // its instance's worker env (the stub fails otherwise).
+        let status = artifacts(&run).join(format!(
+            "disagg_upload-e2e-{TINY_DISAGG}/cache_transceiver_precheck/status"
+        ));
+        let mut got: Vec<String> = std::fs::read_dir(&status)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "ctx_0.rank0.status",
+                "gen_0.rank0.status",
+                "gen_0.rank1.status"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_precheck_stops_the_job_before_any_server_starts() {
+        let Some(_svc) = services("ct_precheck_fail") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let id = format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{TINY_DISAGG}]");
+        let t0 = std::time::Instant::now();
+        let (code, run, err) = run_env(
+            home.path(),
+            &[("TRTLLM_DISAGG_CT_PRECHECK", "1")],
+            &["--test", &id, "--env", "PERF_RUN_STUB_FAIL=precheck_fail"],
+        );
+        assert_eq!(code, 1, "{err}");
+        assert!(t0.elapsed().as_secs() < 120);
+        let art = artifacts(&run);
+        let batch = std::fs::read_dir(&art)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("slurm-")
+            })
+            .unwrap();
+        let text = read(&batch);
+        assert!(
+            text.contains("the cache-transceiver precheck failed for"),
+            "{text}"
+        );
+        let log = read(&art.join(format!(
+            "disagg_upload-e2e-{TINY_DISAGG}/cache_transceiver_precheck/logs/gen_0.log"
+        )));
+        assert!(log.contains("FAIL: KV-cache transfer probe"), "{log}");
+        assert!(
+            !art.join("results-GEN_0.xml").exists(),
+            "no server step was started"
         );
     }
 }

@@ -637,3 +637,220 @@ fn not_a_checkout() {
         "does not exist",
     );
 }
+
+/// A G3 tree holding the upstream-2026 samples (unchanged) beside the older fixtures.
+fn upstream_2026_tree() -> tempfile::TempDir {
+    let tree = g3_tree();
+    let up = common::fixtures().join("upstream-2026/perf-sanity");
+    for (sub, dst) in [
+        ("aggregated", "tests/scripts/perf-sanity/aggregated"),
+        ("disaggregated", "tests/scripts/perf-sanity/disaggregated"),
+    ] {
+        for e in std::fs::read_dir(up.join(sub)).unwrap().flatten() {
+            std::fs::copy(e.path(), tree.path().join(dst).join(e.file_name())).unwrap();
+        }
+    }
+    tree
+}
+
+fn render_env(tree: &Path, env: &[(&str, &str)], args: &[&str]) -> assert_cmd::assert::Assert {
+    let out = tempfile::tempdir().unwrap();
+    let mut c = perf_run();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.arg("render")
+        .arg("--trtllm-dir")
+        .arg(tree)
+        .arg("--output-dir")
+        .arg(out.path())
+        .args(["--run-id", "snap", "--json"])
+        .args(args)
+        .assert()
+}
+
+const DSV4: &str = "gb300_deepseek-v4-pro-fp4_8k1k_con8_ctx1_dep4_gen4_tep8_eplb0_mtp3_ccb-NIXL";
+const R1_8K: &str = "gb200_deepseek-r1-fp4_8k1k_con1_ctx1_dep4_gen1_tep8_eplb0_mtp3_ccb-NIXL";
+
+#[test]
+fn upstream_2026_samples_plan_and_run_as_upstream_ci_does() {
+    let tree = upstream_2026_tree();
+    let out = tempfile::tempdir().unwrap();
+
+    // AutoDeploy (`backend: _autodeploy`, `world_size: 4`): one node, one task, in-process.
+    let p = &render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb200",
+            "--config",
+            "super_ad_blackwell",
+            "--server",
+            "super_ad_ws4_1k1k",
+        ],
+    )[0];
+    assert_eq!(p["mode"], "single-agg");
+    assert_eq!(p["servers"][0]["gpus"], 4, "world_size sizes the server");
+    assert_eq!(p["sbatch"]["ntasks"], 1, "one task, no launcher");
+    let launch = std::fs::read_to_string(p["files"]["slurm_launch.sh"].as_str().unwrap()).unwrap();
+    assert!(
+        !launch.contains("trtllm-llmapi-launch"),
+        "single node: no launcher"
+    );
+    assert!(launch.contains("${!SLURM@}"), "the PMI/SLURM scrub");
+
+    // Servers of 4, 2 and 1 GPUs in one config: one in-process task, as CI's single-node stage.
+    let p = &render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb200",
+            "--config",
+            "gpt_oss_120b_fp4_grace_blackwell",
+        ],
+    )[0];
+    assert_eq!(
+        (p["mode"].as_str(), p["sbatch"]["ntasks"].as_u64()),
+        (Some("single-agg"), Some(1))
+    );
+
+    // DSv4-Pro on GB300: quoted env token, per-role env, GB300 UCX rule on every role, --segment.
+    let p = &render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb300",
+            "--test",
+            &format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{DSV4}]"),
+        ],
+    )[0];
+    assert_eq!(
+        (p["total_nodes"].as_u64(), p["total_gpus"].as_u64()),
+        (Some(9), Some(36))
+    );
+    assert_eq!(p["sbatch"]["segment"], 9);
+    let launch = std::fs::read_to_string(p["files"]["slurm_launch.sh"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        launch
+            .matches("export UCX_TLS=cuda_copy,cuda_ipc,sm,self,tcp &&")
+            .count(),
+        4 + 1 + 2,
+        "4 GEN, 1 CTX, the router and the benchmark"
+    );
+    assert!(launch.contains(" PYTHONWARNINGS=ignore::DeprecationWarning:cutlass.cute.core "));
+    assert!(
+        !launch.contains("\"PYTHONWARNINGS"),
+        "the token's quotes are shell syntax"
+    );
+    assert_eq!(
+        launch
+            .matches("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True")
+            .count(),
+        1,
+        "ctx only"
+    );
+    assert_eq!(
+        launch.matches("touch \"$jobWorkspace\"/").count(),
+        4,
+        "a .done per gen server"
+    );
+
+    // The time_breakdown modifier: the same config and shape, the modifier recorded.
+    let p = &render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb300",
+            "--test",
+            &format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-time_breakdown-{DSV4}]"),
+        ],
+    )[0];
+    assert_eq!(p["modifier"], "time_breakdown");
+    assert_eq!(p["total_gpus"], 36);
+
+    // aggr_upload-gen_only_no_context-<disagg>: the tep8 gen server alone, 2 nodes x 4 GPUs.
+    let p = &render_json(
+        tree.path(),
+        out.path(),
+        &[
+            "--cluster",
+            "gb200",
+            "--test",
+            &format!("perf/test_perf_sanity.py::test_e2e[aggr_upload-gen_only_no_context-{R1_8K}]"),
+        ],
+    )[0];
+    assert_eq!(p["mode"], "multi-agg");
+    assert_eq!(
+        (p["total_nodes"].as_u64(), p["sbatch"]["ntasks"].as_u64()),
+        (Some(2), Some(8))
+    );
+    assert_eq!(p["benchmark_mode"], "gen_only_no_context");
+    let launch = std::fs::read_to_string(p["files"]["slurm_launch.sh"].as_str().unwrap()).unwrap();
+    assert!(launch.contains("export TRTLLM_DISAGG_BENCHMARK_GEN_ONLY=1"));
+    assert!(launch.contains("--open-mode=append --output=\"$jobWorkspace\"/"));
+    assert!(
+        !launch.contains("TLLM_BENCHMARK_REQ_QUEUES_SIZE"),
+        "no queue cap for no-context"
+    );
+}
+
+#[test]
+fn precheck_load_balancer_and_unknown_keys_are_never_ignored() {
+    let tree = upstream_2026_tree();
+    let id = format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{R1_8K}]");
+    // Enabled, but the checkout has no run_precheck.py: refused with the way out.
+    let a = render_env(
+        tree.path(),
+        &[("TRTLLM_DISAGG_CT_PRECHECK", "1")],
+        &["--cluster", "gb200", "--test", &id],
+    )
+    .failure()
+    .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("run_precheck.py") && err.contains("TRTLLM_DISAGG_CT_PRECHECK=0"),
+        "{err}"
+    );
+
+    // A config with a precheck block that is not enabled, a load balancer path and a new key.
+    let dir = tree.path().join("tests/scripts/perf-sanity/disaggregated");
+    let text = std::fs::read_to_string(dir.join(format!("{R1_8K}.yaml"))).unwrap();
+    let lb = "tests/scripts/perf-sanity/disaggregated/eplb/lb.yaml";
+    let patched = text.replacen(
+        "    moe_config:\n",
+        &format!("    moe_config:\n      load_balancer: {lb}\n"),
+        1,
+    ) + "cache_transceiver_precheck:\n  step_timeout_s: 900\nexpected_communication_strategy: NVLINK_ONE_SIDED\n";
+    assert_ne!(patched, text);
+    std::fs::write(dir.join("patched-x.yaml"), &patched).unwrap();
+    let pid = "perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-patched-x]";
+    let a = render_env(tree.path(), &[], &["--cluster", "gb200", "--test", pid])
+        .failure()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("moe_config.load_balancer") && err.contains(lb),
+        "{err}"
+    );
+    std::fs::create_dir_all(
+        tree.path()
+            .join("tests/scripts/perf-sanity/disaggregated/eplb"),
+    )
+    .unwrap();
+    std::fs::write(tree.path().join(lb), "num_slots: 288\n").unwrap();
+    let a = render_env(tree.path(), &[], &["--cluster", "gb200", "--test", pid]).success();
+    let v: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("`expected_communication_strategy`"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("does not say `enabled: true`"),
+        "{warnings}"
+    );
+}

@@ -64,6 +64,9 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MoeConfig {
     pub backend: Option<String>,
+    /// An offline EPLB config: a dict inline, or a path relative to the checkout root
+    /// (upstream 2026 resolves it against `LLM_ROOT`).
+    pub load_balancer: Option<serde_json::Value>,
 }
 
 /// A benchmark client config, reference §4.1 (defaults applied in `plan`).
@@ -89,6 +92,83 @@ pub struct DisaggConfig {
     #[serde(default)]
     pub environment: DisaggEnvironment,
     pub worker_config: WorkerConfig,
+    /// Upstream 2026's cache-transceiver network precheck (`enabled`, `step_timeout_s`).
+    pub cache_transceiver_precheck: Option<PrecheckConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PrecheckConfig {
+    pub enabled: Option<bool>,
+    pub step_timeout_s: Option<u64>,
+}
+
+/// Keys perf-run knows (acts on, or knows TensorRT-LLM's test acts on) per section; anything
+/// else is named in a warning, so a new upstream key is never ignored silently. Server
+/// configs are LLM-API options (TensorRT-LLM's business) and are not checked.
+const KNOWN_AGG_TOP: &[&str] = &["metadata", "hardware", "server_configs", "accuracy"];
+const KNOWN_DISAGG_TOP: &[&str] = &[
+    "metadata",
+    "slurm",
+    "benchmark",
+    "hardware",
+    "environment",
+    "profiling",
+    "accuracy",
+    "worker_config",
+    "cache_transceiver_precheck",
+    "internal_request_auth_key",
+];
+const KNOWN_HARDWARE: &[&str] = &["gpus_per_node", "num_ctx_servers", "num_gen_servers"];
+const KNOWN_BENCHMARK: &[&str] = &[
+    "mode",
+    "use_nv_sa_benchmark",
+    "multi_round",
+    "benchmark_ratio",
+    "streaming",
+    "concurrency_list",
+    "input_length",
+    "output_length",
+    "dataset_file",
+];
+
+/// Warnings for keys of a config that perf-run does not know (see the lists above).
+pub fn unknown_keys(path: &Path, kind: ConfigKind) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_saphyr::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut check = |section: &str, value: Option<&serde_json::Value>, known: &[&str]| {
+        let Some(map) = value.and_then(|v| v.as_object()) else {
+            return;
+        };
+        let unknown: Vec<String> = map
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| format!("`{}`", crate::error::escape_for_message(k)))
+            .collect();
+        if !unknown.is_empty() {
+            out.push(format!(
+                "{}: perf-run does not know the key(s) {} {section}; it passes the file to the test unchanged but plans without them",
+                path.display(),
+                unknown.join(", ")
+            ));
+        }
+    };
+    match kind {
+        ConfigKind::Aggregated => {
+            check("at the top level", Some(&v), KNOWN_AGG_TOP);
+            check("in `hardware`", v.get("hardware"), &["gpus_per_node"]);
+        }
+        ConfigKind::Disaggregated => {
+            check("at the top level", Some(&v), KNOWN_DISAGG_TOP);
+            check("in `hardware`", v.get("hardware"), KNOWN_HARDWARE);
+            check("in `benchmark`", v.get("benchmark"), KNOWN_BENCHMARK);
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -152,6 +152,8 @@ pub struct Settings {
     pub trtllm_dir: Option<PathBuf>,
     /// The TensorRT-LLM wheel to install on every node (None: the image's own).
     pub install: Option<Wheel>,
+    /// `TRTLLM_DISAGG_CT_PRECHECK`: forces the cache-transceiver precheck on or off.
+    pub ct_precheck: Option<bool>,
     pub templates_dir: Option<PathBuf>,
     pub profile_source: Option<String>,
     /// Which source each setting came from, by environment-variable name.
@@ -495,6 +497,23 @@ pub fn resolve_with(
             .map(PathBuf::from)
     });
     let install = resolve_install(select, &env, trtllm_dir.as_deref())?;
+    // Upstream's switch for the cache-transceiver precheck (precheck_config.py), read when
+    // the script is generated: it overrides the YAML in both directions.
+    let ct_precheck = match env("TRTLLM_DISAGG_CT_PRECHECK")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") => None,
+        Some("1" | "true" | "on" | "yes") => Some(true),
+        Some("0" | "false" | "off" | "no") => Some(false),
+        Some(other) => {
+            return Err(UserError(format!(
+                "TRTLLM_DISAGG_CT_PRECHECK=`{}` is neither on (1, true, on, yes) nor off (0, false, off, no)",
+                crate::error::escape_for_message(other)
+            ))
+            .into());
+        }
+    };
     let container_mounts = profile
         .as_ref()
         .and_then(|p| p.container_mounts.clone())
@@ -563,6 +582,7 @@ pub fn resolve_with(
         prefix,
         trtllm_dir,
         install,
+        ct_precheck,
         templates_dir: cluster.templates.clone(),
         profile_source: set.map(|s| s.source),
         origins: r.origins,

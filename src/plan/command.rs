@@ -29,6 +29,15 @@ pub struct CommandContext<'a> {
     /// A wheel is installed into [`super::INSTALL_SITE`]: every role puts it first on
     /// PYTHONPATH and PATH (inside the container, where the command is `eval`ed).
     pub installed: bool,
+    /// The cache-transceiver precheck's arguments, when it runs.
+    pub precheck: Option<PrecheckArgs>,
+}
+
+/// Remote paths of upstream's `run_precheck.py` invocation.
+pub struct PrecheckArgs {
+    pub script: String,
+    pub config: String,
+    pub work_dir: String,
 }
 
 /// The UCX prefix of upstream's submit.py @05323f95 (GPU type from the stage name): GB300
@@ -231,6 +240,38 @@ pub fn finish_step(mut s: RolePlan, ctx: &CommandContext) -> RolePlan {
             .take_while(|r| r.trim_end().ends_with("&&"))
             .count();
         raw.insert(at, &site_env);
+    }
+    if let (Some(p), RoleKind::Gen | RoleKind::Ctx) = (&ctx.precheck, s.kind) {
+        // upstream submit.py: `{ucx} $<ROLE>_WORKER_ENV_VARS python3 run_precheck.py --config …
+        // --work-dir $testOutputDir/cache_transceiver_precheck --benchmark-mode … --llm-src …
+        // --role ctx|gen` + `--server-idx $i`, on every rank of the instance's own shape.
+        let role = if s.kind == RoleKind::Gen {
+            "gen"
+        } else {
+            "ctx"
+        };
+        let argv = vec![
+            "python3".to_string(),
+            p.script.clone(),
+            "--config".into(),
+            p.config.clone(),
+            "--work-dir".into(),
+            p.work_dir.clone(),
+            "--benchmark-mode".into(),
+            ctx.bench_mode.unwrap_or("e2e").to_string(),
+            "--llm-src".into(),
+            ctx.paths.trtllm_root.clone(),
+            "--role".into(),
+            role.into(),
+            "--server-idx".into(),
+            idx(&s.name).to_string(),
+        ];
+        s.precheck_command = Some(shell_join(&raw, &env, &argv));
+        s.precheck_log = Some(format!(
+            "{}/cache_transceiver_precheck/logs/{role}_{}.log",
+            ctx.paths.test_output_rel,
+            idx(&s.name)
+        ));
     }
     let mut argv = Vec::new();
     if llmapi {

@@ -108,6 +108,10 @@ pub struct RolePlan {
     /// Unset PMI*/PMIX*/MPI*/OMPI*/SLURM* (but SLURM_PROCID) before pytest, as upstream's
     /// slurm_run.sh does for single-node runs, so the executor does not initialise MPI.
     pub scrub_env: bool,
+    /// The cache-transceiver precheck this worker's instance runs first, and its log
+    /// (relative to the job workspace).
+    pub precheck_command: Option<String>,
+    pub precheck_log: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,6 +159,21 @@ pub struct InstallPlan {
     pub source: String,
 }
 
+/// Upstream 2026's cache-transceiver precheck: one short srun per ctx/gen instance, with the
+/// instance's own node slice, MPI shape and env, before any model is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrecheckPlan {
+    /// `timeout -k 60 <s>` around each precheck srun (`step_timeout_s`).
+    pub timeout_s: u64,
+    /// Where the precheck writes (`<case>/cache_transceiver_precheck`), relative to the job
+    /// workspace.
+    pub work_rel: String,
+}
+
+/// Where upstream keeps the precheck, relative to the checkout root.
+pub const PRECHECK_SCRIPT: &str =
+    "tests/scripts/perf-sanity/cache_transceiver_precheck/run_precheck.py";
+
 /// Node-local directory the wheel is installed into (per job, so nothing of the image or of
 /// another job is touched), exported as `PERF_RUN_SITE` by the batch script (a step's
 /// PMI/SLURM scrub would remove SLURM_JOB_ID); every role puts it first on PYTHONPATH and PATH.
@@ -196,6 +215,8 @@ pub struct RunPlan {
     pub launch_delay: u32,
     /// The wheel to install before the roles start (None: the image's TensorRT-LLM).
     pub install: Option<InstallPlan>,
+    /// The cache-transceiver precheck, when enabled.
+    pub precheck: Option<PrecheckPlan>,
     pub skip: Option<String>,
     pub list_line: Option<usize>,
     pub uploads: bool,
@@ -444,6 +465,14 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
     let no_context = matches!(id.kind, CaseKind::GenOnlyNoContext { .. })
         || (bench_mode.as_deref() == Some("gen_only")
             && disagg_cfg.is_some_and(yaml_says_no_context));
+    warnings.extend(crate::config::perf_sanity::unknown_keys(&found.path, kind));
+    check_load_balancers(layout, &config, &found.path)?;
+    let precheck = match disagg_cfg {
+        Some(c) if mode == Mode::Disagg && !no_context => {
+            plan_precheck(c, settings, layout, &found.path, &id.case, &mut warnings)?
+        }
+        _ => None,
+    };
     let queue_size = match (bench_mode.as_deref(), disagg_cfg) {
         (Some("gen_only"), Some(c)) if !no_context => Some(request_queue_size(c)),
         _ => None,
@@ -461,6 +490,11 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         ucx_prefix: command::ucx_prefix(settings),
         agg_env,
         installed: install.is_some(),
+        precheck: precheck.as_ref().map(|p| command::PrecheckArgs {
+            script: format!("{}/{PRECHECK_SCRIPT}", paths.trtllm_root),
+            config: format!("{}/{config_rel}", paths.trtllm_root),
+            work_dir: format!("{}/{}", paths.job_workspace, p.work_rel),
+        }),
     };
     let steps: Vec<RolePlan> = layout_steps
         .steps
@@ -555,11 +589,111 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         strip_sbatch: settings.strip_sbatch.clone(),
         launch_delay: settings.launch_delay,
         install,
+        precheck,
         skip: selected.skip.clone(),
         list_line: selected.list_line,
         uploads: id.uploads(),
         warnings,
     })
+}
+
+/// Whether (and how) the cache-transceiver precheck runs. `TRTLLM_DISAGG_CT_PRECHECK`
+/// decides when set (upstream's switch); else the YAML's `cache_transceiver_precheck.enabled`;
+/// else off (upstream's default since #17337, 2026-08-06). `step_timeout_s` defaults to
+/// 1200 s and may not exceed 1800 s (upstream precheck_config.py).
+fn plan_precheck(
+    c: &DisaggConfig,
+    settings: &Settings,
+    layout: &Layout,
+    path: &std::path::Path,
+    case: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<PrecheckPlan>> {
+    let yaml = c.cache_transceiver_precheck.as_ref();
+    let enabled = settings
+        .ct_precheck
+        .or_else(|| yaml.and_then(|p| p.enabled))
+        .unwrap_or(false);
+    if !enabled {
+        if yaml.is_some() && settings.ct_precheck.is_none() {
+            warnings.push(format!(
+                "{}: `cache_transceiver_precheck` does not say `enabled: true`, so the precheck does not run (upstream's default is off since 2026-08-06; TRTLLM_DISAGG_CT_PRECHECK=1 turns it on)",
+                path.display()
+            ));
+        }
+        return Ok(None);
+    }
+    if !layout.root.join(PRECHECK_SCRIPT).is_file() {
+        return Err(UserError(format!(
+            "{}: the cache-transceiver precheck is enabled ({}), but the checkout {} has no {PRECHECK_SCRIPT}; use a checkout that has it, or TRTLLM_DISAGG_CT_PRECHECK=0 to run without the precheck",
+            path.display(),
+            if settings.ct_precheck.is_some() {
+                "TRTLLM_DISAGG_CT_PRECHECK"
+            } else {
+                "cache_transceiver_precheck.enabled"
+            },
+            layout.root.display()
+        ))
+        .into());
+    }
+    let timeout_s = yaml.and_then(|p| p.step_timeout_s).unwrap_or(1200);
+    if timeout_s == 0 || timeout_s > 1800 {
+        return Err(UserError(format!(
+            "{}: field `cache_transceiver_precheck.step_timeout_s`: {timeout_s} s is outside 1..1800 (upstream's limit)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(Some(PrecheckPlan {
+        timeout_s,
+        work_rel: format!("{case}/cache_transceiver_precheck"),
+    }))
+}
+
+/// `moe_config.load_balancer` as a path is resolved against the checkout root by the test
+/// (upstream 2026): it must be in the checkout perf-run syncs, or the server fails at start.
+fn check_load_balancers(
+    layout: &Layout,
+    config: &PerfConfig,
+    path: &std::path::Path,
+) -> Result<()> {
+    let servers: Vec<(String, &ServerConfig)> = match config {
+        PerfConfig::Aggregated(c) => c
+            .server_configs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("server_configs[{i}]"), s))
+            .collect(),
+        PerfConfig::Disaggregated(c) => vec![
+            ("worker_config.ctx".to_string(), &c.worker_config.ctx),
+            ("worker_config.gen".to_string(), &c.worker_config.generation),
+        ],
+    };
+    for (field, s) in servers {
+        let Some(serde_json::Value::String(lb)) =
+            s.moe_config.as_ref().and_then(|m| m.load_balancer.as_ref())
+        else {
+            continue;
+        };
+        let p = std::path::Path::new(lb);
+        let in_checkout = if p.is_absolute() {
+            None
+        } else {
+            Some(layout.root.join(p))
+        };
+        if let Some(full) = in_checkout
+            && !full.is_file()
+        {
+            return Err(UserError(format!(
+                "{}: field `{field}.moe_config.load_balancer`: `{}` is not in the checkout {} (the test resolves it from the checkout root)",
+                path.display(),
+                crate::error::escape_for_message(lb),
+                layout.root.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// A `gen_only` id whose YAML `benchmark.mode` says `gen_only_no_context` runs no ctx
@@ -900,6 +1034,8 @@ fn bare_step(name: &str, kind: RoleKind, nodes: u32, per_node: u32, first: u32) 
         log_append: false,
         done: None,
         scrub_env: false,
+        precheck_command: None,
+        precheck_log: None,
     }
 }
 

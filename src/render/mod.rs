@@ -222,6 +222,8 @@ struct StepCtx<'a> {
     log_append: bool,
     done: Option<&'a str>,
     scrub_env: bool,
+    precheck_command: Option<&'a str>,
+    precheck_log: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -243,6 +245,7 @@ struct RenderContext<'a> {
     paths: &'a crate::plan::RemotePaths,
     launch_delay: u32,
     install: Option<&'a crate::plan::InstallPlan>,
+    precheck: Option<&'a crate::plan::PrecheckPlan>,
 }
 
 /// The template context of a plan, after checking every value that is not quoted.
@@ -314,6 +317,8 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
             log_append: st.log_append,
             done: st.done.as_deref(),
             scrub_env: st.scrub_env,
+            precheck_command: st.precheck_command.as_deref(),
+            precheck_log: st.precheck_log.as_deref(),
         })
         .collect();
     Ok(RenderContext {
@@ -341,5 +346,6 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
         paths: &plan.paths,
         launch_delay: plan.launch_delay,
         install: plan.install.as_ref(),
+        precheck: plan.precheck.as_ref(),
     })
 }

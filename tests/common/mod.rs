@@ -80,6 +80,8 @@ pub fn perf_run() -> assert_cmd::Command {
             || k.starts_with("DB_")
             || [
                 "TRTLLM_DIR",
+                "TRTLLM_WHEEL",
+                "TRTLLM_DISAGG_CT_PRECHECK",
                 "DOCKER_IMAGE",
                 "MPI_TYPE",
                 "EXTRA_SRUN_PARAMS",

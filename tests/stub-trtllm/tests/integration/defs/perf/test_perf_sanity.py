@@ -47,7 +47,7 @@ def print_info(msg):
 DEFAULT_TIMEOUT = 10800  # slurm.timeout default for disagg configs (G3)
 DEFAULT_READY_TIMEOUT = 600  # stub default; upstream uses 3600
 CONFIG_WAIT_TIMEOUT = 600  # non-_0 workers wait this long for the _0 worker's config file
-KNOBS = ("worker_crash", "failed_requests", "zero_tokens", "hang")
+KNOBS = ("worker_crash", "failed_requests", "zero_tokens", "hang", "precheck_fail")
 
 AGG_CONFIG_FOLDER = os.environ.get("AGG_CONFIG_FOLDER", "tests/scripts/perf-sanity/aggregated")
 DISAGG_CONFIG_FOLDER = os.environ.get("DISAGG_CONFIG_FOLDER", "tests/scripts/perf-sanity/disaggregated")
