@@ -57,6 +57,22 @@ mod cluster {
         dir.join("artifacts")
     }
 
+    /// The collected batch log (`slurm-<job id>.log`).
+    fn batch_log(art: &Path) -> String {
+        let p = std::fs::read_dir(art)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("slurm-")
+            })
+            .unwrap();
+        read(&p)
+    }
+
     fn read(p: &Path) -> String {
         std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
@@ -308,19 +324,9 @@ mod cluster {
         let art = artifacts(&run);
         let log = read(&art.join("install.log"));
         assert!(log.contains("pip failed (try 3 of 3)"), "{log}");
-        let batch = std::fs::read_dir(&art)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("slurm-")
-            })
-            .unwrap();
+        let batch = batch_log(&art);
         assert!(
-            read(&batch).contains("installing the TensorRT-LLM wheel failed"),
+            batch.contains("installing the TensorRT-LLM wheel failed"),
             "the batch log says why"
         );
         assert!(
@@ -381,18 +387,8 @@ mod cluster {
         assert_eq!(code, 1, "{err}");
         assert!(t0.elapsed().as_secs() < 120);
         let art = artifacts(&run);
-        let batch = std::fs::read_dir(&art)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("slurm-")
-            })
-            .unwrap();
-        let text = read(&batch);
+        let batch = batch_log(&art);
+        let text = batch;
         assert!(
             text.contains("the cache-transceiver precheck failed for"),
             "{text}"

@@ -282,58 +282,48 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
                 let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
                 (mode, gpn, servers, steps, None, None, RoleEnv::default())
             }
-            (CaseKind::CtxOnly { .. }, PerfConfig::Disaggregated(c)) => {
+            (
+                kind @ (CaseKind::CtxOnly { .. } | CaseKind::GenOnlyNoContext { .. }),
+                PerfConfig::Disaggregated(c),
+            ) => {
+                // A disagg config's one worker on the aggregated launch path: ctx_only (G2/G3),
+                // or upstream 2026's gen_only_no_context (the gen server alone, no ctx servers,
+                // sized by the gen worker, `get_hardware_config`).
+                let ctx_only = matches!(kind, CaseKind::CtxOnly { .. });
+                let (label, role, worker) = if ctx_only {
+                    ("ctx_only", "ctx", &c.worker_config.ctx)
+                } else {
+                    ("gen_only_no_context", "gen", &c.worker_config.generation)
+                };
                 let gpn = c.hardware.gpus_per_node;
-                let clients = disagg_clients(c, "ctx_only");
-                let s = server_plan(
-                    &c.worker_config.ctx,
-                    "ctx",
-                    &c.metadata.model_name,
-                    c.metadata.precision.clone(),
-                    gpn,
-                    &clients,
-                );
-                let servers = vec![s];
-                let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
-                let env = RoleEnv::from_disagg(c, &found.path)?;
-                agg_env = [env.worker.clone(), env.ctx_worker.clone()].concat();
-                (
-                    mode,
-                    gpn,
-                    servers,
-                    steps,
-                    c.slurm.job_time.clone(),
-                    Some("ctx_only".to_string()),
-                    env,
-                )
-            }
-            (CaseKind::GenOnlyNoContext { .. }, PerfConfig::Disaggregated(c)) => {
-                // upstream 2026: the disagg config's gen server alone, aggregated launch path,
-                // no ctx servers; sized by the gen server (`get_hardware_config`).
-                let gpn = c.hardware.gpus_per_node;
-                let clients = disagg_clients(c, "gen_only_no_context");
+                let clients = disagg_clients(c, label);
                 let mut s = server_plan(
-                    &c.worker_config.generation,
-                    "gen",
+                    worker,
+                    role,
                     &c.metadata.model_name,
                     c.metadata.precision.clone(),
                     gpn,
                     &clients,
                 );
-                if c.worker_config.generation.name.is_none() {
-                    s.name = format!("gen_only_no_context-{}", found.name);
+                if !ctx_only && worker.name.is_none() {
+                    s.name = format!("{label}-{}", found.name);
                 }
                 let servers = vec![s];
                 let (mode, steps) = aggregated_shape(&servers, gpn, &mut warnings);
                 let env = RoleEnv::from_disagg(c, &found.path)?;
-                agg_env = [env.worker.clone(), env.gen_worker.clone()].concat();
+                let extra = if ctx_only {
+                    &env.ctx_worker
+                } else {
+                    &env.gen_worker
+                };
+                agg_env = [env.worker.clone(), extra.clone()].concat();
                 (
                     mode,
                     gpn,
                     servers,
                     steps,
                     c.slurm.job_time.clone(),
-                    Some("gen_only_no_context".to_string()),
+                    Some(label.to_string()),
                     env,
                 )
             }

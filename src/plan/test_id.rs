@@ -158,6 +158,11 @@ pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, UserE
             "`test_perf.py` is TensorRT-LLM's QA perf suite, whose ids are configurations of their own; perf-run runs perf-sanity-style ids whose case names a config file",
         ));
     }
+    if base.starts_with("test_visual_gen") {
+        return Err(bad(&format!(
+            "`{base}` is TensorRT-LLM's visual-generation perf suite, with its own harness and configs; perf-run runs the text-generation perf-sanity tests (`test_perf_sanity.py` or a custom module of that kind)"
+        )));
+    }
     let p = parse_case(case, generation, base == "test_perf_sanity.py").map_err(|why| bad(&why))?;
     Ok(TestId {
         module,
@@ -493,6 +498,10 @@ mod tests {
             ),
             (
                 "accuracy/test_llm_api_pytorch.py::TestLlama3_1_8B::test_nvfp4",
+                G3,
+            ),
+            (
+                "perf/test_visual_gen_perf_sanity.py::test_visual_gen_e2e[vg_upload-flux2_blackwell-flux2_fp8_cfg1_ulysses4_teacache_on]",
                 G3,
             ),
         ] {
