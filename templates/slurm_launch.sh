@@ -1,5 +1,9 @@
 {% include "slurm_launch_prefix.sh" %}
 srunArgs=({% for a in srun_args %} {{ a }}{% endfor %} )
+{%- if disagg %}
+# The router and the benchmark overlap a worker's node and need no GPU: no GPU GRES for them.
+srunArgsNoGpu=({% for a in srun_args_no_gpu %} {{ a }}{% endfor %} )
+{%- endif %}
 
 # ---------------------------------------------------------------- exit marker
 # perf-run watches for the marker file and the PERF_RUN_EXIT line: the end of the job is an
@@ -176,7 +180,7 @@ rm -f "$jobWorkspace"/{{ s.done }}
   exit "$perf_run_step_rc"
 ) &
 {%- else %}
-srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' &
+srun "${ {%- if s.overlap %}srunArgsNoGpu{% else %}srunArgs{% endif %}[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' &
 {%- endif %}
 perf_run_roles[$!]={{ s.name }}
 {%- if launch_delay > 0 and not loop.last %}

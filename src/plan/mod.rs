@@ -210,6 +210,9 @@ pub struct RunPlan {
     /// Exported by the batch script (name, value), in order.
     pub exports: Vec<(String, String)>,
     pub srun_args: Vec<String>,
+    /// `srun_args` without GPU requests (`--gres=gpu…`, `--gpus…`), for the overlapping
+    /// router and benchmark steps (upstream requests no GRES for them).
+    pub srun_args_no_gpu: Vec<String>,
     /// `#SBATCH` options written commented out (profile `strip_sbatch`).
     pub strip_sbatch: Vec<String>,
     pub launch_delay: u32,
@@ -575,6 +578,11 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         stage_name,
         paths,
         exports,
+        srun_args_no_gpu: srun_args
+            .iter()
+            .filter(|a| !(a.starts_with("--gres=gpu") || a.starts_with("--gpus")))
+            .cloned()
+            .collect(),
         srun_args,
         strip_sbatch: settings.strip_sbatch.clone(),
         launch_delay: settings.launch_delay,
