@@ -151,7 +151,7 @@ pub fn unknown_keys(path: &Path, kind: ConfigKind) -> Vec<String> {
             .collect();
         if !unknown.is_empty() {
             out.push(format!(
-                "{}: perf-run does not know the key(s) {} {section}; it passes the file to the test unchanged but plans without them",
+                "{}: perf-run does not know the key(s) {} {section}: the test still reads the whole file, but perf-run's plan (nodes, GPUs, roles, env) and its metric extraction do not take them into account, so check the results of this case",
                 path.display(),
                 unknown.join(", ")
             ));
