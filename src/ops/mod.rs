@@ -38,10 +38,29 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Extract(args) => extract::run(args),
         Command::Upload(args) => upload::run(*args).await,
         Command::Completions(args) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "perf-run", &mut std::io::stdout());
+            use std::io::Write;
+            let script = completion_script(args.shell);
+            std::io::stdout()
+                .write_all(script.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write the completion script: {e}"))?;
             Ok(Exit::Success)
         }
+    }
+}
+
+/// The completion script for `shell`. clap_complete's bash generator names the dispatch states
+/// of a hyphenated binary `perf__run__subcmd__…` but the option cases `perf__subcmd__run__subcmd__…`
+/// (clap-rs/clap#6421, #6529), so no subcommand option ever completes; the cases are renamed
+/// to the states the dispatcher uses.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "perf-run", &mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    if shell == clap_complete::Shell::Bash {
+        text.replace("perf__subcmd__run", "perf__run")
+    } else {
+        text
     }
 }
