@@ -148,7 +148,8 @@ impl Layout {
                     format!(" Close matches: {}.", close.join(", "))
                 };
                 Err(UserError(format!(
-                    "no perf-sanity config named `{base}` was found (searched {}).{hint}",
+                    "no perf-sanity config named `{}` was found (searched {}).{hint}",
+                    crate::error::escape_for_message(base),
                     searched.join(", ")
                 ))
                 .into())

@@ -106,7 +106,8 @@ impl ProfileSet {
                 .map(|s| format!(" Did you mean `{s}`?"))
                 .unwrap_or_default();
             UserError(format!(
-                "there is no cluster profile `{name}` in {}; known profiles: {}.{hint}",
+                "there is no cluster profile `{}` in {}; known profiles: {}.{hint}",
+                crate::error::escape_for_message(name),
                 self.source,
                 known.join(", ")
             ))

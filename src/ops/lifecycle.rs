@@ -347,6 +347,14 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     let env = crate::config::process_env;
     let mut c = Checks { failed: 0 };
     let settings = resolve(&args.cluster, &SelectArgs::default(), &env)?;
+    // The doctor's test script carries these in #SBATCH lines: the same allowlist as `render`
+    // (security review B5).
+    if let Some(p) = &settings.partition {
+        crate::render::check_sbatch_value("partition", p)?;
+    }
+    if let Some(a) = &settings.account {
+        crate::render::check_sbatch_value("account", a)?;
+    }
     let cref = cluster_ref(&settings);
     c.report(
         true,
