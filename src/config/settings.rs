@@ -375,7 +375,8 @@ pub fn resolve_with(
                 profile_name.as_deref().unwrap_or("?"),
             );
             return Err(UserError(format!(
-                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`"
+                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`",
+                other = crate::error::escape_for_message(&other)
             ))
             .into());
         }
