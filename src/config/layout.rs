@@ -108,7 +108,7 @@ impl Layout {
             .unwrap_or(name);
         if base.is_empty() || base.contains('/') || base.contains('\0') {
             return Err(UserError(format!(
-                "`{name}` is not a config name; give the file name without folder, e.g. `deepseek_r1_fp4_v2_grace_blackwell`", name = crate::error::escape_for_message(&name)
+                "`{name}` is not a config name; give the file name without folder, e.g. `deepseek_r1_fp4_v2_grace_blackwell`", name = crate::error::escape_for_message(name)
             ))
             .into());
         }
@@ -161,7 +161,7 @@ impl Layout {
                     .map(|f| f.path.display().to_string())
                     .collect::<Vec<_>>()
                     .join(" and "),
-                base = crate::error::escape_for_message(&base)
+                base = crate::error::escape_for_message(base)
             ))
             .into()),
         }

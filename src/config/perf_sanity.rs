@@ -243,7 +243,7 @@ fn concurrency_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Erro
             w.parse::<u64>().map_err(|_| {
                 D::Error::custom(format!(
                     "concurrency_list entry `{w}` is not a whole number",
-                    w = crate::error::escape_for_message(&w)
+                    w = crate::error::escape_for_message(w)
                 ))
             })
         })

@@ -157,7 +157,7 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
             let name = rest.strip_suffix(']').ok_or_else(|| {
                 UserError(format!(
                     "{source}:{lineno}: a section header must look like `[name]`, found `{line}`",
-                    line = crate::error::escape_for_message(&line)
+                    line = crate::error::escape_for_message(line)
                 ))
             })?;
             let name = name.trim().to_string();
@@ -168,7 +168,7 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
         let Some((key, value)) = line.split_once('=') else {
             return Err(UserError(format!(
                 "{source}:{lineno}: expected `KEY=VALUE`, found `{line}`",
-                line = crate::error::escape_for_message(&line)
+                line = crate::error::escape_for_message(line)
             ))
             .into());
         };
@@ -203,13 +203,13 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
                 p.gpus_per_node = Some(value.parse().map_err(|_| {
                     UserError(format!(
                         "{source}:{lineno}: {key} must be a whole number, found `{value}`",
-                        value = crate::error::escape_for_message(&value)
+                        value = crate::error::escape_for_message(value)
                     ))
                 })?)
             }
             other => {
                 return Err(UserError(format!(
-                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)", other = crate::error::escape_for_message(&other)
+                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)", other = crate::error::escape_for_message(other)
                 ))
                 .into());
             }

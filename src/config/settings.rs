@@ -376,7 +376,7 @@ pub fn resolve_with(
             );
             return Err(UserError(format!(
                 "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`",
-                other = crate::error::escape_for_message(&other)
+                other = crate::error::escape_for_message(other)
             ))
             .into());
         }

@@ -186,12 +186,12 @@ fn pick_case<'a>(cases: &'a [CaseSpec], want: Option<&str>) -> Result<&'a CaseSp
                 1 => Ok(hits[0]),
                 0 => Err(UserError(format!(
                     "no case of this run matches `{w}`",
-                    w = crate::error::escape_for_message(&w)
+                    w = crate::error::escape_for_message(w)
                 ))
                 .into()),
                 n => Err(UserError(format!(
                     "`{w}` matches {n} cases; be more specific",
-                    w = crate::error::escape_for_message(&w)
+                    w = crate::error::escape_for_message(w)
                 ))
                 .into()),
             }

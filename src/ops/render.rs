@@ -62,7 +62,7 @@ pub fn parse_user_env(items: &[String]) -> Result<Vec<(String, String)>> {
         .map(|item| match item.split_once('=') {
             Some((k, v)) if crate::render::quote::is_env_name(k) => Ok((k.to_string(), v.to_string())),
             _ => Err(UserError(format!(
-                "--env `{item}` must look like NAME=VALUE with NAME matching ^[A-Za-z_][A-Za-z0-9_]*$", item = crate::error::escape_for_message(&item)
+                "--env `{item}` must look like NAME=VALUE with NAME matching ^[A-Za-z_][A-Za-z0-9_]*$", item = crate::error::escape_for_message(item)
             ))
             .into()),
         })
@@ -86,7 +86,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         Some(id) => {
             return Err(UserError(format!(
                 "run id `{id}` may only contain letters, digits, `-`, `_` and `.`",
-                id = crate::error::escape_for_message(&id)
+                id = crate::error::escape_for_message(id)
             ))
             .into());
         }

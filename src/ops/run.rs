@@ -288,7 +288,7 @@ pub fn parse_duration_opt(s: Option<&str>) -> Result<Option<Duration>> {
         Some(t) => humantime::parse_duration(t).map(Some).map_err(|e| {
             UserError(format!(
                 "`{t}` is not a duration ({e}); use e.g. `30m`, `2h`, `90s`",
-                t = crate::error::escape_for_message(&t)
+                t = crate::error::escape_for_message(t)
             ))
             .into()
         }),
@@ -359,7 +359,7 @@ pub fn find_run(arg: Option<&str>) -> Result<RunDir> {
             return Err(UserError(format!(
                 "no run directory `{a}` (looked for {a}/run.json and {}/run.json)",
                 home.join(a).display(),
-                a = crate::error::escape_for_message(&a)
+                a = crate::error::escape_for_message(a)
             ))
             .into());
         }

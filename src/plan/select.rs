@@ -427,7 +427,7 @@ fn from_config(
                 },
                 other => {
                     return Err(UserError(format!(
-                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context", other = crate::error::escape_for_message(&other)
+                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context", other = crate::error::escape_for_message(other)
                     ))
                     .into());
                 }
