@@ -121,3 +121,23 @@ pub fn escape_for_message(s: &str) -> String {
     }
     out
 }
+
+/// The one error line `main` prints: whatever an error chain says, control characters are
+/// escaped and the line is cut at 2 000 characters, so it stays one line of sensible length
+/// however much raw input a message carries (security review B9).
+pub fn one_line_message(s: &str) -> String {
+    const MAX: usize = 2000;
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX {
+            out.push_str("… (cut)");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -62,7 +62,11 @@ pub fn warn(msg: impl AsRef<str>) {
 
 /// The one error line `main` prints before exiting.
 pub fn error(msg: impl AsRef<str>) {
-    emit("error:", console::Style::new().red().bold(), msg.as_ref());
+    emit(
+        "error:",
+        console::Style::new().red().bold(),
+        &crate::error::one_line_message(msg.as_ref()),
+    );
 }
 
 /// Only with `-v`.

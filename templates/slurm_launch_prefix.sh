@@ -6,6 +6,9 @@
 # Config {{ config_rel }}: {{ total_nodes }} node(s) x {{ gpus_per_node }} GPU(s) = {{ total_gpus }} GPU(s).
 # Every value below is shell-quoted by perf-run; re-render with `perf-run render` instead of editing.
 set -Eeuo pipefail
+# sbatch's --export limits the job's environment to an allowlist; the steps below get the job's
+# whole environment, including every export that follows.
+export SLURM_EXPORT_ENV=ALL
 echo "perf-run: job ${SLURM_JOB_ID:-?} starting on ${SLURM_JOB_NODELIST:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 {% for e in exports %}
 export {{ e.name | env_name }}={{ e.value }}

@@ -17,12 +17,25 @@ impl KExpr {
         if tokens.is_empty() {
             return Err(UserError("the -k expression is empty".into()));
         }
-        let mut p = Parser { tokens, pos: 0 };
+        // Bounded, so that a hostile expression is an error and never a stack overflow
+        // (security review B8).
+        if tokens.len() > MAX_TOKENS {
+            return Err(UserError(format!(
+                "the -k expression has {} words and parentheses, more than the {MAX_TOKENS} perf-run accepts",
+                tokens.len()
+            )));
+        }
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            depth: 0,
+        };
         let e = p.or()?;
         if p.pos != p.tokens.len() {
             return Err(UserError(format!(
-                "the -k expression `{text}` has an unexpected `{}` at word {}",
-                p.tokens[p.pos],
+                "the -k expression `{}` has an unexpected `{}` at word {}",
+                crate::error::escape_for_message(text),
+                crate::error::escape_for_message(&p.tokens[p.pos]),
                 p.pos + 1
             )));
         }
@@ -60,9 +73,15 @@ fn tokenize(s: &str) -> Vec<String> {
     out
 }
 
+/// Most words and parentheses in one `-k` expression.
+pub const MAX_TOKENS: usize = 4096;
+/// Deepest nesting of `(` and `not` in one `-k` expression.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<String>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -85,10 +104,22 @@ impl Parser {
         }
         Ok(e)
     }
+    fn enter(&mut self) -> Result<(), UserError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(UserError(format!(
+                "the -k expression nests `(` and `not` more than {MAX_DEPTH} deep"
+            )));
+        }
+        Ok(())
+    }
     fn not(&mut self) -> Result<KExpr, UserError> {
         if self.peek() == Some("not") {
             self.pos += 1;
-            return Ok(KExpr::Not(Box::new(self.not()?)));
+            self.enter()?;
+            let e = self.not()?;
+            self.depth -= 1;
+            return Ok(KExpr::Not(Box::new(e)));
         }
         self.primary()
     }
@@ -96,7 +127,9 @@ impl Parser {
         match self.peek() {
             Some("(") => {
                 self.pos += 1;
+                self.enter()?;
                 let e = self.or()?;
+                self.depth -= 1;
                 if self.peek() != Some(")") {
                     return Err(UserError("the -k expression has an unclosed `(`".into()));
                 }
@@ -104,7 +137,8 @@ impl Parser {
                 Ok(e)
             }
             Some(t) if t == ")" || t == "and" || t == "or" => Err(UserError(format!(
-                "the -k expression has `{t}` where a word was expected"
+                "the -k expression has `{}` where a word was expected",
+                crate::error::escape_for_message(t)
             ))),
             Some(t) => {
                 let w = KExpr::Word(t.to_string());
@@ -141,5 +175,16 @@ mod tests {
         for e in ["", "a and", "(a", "a b", "or a", ")"] {
             assert!(KExpr::parse(e).is_err(), "{e:?}");
         }
+    }
+
+    #[test]
+    fn b8_deep_k_expression_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}x{}", "(".repeat(20_000), ")".repeat(20_000));
+        let e = KExpr::parse(&deep).unwrap_err().0;
+        assert!(e.contains("more than"), "{e}");
+        let nots = format!("{}x", "not ".repeat(1000));
+        assert!(KExpr::parse(&nots).unwrap_err().0.contains("deep"));
+        let ok = format!("{}x{}", "(".repeat(60), ")".repeat(60));
+        assert!(KExpr::parse(&ok).is_ok());
     }
 }

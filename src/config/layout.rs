@@ -108,7 +108,7 @@ impl Layout {
             .unwrap_or(name);
         if base.is_empty() || base.contains('/') || base.contains('\0') {
             return Err(UserError(format!(
-                "`{name}` is not a config name; give the file name without folder, e.g. `deepseek_r1_fp4_v2_grace_blackwell`"
+                "`{name}` is not a config name; give the file name without folder, e.g. `deepseek_r1_fp4_v2_grace_blackwell`", name = crate::error::escape_for_message(name)
             ))
             .into());
         }
@@ -148,7 +148,8 @@ impl Layout {
                     format!(" Close matches: {}.", close.join(", "))
                 };
                 Err(UserError(format!(
-                    "no perf-sanity config named `{base}` was found (searched {}).{hint}",
+                    "no perf-sanity config named `{}` was found (searched {}).{hint}",
+                    crate::error::escape_for_message(base),
                     searched.join(", ")
                 ))
                 .into())
@@ -159,7 +160,8 @@ impl Layout {
                     .iter()
                     .map(|f| f.path.display().to_string())
                     .collect::<Vec<_>>()
-                    .join(" and ")
+                    .join(" and "),
+                base = crate::error::escape_for_message(base)
             ))
             .into()),
         }

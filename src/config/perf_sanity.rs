@@ -242,7 +242,8 @@ fn concurrency_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Erro
         .map(|w| {
             w.parse::<u64>().map_err(|_| {
                 D::Error::custom(format!(
-                    "concurrency_list entry `{w}` is not a whole number"
+                    "concurrency_list entry `{w}` is not a whole number",
+                    w = crate::error::escape_for_message(w)
                 ))
             })
         })
@@ -365,6 +366,10 @@ pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfCon
                 ))
                 .into());
             }
+            check_gpus_per_node(path, "hardware.gpus_per_node", c.hardware.gpus_per_node)?;
+            for (i, sc) in c.server_configs.iter().enumerate() {
+                check_server(path, &format!("server_configs[{i}]"), sc)?;
+            }
             PerfConfig::Aggregated(c)
         }
         ConfigKind::Disaggregated => {
@@ -383,10 +388,88 @@ pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfCon
                 ))
                 .into());
             }
+            check_gpus_per_node(path, "hardware.gpus_per_node", c.hardware.gpus_per_node)?;
+            let ctx = check_server(path, "worker_config.ctx", &c.worker_config.ctx)?;
+            let r#gen = check_server(path, "worker_config.gen", &c.worker_config.generation)?;
+            let mut total: u64 = 0;
+            for (field, n, gpus) in [
+                ("hardware.num_ctx_servers", c.hardware.num_ctx_servers, ctx),
+                (
+                    "hardware.num_gen_servers",
+                    c.hardware.num_gen_servers,
+                    r#gen,
+                ),
+            ] {
+                if n > MAX_SERVERS {
+                    return Err(UserError(format!(
+                        "{}: field `{field}` is {n}, more than the {MAX_SERVERS} servers perf-run supports",
+                        path.display()
+                    ))
+                    .into());
+                }
+                total += u64::from(n) * gpus;
+            }
+            if total > MAX_TOTAL_GPUS {
+                return Err(UserError(format!(
+                    "{}: the servers of this config need {total} GPUs in all, more than the {MAX_TOTAL_GPUS} perf-run supports (check `hardware.num_*_servers` and the parallel sizes)",
+                    path.display()
+                ))
+                .into());
+            }
             PerfConfig::Disaggregated(Box::new(c))
         }
     };
     Ok(cfg)
+}
+
+/// Upper bounds on the sizes in a config, so that no node or task count overflows and a
+/// typo cannot make perf-run plan billions of steps (security review B6/B7).
+pub const MAX_SERVERS: u32 = 1024;
+pub const MAX_PARALLEL: u32 = 65_536;
+pub const MAX_GPUS_PER_NODE: u32 = 1024;
+pub const MAX_TOTAL_GPUS: u64 = 1 << 20;
+
+fn check_gpus_per_node(path: &Path, field: &str, gpn: u32) -> Result<()> {
+    if gpn > MAX_GPUS_PER_NODE {
+        return Err(UserError(format!(
+            "{}: field `{field}` is {gpn}, more than the {MAX_GPUS_PER_NODE} GPUs per node perf-run supports",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Range-check one server's sizes; returns its GPU count (never wrapped).
+fn check_server(path: &Path, at: &str, sc: &ServerConfig) -> Result<u64> {
+    for (name, v) in [
+        ("tensor_parallel_size", sc.tensor_parallel_size),
+        ("moe_expert_parallel_size", sc.moe_expert_parallel_size),
+        ("pipeline_parallel_size", sc.pipeline_parallel_size),
+        ("context_parallel_size", sc.context_parallel_size),
+        ("gpus", sc.gpus),
+        ("world_size", sc.world_size),
+    ] {
+        if let Some(v) = v.filter(|v| *v > MAX_PARALLEL) {
+            return Err(UserError(format!(
+                "{}: field `{at}.{name}` is {v}, more than the {MAX_PARALLEL} perf-run supports",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    if let Some(g) = sc.gpus_per_node {
+        check_gpus_per_node(path, &format!("{at}.gpus_per_node"), g)?;
+    }
+    let product = u64::from(sc.tp()) * u64::from(sc.pp()) * u64::from(sc.cp());
+    if product > u64::from(MAX_PARALLEL) {
+        return Err(UserError(format!(
+            "{}: `{at}`: tensor_parallel_size × pipeline_parallel_size × context_parallel_size = {product} GPUs for one server, more than the {MAX_PARALLEL} perf-run supports",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(u64::from(sc.gpus()))
 }
 
 /// The config file path and its kind, as found in a checkout.

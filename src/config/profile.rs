@@ -106,7 +106,8 @@ impl ProfileSet {
                 .map(|s| format!(" Did you mean `{s}`?"))
                 .unwrap_or_default();
             UserError(format!(
-                "there is no cluster profile `{name}` in {}; known profiles: {}.{hint}",
+                "there is no cluster profile `{}` in {}; known profiles: {}.{hint}",
+                crate::error::escape_for_message(name),
                 self.source,
                 known.join(", ")
             ))
@@ -155,7 +156,8 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
         if let Some(rest) = line.strip_prefix('[') {
             let name = rest.strip_suffix(']').ok_or_else(|| {
                 UserError(format!(
-                    "{source}:{lineno}: a section header must look like `[name]`, found `{line}`"
+                    "{source}:{lineno}: a section header must look like `[name]`, found `{line}`",
+                    line = crate::error::escape_for_message(line)
                 ))
             })?;
             let name = name.trim().to_string();
@@ -165,7 +167,8 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
         }
         let Some((key, value)) = line.split_once('=') else {
             return Err(UserError(format!(
-                "{source}:{lineno}: expected `KEY=VALUE`, found `{line}`"
+                "{source}:{lineno}: expected `KEY=VALUE`, found `{line}`",
+                line = crate::error::escape_for_message(line)
             ))
             .into());
         };
@@ -199,13 +202,14 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
             "GPUS_PER_NODE" | "CLUSTER_GPUS_PER_NODE" => {
                 p.gpus_per_node = Some(value.parse().map_err(|_| {
                     UserError(format!(
-                        "{source}:{lineno}: {key} must be a whole number, found `{value}`"
+                        "{source}:{lineno}: {key} must be a whole number, found `{value}`",
+                        value = crate::error::escape_for_message(value)
                     ))
                 })?)
             }
             other => {
                 return Err(UserError(format!(
-                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)"
+                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)", other = crate::error::escape_for_message(other)
                 ))
                 .into());
             }

@@ -56,8 +56,14 @@ pub struct SlurmTime {
     pub seconds: u64,
 }
 
+/// The longest time limit perf-run accepts (365 days): anything longer is a typo, and bigger
+/// numbers would overflow (security review B7).
+pub const MAX_TIME_MINUTES: u64 = 365 * 24 * 60;
+pub const MAX_TIME_SECONDS: u64 = MAX_TIME_MINUTES * 60;
+
 impl SlurmTime {
-    /// Accepts Slurm's forms: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
+    /// Accepts Slurm's forms: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`, up to
+    /// [`MAX_TIME_SECONDS`].
     pub fn parse(text: &str) -> Option<SlurmTime> {
         let t = text.trim();
         if t.is_empty()
@@ -73,27 +79,34 @@ impl SlurmTime {
         };
         let nums =
             |s: &str| -> Option<Vec<u64>> { s.split(':').map(|p| p.parse::<u64>().ok()).collect() };
+        // Checked: a huge number is refused, never wrapped (security review B7).
+        let hms = |h: u64, m: u64, s: u64| -> Option<u64> {
+            h.checked_mul(3600)?
+                .checked_add(m.checked_mul(60)?)?
+                .checked_add(s)
+        };
         let seconds = match rest {
             Some(r) => {
                 let v = nums(r)?;
                 match v.as_slice() {
-                    [h] => h * 3600,
-                    [h, m] => h * 3600 + m * 60,
-                    [h, m, s] => h * 3600 + m * 60 + s,
+                    [h] => hms(*h, 0, 0)?,
+                    [h, m] => hms(*h, *m, 0)?,
+                    [h, m, s] => hms(*h, *m, *s)?,
                     _ => return None,
                 }
             }
             None => {
                 let v = nums(t)?;
                 match v.as_slice() {
-                    [m] => m * 60,
-                    [m, s] => m * 60 + s,
-                    [h, m, s] => h * 3600 + m * 60 + s,
+                    [m] => hms(0, *m, 0)?,
+                    [m, s] => hms(0, *m, *s)?,
+                    [h, m, s] => hms(*h, *m, *s)?,
                     _ => return None,
                 }
             }
-        } + days * 86400;
-        if seconds == 0 {
+        }
+        .checked_add(days.checked_mul(86400)?)?;
+        if seconds == 0 || seconds > MAX_TIME_SECONDS {
             return None;
         }
         Some(SlurmTime {
@@ -102,7 +115,10 @@ impl SlurmTime {
         })
     }
 
+    /// `m` minutes, at most [`MAX_TIME_SECONDS`] (callers check their input against
+    /// [`MAX_TIME_MINUTES`] first; this never wraps).
     pub fn from_minutes(m: u64) -> SlurmTime {
+        let m = m.min(MAX_TIME_MINUTES);
         SlurmTime {
             text: format!("{:02}:{:02}:00", m / 60, m % 60),
             seconds: m * 60,
@@ -359,7 +375,8 @@ pub fn resolve_with(
                 profile_name.as_deref().unwrap_or("?"),
             );
             return Err(UserError(format!(
-                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`"
+                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`",
+                other = crate::error::escape_for_message(other)
             ))
             .into());
         }
@@ -398,7 +415,8 @@ pub fn resolve_with(
     let workdir = if workdir_raw.contains("{user}") {
         let u = user.clone().ok_or_else(|| {
             UserError(format!(
-                "the remote work directory `{workdir_raw}` needs a user name, but none is known; set CLUSTER_USER or CLUSTER_WORKDIR"
+                "the remote work directory `{}` needs a user name, but none is known; set CLUSTER_USER or CLUSTER_WORKDIR",
+                crate::error::escape_for_message(&workdir_raw)
             ))
         })?;
         workdir_raw.replace("{user}", &u)
@@ -407,7 +425,17 @@ pub fn resolve_with(
     };
     if !workdir.starts_with('/') {
         return Err(UserError(format!(
-            "the remote work directory must be an absolute path, got `{workdir}` (CLUSTER_WORKDIR / --workdir / profile `workdir`)"
+            "the remote work directory must be an absolute path, got `{}` (CLUSTER_WORKDIR / --workdir / profile `workdir`)",
+            crate::error::escape_for_message(&workdir)
+        ))
+        .into());
+    }
+    // sbatch expands `%u`, `%x`, `%N`, … in `--output`: the batch log would land somewhere other
+    // than where perf-run reads it (security review B13).
+    if workdir.contains('%') {
+        return Err(UserError(format!(
+            "the remote work directory `{}` contains `%`, which sbatch would expand as a file-name pattern in #SBATCH --output; use a path without `%` (CLUSTER_WORKDIR / --workdir / profile `workdir`)",
+            crate::error::escape_for_message(&workdir)
         ))
         .into());
     }
@@ -469,7 +497,8 @@ pub fn resolve_with(
     let time = match time_text {
         Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
             UserError(format!(
-                "time limit `{t}` is not a Slurm time; use minutes (`90`) or `HH:MM:SS` (`04:00:00`)"
+                "time limit `{}` is not a Slurm time of at most 365 days; use minutes (`90`) or `HH:MM:SS` (`04:00:00`)",
+                crate::error::escape_for_message(&t)
             ))
         })?),
         None => None,
@@ -491,6 +520,21 @@ pub fn resolve_with(
         )
         .unwrap_or_else(|| DEFAULT_FUNCTION.into());
     let prefix = r.pick("PERF_TEST_PREFIX", select.prefix.as_ref(), |_| None, None);
+    // These name files and pytest ids: a control character there is a mistake (or a forged
+    // log line), never a test (security review B9).
+    for (var, flag, v) in [
+        ("PERF_TEST_MODULE", "--module", Some(&module)),
+        ("PERF_TEST_FUNCTION", "--function", Some(&function)),
+        ("PERF_TEST_PREFIX", "--prefix", prefix.as_ref()),
+    ] {
+        if let Some(v) = v.filter(|v| v.chars().any(char::is_control)) {
+            return Err(UserError(format!(
+                "{var} / {flag} `{}` contains a control character (newline, escape, …)",
+                crate::error::escape_for_message(v)
+            ))
+            .into());
+        }
+    }
     let trtllm_dir = select.trtllm_dir.clone().or_else(|| {
         env("TRTLLM_DIR")
             .filter(|v| !v.is_empty())
@@ -843,6 +887,13 @@ mod tests {
         assert!(SlurmTime::parse("0").is_none());
         assert!(SlurmTime::parse("4h").is_none());
         assert!(SlurmTime::parse("1:2:3:4").is_none());
+        assert!(SlurmTime::parse("307445734561825861").is_none());
+        assert!(SlurmTime::parse("18446744073709551615:59").is_none());
+        assert!(SlurmTime::parse("365-00:00:01").is_none());
+        assert_eq!(
+            SlurmTime::parse("365-00").unwrap().seconds,
+            MAX_TIME_SECONDS
+        );
         assert_eq!(SlurmTime::from_minutes(90).text, "01:30:00");
     }
 }

@@ -319,7 +319,7 @@ fn condition(path: &Path, line: usize, raw: RawCondition) -> Result<Condition> {
                 return Err(UserError(format!(
                     "{}:{at}: field `condition.terms.stage` is `{}`; test-db stages are `pre_merge` and `post_merge`",
                     path.display(),
-                    stage.escape_debug()
+                    crate::error::escape_for_message(&stage)
                 ))
                 .into());
             }
@@ -405,7 +405,7 @@ fn parse_entry(line: usize, text: &str) -> Result<ListEntry, String> {
     if !node_id && !looks_like_pytest_path(&id) {
         return Err(format!(
             "`{}` is not a pytest test (expected `<module>::<function>[<case>]` or a path like `unittest/x/test_y.py`)",
-            id.escape_debug()
+            crate::error::escape_for_message(&id)
         ));
     }
     let mut e = ListEntry {
@@ -442,9 +442,17 @@ fn parse_entry(line: usize, text: &str) -> Result<ListEntry, String> {
         match word.to_ascii_uppercase().as_str() {
             "TIMEOUT" => {
                 let a = arg.ok_or("`TIMEOUT` needs minutes in parentheses, e.g. `TIMEOUT (90)`")?;
-                let m: u64 = a.parse().ok().filter(|m| *m > 0).ok_or_else(|| {
-                    format!("`TIMEOUT ({a})` is not a positive number of minutes")
-                })?;
+                let m: u64 = a
+                    .parse()
+                    .ok()
+                    .filter(|m| *m > 0 && *m <= crate::config::settings::MAX_TIME_MINUTES)
+                    .ok_or_else(|| {
+                        format!(
+                            "`TIMEOUT ({})` is not a positive number of minutes up to {} (365 days)",
+                            crate::error::escape_for_message(&a),
+                            crate::config::settings::MAX_TIME_MINUTES
+                        )
+                    })?;
                 e.timeout_min = Some(m);
             }
             "SKIP" => e.skip = Some(arg.unwrap_or_else(|| "marked SKIP in the test list".into())),

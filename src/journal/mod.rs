@@ -47,9 +47,31 @@ pub struct RunDir {
 }
 
 impl RunDir {
+    /// Create a new run directory. An existing one (or anything else under that name, e.g. a
+    /// planted link) is refused: a run id names one run, and `perf-run resume` continues one
+    /// (security review B4).
     pub fn create(home: &Path, run_id: &str) -> Result<RunDir> {
         let root = home.join(run_id);
-        std::fs::create_dir_all(root.join("cases"))
+        std::fs::create_dir_all(home)
+            .with_context(|| format!("cannot create the runs directory {}", home.display()))?;
+        match std::fs::create_dir(&root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(crate::error::UserError(format!(
+                    "run id `{run_id}` is already taken by {}: continue that run with `perf-run resume {}`, or start a new one with another --run-id (e.g. add a suffix such as `{run_id}-2`)",
+                    root.display(),
+                    root.display()
+                ))
+                .into());
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot create the run directory {}",
+                    root.display()
+                )));
+            }
+        }
+        std::fs::create_dir(root.join("cases"))
             .with_context(|| format!("cannot create the run directory {}", root.display()))?;
         Ok(RunDir {
             root,

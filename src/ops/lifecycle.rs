@@ -184,8 +184,16 @@ fn pick_case<'a>(cases: &'a [CaseSpec], want: Option<&str>) -> Result<&'a CaseSp
                 .collect();
             match hits.len() {
                 1 => Ok(hits[0]),
-                0 => Err(UserError(format!("no case of this run matches `{w}`")).into()),
-                n => Err(UserError(format!("`{w}` matches {n} cases; be more specific")).into()),
+                0 => Err(UserError(format!(
+                    "no case of this run matches `{w}`",
+                    w = crate::error::escape_for_message(w)
+                ))
+                .into()),
+                n => Err(UserError(format!(
+                    "`{w}` matches {n} cases; be more specific",
+                    w = crate::error::escape_for_message(w)
+                ))
+                .into()),
             }
         }
     }
@@ -206,7 +214,8 @@ fn role_log(role: Option<&str>, job_id: &str, test_id: &str) -> Result<String> {
         Some(r) if r.starts_with("CTX_") => format!("{case}/ctx_server_{}.log", &r[4..]),
         Some(r) => {
             return Err(UserError(format!(
-                "role `{r}` is not known; use CTX_<i>, GEN_<i>, DISAGG_SERVER or BENCHMARK"
+                "role `{r}` is not known; use CTX_<i>, GEN_<i>, DISAGG_SERVER or BENCHMARK",
+                r = crate::error::escape_for_message(&r)
             ))
             .into());
         }
@@ -347,6 +356,14 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     let env = crate::config::process_env;
     let mut c = Checks { failed: 0 };
     let settings = resolve(&args.cluster, &SelectArgs::default(), &env)?;
+    // The doctor's test script carries these in #SBATCH lines: the same allowlist as `render`
+    // (security review B5).
+    if let Some(p) = &settings.partition {
+        crate::render::check_sbatch_value("partition", p)?;
+    }
+    if let Some(a) = &settings.account {
+        crate::render::check_sbatch_value("account", a)?;
+    }
     let cref = cluster_ref(&settings);
     c.report(
         true,

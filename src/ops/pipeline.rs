@@ -769,6 +769,16 @@ pub async fn collect_case<R: Remote>(
             Duration::from_secs(1800),
         )
         .await;
+    // Belt and braces to rsync's --safe-links: nothing under artifacts/ may lead out of it.
+    let unsafe_links = crate::fsutil::remove_escaping_links(&dest);
+    if !unsafe_links.is_empty() {
+        output::warn(format!(
+            "{}: removed {} symbolic link(s) from the collected files that pointed out of the job's workspace (first: {})",
+            short_label(case),
+            unsafe_links.len(),
+            crate::error::escape_for_message(&unsafe_links[0].display().to_string())
+        ));
+    }
     let expected = [
         format!("slurm-{job_id}.log"),
         "results.xml".to_string(),

@@ -62,7 +62,7 @@ pub fn parse_user_env(items: &[String]) -> Result<Vec<(String, String)>> {
         .map(|item| match item.split_once('=') {
             Some((k, v)) if crate::render::quote::is_env_name(k) => Ok((k.to_string(), v.to_string())),
             _ => Err(UserError(format!(
-                "--env `{item}` must look like NAME=VALUE with NAME matching ^[A-Za-z_][A-Za-z0-9_]*$"
+                "--env `{item}` must look like NAME=VALUE with NAME matching ^[A-Za-z_][A-Za-z0-9_]*$", item = crate::error::escape_for_message(item)
             ))
             .into()),
         })
@@ -85,7 +85,8 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         Some(id) if journal::valid_run_id(id) => id.clone(),
         Some(id) => {
             return Err(UserError(format!(
-                "run id `{id}` may only contain letters, digits, `-`, `_` and `.`"
+                "run id `{id}` may only contain letters, digits, `-`, `_` and `.`",
+                id = crate::error::escape_for_message(id)
             ))
             .into());
         }
@@ -208,7 +209,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         output::warn(format!(
             "{list_path}:{}: `{}` will be skipped: {}",
             u.list_line,
-            u.test_id.escape_debug(),
+            crate::error::escape_for_message(&u.test_id),
             u.reason.trim_start_matches(CANNOT_RUN)
         ));
     }
@@ -272,11 +273,11 @@ fn write_case(dir: &Path, plan: &RunPlan, files: &[Rendered]) -> Result<()> {
         .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
     for f in files {
         let path = dir.join(f.name);
-        journal::write_atomic(&path, f.content.as_bytes())?;
         if f.name.ends_with(".sh") {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .with_context(|| format!("cannot make {} executable", path.display()))?;
+            crate::fsutil::write_atomic_executable(&path, f.content.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        } else {
+            journal::write_atomic(&path, f.content.as_bytes())?;
         }
     }
     let plan_json = serde_json::to_vec_pretty(plan).context("cannot serialise the plan")?;

@@ -287,7 +287,8 @@ pub fn parse_duration_opt(s: Option<&str>) -> Result<Option<Duration>> {
         None => Ok(None),
         Some(t) => humantime::parse_duration(t).map(Some).map_err(|e| {
             UserError(format!(
-                "`{t}` is not a duration ({e}); use e.g. `30m`, `2h`, `90s`"
+                "`{t}` is not a duration ({e}); use e.g. `30m`, `2h`, `90s`",
+                t = crate::error::escape_for_message(t)
             ))
             .into()
         }),
@@ -357,7 +358,8 @@ pub fn find_run(arg: Option<&str>) -> Result<RunDir> {
         Some(a) => {
             return Err(UserError(format!(
                 "no run directory `{a}` (looked for {a}/run.json and {}/run.json)",
-                home.join(a).display()
+                home.join(a).display(),
+                a = crate::error::escape_for_message(a)
             ))
             .into());
         }

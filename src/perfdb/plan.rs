@@ -951,17 +951,24 @@ struct Accepted {
 }
 
 fn parse_number(what: &str, s: &str) -> Result<f64, String> {
+    let shown = || format!("`{}`", crate::error::escape_for_message(s));
     let v: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("{what} {s:?} is not a number"))?;
+        .map_err(|_| format!("{what} {} is not a number", shown()))?;
     if !v.is_finite() {
-        return Err(format!("{what} {s:?} is not a finite number"));
+        return Err(format!("{what} {} is not a finite number", shown()));
     }
     if v.abs() > limits::FLOAT_16_6_MAX {
         return Err(format!(
-            "{what} {s:?} is too large for the float(16,6) column"
+            "{what} {} is too large for the float(16,6) column",
+            shown()
         ));
+    }
+    // Times, throughputs and counts are never negative; the extract validity gate rejects
+    // them too (security review B11).
+    if v < 0.0 {
+        return Err(format!("{what} {} is negative", shown()));
     }
     Ok(v)
 }

@@ -124,11 +124,14 @@ pub enum LockState {
 
 pub fn lock(dir: &Path) -> std::io::Result<LockState> {
     std::fs::create_dir_all(dir)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(".retry.lock"))?;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = o.open(dir.join(".retry.lock"))?;
     if try_flock(&file)? {
         Ok(LockState::Got(SpoolLock { _file: file }))
     } else {

@@ -388,8 +388,9 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         let from_cfg = match job_time_cfg {
             Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
                 UserError(format!(
-                    "{}: field `slurm.job_time`: `{t}` is not a Slurm time",
-                    found.path.display()
+                    "{}: field `slurm.job_time`: `{}` is not a Slurm time of at most 365 days",
+                    found.path.display(),
+                    crate::error::escape_for_message(&t)
                 ))
             })?),
             None => None,
@@ -497,7 +498,11 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
 
     // Slurm's limit = the test's limit + the job's start-up margin, so pytest's per-test
     // timeout fires first and a hang ends with a test verdict and collected results (D8).
-    let job_time = SlurmTime::from_minutes(time.seconds.div_ceil(60) + settings.startup_margin_min);
+    let job_time = SlurmTime::from_minutes(
+        time.seconds
+            .div_ceil(60)
+            .saturating_add(settings.startup_margin_min),
+    );
     let sbatch = SbatchPlan {
         nodes: total_nodes,
         ntasks: layout_steps.sbatch_ntasks,
@@ -775,7 +780,8 @@ fn check_module(layout: &Layout, module: &str) -> Result<()> {
     let close =
         crate::config::layout::close_matches(module, candidates.iter().map(String::as_str), 3);
     Err(UserError(format!(
-        "the test module `{module}` (PERF_TEST_MODULE / --module, relative to {DEFS_DIR}) does not exist in the checkout {}{}",
+        "the test module `{}` (PERF_TEST_MODULE / --module, relative to {DEFS_DIR}) does not exist in the checkout {}{}",
+        crate::error::escape_for_message(module),
         layout.root.display(),
         if close.is_empty() {
             String::new()

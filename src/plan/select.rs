@@ -191,7 +191,7 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
                     // plain pytest in the same stage).
                     format!(
                         "{CANNOT_RUN}`{}` is not a perf-sanity test id but a pytest path of another test suite (perf-run runs `<module>::test_e2e[<case>]` perf-sanity ids)",
-                        e.id.escape_debug()
+                        crate::error::escape_for_message(&e.id)
                     )
                 },
             })),
@@ -201,7 +201,7 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
         return Err(UserError(format!(
             "no test in {} matches -k `{}`",
             path.display(),
-            args.k.as_deref().unwrap_or("").escape_debug()
+            crate::error::escape_for_message(args.k.as_deref().unwrap_or(""))
         ))
         .into());
     }
@@ -311,7 +311,7 @@ fn choose_blocks(
             first.gpu_line,
             quoted(&first.gpu),
             settings.cluster_name.as_deref().unwrap_or("?"),
-            gpu.as_deref().unwrap_or("?").escape_debug()
+            crate::error::escape_for_message(gpu.as_deref().unwrap_or("?"))
         ))
         .into());
     }
@@ -320,7 +320,7 @@ fn choose_blocks(
             "note: {file}:{}: the block for GPUs matching {} does not apply to GPU type `{}` and was left out",
             c.gpu_line,
             quoted(&c.gpu),
-            gpu.as_deref().unwrap_or("?").escape_debug()
+            crate::error::escape_for_message(gpu.as_deref().unwrap_or("?"))
         ));
     }
     // ranges.system_gpu_count against what the cluster profile can allocate.
@@ -359,7 +359,7 @@ fn choose_blocks(
 
 fn quoted(pats: &[String]) -> String {
     pats.iter()
-        .map(|p| format!("`{}`", p.escape_debug()))
+        .map(|p| format!("`{}`", crate::error::escape_for_message(p)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -427,7 +427,7 @@ fn from_config(
                 },
                 other => {
                     return Err(UserError(format!(
-                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context"
+                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context", other = crate::error::escape_for_message(other)
                     ))
                     .into());
                 }

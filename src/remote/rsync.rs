@@ -91,6 +91,15 @@ pub fn transfer_args(excludes_: &[String], delete: bool, src: String, dst: Strin
     args
 }
 
+/// The arguments of a collection (job workspace → here): like [`transfer_args`], but links
+/// that point out of the copied tree (and absolute links) are not copied (`--safe-links`), so
+/// code under test cannot make perf-run read a file of this machine (security review B2).
+pub fn collect_args(excludes_: &[String], src: String, dst: String) -> Vec<String> {
+    let mut args = vec!["--safe-links".to_string()];
+    args.extend(transfer_args(excludes_, false, src, dst));
+    args
+}
+
 /// `dir/` with exactly one trailing slash (rsync: copy the contents).
 pub fn slash(dir: &str) -> String {
     format!("{}/", dir.trim_end_matches('/'))

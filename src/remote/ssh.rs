@@ -438,9 +438,8 @@ impl Remote for SshRemote {
         tokio::fs::create_dir_all(local_dir)
             .await
             .with_context(|| format!("cannot create {}", local_dir.display()))?;
-        let args = rsync::transfer_args(
+        let args = rsync::collect_args(
             excludes,
-            false,
             self.rsync_remote(remote_dir),
             rsync::local_slash(local_dir),
         );

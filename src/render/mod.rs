@@ -72,7 +72,7 @@ impl tera::Filter<&Value, TeraResult<Value>> for Validated {
             Err(tera::Error::message(format!(
                 "{} `{}` is not allowed: {}",
                 self.what,
-                s.escape_default(),
+                crate::error::escape_for_message(&s),
                 self.rule
             )))
         }
@@ -249,6 +249,18 @@ struct RenderContext<'a> {
     precheck: Option<&'a crate::plan::PrecheckPlan>,
 }
 
+/// An `#SBATCH --key=value` value must pass the allowlist: sbatch reads these lines itself,
+/// not bash (DESIGN.md "Quoting"). Used by `render` and `doctor`.
+pub fn check_sbatch_value(key: &str, value: &str) -> std::result::Result<(), UserError> {
+    if is_sbatch_value(value) {
+        return Ok(());
+    }
+    Err(UserError(format!(
+        "the #SBATCH --{key} value `{}` cannot be used: sbatch reads these lines itself, so only letters, digits and . _ , : = @ % + / - are allowed (check the cluster profile, CLUSTER_* variables and flags)",
+        crate::error::escape_for_message(value)
+    )))
+}
+
 /// The template context of a plan, after checking every value that is not quoted.
 fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
     let s = &plan.sbatch;
@@ -271,19 +283,13 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
     }
     sbatch.push(("time", s.time.clone()));
     for (k, v) in &sbatch {
-        if !is_sbatch_value(v) {
-            return Err(UserError(format!(
-                "the #SBATCH --{k} value `{}` cannot be used: sbatch reads these lines itself, so only letters, digits and . _ , : = @ % + / - are allowed (check the cluster profile, CLUSTER_* variables and flags)",
-                v.escape_default()
-            ))
-            .into());
-        }
+        check_sbatch_value(k, v)?;
     }
     for a in &plan.srun_args {
         if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(UserError(format!(
                 "the srun argument `{}` cannot be used: srun arguments may not contain spaces or control characters (check EXTRA_SRUN_PARAMS, DOCKER_IMAGE and the paths in the profile)",
-                a.escape_default()
+                crate::error::escape_for_message(a)
             ))
             .into());
         }

@@ -82,6 +82,14 @@ pub enum LongCsvError {
     },
     #[error("{path} line {line}: a record is larger than 1 GiB; the file is probably not a CSV")]
     TooLarge { path: PathBuf, line: u64 },
+    #[error(
+        "{path} line {line}: a quoted field starts here and is never closed (an unterminated `\"`); fix the quoting of that line"
+    )]
+    UnterminatedQuote { path: PathBuf, line: u64 },
+    #[error(
+        "{path}: the header names the column `{column}` twice, so it is not clear which one holds the value; remove one of them"
+    )]
+    DuplicateColumn { path: PathBuf, column: String },
 }
 
 /// The columns `trt_perf_parser.py` cannot do without (§9.2 step 3).
@@ -171,11 +179,7 @@ impl<R: Read> LongCsvReader<R> {
     /// Read from any reader; `path` names it in messages.
     pub fn new(input: R, path: &Path) -> Result<Self, LongCsvError> {
         let mark = Rc::new(Cell::new(0u64));
-        let limited = Limited {
-            inner: input,
-            read: 0,
-            mark: mark.clone(),
-        };
+        let limited = Limited::new(input, mark.clone());
         let mut inner = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
@@ -208,7 +212,17 @@ impl<R: Read> LongCsvReader<R> {
                 });
             }
         }
-        let index = names.iter().map(|n| field_of(n)).collect();
+        let index: Vec<Option<Field>> = names.iter().map(|n| field_of(n)).collect();
+        // A known column twice: which one is the value? Refused, never "the last one wins"
+        // (security review B11).
+        for (i, f) in index.iter().enumerate() {
+            if f.is_some() && index[..i].contains(f) {
+                return Err(LongCsvError::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: shorten(&names[i], 100),
+                });
+            }
+        }
         Ok(LongCsvReader {
             path: path.to_path_buf(),
             inner,
@@ -307,6 +321,15 @@ fn record_error(path: &Path, line: u64, e: csv::Error) -> LongCsvError {
             line,
         };
     }
+    if let csv::ErrorKind::Io(io) = e.kind()
+        && io.kind() == io::ErrorKind::InvalidData
+        && let Some(at) = io.to_string().strip_prefix(UNTERMINATED)
+    {
+        return LongCsvError::UnterminatedQuote {
+            path: path.to_path_buf(),
+            line: at.trim().parse().unwrap_or(line),
+        };
+    }
     let line = e.position().map(|p| p.line()).unwrap_or(line);
     LongCsvError::Record {
         path: path.to_path_buf(),
@@ -331,6 +354,73 @@ struct Limited<R> {
     inner: R,
     read: u64,
     mark: Rc<Cell<u64>>,
+    quotes: QuoteState,
+    /// 1-based line of the byte being scanned.
+    line: u64,
+    /// Line where the open quoted field started.
+    quote_line: u64,
+}
+
+/// Where the scanner is in the CSV grammar (quote `"`, doubled quotes, `,` and CR/LF), so an
+/// unterminated quote is reported with its line instead of swallowing the rest of the file
+/// (security review B12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// A quoted field that spans more lines than this is an unterminated quote.
+pub const MAX_QUOTED_LINES: u64 = 100_000;
+
+/// The message of the I/O error that reports an unterminated quote (`record_error` maps it).
+const UNTERMINATED: &str = "unterminated quote";
+
+impl<R> Limited<R> {
+    fn new(inner: R, mark: Rc<Cell<u64>>) -> Self {
+        Limited {
+            inner,
+            read: 0,
+            mark,
+            quotes: QuoteState::FieldStart,
+            line: 1,
+            quote_line: 0,
+        }
+    }
+
+    fn unterminated(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{UNTERMINATED} {}", self.quote_line),
+        )
+    }
+
+    fn scan(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use QuoteState::*;
+        for &b in bytes {
+            self.quotes = match (self.quotes, b) {
+                (FieldStart, b'"') => {
+                    self.quote_line = self.line;
+                    Quoted
+                }
+                (FieldStart | Unquoted | QuoteInQuoted, b',' | b'\n' | b'\r') => FieldStart,
+                (FieldStart | Unquoted, _) => Unquoted,
+                (Quoted, b'"') => QuoteInQuoted,
+                (Quoted, _) => Quoted,
+                (QuoteInQuoted, b'"') => Quoted,
+                (QuoteInQuoted, _) => Unquoted,
+            };
+            if b == b'\n' {
+                self.line += 1;
+                if self.quotes == Quoted && self.line - self.quote_line > MAX_QUOTED_LINES {
+                    return Err(self.unterminated());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<R: Read> Read for Limited<R> {
@@ -343,6 +433,10 @@ impl<R: Read> Read for Limited<R> {
         }
         let n = self.inner.read(buf)?;
         self.read += n as u64;
+        self.scan(&buf[..n])?;
+        if n == 0 && self.quotes == QuoteState::Quoted {
+            return Err(self.unterminated());
+        }
         Ok(n)
     }
 }
@@ -421,5 +515,33 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("rows");
         assert_eq!(rows[0].network_name, "n\u{FFFD}");
+    }
+
+    #[test]
+    fn b11_duplicate_known_column_is_refused() {
+        let e = read_str("network_name,perf_metric,metric_type,perf_metric\nn,1.0,T,999\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`perf_metric` twice"), "{e}");
+        // Unknown columns may repeat.
+        assert!(read_str("network_name,perf_metric,metric_type,x,x\nn,1,T,a,b\n").is_ok());
+    }
+
+    #[test]
+    fn b12_unterminated_quote_names_its_line() {
+        let e = read_str("network_name,perf_metric,metric_type\nx,\"x\nmore\nand more\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("never closed"), "{e}");
+        let many = format!(
+            "network_name,perf_metric,metric_type\nn,1,T\nx,\"x\n{}",
+            "y\n".repeat(MAX_QUOTED_LINES as usize + 10)
+        );
+        let e = read_str(&many).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("never closed"), "{e}");
+        // Quoted fields with commas, doubled quotes and line breaks are fine.
+        let ok =
+            read_str("network_name,perf_metric,metric_type\n\"a,\"\"b\"\"\nc\",1,T\n").unwrap();
+        assert_eq!(ok[0].network_name, "a,\"b\"\nc");
     }
 }

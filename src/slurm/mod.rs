@@ -69,11 +69,43 @@ impl CallCounter {
     }
 }
 
-/// Strip every inherited SBATCH_*/SLURM_* variable before a Slurm command, so the submit
-/// environment (e.g. a Jenkins agent that itself runs inside a Slurm job) cannot change the job
-/// (reference anchors §4.10).
-const CLEAN_ENV: &str =
-    "for v in $(compgen -e); do case $v in SBATCH_*|SLURM_*|SALLOC_*) unset \"$v\";; esac; done;";
+/// What a job gets from the submit environment when the site sets no `SBATCH_EXPORT`: the
+/// login basics its tools need, never a secret (DESIGN.md "The job's environment is an
+/// allowlist", security review B1). Everything perf-run itself passes to the job is exported by
+/// the batch script (`exports`, `--env`), which also sets `SLURM_EXPORT_ENV=ALL` so its srun
+/// steps inherit the job's environment. A name that is not set is skipped by sbatch.
+pub const JOB_EXPORT: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "MODULEPATH",
+    "LOADEDMODULES",
+];
+
+/// Shell prelude of every sbatch call: strip every inherited `SLURM_*`/`SALLOC_*` and
+/// `SBATCH_*` variable except a site's `SBATCH_EXPORT`, so the submit environment (e.g. a
+/// Jenkins agent that itself runs inside a Slurm job) cannot change the job (reference anchors
+/// §4.10); strip anything that looks like a secret (`DB_*`, `*PASSWORD*`, `*TOKEN*`,
+/// `*SECRET*`, …); and choose the `--export` value: the site's `SBATCH_EXPORT` when it has one,
+/// else [`JOB_EXPORT`]. The sbatch command line then uses `"$perf_run_export"`.
+pub fn clean_env() -> String {
+    format!(
+        "shopt -s nocasematch; for v in $(compgen -e); do case $v in SBATCH_EXPORT) ;; SBATCH_*|SLURM_*|SALLOC_*|DB_*|*PASSWORD*|*PASSWD*|*TOKEN*|*SECRET*|*CREDENTIAL*|*API_KEY*|*ACCESS_KEY*|*PRIVATE_KEY*) unset \"$v\" 2>/dev/null;; esac; done; shopt -u nocasematch; if [[ -n ${{SBATCH_EXPORT+x}} ]]; then perf_run_export=\"--export=$SBATCH_EXPORT\"; else perf_run_export=--export={}; fi;",
+        JOB_EXPORT.join(",")
+    )
+}
 
 pub struct Scheduler<'a, R: Remote> {
     pub remote: &'a R,
@@ -267,7 +299,8 @@ impl<'a, R: Remote> Scheduler<'a, R> {
     /// `sbatch --parsable` in the job's workspace, with a clean Slurm environment.
     pub async fn submit(&self, workspace: &str, script: &str) -> Result<String> {
         let cmd = format!(
-            "{CLEAN_ENV} cd {} && sbatch --parsable {}",
+            "{} cd {} && sbatch --parsable \"$perf_run_export\" {}",
+            clean_env(),
             sh(&[workspace]),
             sh(&[script])
         );
@@ -302,7 +335,8 @@ impl<'a, R: Remote> Scheduler<'a, R> {
     /// `sbatch --test-only`: would the cluster accept this script? (doctor)
     pub async fn test_only(&self, workspace: &str, script: &str) -> Result<String> {
         let cmd = format!(
-            "{CLEAN_ENV} cd {} && sbatch --test-only {} 2>&1",
+            "{} cd {} && sbatch --test-only \"$perf_run_export\" {} 2>&1",
+            clean_env(),
             sh(&[workspace]),
             sh(&[script])
         );

@@ -50,7 +50,9 @@ pub struct OutputWriter {
     wide: Option<wide_csv::WideCsv<FileOut>>,
     summary: Option<summary::SummaryWriter<FileOut>>,
     junit: Option<junit_out::JunitBody<FileOut>>,
+    /// The JUnit body's temporary file (read back through this handle, never reopened by path).
     junit_body: PathBuf,
+    junit_body_file: Option<File>,
     /// (temporary, final) for every file, in write order.
     temps: Vec<(PathBuf, PathBuf)>,
     done: bool,
@@ -77,7 +79,8 @@ impl OutputWriter {
             wide: None,
             summary: None,
             junit: None,
-            junit_body: temp_path(&out_dir.join(format!("{JUNIT_XML}.body"))),
+            junit_body: PathBuf::new(),
+            junit_body_file: None,
             temps: Vec::new(),
             done: false,
         };
@@ -89,16 +92,23 @@ impl OutputWriter {
         let sum = w.open(SUMMARY_JSON)?;
         w.summary =
             Some(summary::SummaryWriter::new(sum, out_dir).map_err(|e| w.failed(SUMMARY_JSON, e))?);
-        let body = File::create(&w.junit_body).map_err(|e| w.failed(JUNIT_XML, e))?;
+        let (body, body_path) =
+            crate::fsutil::create_temp(&out_dir.join(format!("{JUNIT_XML}.body")), 0o600)
+                .map_err(|e| w.failed(JUNIT_XML, e))?;
+        w.junit_body = body_path;
+        w.junit_body_file = Some(body.try_clone().map_err(|e| w.failed(JUNIT_XML, e))?);
         w.junit = Some(junit_out::JunitBody::new(BufWriter::new(body)));
         Ok(w)
     }
 
     fn open(&mut self, name: &str) -> anyhow::Result<FileOut> {
         let final_path = self.out_dir.join(name);
-        let temp = temp_path(&final_path);
-        let file =
-            File::create(&temp).with_context(|| format!("could not create {}", temp.display()))?;
+        let (file, temp) = crate::fsutil::create_temp(&final_path, 0o666).with_context(|| {
+            format!(
+                "could not create a temporary file for {}",
+                final_path.display()
+            )
+        })?;
         self.temps.push((temp, final_path));
         Ok(BufWriter::new(file))
     }
@@ -163,11 +173,17 @@ impl OutputWriter {
             let (body_w, counts) = body.into_parts();
             sync(body_w).map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
             let mut out = self.open(JUNIT_XML)?;
-            let mut body_r =
-                File::open(&self.junit_body).map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            let mut body_r = self
+                .junit_body_file
+                .take()
+                .ok_or_else(|| io::Error::other("the JUnit body file is gone"))
+                .map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            io::Seek::seek(&mut body_r, io::SeekFrom::Start(0))
+                .map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
             junit_out::write_report(&mut out, &self.run, &counts, &mut body_r)
                 .map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
             sync(out).map_err(|e| io_ctx(e, &dir, JUNIT_XML))?;
+            drop(body_r);
             let _ = fs::remove_file(&self.junit_body);
         }
         for (temp, final_path) in &self.temps {
@@ -210,8 +226,6 @@ fn sync(w: FileOut) -> io::Result<()> {
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()
 }
-
-pub(crate) use crate::fsutil::temp_path;
 
 /// Write one file atomically (temp + fsync + rename).
 pub fn write_atomic(
