@@ -1180,6 +1180,87 @@ mod cluster {
     }
 
     #[test]
+    fn fault_sighup_while_watching_cancels_collects_and_exits_129() {
+        let Some(cx) = Ctx::new() else { return };
+        let (code, rd, id) = watch_through(&cx, "120", |_, r, _| r.signal(libc::SIGHUP));
+        assert_eq!(code, Some(129));
+        assert!(
+            rd.one("cancel_requested")["why"]
+                .as_str()
+                .unwrap()
+                .contains("SIGHUP")
+        );
+        assert_marker_collected(&rd.artifacts(), &id, 143);
+        assert_eq!(rd.run_finished()["exit_code"], 129);
+        assert_verdict(&rd, "");
+    }
+
+    /// results/ with a JUnit case per selected test, and a journal that `status` reads as
+    /// finished.
+    fn assert_verdict(rd: &RunDir, reason: &str) {
+        let junit = fs::read_to_string(rd.0.join("results/perf-run-junit.xml"))
+            .unwrap_or_else(|e| panic!("no JUnit file in {} ({e})", rd.path()));
+        assert_eq!(junit.matches("<testcase ").count(), 1, "{junit}");
+        assert!(junit.contains(reason), "{reason:?} not in {junit}");
+        assert!(rd.0.join("results/summary.json").is_file());
+        let st = Command::new(assert_cmd::cargo::cargo_bin("perf-run"))
+            .args(["status", &rd.path()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&st.stderr);
+        assert!(err.contains(": finished"), "status: {err}");
+    }
+
+    /// An abort before submission (a host that does not resolve) and a signal while
+    /// connecting (a host that never answers) end like any run: results/, JUnit, a journal
+    /// verdict, and the documented exit code.
+    #[test]
+    fn fault_failures_and_signals_before_submission_leave_a_verdict() {
+        let Some(cx) = Ctx::new() else { return };
+        let mut a: Vec<&str> = TINY.to_vec();
+        a.extend(["--host", "no-such-host.invalid"]);
+        let d = cx.run(&a);
+        assert_eq!(d.code, Some(4), "{}", d.stderr);
+        let rd = cx.run_dir();
+        assert_eq!(rd.run_finished()["exit_code"], 4);
+        assert!(rd.events("submitted").is_empty());
+        assert_verdict(
+            &rd,
+            "the job was not submitted: cannot open an ssh connection",
+        );
+        fs::remove_dir_all(&rd.0).unwrap();
+
+        // A login host that never answers: ssh waits for a banner that does not come.
+        let cfg = cx.home.path().join("hang_ssh_config");
+        fs::write(&cfg, "Host hang-host\n  ProxyCommand sleep 20\n").unwrap();
+        let cfg = cfg.display().to_string();
+        for (sig, code) in [
+            (libc::SIGTERM, 143),
+            (libc::SIGINT, 130),
+            (libc::SIGHUP, 129),
+        ] {
+            let mut a: Vec<&str> = TINY.to_vec();
+            a.extend(["--host", "hang-host", "--ssh-config", &cfg]);
+            let mut r = cx.spawn(&a);
+            wait_until("the run to start", Duration::from_secs(20), || {
+                fs::read_to_string(&r.log)
+                    .ok()
+                    .filter(|l| l.contains("connecting to"))
+            });
+            r.signal(sig);
+            let got = r.wait(Duration::from_secs(15));
+            assert_eq!(got, Some(code), "signal {sig}");
+            let rd = cx.run_dir();
+            assert_eq!(rd.run_finished()["exit_code"], code);
+            assert_verdict(
+                &rd,
+                "the run was interrupted before this case was submitted",
+            );
+            fs::remove_dir_all(&rd.0).unwrap();
+        }
+    }
+
+    #[test]
     fn fault_kill_9_then_resume_finishes_without_a_second_sbatch() {
         let Some(cx) = Ctx::new() else { return };
         let (code, rd, id) = watch_through(&cx, "8", |_, r, _| r.signal(libc::SIGKILL));

@@ -1,5 +1,5 @@
-//! SIGINT / SIGTERM handling (a Jenkins abort sends SIGTERM). The first signal is turned into
-//! an event the pipeline reacts to (cancel own jobs, collect, journal, exit 130/143); a second
+//! SIGINT / SIGTERM / SIGHUP handling (a Jenkins abort sends SIGTERM). The first signal is turned into
+//! an event the pipeline reacts to (cancel own jobs, collect, journal, exit 130/143/129); a second
 //! signal exits at once.
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -14,6 +14,7 @@ use crate::error::Exit;
 pub enum Interrupt {
     Int,
     Term,
+    Hup,
 }
 
 impl Interrupt {
@@ -21,12 +22,14 @@ impl Interrupt {
         match self {
             Interrupt::Int => Exit::Interrupted,
             Interrupt::Term => Exit::Terminated,
+            Interrupt::Hup => Exit::HungUp,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             Interrupt::Int => "SIGINT",
             Interrupt::Term => "SIGTERM",
+            Interrupt::Hup => "SIGHUP",
         }
     }
 }
@@ -38,11 +41,14 @@ pub fn install() -> std::io::Result<watch::Receiver<Option<Interrupt>>> {
     let (tx, rx) = watch::channel(None);
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
+    // A closed terminal or an ssh session that dropped: the same orderly end as SIGTERM.
+    let mut hup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         loop {
             let which = tokio::select! {
                 _ = int.recv() => Interrupt::Int,
                 _ = term.recv() => Interrupt::Term,
+                _ = hup.recv() => Interrupt::Hup,
             };
             if SEEN.fetch_add(1, Ordering::SeqCst) >= 1 {
                 crate::output::error(format!(
