@@ -51,11 +51,20 @@ fn refused(env: &[(&str, &str)], extra: &[&str], says: &str) {
 
 #[test]
 fn upload_without_a_database_is_refused_before_submission() {
-    refused(&[], &["--upload"], "needs a database host");
+    refused(&[], &["--upload"], "No database host is configured");
     refused(
         &[("USE_TRT_PERF_DB", "true"), ("DB_HOST", "db")],
         &[],
-        "needs a database user",
+        "No database user is configured",
+    );
+    refused(
+        &[
+            ("USE_TRT_PERF_DB", "1"),
+            ("DB_HOST", "db"),
+            ("DB_USER", "perf"),
+        ],
+        &[],
+        "No database password is configured",
     );
 }
 

@@ -98,7 +98,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     if upload || args.db.db_password_on_cli.is_some() {
         let db = crate::perfdb::DbSettings::resolve(&args.db, &env)?;
         if upload {
-            db.require_target()?;
+            db.require_complete()?;
         }
     }
     let max_pending = parse_duration_opt(args.max_pending.as_deref())?;
@@ -188,7 +188,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     };
     let connected = tokio::select! {
         r = connect(&spec.cluster) => r.map_err(|e| format!("{e:#}")),
-        sig = wait_signal(&mut sigs) => return before_submission(None, Some(sig)).await,
+        sig = signals::first(&mut sigs) => return before_submission(None, Some(sig)).await,
     };
     let remote = match connected {
         Ok(r) => r,
@@ -197,7 +197,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     // Stage before anything is submitted; a failure or a signal here still ends in a verdict.
     let staged = tokio::select! {
         r = stage(&args, &prep, &rd, &journal, &remote) => r.map_err(|e| format!("{e:#}")),
-        sig = wait_signal(&mut sigs) => {
+        sig = signals::first(&mut sigs) => {
             remote.close().await;
             return before_submission(None, Some(sig)).await;
         }
@@ -267,20 +267,6 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     .await;
     remote.close().await;
     result
-}
-
-/// The first signal, whenever it comes (already seen: at once).
-async fn wait_signal(
-    sigs: &mut tokio::sync::watch::Receiver<Option<signals::Interrupt>>,
-) -> signals::Interrupt {
-    loop {
-        if let Some(s) = *sigs.borrow_and_update() {
-            return s;
-        }
-        if sigs.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 /// Stage: the checkout (delta), the generated files and the wheel, over one connection.

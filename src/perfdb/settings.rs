@@ -159,22 +159,6 @@ pub fn upload_wanted(
 }
 
 impl DbSettings {
-    /// With an upload wanted: the database host and user must be known before anything is
-    /// submitted, not discovered after the benchmark.
-    pub fn require_target(&self) -> Result<(), UserError> {
-        match (&self.host, &self.user) {
-            (Some(_), Some(_)) => Ok(()),
-            (None, _) => Err(UserError(
-                "The upload needs a database host; set DB_HOST (or --DB-host), or run without --upload / USE_TRT_PERF_DB.".into(),
-            )),
-            (_, None) => Err(UserError(
-                "The upload needs a database user; set DB_USER (or --DB-user), or run without --upload / USE_TRT_PERF_DB.".into(),
-            )),
-        }
-    }
-}
-
-impl DbSettings {
     /// Flag > environment > default. Fails (a `UserError`, exit 2) on a password given on the
     /// command line, an unreadable or empty password file, or a malformed port or timeout.
     pub fn resolve(

@@ -36,9 +36,37 @@ impl Interrupt {
 
 static SEEN: AtomicU8 = AtomicU8::new(0);
 
+static SENDER: std::sync::OnceLock<watch::Sender<Option<Interrupt>>> = std::sync::OnceLock::new();
+
+/// Another view of the installed handlers (for a later stage, e.g. the upload after a run).
+pub fn subscribe() -> Option<watch::Receiver<Option<Interrupt>>> {
+    SENDER.get().map(|tx| tx.subscribe())
+}
+
+/// The first signal, whenever it comes (at once if it already came).
+pub async fn first(rx: &mut watch::Receiver<Option<Interrupt>>) -> Interrupt {
+    loop {
+        if let Some(s) = *rx.borrow_and_update() {
+            return s;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Start listening; the receiver changes to `Some(..)` on the first signal.
 pub fn install() -> std::io::Result<watch::Receiver<Option<Interrupt>>> {
+    install_doing("cancelling this run's jobs and collecting what exists")
+}
+
+/// [`install`], saying `doing` when the first signal arrives.
+pub fn install_doing(doing: &'static str) -> std::io::Result<watch::Receiver<Option<Interrupt>>> {
+    if let Some(rx) = subscribe() {
+        return Ok(rx);
+    }
     let (tx, rx) = watch::channel(None);
+    let _ = SENDER.set(tx.clone());
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     // A closed terminal or an ssh session that dropped: the same orderly end as SIGTERM.
@@ -58,7 +86,7 @@ pub fn install() -> std::io::Result<watch::Receiver<Option<Interrupt>>> {
                 std::process::exit(which.exit().code());
             }
             crate::output::warn(format!(
-                "{} received: cancelling this run's jobs and collecting what exists (send it again to exit at once)",
+                "{} received: {doing} (send it again to exit at once)",
                 which.name()
             ));
             let _ = tx.send(Some(which));
