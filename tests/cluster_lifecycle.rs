@@ -795,6 +795,91 @@ mod cluster {
         assert_marker_collected(&rd.artifacts(), &id, 143);
     }
 
+    /// Item 5: a job cut off by its time limit keeps the concurrency points that finished:
+    /// their client logs are collected, they are valid rows in the results (and uploadable),
+    /// and the case stays `timeout`.
+    #[test]
+    fn a_timeout_keeps_the_finished_concurrency_points() {
+        let Some(cx) = Ctx::new() else { return };
+        let two_points = fs::read_to_string(repo().join(
+            "tests/stub-trtllm/tests/scripts/perf-sanity/aggregated/tiny_llama_fp8_grace_blackwell.yaml",
+        ))
+        .unwrap()
+        .replacen(
+            "        backend: \"openai\"\n",
+            "        backend: \"openai\"\n      - name: \"con8_iter2_isl128_osl64\"\n        concurrency: 8\n        iterations: 2\n        isl: 128\n        osl: 64\n        backend: \"openai\"\n",
+            1,
+        );
+        let tree = stub_copy_with(&[("two_points", two_points)]);
+        let t = tree.path().display().to_string();
+        let mut child = cx
+            .cmd(&[
+                "run",
+                "--cluster",
+                "local-test",
+                "--workdir",
+                &cx.workdir,
+                "--trtllm-dir",
+                &t,
+                "--config",
+                "two_points",
+                "--server",
+                "tiny_llama_fp8_tp1",
+                "--env",
+                "PERF_RUN_STUB_HANG_FROM_CONCURRENCY=8",
+                "--time",
+                "5",
+                "-v",
+            ])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(cx.home.path().join("timeout.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let id = wait_until("the job to be submitted", Duration::from_secs(60), || {
+            assert!(child.try_wait().unwrap().is_none(), "perf-run ended early");
+            fs::read_dir(cx.home.path())
+                .ok()?
+                .flatten()
+                .map(|e| RunDir(e.path()))
+                .find(|r| r.0.join("run.json").is_file())
+                .and_then(|r| r.events("submitted").first().cloned())
+                .map(|e| e["job_id"].as_str().unwrap().to_string())
+        });
+        ssh_ok(&cx.svc, &format!("scontrol update JobId={id} TimeLimit=1"));
+        let st = wait_until("perf-run to exit", Duration::from_secs(300), || {
+            child.try_wait().unwrap()
+        });
+        let err = fs::read_to_string(cx.home.path().join("timeout.stderr")).unwrap();
+        assert_eq!(st.code(), Some(1), "{err}");
+        let rd = cx.run_dir();
+        assert_eq!(rd.finished()["state"]["raw"], "TIMEOUT");
+        let s: Value =
+            serde_json::from_str(&fs::read_to_string(rd.0.join("results/summary.json")).unwrap())
+                .unwrap();
+        let case = &s["cases"][0];
+        assert_eq!(case["failure_class"], "timeout", "{case}");
+        let clients = case["clients"].as_array().unwrap();
+        assert_eq!(clients.len(), 2, "{case}");
+        let validity: Vec<&str> = clients
+            .iter()
+            .map(|c| c["validity"].as_str().unwrap())
+            .collect();
+        assert_eq!(validity, ["valid", "invalid"], "{case}");
+        assert!(clients[0]["metrics"]["token_throughput"].as_f64().unwrap() > 0.0);
+        // The finished point is a valid row of the long CSV, which the uploader takes.
+        let csv = fs::read_to_string(rd.0.join("results/perf_script_test_results.csv")).unwrap();
+        let valid_rows = csv
+            .lines()
+            .filter(|l| l.contains("con:4") && l.contains(",valid,"))
+            .count();
+        assert!(valid_rows > 0, "{csv}");
+        assert!(
+            !csv.lines()
+                .any(|l| l.contains("con:8") && l.contains(",valid,")),
+            "{csv}"
+        );
+    }
+
     #[test]
     fn cancelled_job_is_finished_and_collected_by_resume() {
         let Some(cx) = Ctx::new() else { return };
