@@ -103,6 +103,22 @@ fn max_pending_and_mpi_are_checked_first_even_in_a_dry_run() {
 }
 
 #[test]
+fn pacing_durations_are_checked_not_silently_defaulted() {
+    for bad in ["banana", "0", "-5", "inf", "1e30"] {
+        refused(
+            &[("PERF_RUN_POLL_MIN", bad)],
+            &["--dry-run"],
+            &format!("PERF_RUN_POLL_MIN=`{bad}` is not a number of seconds"),
+        );
+    }
+    refused(
+        &[("PERF_RUN_MARKER_GRACE", "soon")],
+        &[],
+        "PERF_RUN_MARKER_GRACE=`soon`",
+    );
+}
+
+#[test]
 fn valid_values_pass_the_checks() {
     let home = tempfile::tempdir().unwrap();
     for mpi in ["none", "pmi2", "pmix", "pmix_v4", "cray_shasta"] {

@@ -102,6 +102,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         }
     }
     let max_pending = parse_duration_opt(args.max_pending.as_deref())?;
+    let watch_cfg = WatchConfig::from_env(&env)?;
     if args.dry_run {
         let prep = prepare(&args.render, &env)?;
         print_prepared(&prep, args.render.json);
@@ -226,7 +227,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             });
         }
         let sched = Scheduler::new(&remote);
-        let mut cfg = WatchConfig::from_env(&env);
+        let mut cfg = watch_cfg;
         cfg.follow = args.follow;
         cfg.max_jobs = args.max_jobs.max(1);
         cfg.detach = args.detach;
@@ -459,6 +460,7 @@ fn newest_run(home: &Path) -> Option<PathBuf> {
 pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
     let env = crate::config::process_env;
     let t0 = Instant::now();
+    let watch_cfg = WatchConfig::from_env(&env)?;
     let rd = find_run(args.run.as_deref())?;
     let spec = read_run_spec(&rd)?;
     let state = RunState::from_entries(&read_journal(&rd.journal_path())?);
@@ -548,7 +550,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                 (None, _) => queue.push_back(job),
             }
         }
-        let mut cfg = WatchConfig::from_env(&env);
+        let mut cfg = watch_cfg;
         cfg.follow = args.follow;
         let driver = Driver {
             remote: &remote,
