@@ -22,6 +22,8 @@ pub enum Exit {
     UploadPending = 5,
     /// A job was cancelled by someone else (scancel, admin, preemption).
     Cancelled = 7,
+    /// perf-run itself got SIGHUP (its terminal or ssh session went away).
+    HungUp = 129,
     /// perf-run itself was interrupted by SIGINT (Ctrl-C).
     Interrupted = 130,
     /// perf-run itself was terminated by SIGTERM (e.g. a Jenkins abort).

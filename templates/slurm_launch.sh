@@ -22,13 +22,21 @@ perf_run_stop_steps() {
   for pid in "${!perf_run_roles[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 perf_run_signalled=""
+# Only this shell writes the marker, once. A child forked for a background step still holds
+# these traps until it execs srun (it expands `$(perf_run_slice …)` first); a SIGTERM from
+# perf_run_stop_steps in that window used to make the child print its own PERF_RUN_EXIT.
+perf_run_main_pid=$BASHPID
+perf_run_marker_written=""
 perf_run_write_marker() {
+  [[ -z $perf_run_marker_written ]] || return 0
+  perf_run_marker_written=1
   echo "PERF_RUN_EXIT code=$1 job=${SLURM_JOB_ID:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf '%s %s\n' "$1" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
 }
 perf_run_on_exit() {
   local rc=$?
   trap - EXIT TERM INT
+  [[ $BASHPID == "$perf_run_main_pid" ]] || exit "$rc"
   if [[ -n $perf_run_signalled ]]; then
     # Time limit or scancel: Slurm SIGKILLs this script KillWait seconds after the SIGTERM
     # (30 s by default, often less), possibly before the steps are down; the end is recorded
@@ -42,8 +50,8 @@ perf_run_on_exit() {
   exit "$rc"
 }
 trap perf_run_on_exit EXIT
-trap 'perf_run_signalled=1; echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2; exit 143' TERM
-trap 'perf_run_signalled=1; exit 130' INT
+trap '[[ $BASHPID == "$perf_run_main_pid" ]] || exit 143; perf_run_signalled=1; echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2; exit 143' TERM
+trap '[[ $BASHPID == "$perf_run_main_pid" ]] || exit 130; perf_run_signalled=1; exit 130' INT
 
 # ---------------------------------------------------------------- system information
 # Recorded on the first node for the result files; `unknown` where a tool is missing. The
@@ -173,8 +181,9 @@ rm -f "$jobWorkspace"/{{ s.log }}
 {%- if s.done %}
 rm -f "$jobWorkspace"/{{ s.done }}
 (
-  srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"'
-  perf_run_step_rc=$?
+  trap - EXIT TERM INT
+  perf_run_step_rc=0
+  srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' || perf_run_step_rc=$?
   # The gen log is complete only once its srun is reaped: the test waits for this sentinel.
   touch "$jobWorkspace"/{{ s.done }}
   exit "$perf_run_step_rc"

@@ -93,3 +93,272 @@ fn the_exit_marker_is_written_before_slurm_kills_the_script() {
     assert_eq!(text.split_whitespace().next(), Some("143"), "{text}");
     assert!(log.contains("PERF_RUN_EXIT code=143 job=4242"), "{log}");
 }
+
+/// Render one mode into `out` (jobs write under `wd`) and return the script's path.
+fn render_mode(t: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> std::path::PathBuf {
+    let out = t.join(name).join("out");
+    let wd = t.join(name).join("wd");
+    let st = Command::new(assert_cmd::cargo::cargo_bin("perf-run"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PERF_RUN_HOME", t.join(name).join("runs"))
+        .envs(env.iter().copied())
+        .args(["render", "--cluster", "local-test", "--workdir"])
+        .arg(&wd)
+        .args(["--trtllm-dir", "tests/stub-trtllm", "--output-dir"])
+        .arg(&out)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "render {name} failed");
+    out.join("slurm_launch.sh")
+}
+
+/// A step as the fake `srun` plays it: seconds until it ends, and its exit code.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    delay: f64,
+    rc: i32,
+}
+
+/// A small deterministic generator, so a failing seed can be replayed.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// The exit codes the script may legitimately end with for these steps (no signal).
+fn expected_codes(roles: &[(String, Step)]) -> Vec<i32> {
+    let get = |n: &str| roles.iter().find(|(r, _)| r == n).map(|(_, s)| *s);
+    if roles
+        .iter()
+        .any(|(r, s)| r.contains("_PRECHECK_") && s.rc != 0)
+    {
+        return vec![1];
+    }
+    let Some(bench) = get("BENCHMARK") else {
+        // Aggregated: one step, whose code is the job's.
+        return roles
+            .iter()
+            .filter(|(r, _)| !r.contains("PRECHECK"))
+            .map(|(_, s)| s.rc)
+            .collect();
+    };
+    let first_fail = roles
+        .iter()
+        .filter(|(r, s)| r != "BENCHMARK" && !r.contains("_PRECHECK_") && s.rc != 0)
+        .map(|(_, s)| s.delay)
+        .fold(f64::INFINITY, f64::min);
+    if first_fail.is_infinite() {
+        vec![bench.rc]
+    } else if first_fail + 1.0 < bench.delay {
+        vec![1]
+    } else if bench.delay + 1.0 < first_fail {
+        vec![bench.rc]
+    } else {
+        vec![1, bench.rc]
+    }
+}
+
+/// The issue-10 stress test: the rendered script of every mode under a fake `srun` whose
+/// steps end in every order, fail or not, sometimes with a SIGTERM on top. The script must
+/// print exactly one `PERF_RUN_EXIT`, with the code it really exits with, and the marker file
+/// must hold that code too.
+#[test]
+fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
+    let t = tempfile::tempdir().unwrap();
+    let disagg = "gb200_tiny-llama-fp8_1k1k_con8_ctx1_tp1_gen1_tp2_eplb0_mtp0_ccb-UCX";
+    let modes: Vec<(&str, std::path::PathBuf, usize)> = vec![
+        (
+            "single-agg",
+            render_mode(
+                t.path(),
+                "single-agg",
+                &["--config", "tiny_llama_fp8_grace_blackwell"],
+                &[],
+            ),
+            10,
+        ),
+        (
+            "multi-agg",
+            render_mode(
+                t.path(),
+                "multi-agg",
+                &["--config", "deepseek_r1_fp4_v2_2_nodes_grace_blackwell"],
+                &[],
+            ),
+            8,
+        ),
+        (
+            "disagg",
+            render_mode(t.path(), "disagg", &["--config", disagg], &[]),
+            24,
+        ),
+        (
+            "gen_only",
+            render_mode(
+                t.path(),
+                "gen_only",
+                &["--config", disagg, "--benchmark-mode", "gen_only"],
+                &[],
+            ),
+            14,
+        ),
+        (
+            "precheck",
+            render_mode(
+                t.path(),
+                "precheck",
+                &["--config", disagg],
+                &[("TRTLLM_DISAGG_CT_PRECHECK", "1")],
+            ),
+            14,
+        ),
+    ];
+
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    // FAKE_STEPS="NAME=delay:rc …"; a step not named ends at once with 0.
+    write_exe(
+        &bin.join("srun"),
+        r#"#!/bin/bash
+name=""
+for a in "$@"; do case $a in --job-name=*) name=${a#--job-name=};; esac; done
+d=0; rc=0
+for s in ${FAKE_STEPS:-}; do [[ ${s%%=*} == "$name" ]] && { v=${s#*=}; d=${v%%:*}; rc=${v##*:}; }; done
+[[ $d == 0 ]] && exit "$rc"
+trap 'kill $p 2>/dev/null; exit 143' TERM
+sleep "$d" & p=$!
+wait $p
+exit "$rc"
+"#,
+    );
+    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
+    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+
+    let failures = std::sync::Mutex::new(Vec::<String>::new());
+    std::thread::scope(|s| {
+        for (mi, (mode, script, runs)) in modes.iter().enumerate() {
+            let (bin, failures) = (&bin, &failures);
+            s.spawn(move || {
+                let text = fs::read_to_string(script).unwrap();
+                let mut roles: Vec<String> = text
+                    .split("--job-name=")
+                    .skip(1)
+                    .map(|r| r.split(' ').next().unwrap().to_string())
+                    .filter(|r| {
+                        !r.is_empty()
+                            && r.chars()
+                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                            && r != "SYSINFO"
+                            && r != "INSTALL"
+                    })
+                    .collect();
+                roles.dedup();
+                let mut rng = Lcg(0x5eed + mi as u64);
+                for run in 0..*runs {
+                    let steps: Vec<(String, Step)> = roles
+                        .iter()
+                        .map(|r| {
+                            let delay = [0.0, 0.0, 0.05, 1.5][rng.next(4)];
+                            let rc = [0, 0, 1, 3][rng.next(4)];
+                            (r.clone(), Step { delay, rc })
+                        })
+                        .collect();
+                    let spec: Vec<String> = steps
+                        .iter()
+                        .map(|(r, s)| format!("{r}={}:{}", s.delay, s.rc))
+                        .collect();
+                    let spec = spec.join(" ");
+                    // Not before ~0.3 s: a SIGTERM before the script has set its traps kills it outright.
+                    let term_after = (rng.next(5) == 0).then(|| 300 + rng.next(15) as u64 * 100);
+                    let job = format!("{}", 1000 * (mi + 1) + run);
+
+                    let wd = script.parent().unwrap().parent().unwrap().join("wd");
+                    let _ = fs::remove_dir_all(&wd);
+                    let mut child = Command::new("setsid")
+                        .arg("bash")
+                        .arg(script)
+                        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                        .env("FAKE_STEPS", &spec)
+                        .env("SLURM_JOB_ID", &job)
+                        .env("SLURM_JOB_NODELIST", "n[1-2]")
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    if let Some(ms) = term_after {
+                        std::thread::sleep(Duration::from_millis(ms));
+                        // SAFETY: the process group of a child we spawned (setsid).
+                        unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+                    }
+                    let mut log = String::new();
+                    use std::io::Read;
+                    child
+                        .stdout
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut log)
+                        .unwrap();
+                    let end = Instant::now() + Duration::from_secs(120);
+                    let status = loop {
+                        if let Some(st) = child.try_wait().unwrap() {
+                            break st;
+                        }
+                        if Instant::now() > end {
+                            // SAFETY: as above.
+                            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                            break child.wait().unwrap();
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    };
+                    let code = status.code().unwrap_or(-1);
+
+                    let lines: Vec<&str> = log
+                        .lines()
+                        .filter(|l| l.starts_with("PERF_RUN_EXIT"))
+                        .collect();
+                    let marker = fs::read_dir(wd.join("runs"))
+                        .ok()
+                        .and_then(|mut d| d.next())
+                        .and_then(|r| fs::read_dir(r.unwrap().path()).ok()?.next())
+                        .and_then(|c| {
+                            fs::read_to_string(c.unwrap().path().join("perf_run_exit")).ok()
+                        })
+                        .unwrap_or_default();
+                    let mut wrong = Vec::new();
+                    if lines.len() != 1
+                        || !lines[0].starts_with(&format!("PERF_RUN_EXIT code={code} "))
+                    {
+                        wrong.push(format!("exit {code} but printed {lines:?}"));
+                    }
+                    if marker.split_whitespace().next() != Some(code.to_string().as_str()) {
+                        wrong.push(format!("exit {code} but the marker file says {marker:?}"));
+                    }
+                    let mut ok = expected_codes(&steps);
+                    if term_after.is_some() {
+                        ok.push(143);
+                    }
+                    if !ok.contains(&code) {
+                        wrong.push(format!("exit {code}, expected one of {ok:?}"));
+                    }
+                    if !wrong.is_empty() {
+                        failures.lock().unwrap().push(format!(
+                            "{mode} run {run} FAKE_STEPS='{spec}' term={term_after:?}: {}",
+                            wrong.join("; ")
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

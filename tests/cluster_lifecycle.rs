@@ -795,6 +795,91 @@ mod cluster {
         assert_marker_collected(&rd.artifacts(), &id, 143);
     }
 
+    /// Item 5: a job cut off by its time limit keeps the concurrency points that finished:
+    /// their client logs are collected, they are valid rows in the results (and uploadable),
+    /// and the case stays `timeout`.
+    #[test]
+    fn a_timeout_keeps_the_finished_concurrency_points() {
+        let Some(cx) = Ctx::new() else { return };
+        let two_points = fs::read_to_string(repo().join(
+            "tests/stub-trtllm/tests/scripts/perf-sanity/aggregated/tiny_llama_fp8_grace_blackwell.yaml",
+        ))
+        .unwrap()
+        .replacen(
+            "        backend: \"openai\"\n",
+            "        backend: \"openai\"\n      - name: \"con8_iter2_isl128_osl64\"\n        concurrency: 8\n        iterations: 2\n        isl: 128\n        osl: 64\n        backend: \"openai\"\n",
+            1,
+        );
+        let tree = stub_copy_with(&[("two_points", two_points)]);
+        let t = tree.path().display().to_string();
+        let mut child = cx
+            .cmd(&[
+                "run",
+                "--cluster",
+                "local-test",
+                "--workdir",
+                &cx.workdir,
+                "--trtllm-dir",
+                &t,
+                "--config",
+                "two_points",
+                "--server",
+                "tiny_llama_fp8_tp1",
+                "--env",
+                "PERF_RUN_STUB_HANG_FROM_CONCURRENCY=8",
+                "--time",
+                "5",
+                "-v",
+            ])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(cx.home.path().join("timeout.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let id = wait_until("the job to be submitted", Duration::from_secs(60), || {
+            assert!(child.try_wait().unwrap().is_none(), "perf-run ended early");
+            fs::read_dir(cx.home.path())
+                .ok()?
+                .flatten()
+                .map(|e| RunDir(e.path()))
+                .find(|r| r.0.join("run.json").is_file())
+                .and_then(|r| r.events("submitted").first().cloned())
+                .map(|e| e["job_id"].as_str().unwrap().to_string())
+        });
+        ssh_ok(&cx.svc, &format!("scontrol update JobId={id} TimeLimit=1"));
+        let st = wait_until("perf-run to exit", Duration::from_secs(300), || {
+            child.try_wait().unwrap()
+        });
+        let err = fs::read_to_string(cx.home.path().join("timeout.stderr")).unwrap();
+        assert_eq!(st.code(), Some(1), "{err}");
+        let rd = cx.run_dir();
+        assert_eq!(rd.finished()["state"]["raw"], "TIMEOUT");
+        let s: Value =
+            serde_json::from_str(&fs::read_to_string(rd.0.join("results/summary.json")).unwrap())
+                .unwrap();
+        let case = &s["cases"][0];
+        assert_eq!(case["failure_class"], "timeout", "{case}");
+        let clients = case["clients"].as_array().unwrap();
+        assert_eq!(clients.len(), 2, "{case}");
+        let validity: Vec<&str> = clients
+            .iter()
+            .map(|c| c["validity"].as_str().unwrap())
+            .collect();
+        assert_eq!(validity, ["valid", "invalid"], "{case}");
+        assert!(clients[0]["metrics"]["token_throughput"].as_f64().unwrap() > 0.0);
+        // The finished point is a valid row of the long CSV, which the uploader takes.
+        let csv = fs::read_to_string(rd.0.join("results/perf_script_test_results.csv")).unwrap();
+        let valid_rows = csv
+            .lines()
+            .filter(|l| l.contains("con:4") && l.contains(",valid,"))
+            .count();
+        assert!(valid_rows > 0, "{csv}");
+        assert!(
+            !csv.lines()
+                .any(|l| l.contains("con:8") && l.contains(",valid,")),
+            "{csv}"
+        );
+    }
+
     #[test]
     fn cancelled_job_is_finished_and_collected_by_resume() {
         let Some(cx) = Ctx::new() else { return };
@@ -1177,6 +1262,87 @@ mod cluster {
         assert!(rd.one("collected")["error"].is_null());
         assert_marker_collected(&rd.artifacts(), &id, 143);
         assert_eq!(rd.run_finished()["exit_code"], 143);
+    }
+
+    #[test]
+    fn fault_sighup_while_watching_cancels_collects_and_exits_129() {
+        let Some(cx) = Ctx::new() else { return };
+        let (code, rd, id) = watch_through(&cx, "120", |_, r, _| r.signal(libc::SIGHUP));
+        assert_eq!(code, Some(129));
+        assert!(
+            rd.one("cancel_requested")["why"]
+                .as_str()
+                .unwrap()
+                .contains("SIGHUP")
+        );
+        assert_marker_collected(&rd.artifacts(), &id, 143);
+        assert_eq!(rd.run_finished()["exit_code"], 129);
+        assert_verdict(&rd, "");
+    }
+
+    /// results/ with a JUnit case per selected test, and a journal that `status` reads as
+    /// finished.
+    fn assert_verdict(rd: &RunDir, reason: &str) {
+        let junit = fs::read_to_string(rd.0.join("results/perf-run-junit.xml"))
+            .unwrap_or_else(|e| panic!("no JUnit file in {} ({e})", rd.path()));
+        assert_eq!(junit.matches("<testcase ").count(), 1, "{junit}");
+        assert!(junit.contains(reason), "{reason:?} not in {junit}");
+        assert!(rd.0.join("results/summary.json").is_file());
+        let st = Command::new(assert_cmd::cargo::cargo_bin("perf-run"))
+            .args(["status", &rd.path()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&st.stderr);
+        assert!(err.contains(": finished"), "status: {err}");
+    }
+
+    /// An abort before submission (a host that does not resolve) and a signal while
+    /// connecting (a host that never answers) end like any run: results/, JUnit, a journal
+    /// verdict, and the documented exit code.
+    #[test]
+    fn fault_failures_and_signals_before_submission_leave_a_verdict() {
+        let Some(cx) = Ctx::new() else { return };
+        let mut a: Vec<&str> = TINY.to_vec();
+        a.extend(["--host", "no-such-host.invalid"]);
+        let d = cx.run(&a);
+        assert_eq!(d.code, Some(4), "{}", d.stderr);
+        let rd = cx.run_dir();
+        assert_eq!(rd.run_finished()["exit_code"], 4);
+        assert!(rd.events("submitted").is_empty());
+        assert_verdict(
+            &rd,
+            "the job was not submitted: cannot open an ssh connection",
+        );
+        fs::remove_dir_all(&rd.0).unwrap();
+
+        // A login host that never answers: ssh waits for a banner that does not come.
+        let cfg = cx.home.path().join("hang_ssh_config");
+        fs::write(&cfg, "Host hang-host\n  ProxyCommand sleep 20\n").unwrap();
+        let cfg = cfg.display().to_string();
+        for (sig, code) in [
+            (libc::SIGTERM, 143),
+            (libc::SIGINT, 130),
+            (libc::SIGHUP, 129),
+        ] {
+            let mut a: Vec<&str> = TINY.to_vec();
+            a.extend(["--host", "hang-host", "--ssh-config", &cfg]);
+            let mut r = cx.spawn(&a);
+            wait_until("the run to start", Duration::from_secs(20), || {
+                fs::read_to_string(&r.log)
+                    .ok()
+                    .filter(|l| l.contains("connecting to"))
+            });
+            r.signal(sig);
+            let got = r.wait(Duration::from_secs(15));
+            assert_eq!(got, Some(code), "signal {sig}");
+            let rd = cx.run_dir();
+            assert_eq!(rd.run_finished()["exit_code"], code);
+            assert_verdict(
+                &rd,
+                "the run was interrupted before this case was submitted",
+            );
+            fs::remove_dir_all(&rd.0).unwrap();
+        }
     }
 
     #[test]

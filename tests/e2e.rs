@@ -93,6 +93,86 @@ mod cluster {
         assert_eq!(trtllm["from"], "sysinfo/trtllm_version.txt", "{trtllm}");
     }
 
+    /// B10: SIGTERM while `run --upload` writes to the database: exit 143 (not 0), the
+    /// transaction is rolled back, the upload waits in the spool, and `upload --spool` commits
+    /// it once.
+    #[test]
+    fn sigterm_during_the_upload_of_a_run_exits_143_and_spools_it() {
+        let Some(svc) = services("sigterm_during_upload") else {
+            return;
+        };
+        let db = TestDb::create(&svc);
+        db.sql("CREATE TRIGGER slow BEFORE INSERT ON perf_result FOR EACH ROW DO SLEEP(4)");
+        let home = tempfile::tempdir().unwrap();
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("perf-run"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CLUSTER_") || k.starts_with("DB_") || k.starts_with("PERF_RUN_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("PERF_RUN_HOME", home.path())
+            .envs(db.env())
+            .current_dir(common::repo())
+            .args(["run", "--cluster", "local-test", "--trtllm-dir"])
+            .arg(stub())
+            .args([
+                "--config",
+                TINY,
+                "--server",
+                "tiny_llama_fp8_tp1",
+                "--upload",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        let spool = home.path().join("spool");
+        let t0 = std::time::Instant::now();
+        // The in-flight entry appears when the upload starts (after the job and extraction).
+        while !spool.is_dir() || std::fs::read_dir(&spool).unwrap().count() == 0 {
+            assert!(t0.elapsed().as_secs() < 300, "the upload never started");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        // SAFETY: a child we spawned and have not reaped.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(143), "{err}");
+        assert!(err.contains("perf-run upload --spool"), "{err}");
+        let run = only_run(home.path());
+        let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+        assert!(journal.contains("\"upload_pending\""), "{journal}");
+        assert!(journal.contains("\"exit_code\":143"), "{journal}");
+        assert!(run.join("results/perf-run-junit.xml").is_file());
+        let t0 = std::time::Instant::now();
+        while db.count("runs") != 0 {
+            assert!(t0.elapsed().as_secs() < 30, "not rolled back");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        db.sql("DROP TRIGGER slow");
+        let o = perf_run()
+            .env("PERF_RUN_HOME", home.path())
+            .envs(db.env())
+            .args(["upload", "--spool"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(db.count("runs"), 1);
+        let o = perf_run()
+            .env("PERF_RUN_HOME", home.path())
+            .envs(db.env())
+            .args(["upload", "--spool"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(db.count("runs"), 1, "committed once");
+    }
+
     #[test]
     fn single_agg_end_to_end_with_rows_in_trt_perf() {
         let Some(svc) = services("single_agg_end_to_end") else {

@@ -875,6 +875,80 @@ Median TTFT (ms): 1122.63</system-out></testcase>
         db.drop_now().await;
     }
 
+    /// B10: an upload stopped by SIGTERM (or killed) while its transaction is open leaves a
+    /// spool entry; `upload --spool` completes it, and nothing is committed twice.
+    #[tokio::test]
+    async fn an_interrupted_upload_waits_in_the_spool_and_is_committed_once() {
+        let Some(db) = TestDb::new().await else {
+            return;
+        };
+        // A slow database: every result row takes 1.5 s, so the transaction is open for a while.
+        db.exec("CREATE TRIGGER slow BEFORE INSERT ON perf_result FOR EACH ROW DO SLEEP(1.5)")
+            .await;
+        let tmp = tempfile::tempdir().unwrap();
+        let run = make_run_dir(tmp.path(), "1010");
+        let spool_dir = tmp.path().join("spool");
+        for (sig, code) in [(libc::SIGTERM, Some(143)), (libc::SIGKILL, None)] {
+            let child = db
+                .cli(tmp.path())
+                .args(["upload", run.to_str().unwrap()])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Wait until the upload is inside its transaction (the entry is written first).
+            let t0 = std::time::Instant::now();
+            while spool::pending(&spool_dir).unwrap().is_empty() {
+                assert!(t0.elapsed().as_secs() < 20, "no in-flight spool entry");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            // SAFETY: a child we spawned and have not reaped.
+            unsafe { libc::kill(child.id() as i32, sig) };
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), code, "{err}");
+            if code.is_some() {
+                assert!(err.contains("perf-run upload --spool"), "{err}");
+            }
+            let pending = spool::pending(&spool_dir).unwrap();
+            assert_eq!(pending.len(), 1, "one entry for the run: {err}");
+            assert!(!spool::load(&pending[0]).unwrap().force_reupload);
+            // Rolled back (the server notices the dropped connection).
+            let t0 = std::time::Instant::now();
+            while db.count("runs").await != 0 {
+                assert!(
+                    t0.elapsed().as_secs() < 20,
+                    "the transaction was not rolled back"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        db.exec("DROP TRIGGER slow").await;
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", "--spool"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(spool::pending(&spool_dir).unwrap().is_empty(), "{err}");
+        assert_eq!(db.count("runs").await, 1);
+        assert_eq!(db.count("perf_result").await, 3);
+        // The same run again: already there, nothing inserted, no entry left behind.
+        let out = db
+            .cli(tmp.path())
+            .args(["upload", run.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("already uploaded"), "{err}");
+        assert_eq!(db.count("runs").await, 1);
+        assert_eq!(db.count("perf_result").await, 3);
+        assert!(spool::pending(&spool_dir).unwrap().is_empty());
+        db.drop_now().await;
+    }
+
     #[tokio::test]
     async fn concurrent_uploads_of_one_run_insert_it_once() {
         let Some(db) = TestDb::new().await else {

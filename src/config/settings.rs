@@ -479,6 +479,14 @@ pub fn resolve_with(
             Some(DEFAULT_MPI),
         )
         .filter(|m| m != "none");
+    if let Some(m) = &mpi_type
+        && !valid_mpi_type(m)
+    {
+        return Err(UserError(format!(
+            "MPI_TYPE `{m}` is not an srun MPI plugin; use none, pmi2, pmix, pmix_v<N> or cray_shasta (`srun --mpi=list` shows the cluster's)"
+        ))
+        .into());
+    }
     let extra = r
         .pick(
             "EXTRA_SRUN_PARAMS",
@@ -659,6 +667,13 @@ fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSe
         }
     }
     Ok((Some(ProfileSet::builtin()?), false))
+}
+
+/// The values of `srun --mpi=` perf-run accepts: Slurm's MPI plugin names.
+pub fn valid_mpi_type(m: &str) -> bool {
+    matches!(m, "none" | "pmi2" | "pmix" | "cray_shasta")
+        || m.strip_prefix("pmix_v")
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -354,6 +354,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     i.journal.record(Event::Extracted {
         results_dir: results_dir.display().to_string(),
     })?;
+    let mut interrupted = i.interrupted;
     let (link, upload_pending) = if i.upload && i.interrupted.is_none() {
         {
             let valid = cases
@@ -364,7 +365,25 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
                         .any(|cl| cl.validity == results::Validity::Valid)
                 })
                 .count();
-            crate::ops::store::upload_after_run(i.rd, i.journal, i.db, valid).await
+            let upload = crate::ops::store::upload_after_run(i.rd, i.journal, i.db, valid);
+            match crate::watch::signals::subscribe() {
+                None => upload.await,
+                Some(mut rx) => tokio::select! {
+                    r = upload => r,
+                    sig = crate::watch::signals::first(&mut rx) => {
+                        interrupted = Some(sig);
+                        output::warn(format!(
+                            "{}: the upload was stopped and rolled back; it waits in the spool (retry with `perf-run upload --spool`)",
+                            sig.name()
+                        ));
+                        let _ = i.journal.record(Event::UploadPending {
+                            reason: format!("{} during the upload", sig.name()),
+                            entry: None,
+                        });
+                        (None, true)
+                    }
+                },
+            }
         }
     } else {
         if i.upload {
@@ -374,7 +393,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
         }
         (None, false)
     };
-    let exit = run_exit(&cases, i.interrupted, upload_pending);
+    let exit = run_exit(&cases, interrupted, upload_pending);
     print_summary(&cases, &results_dir, link.as_deref());
     output::info(format!(
         "{}; {} ssh connection(s); {:.1} s",

@@ -82,6 +82,8 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
                 Some("skipped".to_string())
             } else if let Some(e) = &st.submit_error {
                 Some(format!("not submitted: {e}"))
+            } else if st.job_id.is_none() && state.finished_exit.is_some() {
+                Some("not submitted: the run ended before it (see results/)".to_string())
             } else if st.job_id.is_none() {
                 Some("not submitted yet".to_string())
             } else if rec.is_none() {

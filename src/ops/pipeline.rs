@@ -37,24 +37,34 @@ impl WatchConfig {
     /// Defaults (safety poll: one look after 10 s, then every 5 min; 5 min progress
     /// heartbeat); `PERF_RUN_POLL_MIN`/`MAX` (seconds) override the poll pacing, which the
     /// tests use.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> WatchConfig {
-        let secs = |k: &str, d: f64| {
-            env(k)
-                .and_then(|v| v.parse::<f64>().ok())
-                .filter(|v| *v > 0.0)
-                .map(Duration::from_secs_f64)
-                .unwrap_or(Duration::from_secs_f64(d))
+    /// The pacing settings from the environment; a value that is not a number of seconds
+    /// above 0 (and at most a week) is refused, not silently replaced by the default.
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<WatchConfig, crate::error::UserError> {
+        let secs = |k: &str, d: f64| -> Result<Duration, crate::error::UserError> {
+            let Some(v) = env(k).filter(|v| !v.trim().is_empty()) else {
+                return Ok(Duration::from_secs_f64(d));
+            };
+            match v.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 && x <= 604_800.0 => {
+                    Ok(Duration::from_secs_f64(x))
+                }
+                _ => Err(crate::error::UserError(format!(
+                    "{k}=`{v}` is not a number of seconds between 0 and 604800; unset it for the default ({d} s)."
+                ))),
+            }
         };
-        WatchConfig {
+        Ok(WatchConfig {
             follow: false,
             max_pending: None,
-            poll_min: secs("PERF_RUN_POLL_MIN", 10.0),
-            poll_max: secs("PERF_RUN_POLL_MAX", 300.0),
-            heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0),
+            poll_min: secs("PERF_RUN_POLL_MIN", 10.0)?,
+            poll_max: secs("PERF_RUN_POLL_MAX", 300.0)?,
+            heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0)?,
             max_jobs: 4,
             detach: false,
-            marker_grace: secs("PERF_RUN_MARKER_GRACE", 45.0),
-        }
+            marker_grace: secs("PERF_RUN_MARKER_GRACE", 45.0)?,
+        })
     }
 }
 

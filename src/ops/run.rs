@@ -92,13 +92,17 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     if force_detach {
         args.detach = true;
     }
-    // Refuse a password on the command line (and other DB setting mistakes) before anything
-    // is submitted, not after the benchmark ran.
-    if crate::perfdb::upload_wanted(args.upload, args.no_upload, &env)
-        || args.db.db_password_on_cli.is_some()
-    {
-        crate::perfdb::DbSettings::resolve(&args.db, &env)?;
+    // Every setting is checked before anything touches the network: a password on the command
+    // line, the database an upload needs, USE_TRT_PERF_DB, --max-pending.
+    let upload = crate::perfdb::upload_wanted(args.upload, args.no_upload, &env)?;
+    if upload || args.db.db_password_on_cli.is_some() {
+        let db = crate::perfdb::DbSettings::resolve(&args.db, &env)?;
+        if upload {
+            db.require_complete()?;
+        }
     }
+    let max_pending = parse_duration_opt(args.max_pending.as_deref())?;
+    let watch_cfg = WatchConfig::from_env(&env)?;
     if args.dry_run {
         let prep = prepare(&args.render, &env)?;
         print_prepared(&prep, args.render.json);
@@ -126,7 +130,6 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         .run_dir
         .clone()
         .context("internal error: a run always has a run directory")?;
-    let upload = crate::perfdb::upload_wanted(args.upload, args.no_upload, &env);
     let spec = write_run_spec(&prep, &rd, upload)?;
     let journal = Journal::open(&rd.journal_path())?;
     journal.record(Event::RunStarted {
@@ -143,83 +146,68 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         rd.root.display()
     ));
     let mut sigs = signals::install().context("cannot install signal handlers")?;
-    let remote = connect(&spec.cluster).await?;
-    let result = async {
-        // Stage: the checkout (delta) and the generated files, over the same connection.
-        let ts = Instant::now();
-        let mut stats = crate::remote::SyncStats::default();
-        let mut synced = false;
-        if !args.no_sync {
-            let trt = prep
-                .settings
-                .trtllm_dir
-                .clone()
-                .context("internal error: no checkout")?;
-            let mut excludes: Vec<String> = [".git/", "__pycache__/", "*.pyc", ".pytest_cache/"]
+    // From here on every way out ends with results/, a JUnit file and a journal verdict.
+    let before_submission = |reason: Option<String>, interrupted: Option<signals::Interrupt>| {
+        let spec = &spec;
+        let rd = &rd;
+        let journal = &journal;
+        let db = &args.db;
+        async move {
+            if let Some(r) = &reason {
+                output::error(r);
+            }
+            let results = spec
+                .cases
                 .iter()
-                .map(|s| s.to_string())
-                .collect();
-            excludes.extend(args.sync_exclude.iter().cloned());
-            let remote_trt = format!(
-                "{}/TensorRT-LLM",
-                prep.settings.workdir.trim_end_matches('/')
-            );
-            output::info(format!(
-                "syncing {} to {}:{remote_trt}",
-                trt.display(),
-                remote.describe()
-            ));
-            stats = remote
-                .sync_to(
-                    &trt,
-                    &remote_trt,
-                    &excludes,
-                    true,
-                    Duration::from_secs(3600),
-                )
-                .await
-                .context("staging the TensorRT-LLM checkout failed")?;
-            synced = true;
-        }
-        let remote_run_dir = prep
-            .cases
-            .first()
-            .map(|c| c.plan.paths.run_dir.clone())
-            .context("internal error: no case")?;
-        let mut s2 = stage_cases(&remote, &rd.root.join("cases"), &remote_run_dir)
-            .await
-            .context("copying the generated scripts to the cluster failed")?;
-        // The wheel to install, once per run (every case's plan names the same file).
-        if let Some(install) = prep.cases.iter().find_map(|c| c.plan.install.as_ref()) {
-            let local = rd.root.join("wheel");
-            let w = stage_wheel(&remote, install, &local, &remote_run_dir)
-                .await
-                .with_context(|| {
-                    format!(
-                        "copying the wheel {} to the cluster failed",
-                        install.local.display()
+                .filter(|c| c.case.skip.is_none())
+                .map(|c| {
+                    (
+                        c.case.case_dir.clone(),
+                        CaseResult {
+                            submit_error: reason.clone(),
+                            not_submitted: reason.is_none(),
+                            ..Default::default()
+                        },
                     )
-                })?;
-            output::info(format!(
-                "staged the wheel {} ({}) for installation on every node",
-                install.local.display(),
-                install.source
-            ));
-            s2.files_transferred += w.files_transferred;
-            s2.bytes_sent += w.bytes_sent;
+                })
+                .collect();
+            finalize(FinalizeInput {
+                rd,
+                spec,
+                journal,
+                results: &results,
+                interrupted,
+                scheduler_summary: "no job was submitted".into(),
+                scheduler_calls: 0,
+                ssh_connects: 0,
+                wall: t0.elapsed(),
+                upload: false,
+                db,
+            })
+            .await
         }
-        journal.record(Event::Staged {
-            checkout_synced: synced,
-            files_transferred: stats.files_transferred + s2.files_transferred,
-            bytes_sent: stats.bytes_sent + s2.bytes_sent,
-            seconds: ts.elapsed().as_secs_f64(),
-        })?;
-        output::detail(format!(
-            "staged in {:.1} s ({} files, {} bytes sent)",
-            ts.elapsed().as_secs_f64(),
-            stats.files_transferred + s2.files_transferred,
-            stats.bytes_sent + s2.bytes_sent
-        ));
+    };
+    let connected = tokio::select! {
+        r = connect(&spec.cluster) => r.map_err(|e| format!("{e:#}")),
+        sig = signals::first(&mut sigs) => return before_submission(None, Some(sig)).await,
+    };
+    let remote = match connected {
+        Ok(r) => r,
+        Err(e) => return before_submission(Some(e), None).await,
+    };
+    // Stage before anything is submitted; a failure or a signal here still ends in a verdict.
+    let staged = tokio::select! {
+        r = stage(&args, &prep, &rd, &journal, &remote) => r.map_err(|e| format!("{e:#}")),
+        sig = signals::first(&mut sigs) => {
+            remote.close().await;
+            return before_submission(None, Some(sig)).await;
+        }
+    };
+    if let Err(e) = staged {
+        remote.close().await;
+        return before_submission(Some(e), None).await;
+    }
+    let result = async {
         let mut queue = VecDeque::new();
         let mut pre = std::collections::BTreeMap::new();
         for c in &spec.cases {
@@ -239,11 +227,11 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             });
         }
         let sched = Scheduler::new(&remote);
-        let mut cfg = WatchConfig::from_env(&env);
+        let mut cfg = watch_cfg;
         cfg.follow = args.follow;
         cfg.max_jobs = args.max_jobs.max(1);
         cfg.detach = args.detach;
-        cfg.max_pending = parse_duration_opt(args.max_pending.as_deref())?;
+        cfg.max_pending = max_pending;
         let driver = Driver {
             remote: &remote,
             sched: &sched,
@@ -280,6 +268,91 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     .await;
     remote.close().await;
     result
+}
+
+/// Stage: the checkout (delta), the generated files and the wheel, over one connection.
+async fn stage(
+    args: &RunArgs,
+    prep: &Prepared,
+    rd: &RunDir,
+    journal: &Journal,
+    remote: &AnyRemote,
+) -> Result<()> {
+    let ts = Instant::now();
+    let mut stats = crate::remote::SyncStats::default();
+    let mut synced = false;
+    if !args.no_sync {
+        let trt = prep
+            .settings
+            .trtllm_dir
+            .clone()
+            .context("internal error: no checkout")?;
+        let mut excludes: Vec<String> = [".git/", "__pycache__/", "*.pyc", ".pytest_cache/"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        excludes.extend(args.sync_exclude.iter().cloned());
+        let remote_trt = format!(
+            "{}/TensorRT-LLM",
+            prep.settings.workdir.trim_end_matches('/')
+        );
+        output::info(format!(
+            "syncing {} to {}:{remote_trt}",
+            trt.display(),
+            remote.describe()
+        ));
+        stats = remote
+            .sync_to(
+                &trt,
+                &remote_trt,
+                &excludes,
+                true,
+                Duration::from_secs(3600),
+            )
+            .await
+            .context("staging the TensorRT-LLM checkout failed")?;
+        synced = true;
+    }
+    let remote_run_dir = prep
+        .cases
+        .first()
+        .map(|c| c.plan.paths.run_dir.clone())
+        .context("internal error: no case")?;
+    let mut s2 = stage_cases(remote, &rd.root.join("cases"), &remote_run_dir)
+        .await
+        .context("copying the generated scripts to the cluster failed")?;
+    // The wheel to install, once per run (every case's plan names the same file).
+    if let Some(install) = prep.cases.iter().find_map(|c| c.plan.install.as_ref()) {
+        let local = rd.root.join("wheel");
+        let w = stage_wheel(remote, install, &local, &remote_run_dir)
+            .await
+            .with_context(|| {
+                format!(
+                    "copying the wheel {} to the cluster failed",
+                    install.local.display()
+                )
+            })?;
+        output::info(format!(
+            "staged the wheel {} ({}) for installation on every node",
+            install.local.display(),
+            install.source
+        ));
+        s2.files_transferred += w.files_transferred;
+        s2.bytes_sent += w.bytes_sent;
+    }
+    journal.record(Event::Staged {
+        checkout_synced: synced,
+        files_transferred: stats.files_transferred + s2.files_transferred,
+        bytes_sent: stats.bytes_sent + s2.bytes_sent,
+        seconds: ts.elapsed().as_secs_f64(),
+    })?;
+    output::detail(format!(
+        "staged in {:.1} s ({} files, {} bytes sent)",
+        ts.elapsed().as_secs_f64(),
+        stats.files_transferred + s2.files_transferred,
+        stats.bytes_sent + s2.bytes_sent
+    ));
+    Ok(())
 }
 
 pub fn parse_duration_opt(s: Option<&str>) -> Result<Option<Duration>> {
@@ -389,6 +462,7 @@ fn newest_run(home: &Path) -> Option<PathBuf> {
 pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
     let env = crate::config::process_env;
     let t0 = Instant::now();
+    let watch_cfg = WatchConfig::from_env(&env)?;
     let rd = find_run(args.run.as_deref())?;
     let spec = read_run_spec(&rd)?;
     let state = RunState::from_entries(&read_journal(&rd.journal_path())?);
@@ -478,7 +552,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                 (None, _) => queue.push_back(job),
             }
         }
-        let mut cfg = WatchConfig::from_env(&env);
+        let mut cfg = watch_cfg;
         cfg.follow = args.follow;
         let driver = Driver {
             remote: &remote,

@@ -91,14 +91,34 @@ pub async fn run(args: UploadArgs) -> Result<Exit> {
         return retry(&settings).await;
     }
     let opts = options_from_args(&args);
-    let outcome = match &args.run {
-        Some(run) => perfdb::upload_run_dir(&resolve_run_dir(run)?, &settings, &opts).await?,
-        None if args.source_metric_csv.is_some() => perfdb::upload_files(&settings, &opts).await?,
+    let run_dir = match &args.run {
+        Some(run) => Some(resolve_run_dir(run)?),
+        None if args.source_metric_csv.is_some() => None,
         None => {
             return Err(UserError(
                 "Nothing to upload: give a run directory (perf-run upload RUN), the legacy flags (--source-metric-csv FILE …), or --spool to retry pending uploads.".into(),
             )
             .into());
+        }
+    };
+    let upload = async {
+        match &run_dir {
+            Some(d) => perfdb::upload_run_dir(d, &settings, &opts).await,
+            None => perfdb::upload_files(&settings, &opts).await,
+        }
+    };
+    // SIGTERM/SIGINT/SIGHUP: drop the connection (the server rolls the transaction back); the
+    // entry written before connecting stays in the spool for `upload --spool`.
+    let mut sigs = crate::watch::signals::install_doing("stopping the upload")?;
+    let outcome = tokio::select! {
+        r = upload => r?,
+        sig = crate::watch::signals::first(&mut sigs) => {
+            output::warn(format!(
+                "{} received: the upload was stopped and rolled back; it waits in {} (retry with `perf-run upload --spool`).",
+                sig.name(),
+                settings.spool_dir.display()
+            ));
+            return Ok(sig.exit());
         }
     };
     Ok(report(&settings, &outcome))

@@ -250,16 +250,48 @@ pub async fn execute_plan(
     settings: &DbSettings,
     force: bool,
 ) -> Result<UploadOutcome> {
+    // The entry is written before connecting and removed after COMMIT, so a SIGTERM, a
+    // kill -9 or a crash in between leaves it for `upload --spool`. It is saved without
+    // --force-reupload: a retry of an upload that did commit is then a no-op (run key), so
+    // nothing is committed twice.
+    let in_flight = match spool::save(
+        &settings.spool_dir,
+        plan,
+        &settings.target(),
+        spool::IN_FLIGHT,
+        false,
+    ) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            output::warn(format!(
+                "Could not write the spool entry in {} before uploading ({e}); an interrupted upload will not be retried by `perf-run upload --spool`.",
+                settings.spool_dir.display()
+            ));
+            None
+        }
+    };
     match db::upload_plan(settings, plan, force).await {
-        Ok(w) => Ok(finish(plan, settings, w)),
+        Ok(w) => {
+            if let Some(p) = &in_flight
+                && let Err(e) = std::fs::remove_file(p)
+            {
+                output::warn(format!(
+                    "The upload is done, but its spool entry {} could not be removed ({e}); the next retry will find it already uploaded.",
+                    p.display()
+                ));
+            }
+            Ok(finish(plan, settings, w))
+        }
         Err(f) => {
             let reason = sqltext::redact(&f.to_string(), settings.password_text());
-            let entry = spool::save(
+            // Rolled back: this attempt is already counted by the in-flight entry.
+            let entry = spool::save_failed(
                 &settings.spool_dir,
                 plan,
                 &settings.target(),
                 &reason,
                 force,
+                in_flight.is_some(),
             )
             .with_context(|| {
                 format!(

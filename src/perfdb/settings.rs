@@ -139,19 +139,23 @@ pub fn upload_wanted(
     flag_upload: bool,
     flag_no_upload: bool,
     env: &impl Fn(&str) -> Option<String>,
-) -> bool {
+) -> Result<bool, UserError> {
     if flag_no_upload {
-        return false;
+        return Ok(false);
     }
     if flag_upload {
-        return true;
+        return Ok(true);
     }
-    matches!(
-        non_empty(env("USE_TRT_PERF_DB"))
-            .map(|v| v.to_ascii_lowercase())
-            .as_deref(),
-        Some("true" | "1" | "yes" | "on")
-    )
+    match non_empty(env("USE_TRT_PERF_DB")) {
+        None => Ok(false),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(UserError(format!(
+                "USE_TRT_PERF_DB=`{v}` is neither true nor false; use true, false, 1, 0, yes, no, on or off."
+            ))),
+        },
+    }
 }
 
 impl DbSettings {
@@ -466,10 +470,18 @@ mod tests {
     fn upload_wanted_rules() {
         let on = env_of(&[("USE_TRT_PERF_DB", "true")]);
         let off = env_of(&[]);
-        assert!(upload_wanted(false, false, &on));
-        assert!(!upload_wanted(false, true, &on));
-        assert!(upload_wanted(true, false, &off));
-        assert!(!upload_wanted(false, false, &off));
+        assert!(upload_wanted(false, false, &on).unwrap());
+        assert!(!upload_wanted(false, true, &on).unwrap());
+        assert!(upload_wanted(true, false, &off).unwrap());
+        assert!(!upload_wanted(false, false, &off).unwrap());
+        let no = env_of(&[("USE_TRT_PERF_DB", "No")]);
+        assert!(!upload_wanted(false, false, &no).unwrap());
+        // A typo is refused, not read as "no".
+        let typo = env_of(&[("USE_TRT_PERF_DB", "tru")]);
+        let e = upload_wanted(false, false, &typo).unwrap_err().0;
+        assert!(e.contains("USE_TRT_PERF_DB=`tru`"), "{e}");
+        // --no-upload wins over any value.
+        assert!(!upload_wanted(false, true, &typo).unwrap());
     }
 
     #[test]

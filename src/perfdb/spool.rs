@@ -43,6 +43,27 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The reason an entry carries while its upload runs; it stays if the upload is interrupted.
+pub const IN_FLIGHT: &str = "the upload was interrupted before it finished (perf-run was stopped, killed or crashed while writing); nothing of it was committed unless a retry finds it already uploaded";
+
+/// After a failed (rolled-back) attempt: record `reason` in the entry; when the attempt was
+/// already counted by its in-flight entry, do not count it again.
+pub fn save_failed(
+    dir: &Path,
+    plan: &UploadPlan,
+    target: &str,
+    reason: &str,
+    force_reupload: bool,
+    counted: bool,
+) -> std::io::Result<PathBuf> {
+    let path = save(dir, plan, target, reason, force_reupload)?;
+    if counted && let Ok(mut e) = load(&path) {
+        e.attempts = e.attempts.saturating_sub(1).max(1);
+        write_entry(&path, &e)?;
+    }
+    Ok(path)
+}
+
 /// Save (or update) the spool entry of `plan`. Returns its path.
 pub fn save(
     dir: &Path,

@@ -154,9 +154,17 @@ fn row<W: Write>(
     Ok(())
 }
 
-/// Row state (§7.2: valid | invalid | failed).
+/// Row state (§7.2: valid | invalid | failed). A case stopped by its time limit keeps the
+/// concurrency points that finished before it: their clients are valid rows (uploaded), while
+/// the case itself stays `timeout`.
 pub fn state_of(case: &CaseResult, client: &ClientResult) -> &'static str {
     match case.status {
+        CaseStatus::Failed
+            if case.failure_class == Some(crate::results::FailureClass::Timeout)
+                && client.validity == Validity::Valid =>
+        {
+            "valid"
+        }
         CaseStatus::Failed | CaseStatus::Skipped | CaseStatus::NotRun => "failed",
         CaseStatus::Passed | CaseStatus::Invalid => match client.validity {
             Validity::Valid => "valid",
@@ -404,6 +412,21 @@ mod tests {
             }
         }
         "0".into()
+    }
+
+    #[test]
+    fn a_timeout_keeps_its_finished_points_as_valid_rows() {
+        let mut c = case("aggr_upload-cfg-srv", vec![]);
+        c.status = CaseStatus::Failed;
+        c.failure_class = Some(crate::results::FailureClass::Timeout);
+        let done = client("srv", "con4", Some(4));
+        let mut cut = client("srv", "con8", Some(8));
+        cut.validity = Validity::Invalid;
+        assert_eq!(state_of(&c, &done), "valid");
+        assert_eq!(state_of(&c, &cut), "failed");
+        // Any other failure: no row of the case is uploaded.
+        c.failure_class = Some(crate::results::FailureClass::TestFailed);
+        assert_eq!(state_of(&c, &done), "failed");
     }
 
     #[test]

@@ -157,6 +157,11 @@ def run(cmd, log_path, profile, knob="", stdout=None):
 
         emit(str(args))
         emit("Skipping initial test run. Starting main benchmark run...")
+        hang_from = os.environ.get("PERF_RUN_STUB_HANG_FROM_CONCURRENCY", "").strip()
+        if hang_from and (args.max_concurrency or 1) >= int(hang_from):
+            emit(f"[stub] PERF_RUN_STUB_HANG_FROM_CONCURRENCY={hang_from}: this client sleeps forever")
+            while True:
+                time.sleep(60)
         if knob == "hang":
             emit("[stub] PERF_RUN_STUB_FAIL=hang: the benchmark client sleeps forever")
             while True:
