@@ -148,16 +148,18 @@ pub fn finish_step(mut s: RolePlan, ctx: &CommandContext) -> RolePlan {
             if multi_task {
                 s.mpi = ctx.settings.mpi_type.clone();
                 env.extend(ctx.agg_env.iter().cloned());
-                if ctx.settings.ucx_env.is_some() {
-                    raw.push(&ctx.ucx_prefix);
-                }
             } else {
                 s.scrub_env = true;
+            }
+            // UCX matters to an aggregated run that starts a KV-cache transceiver
+            // (gen_only_no_context, upstream's generator tests) or, with a cluster's own
+            // `ucx_env`, to any multi-rank one (newer cluster_env.py).
+            if ctx.no_context || (multi_task && ctx.settings.ucx_env.is_some()) {
+                raw.push(&ctx.ucx_prefix);
             }
             let log = if ctx.no_context {
                 // upstream aggregated draft: gen_only_no_context appends the srun's output
                 // to gen_server_0.log, where the test parses the device step time.
-                raw.insert(0, &ctx.ucx_prefix);
                 env.push(flag("TRTLLM_DISAGG_BENCHMARK_GEN_ONLY", 1));
                 s.log_append = true;
                 format!("{case_dir}/gen_server_0.log")
