@@ -60,8 +60,34 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Upload results to the TRT_perf database (compatible with trt_perf_parser.py flags).
     Upload(Box<UploadArgs>),
+    /// List the runs under PERF_RUN_HOME (state, cases, verdict, age); `runs prune` removes old ones.
+    Runs(RunsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// `perf-run runs [--json]`, `perf-run runs prune --older-than 14d [--yes]`.
+#[derive(Debug, Clone, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+    /// Print the list as JSON (an array of runs).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RunsAction {
+    /// Remove finished runs (and left-over renders) older than a duration; prints what it would
+    /// remove unless --yes is given. Runs still in progress or detached are never removed.
+    Prune {
+        /// Age of the newest run to remove, e.g. `14d`, `36h`.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+        /// Really remove them (default: only list what would be removed).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Which cases to run: exactly one of `--config`, `--test`, `--testlist`.

@@ -6,6 +6,7 @@ pub mod lifecycle;
 pub mod pipeline;
 pub mod render;
 pub mod run;
+pub mod runs;
 pub mod store;
 pub mod upload;
 
@@ -37,6 +38,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         }
         Command::Extract(args) => extract::run(args),
         Command::Upload(args) => upload::run(*args).await,
+        Command::Runs(args) => runs::run(args),
         Command::Completions(args) => {
             use std::io::Write;
             let script = completion_script(args.shell);
