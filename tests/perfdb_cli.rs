@@ -135,17 +135,22 @@ fn dry_run_prints_statements_and_no_secret() {
 
 #[test]
 fn dry_run_works_without_any_database_setting() {
-    let home = tempfile::tempdir().unwrap();
-    let mut c = Command::cargo_bin("perf-run").unwrap();
-    c.env("PERF_RUN_HOME", home.path())
-        .env_remove("DB_HOST")
-        .env_remove("DB_USER")
-        .env_remove("DB_PASSWORD")
-        .args(["upload", "--write-db", "no", "--source-metric-csv"])
-        .arg(fixture())
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("password not set"));
+    // `--write-db no` (trt_perf_parser.py's flag) and its plain alias `--dry-run`.
+    for flags in [&["--write-db", "no"][..], &["--dry-run"][..]] {
+        let home = tempfile::tempdir().unwrap();
+        let mut c = Command::cargo_bin("perf-run").unwrap();
+        c.env("PERF_RUN_HOME", home.path())
+            .env_remove("DB_HOST")
+            .env_remove("DB_USER")
+            .env_remove("DB_PASSWORD")
+            .arg("upload")
+            .args(flags)
+            .arg("--source-metric-csv")
+            .arg(fixture())
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("password not set"));
+    }
 }
 
 #[test]

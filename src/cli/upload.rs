@@ -155,6 +155,10 @@ pub struct UploadArgs {
     #[arg(long, value_enum, value_name = "yes|no", default_value = "yes")]
     pub write_db: YesNo,
 
+    /// Print what would be written (secrets redacted) without connecting: `--write-db no`.
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Idempotency key of this run (default: derived from link, commit, job ids, test ids, start time).
     #[arg(long, value_name = "KEY")]
     pub run_key: Option<String>,

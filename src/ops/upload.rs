@@ -52,7 +52,7 @@ pub fn options_from_args(args: &UploadArgs) -> UploadOptions {
         framework: args.framework.clone(),
         run_key: args.run_key.clone(),
         force_reupload: args.force_reupload,
-        dry_run: args.write_db == YesNo::No,
+        dry_run: args.write_db == YesNo::No || args.dry_run,
         sources: SourceFiles {
             metric_csv: args.source_metric_csv.clone(),
             properties: args.source_properties.clone(),
