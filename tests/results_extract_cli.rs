@@ -45,7 +45,11 @@ fn docs_example_log_gives_16_valid_metrics() {
         .arg(out.path())
         .assert()
         .success()
-        .stderr(predicate::str::contains("extracted 1 case(s): 1 passed"));
+        .stderr(predicate::str::contains("extracted 1 case(s): 1 passed"))
+        // The numbers, as the run summary prints them, not only counts.
+        .stderr(predicate::str::contains(
+            "(valid): output 622.6 tok/s, requests 0.6 req/s, TTFT 12.8 ms",
+        ));
     let s = summary(out.path());
     assert_eq!(s["schema"], "perf-run.summary");
     assert_eq!(s["version"], 1);

@@ -130,8 +130,13 @@ fn worse(a: Exit, b: Exit) -> Exit {
     if rank(b) > rank(a) { b } else { a }
 }
 
-/// One line per case that did not pass, with its reasons.
+/// The numbers of every case (the run summary's lines), and for a case that did not pass its
+/// reasons.
 fn report_case(c: &results::CaseResult) {
+    output::info(format!("{} {}", c.test_id, c.status));
+    for line in crate::ops::finalize::client_lines(c) {
+        output::info(format!("  {line}"));
+    }
     if matches!(c.status, CaseStatus::Passed) {
         return;
     }

@@ -283,6 +283,42 @@ fn fmt_metric(c: &results::ClientResult, name: &str, label: &str, unit: &str) ->
 }
 
 /// The human summary: one line per case, then where everything is.
+/// One line per client of a case: its label, validity and headline numbers (the run summary
+/// and `perf-run extract` print the same lines).
+pub fn client_lines(c: &results::CaseResult) -> Vec<String> {
+    c.clients
+        .iter()
+        .map(|cl| {
+            let parts: Vec<String> = [
+                fmt_metric(cl, "token_throughput", "output", " tok/s"),
+                fmt_metric(cl, "seq_throughput", "requests", " req/s"),
+                fmt_metric(cl, "mean_ttft", "TTFT", " ms"),
+                fmt_metric(cl, "mean_tpot", "TPOT", " ms"),
+                fmt_metric(cl, "median_e2el", "median E2EL", " ms"),
+                fmt_metric(
+                    cl,
+                    "mean_gen_worker_per_iter_device_step_time",
+                    "gen step",
+                    " ms",
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            format!(
+                "{} ({}): {}",
+                cl.label(),
+                cl.validity.as_str(),
+                if parts.is_empty() {
+                    "no metrics".to_string()
+                } else {
+                    parts.join(", ")
+                }
+            )
+        })
+        .collect()
+}
+
 pub fn print_summary(cases: &[results::CaseResult], results_dir: &Path, link: Option<&str>) {
     let mut out = String::from("\nperf-run summary\n");
     for (i, c) in cases.iter().enumerate() {
@@ -309,27 +345,8 @@ pub fn print_summary(cases: &[results::CaseResult], results_dir: &Path, link: Op
             c.status.as_str().to_uppercase(),
             c.test_id
         ));
-        for cl in &c.clients {
-            let parts: Vec<String> = [
-                fmt_metric(cl, "token_throughput", "output", " tok/s"),
-                fmt_metric(cl, "seq_throughput", "requests", " req/s"),
-                fmt_metric(cl, "mean_ttft", "TTFT", " ms"),
-                fmt_metric(cl, "mean_tpot", "TPOT", " ms"),
-                fmt_metric(cl, "median_e2el", "median E2EL", " ms"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            out.push_str(&format!(
-                "         {} ({}): {}\n",
-                cl.label(),
-                cl.validity.as_str(),
-                if parts.is_empty() {
-                    "no metrics".to_string()
-                } else {
-                    parts.join(", ")
-                }
-            ));
+        for line in client_lines(c) {
+            out.push_str(&format!("         {line}\n"));
         }
         for r in c.reasons.iter().take(4) {
             out.push_str(&format!("         - {r}\n"));
