@@ -854,3 +854,74 @@ fn precheck_load_balancer_and_unknown_keys_are_never_ignored() {
         "{warnings}"
     );
 }
+
+/// The seed's PERF_TEST_* examples (reference §2–§3): the exact node id pytest is given.
+#[test]
+fn the_seeds_perf_test_examples_give_the_exact_node_ids() {
+    let tree = g3_tree();
+    let perf = tree.path().join("tests/integration/defs/perf");
+    for m in ["my_custom_tests.py", "test_perf_enhanced.py"] {
+        std::fs::write(perf.join(m), "").unwrap();
+    }
+    let id = |env: &[(&str, &str)], config: &str| -> String {
+        let a = render_env(
+            tree.path(),
+            env,
+            &["--cluster", "gb200", "--config", config],
+        )
+        .success();
+        let v: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+        let plan = if v.is_array() { &v[0] } else { &v };
+        plan["test_id"].as_str().unwrap().to_string()
+    };
+    // 1. The defaults, spelled out, on a disaggregated config (current layout: the mode is in the id).
+    assert_eq!(
+        id(
+            &[
+                ("PERF_TEST_MODULE", "perf/test_perf_sanity.py"),
+                ("PERF_TEST_FUNCTION", "test_e2e"),
+                ("PERF_TEST_PREFIX", "disagg_upload"),
+            ],
+            DISAGG
+        ),
+        format!("perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{DISAGG}]")
+    );
+    // 2. A custom module takes any prefix: `${MODULE}::${FUNCTION}[${PREFIX}-${CONFIG_NAME}]`.
+    assert_eq!(
+        id(
+            &[
+                ("PERF_TEST_MODULE", "perf/my_custom_tests.py"),
+                ("PERF_TEST_FUNCTION", "test_custom_benchmark"),
+                ("PERF_TEST_PREFIX", "custom_test"),
+            ],
+            DISAGG
+        ),
+        format!("perf/my_custom_tests.py::test_custom_benchmark[custom_test-{DISAGG}]")
+    );
+    // 3. A module given from the checkout root (as the single/multi-agg scripts do) is
+    //    normalised to where pytest runs, tests/integration/defs.
+    assert_eq!(
+        id(
+            &[(
+                "PERF_TEST_MODULE",
+                "tests/integration/defs/perf/test_perf_enhanced.py"
+            )],
+            AGG
+        ),
+        format!("perf/test_perf_enhanced.py::test_e2e[aggr_upload-{AGG}]")
+    );
+    // A module that is not in the checkout is named with the closest one.
+    let a = render_env(
+        tree.path(),
+        &[("PERF_TEST_MODULE", "perf/test_perf_santy.py")],
+        &["--cluster", "gb200", "--config", AGG],
+    )
+    .failure()
+    .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("`perf/test_perf_santy.py`")
+            && err.contains("did you mean `perf/test_perf_sanity.py`"),
+        "{err}"
+    );
+}
