@@ -35,16 +35,22 @@ perf_run_write_marker() {
 }
 perf_run_on_exit() {
   local rc=$?
-  trap - EXIT TERM INT
+  trap - EXIT
   [[ $BASHPID == "$perf_run_main_pid" ]] || exit "$rc"
   if [[ -n $perf_run_signalled ]]; then
     # Time limit or scancel: Slurm SIGKILLs this script KillWait seconds after the SIGTERM
     # (30 s by default, often less), possibly before the steps are down; the end is recorded
     # first so it is never lost.
+    trap '' TERM INT
     perf_run_write_marker "$rc"
     perf_run_stop_steps
   else
+    # A stop request while the steps are being stopped (the job ended just as Slurm or
+    # scancel signalled it) must not kill this shell before the end is recorded: record it
+    # at once, then finish stopping the steps.
+    trap 'trap "" TERM INT; perf_run_write_marker "$rc"' TERM INT
     perf_run_stop_steps
+    trap '' TERM INT
     perf_run_write_marker "$rc"
   fi
   exit "$rc"

@@ -230,6 +230,7 @@ fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
         &bin.join("srun"),
         r#"#!/bin/bash
 name=""
+[[ -n ${FAKE_STARTED:-} ]] && touch "$FAKE_STARTED"
 for a in "$@"; do case $a in --job-name=*) name=${a#--job-name=};; esac; done
 d=0; rc=0
 for s in ${FAKE_STEPS:-}; do [[ ${s%%=*} == "$name" ]] && { v=${s#*=}; d=${v%%:*}; rc=${v##*:}; }; done
@@ -277,16 +278,25 @@ exit "$rc"
                         .map(|(r, s)| format!("{r}={}:{}", s.delay, s.rc))
                         .collect();
                     let spec = spec.join(" ");
-                    // Not before ~0.3 s: a SIGTERM before the script has set its traps kills it outright.
-                    let term_after = (rng.next(5) == 0).then(|| 300 + rng.next(15) as u64 * 100);
+                    // A stop request while the job runs (Slurm's time limit, scancel): after the
+                    // first srun (the script has set its traps by then; a SIGTERM before that
+                    // kills it outright, as Slurm's would a script that never started), plus
+                    // 0–0.8 s, in runs where a step lasts 1.5 s, so it lands while steps run.
+                    // A signal racing the script's own normal exit is not covered here.
+                    let long = steps.iter().any(|(_, s)| s.delay >= 1.5);
+                    let pick = rng.next(4);
+                    let term_after = (long && pick == 0).then(|| rng.next(9) as u64 * 100);
                     let job = format!("{}", 1000 * (mi + 1) + run);
 
                     let wd = script.parent().unwrap().parent().unwrap().join("wd");
                     let _ = fs::remove_dir_all(&wd);
+                    let started = script.parent().unwrap().join(format!("started-{run}"));
+                    let _ = fs::remove_file(&started);
                     let mut child = Command::new("setsid")
                         .arg("bash")
                         .arg(script)
                         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                        .env("FAKE_STARTED", &started)
                         .env("FAKE_STEPS", &spec)
                         .env("SLURM_JOB_ID", &job)
                         .env("SLURM_JOB_NODELIST", "n[1-2]")
@@ -295,6 +305,10 @@ exit "$rc"
                         .spawn()
                         .unwrap();
                     if let Some(ms) = term_after {
+                        let until = Instant::now() + Duration::from_secs(60);
+                        while !started.exists() && Instant::now() < until {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
                         std::thread::sleep(Duration::from_millis(ms));
                         // SAFETY: the process group of a child we spawned (setsid).
                         unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
