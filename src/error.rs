@@ -108,31 +108,21 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// Input echoed into a message: control characters (newlines, terminal escapes) are shown
 /// escaped, and very long values are cut, so one bad value stays one readable line.
 pub fn escape_for_message(s: &str) -> String {
-    const MAX: usize = 300;
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i == MAX {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    escape_and_cut(s, 300, "…")
 }
 
 /// The one error line `main` prints: whatever an error chain says, control characters are
 /// escaped and the line is cut at 2 000 characters, so it stays one line of sensible length
 /// however much raw input a message carries (security review B9).
 pub fn one_line_message(s: &str) -> String {
-    const MAX: usize = 2000;
+    escape_and_cut(s, 2000, "… (cut)")
+}
+
+fn escape_and_cut(s: &str, max: usize, cut: &str) -> String {
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i == MAX {
-            out.push_str("… (cut)");
+        if i == max {
+            out.push_str(cut);
             break;
         }
         if c.is_control() {

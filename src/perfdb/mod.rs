@@ -415,16 +415,7 @@ pub async fn retry_spool(settings: &DbSettings) -> Result<SpoolReport> {
             Ok(db::Written::LegacyDuplicate { run_id }) => {
                 let reason = legacy_duplicate_message(run_id, &settings.target())
                     + " Remove this spool entry, or upload the run again with --force.";
-                entry.attempts += 1;
-                entry.last_attempt =
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                entry.last_error = reason.clone();
-                if let Err(e) = spool::write_entry(&path, &entry) {
-                    output::warn(format!(
-                        "Could not update the spool entry {} ({e}); it stays pending.",
-                        path.display()
-                    ));
-                }
+                keep_pending(&path, &mut entry, &reason);
                 report.pending.push((path, reason));
             }
             Ok(w) => {
@@ -438,19 +429,23 @@ pub async fn retry_spool(settings: &DbSettings) -> Result<SpoolReport> {
                 report.done.push((path, outcome));
             }
             Err(reason) => {
-                entry.attempts += 1;
-                entry.last_attempt =
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                entry.last_error = reason.clone();
-                if let Err(e) = spool::write_entry(&path, &entry) {
-                    output::warn(format!(
-                        "Could not update the spool entry {} ({e}); it stays pending.",
-                        path.display()
-                    ));
-                }
+                keep_pending(&path, &mut entry, &reason);
                 report.pending.push((path, reason));
             }
         }
     }
     Ok(report)
+}
+
+/// A spool entry that stays pending: one more attempt, when, and why.
+fn keep_pending(path: &std::path::Path, entry: &mut spool::SpoolEntry, reason: &str) {
+    entry.attempts += 1;
+    entry.last_attempt = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    entry.last_error = reason.to_string();
+    if let Err(e) = spool::write_entry(path, entry) {
+        output::warn(format!(
+            "Could not update the spool entry {} ({e}); it stays pending.",
+            path.display()
+        ));
+    }
 }

@@ -237,45 +237,36 @@ fn choose_blocks(
     }
     // terms.stage: --stage picks the blocks of that stage (and blocks that name no stage).
     let staged: Vec<&Condition> = blocks.iter().filter(|c| c.stage.is_some()).collect();
+    // `post_merge (line 4)`, one per block that names a stage.
+    let staged_blocks: Vec<String> = staged
+        .iter()
+        .map(|c| {
+            format!(
+                "{} (line {})",
+                c.stage.as_deref().unwrap_or(""),
+                c.stage_line
+            )
+        })
+        .collect();
     match stage {
         Some(want) => {
             for (v, c) in verdicts.iter_mut().zip(blocks) {
                 v.keep = c.stage.as_deref().is_none_or(|s| s == want.as_str());
             }
             if !staged.is_empty() && !verdicts.iter().any(|v| v.keep) {
-                let have: Vec<String> = staged
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} (line {})",
-                            c.stage.as_deref().unwrap_or(""),
-                            c.stage_line
-                        )
-                    })
-                    .collect();
                 return Err(UserError(format!(
                     "{file}: no block of the test list is for --stage {} (its `condition.terms.stage` blocks are {})",
                     want.as_str(),
-                    have.join(", ")
+                    staged_blocks.join(", ")
                 ))
                 .into());
             }
         }
         None => {
             if staged.len() > 1 {
-                let parts: Vec<String> = staged
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} (line {})",
-                            c.stage.as_deref().unwrap_or(""),
-                            c.stage_line
-                        )
-                    })
-                    .collect();
                 output::info(format!(
                     "note: {file}: no --stage given, so the blocks {} were merged (each test runs once); choose one with --stage pre_merge or --stage post_merge",
-                    parts.join(" and ")
+                    staged_blocks.join(" and ")
                 ));
             }
         }
