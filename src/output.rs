@@ -22,8 +22,22 @@ pub fn stderr_is_tty() -> bool {
     *IS_TTY.get_or_init(|| console::Term::stderr().is_term())
 }
 
+/// Whether lines get perf-run's own timestamp: off on a terminal, and off when
+/// `PERF_RUN_TIMESTAMPS=0` (for a CI console that stamps every line itself, such as Jenkins'
+/// `timestamps()` option).
+fn stamps_wanted() -> bool {
+    static WANTED: OnceLock<bool> = OnceLock::new();
+    *WANTED.get_or_init(|| {
+        !stderr_is_tty()
+            && !matches!(
+                std::env::var("PERF_RUN_TIMESTAMPS").as_deref(),
+                Ok("0" | "false" | "no" | "off")
+            )
+    })
+}
+
 fn stamp() -> String {
-    if stderr_is_tty() {
+    if !stamps_wanted() {
         String::new()
     } else {
         format!("[{}] ", chrono::Local::now().format("%Y-%m-%d %H:%M:%S"))
