@@ -418,6 +418,7 @@ fn text_output_has_a_header_per_file() {
             DISAGG,
             "--run-id",
             "t",
+            "--show-files",
         ])
         .arg("--trtllm-dir")
         .arg(tree.path())
@@ -435,6 +436,137 @@ fn text_output_has_a_header_per_file() {
         assert!(stdout.contains(&format!("/{f} <==")), "{f}");
         assert!(out.path().join(f).is_file());
     }
+}
+
+/// The default dry run is one screen of plan per case plus the batch script once, for each
+/// mode and for a test list; it goes to a scratch directory, never into the runs home.
+#[test]
+fn dry_run_prints_a_plan_table_per_case_and_the_batch_script_once() {
+    let tree = g3_tree();
+    let scratch = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let stub = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stub-trtllm");
+    let cases: [(&str, Vec<String>, usize, usize); 4] = [
+        (
+            "single-agg",
+            vec![
+                "--config".into(),
+                AGG.into(),
+                "--server".into(),
+                "r1_fp4_v2_tp4_mtp3_1k1k".into(),
+            ],
+            1,
+            1,
+        ),
+        (
+            "multi-agg",
+            vec![
+                "--config".into(),
+                "deepseek_r1_fp4_v2_2_nodes_grace_blackwell".into(),
+                "--server".into(),
+                "r1_fp4_v2_dep8_mtp1_1k1k".into(),
+                "--trtllm-dir".into(),
+                stub.display().to_string(),
+            ],
+            1,
+            1,
+        ),
+        ("disagg", vec!["--config".into(), DISAGG.into()], 1, 4),
+        (
+            "list",
+            vec![
+                "--testlist".into(),
+                fixtures()
+                    .join("jenkins-testlists/debug_cases.txt")
+                    .display()
+                    .to_string(),
+            ],
+            3,
+            1,
+        ),
+    ];
+    for (what, args, n_cases, n_roles) in cases {
+        let mut cmd = perf_run();
+        cmd.args(["run", "--dry-run", "--cluster", "gb200"]);
+        if !args.iter().any(|a| a == "--trtllm-dir") {
+            cmd.arg("--trtllm-dir").arg(tree.path());
+        }
+        let a = cmd
+            .args(&args)
+            .env("PERF_RUN_SCRATCH", scratch.path())
+            .env("PERF_RUN_HOME", home.path())
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+        assert_eq!(
+            stdout.matches("==> ").count(),
+            1,
+            "{what}: one file shown\n{stdout}"
+        );
+        let script_start = stdout
+            .find("#!/bin/bash")
+            .expect("the batch script is shown");
+        let table_start = stdout.find("case 1 of ").expect("a plan table");
+        assert!(
+            script_start < table_start,
+            "{what}: the table comes last, on screen"
+        );
+        let table = &stdout[table_start..];
+        let table_lines = table.lines().count();
+        let skipped = table.lines().filter(|l| l.contains("  skipped: ")).count();
+        let planned = table.lines().filter(|l| l.starts_with("case ")).count() - skipped;
+        assert_eq!(planned, n_cases, "{what}: planned cases\n{table}");
+        // Per planned case: mode+id, config, job, image, one line per role, install, files;
+        // a line each for the list lines perf-run cannot run.
+        assert_eq!(
+            table_lines,
+            n_cases * (6 + n_roles) + skipped,
+            "{what}: plan table lines\n{table}"
+        );
+        for l in table.lines().filter(|l| !l.starts_with("case ")) {
+            assert!(
+                l.len() <= 220,
+                "{what}: a table line of {} chars: {l}",
+                l.len()
+            );
+        }
+        assert!(table.contains("  job       "), "{what}: {table}");
+        assert!(
+            table.contains(&scratch.path().display().to_string()),
+            "{what}: the files are in the scratch directory\n{table}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(home.path()).unwrap().next().is_none(),
+        "a dry run never writes into the runs home"
+    );
+    let disagg = perf_run()
+        .args(["run", "--dry-run", "--cluster", "gb200", "--config", DISAGG])
+        .arg("--trtllm-dir")
+        .arg(tree.path())
+        .env("PERF_RUN_SCRATCH", scratch.path())
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&disagg.get_output().stdout).to_string();
+    for role in [
+        "GEN_0          nodes 0-1   8 tasks (4/node), mpi pmix",
+        "CTX_0          node 2      4 tasks (4/node), mpi pmix",
+        "DISAGG_SERVER  node 0      1 task (1/node), overlaps",
+    ] {
+        assert!(out.contains(role), "{role}\n{out}");
+    }
+    // The scratch directory keeps the newest 20 renders.
+    for _ in 0..22 {
+        perf_run()
+            .args(["render", "--cluster", "gb200", "--config", DISAGG])
+            .arg("--trtllm-dir")
+            .arg(tree.path())
+            .env("PERF_RUN_SCRATCH", scratch.path())
+            .assert()
+            .success();
+    }
+    let kept = std::fs::read_dir(scratch.path()).unwrap().count();
+    assert_eq!(kept, 20, "scratch renders kept");
 }
 
 // ------------------------------------------------------------------ bad input

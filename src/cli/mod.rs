@@ -264,14 +264,20 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// render / run --dry-run: write the generated files here (default: a new run directory
-    /// under $PERF_RUN_HOME or ./perf-runs). run: create the run directory under DIR.
+    /// render / run --dry-run: write the generated files here (default: a scratch directory,
+    /// $PERF_RUN_SCRATCH or ~/.cache/perf-run/scratch, that keeps the 20 newest). run: create
+    /// the run directory under DIR.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
     /// Print one JSON object per plan on stdout (a JSON array for --testlist) instead of the files.
     #[arg(long)]
     pub json: bool,
+
+    /// Print every generated file of every case (default: a plan table per case and the batch
+    /// script of the first case).
+    #[arg(long, conflicts_with = "json")]
+    pub show_files: bool,
 
     /// Export NAME=VALUE in the batch script for every task (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]

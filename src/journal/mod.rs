@@ -24,6 +24,38 @@ pub fn runs_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("perf-runs"))
 }
 
+/// Where `render` and `run --dry-run` put their files when no `--output-dir` is given, so they
+/// never mix with real runs: `$PERF_RUN_SCRATCH`, else `$XDG_CACHE_HOME/perf-run/scratch`,
+/// else `~/.cache/perf-run/scratch`, else `<runs home>/.scratch`.
+pub fn scratch_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let set = |k: &str| env(k).filter(|s| !s.is_empty()).map(PathBuf::from);
+    set("PERF_RUN_SCRATCH")
+        .or_else(|| set("XDG_CACHE_HOME").map(|d| d.join("perf-run/scratch")))
+        .or_else(|| set("HOME").map(|d| d.join(".cache/perf-run/scratch")))
+        .unwrap_or_else(|| runs_home(env).join(".scratch"))
+}
+
+/// How many scratch renders are kept; older ones are removed when a new one is written.
+pub const SCRATCH_KEEP: usize = 20;
+
+/// Remove all but the newest `keep` scratch renders (directories named like run ids).
+/// Best effort: a scratch directory that cannot be removed is left alone.
+pub fn prune_scratch(home: &Path, keep: usize) {
+    let Ok(rd) = std::fs::read_dir(home) else {
+        return;
+    };
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter(|e| e.file_name().to_str().is_some_and(valid_run_id))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, d) in dirs.into_iter().skip(keep) {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 /// A new run id: UTC time plus 4 random hex digits, e.g. `20261122-173005-3fa2`.
 pub fn new_run_id() -> String {
     let r: u16 = rand::random();

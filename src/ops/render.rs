@@ -346,8 +346,10 @@ pub fn unplanned_json(u: &UnplannedCase) -> serde_json::Value {
     })
 }
 
-/// Print what `render` / `run --dry-run` produced: every file under a header, or JSON.
-pub fn print_prepared(prep: &Prepared, json_out: bool) {
+/// Print what `render` / `run --dry-run` produced: JSON; every file under a header
+/// (`--show-files`); or, by default, the batch script of the first case once and then a plan
+/// table per case — a screen a tired engineer can read (issue #12).
+pub fn print_prepared(prep: &Prepared, json_out: bool, show_files: bool) {
     if json_out {
         let mut v: Vec<(usize, serde_json::Value)> = prep
             .cases
@@ -366,45 +368,163 @@ pub fn print_prepared(prep: &Prepared, json_out: bool) {
         return;
     }
     let mut out = String::new();
-    for c in &prep.cases {
-        for f in &c.files {
-            out.push_str(&format!(
-                "==> {} <== ({}, {} {})\n",
-                c.dir.join(f.name).display(),
-                c.plan.test_id,
-                c.plan.mode.as_str(),
-                plural(c.plan.total_nodes, "node")
-            ));
-            out.push_str(&f.content);
-            if !f.content.ends_with('\n') {
-                out.push('\n');
+    if show_files {
+        for c in &prep.cases {
+            for f in &c.files {
+                out.push_str(&format!(
+                    "==> {} <== ({}, {} {})\n",
+                    c.dir.join(f.name).display(),
+                    c.plan.test_id,
+                    c.plan.mode.as_str(),
+                    plural(c.plan.total_nodes, "node")
+                ));
+                push_text(&mut out, &f.content);
             }
-            out.push('\n');
+        }
+    } else {
+        if let Some(c) = prep.cases.first()
+            && let Some(f) = c.files.iter().find(|f| f.name == BATCH_SCRIPT)
+        {
+            out.push_str(&format!(
+                "==> {} <== (the batch script of {}; --show-files prints every file of every case)\n",
+                c.dir.join(f.name).display(),
+                c.plan.case_name
+            ));
+            push_text(&mut out, &f.content);
+        }
+        let total = prep.cases.len() + prep.unplanned.len();
+        let mut rows: Vec<(usize, String)> = prep
+            .cases
+            .iter()
+            .map(|c| (c.plan.case_index, plan_table(c, &prep.settings)))
+            .collect();
+        rows.extend(prep.unplanned.iter().map(|u| {
+            (
+                u.index,
+                format!(
+                    "{}  skipped: {}\n",
+                    u.test_id,
+                    u.reason.trim_start_matches(CANNOT_RUN)
+                ),
+            )
+        }));
+        rows.sort_by_key(|(i, _)| *i);
+        for (n, (_, text)) in rows.iter().enumerate() {
+            out.push_str(&format!("case {} of {total}: {text}", n + 1));
         }
     }
     output::data(out);
-    for c in &prep.cases {
-        let skip = c
-            .plan
-            .skip
-            .as_ref()
-            .map(|s| format!(" (SKIP: {s})"))
-            .unwrap_or_default();
-        output::info(format!(
-            "{}: {} on {} / {} GPUs{skip}",
-            c.plan.test_id,
-            c.plan.mode.as_str(),
-            plural(c.plan.total_nodes, "node"),
-            c.plan.total_gpus
-        ));
-    }
-    for u in &prep.unplanned {
-        output::info(format!("{}: skipped ({})", u.test_id, u.reason));
+    if show_files {
+        for c in &prep.cases {
+            let skip = c
+                .plan
+                .skip
+                .as_ref()
+                .map(|s| format!(" (SKIP: {s})"))
+                .unwrap_or_default();
+            output::info(format!(
+                "{}: {} on {} / {} GPUs{skip}",
+                c.plan.test_id,
+                c.plan.mode.as_str(),
+                plural(c.plan.total_nodes, "node"),
+                c.plan.total_gpus
+            ));
+        }
+        for u in &prep.unplanned {
+            output::info(format!("{}: skipped ({})", u.test_id, u.reason));
+        }
     }
     output::info(format!(
         "wrote the generated files to {}",
         prep.out_dir.display()
     ));
+}
+
+fn hhmmss(secs: u64) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The file `sbatch` runs.
+const BATCH_SCRIPT: &str = "slurm_launch.sh";
+
+fn push_text(out: &mut String, text: &str) {
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// One case of the compact dry run: mode and id, the job's shape, the roles with their node
+/// slices, what is installed, and where the files went.
+fn plan_table(c: &PreparedCase, settings: &crate::config::settings::Settings) -> String {
+    let p = &c.plan;
+    let mut t = format!("{}  {}\n", p.mode.as_str(), p.test_id);
+    let mut row = |k: &str, v: String| t.push_str(&format!("  {k:<9} {v}\n"));
+    row("config", p.config_rel.clone());
+    let mut job = format!(
+        "{} x {} GPUs = {} GPUs, time {} (pytest {})",
+        plural(p.total_nodes, "node"),
+        p.gpus_per_node,
+        p.total_gpus,
+        p.sbatch.time,
+        hhmmss(p.pytest_timeout_s)
+    );
+    if let Some(part) = &p.sbatch.partition {
+        job.push_str(&format!(", partition {part}"));
+    }
+    if let Some(acc) = &p.sbatch.account {
+        job.push_str(&format!(", account {acc}"));
+    }
+    if let Some(seg) = p.sbatch.segment {
+        job.push_str(&format!(", segment {seg}"));
+    }
+    row("job", job);
+    row(
+        "image",
+        settings
+            .docker_image
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "none (no container)".into()),
+    );
+    let width = p.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for (i, s) in p.steps.iter().enumerate() {
+        let nodes = if s.nodes <= 1 {
+            format!("node {}", s.first_node)
+        } else {
+            format!("nodes {}-{}", s.first_node, s.first_node + s.nodes - 1)
+        };
+        let mut v = format!(
+            "{:<width$}  {nodes:<11} {} ({}/node)",
+            s.name,
+            plural(s.ntasks, "task"),
+            s.ntasks_per_node
+        );
+        if let Some(m) = &s.mpi {
+            v.push_str(&format!(", mpi {m}"));
+        }
+        if s.overlap {
+            v.push_str(", overlaps");
+        }
+        row(if i == 0 { "roles" } else { "" }, v);
+    }
+    row(
+        "install",
+        match &p.install {
+            Some(i) => format!("{} ({})", i.local.display(), i.source),
+            None => "nothing (the image's TensorRT-LLM)".into(),
+        },
+    );
+    if let Some(s) = &p.skip {
+        row("skip", s.clone());
+    }
+    let names: Vec<&str> = c.files.iter().map(|f| f.name).collect();
+    row(
+        "files",
+        format!("{}/ ({}, plan.json)", c.dir.display(), names.join(", ")),
+    );
+    t
 }
 
 fn plural(n: u32, what: &str) -> String {
@@ -415,8 +535,23 @@ fn plural(n: u32, what: &str) -> String {
     }
 }
 
+/// `render` and `run --dry-run` without `--output-dir` write into a new scratch directory
+/// (`journal::scratch_home`), never into the runs home where real runs live.
+pub fn with_scratch_output(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> RenderArgs {
+    let mut a = args.clone();
+    if a.output_dir.is_none() {
+        let home = journal::scratch_home(env);
+        journal::prune_scratch(&home, journal::SCRATCH_KEEP.saturating_sub(1));
+        let id = a.run_id.clone().unwrap_or_else(journal::new_run_id);
+        a.output_dir = Some(home.join(&id));
+        a.run_id = Some(id);
+    }
+    a
+}
+
 pub fn run(args: RenderArgs) -> Result<Exit> {
+    let args = with_scratch_output(&args, &crate::config::process_env);
     let prep = prepare(&args, &crate::config::process_env)?;
-    print_prepared(&prep, args.json);
+    print_prepared(&prep, args.json, args.show_files);
     Ok(Exit::Success)
 }

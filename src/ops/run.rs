@@ -104,8 +104,9 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     let max_pending = parse_duration_opt(args.max_pending.as_deref())?;
     let watch_cfg = WatchConfig::from_env(&env)?;
     if args.dry_run {
-        let prep = prepare(&args.render, &env)?;
-        print_prepared(&prep, args.render.json);
+        let render_args = crate::ops::render::with_scratch_output(&args.render, &env);
+        let prep = prepare(&render_args, &env)?;
+        print_prepared(&prep, args.render.json, args.render.show_files);
         output::info("dry run: nothing was copied, submitted or uploaded");
         return Ok(Exit::Success);
     }
