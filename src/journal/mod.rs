@@ -50,7 +50,7 @@ pub fn prune_scratch(home: &Path, keep: usize) {
         .filter(|e| e.file_name().to_str().is_some_and(valid_run_id))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
     for (_, d) in dirs.into_iter().skip(keep) {
         let _ = std::fs::remove_dir_all(d);
     }
