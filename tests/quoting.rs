@@ -121,6 +121,7 @@ fn render_and_eval(s: &str) -> (Vec<u8>, Vec<u8>) {
         },
         output_dir: Some(out.path().to_path_buf()),
         json: false,
+        show_files: false,
         env: vec![format!("PERF_RUN_PROBE={s}")],
         run_id: Some("prop".into()),
     };
