@@ -37,10 +37,10 @@ fn password_on_the_command_line_is_refused_with_a_reason() {
             .args(&args)
             .assert()
             .code(2)
-            .stderr(predicate::str::contains("--DB-password is refused"))
+            .stderr(predicate::str::contains("--db-password is refused"))
             .stderr(predicate::str::contains("ps"))
             .stderr(predicate::str::contains("DB_PASSWORD"))
-            .stderr(predicate::str::contains("--DB-password-file"))
+            .stderr(predicate::str::contains("--db-password-file"))
             .stderr(predicate::str::contains("hunter2-on-argv").not())
             .stdout(predicate::str::is_empty());
     }
@@ -58,11 +58,15 @@ fn help_never_prints_environment_values() {
         .get_output()
         .clone();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--DB-host"), "{text}");
-    assert!(text.contains("--DB-password-file"), "{text}");
+    assert!(text.contains("--db-host"), "{text}");
+    assert!(text.contains("--db-password-file"), "{text}");
     assert!(
-        !text.contains("--DB-password "),
+        !text.contains("--db-password "),
         "the refused flag is hidden: {text}"
+    );
+    assert!(
+        !text.contains("--DB-"),
+        "the legacy spellings are hidden aliases: {text}"
     );
     for leaked in [
         SECRET,
@@ -293,7 +297,7 @@ fn db_flags_fit_into_run_and_resume() {
             .args([sub, "--help"])
             .assert()
             .success()
-            .stdout(predicate::str::contains("--DB-password-file"))
+            .stdout(predicate::str::contains("--db-password-file"))
             .stdout(predicate::str::contains(SECRET).not());
     }
 }

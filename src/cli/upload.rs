@@ -5,29 +5,52 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-/// Database connection settings. The password is never a flag: it comes from `DB_PASSWORD`
-/// or `--DB-password-file` (DESIGN.md "Secrets").
+/// Database connection settings. The flags are kebab-case (`--db-host`); the legacy
+/// `trt_perf_parser.py` spellings (`--DB-host`, …) stay accepted as hidden aliases.
+/// The password is never a flag: it comes from `DB_PASSWORD`
+/// or `--db-password-file` (DESIGN.md "Secrets").
 #[derive(Debug, Clone, Default, Args)]
 pub struct DbArgs {
     /// Database host [env: DB_HOST].
-    #[arg(long = "DB-host", value_name = "HOST", help_heading = "Database")]
+    #[arg(
+        long = "db-host",
+        alias = "DB-host",
+        value_name = "HOST",
+        help_heading = "Database"
+    )]
     pub db_host: Option<String>,
 
     /// Database port [env: DB_PORT] [default: 3306].
-    #[arg(long = "DB-port", value_name = "PORT", help_heading = "Database")]
+    #[arg(
+        long = "db-port",
+        alias = "DB-port",
+        value_name = "PORT",
+        help_heading = "Database"
+    )]
     pub db_port: Option<u16>,
 
     /// Database user [env: DB_USER].
-    #[arg(long = "DB-user", value_name = "USER", help_heading = "Database")]
+    #[arg(
+        long = "db-user",
+        alias = "DB-user",
+        value_name = "USER",
+        help_heading = "Database"
+    )]
     pub db_user: Option<String>,
 
     /// Database schema [env: DB_SCHEMA] [default: TRT_perf].
-    #[arg(long = "DB-schema", value_name = "NAME", help_heading = "Database")]
+    #[arg(
+        long = "db-schema",
+        alias = "DB-schema",
+        value_name = "NAME",
+        help_heading = "Database"
+    )]
     pub db_schema: Option<String>,
 
     /// Read the database password from this file (first line). Otherwise DB_PASSWORD is used.
     #[arg(
-        long = "DB-password-file",
+        long = "db-password-file",
+        alias = "DB-password-file",
         value_name = "FILE",
         help_heading = "Database"
     )]
@@ -35,7 +58,8 @@ pub struct DbArgs {
 
     /// Refused: a password on the command line is visible in `ps` and CI logs.
     #[arg(
-        long = "DB-password",
+        long = "db-password",
+        alias = "DB-password",
         value_name = "PASSWORD",
         hide = true,
         help_heading = "Database"
@@ -53,7 +77,8 @@ pub struct DbArgs {
 
     /// Give up connecting (and logging in) after this many seconds [default: 15].
     #[arg(
-        long = "DB-connect-timeout",
+        long = "db-connect-timeout",
+        alias = "DB-connect-timeout",
         value_name = "SECS",
         help_heading = "Database"
     )]
@@ -61,12 +86,22 @@ pub struct DbArgs {
 
     /// TLS to the database [env: DB_SSL_MODE] [default: preferred]: `disabled`, `preferred`
     /// (TLS when the server offers it), `required`, `verify-ca` or `verify-identity`.
-    #[arg(long = "DB-ssl-mode", value_name = "MODE", help_heading = "Database")]
+    #[arg(
+        long = "db-ssl-mode",
+        alias = "DB-ssl-mode",
+        value_name = "MODE",
+        help_heading = "Database"
+    )]
     pub db_ssl_mode: Option<String>,
 
     /// PEM file of the CA that signed the server's certificate, for `verify-ca` and
     /// `verify-identity` [env: DB_SSL_CA].
-    #[arg(long = "DB-ssl-ca", value_name = "FILE", help_heading = "Database")]
+    #[arg(
+        long = "db-ssl-ca",
+        alias = "DB-ssl-ca",
+        value_name = "FILE",
+        help_heading = "Database"
+    )]
     pub db_ssl_ca: Option<PathBuf>,
 }
 

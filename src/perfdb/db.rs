@@ -77,11 +77,11 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
                 s.password_source
             )),
             1044 => DbFailure::Login(format!(
-                "User {user:?} may not use the schema {:?} on {at}; ask the database admin for access or fix --DB-schema/DB_SCHEMA.",
+                "User {user:?} may not use the schema {:?} on {at}; ask the database admin for access or fix --db-schema/DB_SCHEMA.",
                 s.schema
             )),
             1049 => DbFailure::Schema(format!(
-                "The database server at {at} has no schema {:?}; check --DB-schema/DB_SCHEMA.",
+                "The database server at {at} has no schema {:?}; check --db-schema/DB_SCHEMA.",
                 s.schema
             )),
             1130 => DbFailure::Login(format!(
@@ -100,7 +100,7 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
             let lower = text.to_lowercase();
             if io.kind() == std::io::ErrorKind::ConnectionRefused {
                 DbFailure::Unreachable(format!(
-                    "Nothing is listening on {at} (connection refused); is the database server running, and are --DB-host/--DB-port right?"
+                    "Nothing is listening on {at} (connection refused); is the database server running, and are --db-host/--db-port right?"
                 ))
             } else if lower.contains("lookup")
                 || lower.contains("name or service not known")
@@ -109,14 +109,14 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
                 || lower.contains("temporary failure in name resolution")
             {
                 DbFailure::Unreachable(format!(
-                    "The database host name {host:?} does not resolve ({text}); check --DB-host/DB_HOST."
+                    "The database host name {host:?} does not resolve ({text}); check --db-host/DB_HOST."
                 ))
             } else {
                 DbFailure::Unreachable(format!("Cannot reach the database at {at}: {text}."))
             }
         }
         sqlx::Error::Tls(t) => DbFailure::Unreachable(format!(
-            "The TLS connection to the database at {at} failed ({t}); check --DB-ssl-mode/DB_SSL_MODE (now {}) and --DB-ssl-ca/DB_SSL_CA.",
+            "The TLS connection to the database at {at} failed ({t}); check --db-ssl-mode/DB_SSL_MODE (now {}) and --db-ssl-ca/DB_SSL_CA.",
             s.tls.name()
         )),
         sqlx::Error::Protocol(p) if p.contains("authentication plugin") => {
@@ -199,14 +199,14 @@ pub async fn check_schema(
     for (table, cols) in q::REQUIRED_COLUMNS {
         let Some(present) = have.get(table) else {
             return Err(DbFailure::Schema(format!(
-                "The schema {} has no table `{table}`; create it with sql/trt_perf_schema.sql or point --DB-schema at the TRT_perf database.",
+                "The schema {} has no table `{table}`; create it with sql/trt_perf_schema.sql or point --db-schema at the TRT_perf database.",
                 settings.target()
             )));
         };
         for c in cols {
             if !present.contains(&c.to_lowercase()) {
                 return Err(DbFailure::Schema(format!(
-                    "The table `{table}` in {} has no column `{c}`, which perf-run writes; add it (see sql/trt_perf_schema.sql) or point --DB-schema at the TRT_perf database.",
+                    "The table `{table}` in {} has no column `{c}`, which perf-run writes; add it (see sql/trt_perf_schema.sql) or point --db-schema at the TRT_perf database.",
                     settings.target()
                 )));
             }

@@ -1,7 +1,7 @@
 //! Where the TRT_perf database is and how perf-run logs in: `DbSettings::resolve` turns the
-//! `--DB-*` flags and the `DB_*` environment into one validated value (flag > env > default).
+//! `--db-*` flags and the `DB_*` environment into one validated value (flag > env > default).
 //!
-//! The password is a `SecretString` read from `DB_PASSWORD` or `--DB-password-file`; it is
+//! The password is a `SecretString` read from `DB_PASSWORD` or `--db-password-file`; it is
 //! never a flag (DESIGN.md "Secrets"), never has a built-in default (reference §9.1 notes
 //! that the legacy script ships one — not copied), and never appears in `Debug` output.
 
@@ -23,8 +23,8 @@ pub const DEFAULT_TRTPERF_URL: &str = "http://dlswqa.nvidia.com/trtperf";
 /// How long to wait for the server to accept a connection and the login.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The sentence printed when someone passes `--DB-password` on the command line.
-pub const PASSWORD_ON_CLI_REFUSED: &str = "--DB-password is refused: a password on the command line can be read by every user of this machine in `ps` and ends up in shell history and CI logs. Put it in the DB_PASSWORD environment variable (for example a Jenkins credentials binding) or in a file only you can read and pass --DB-password-file FILE; the password you typed is now exposed, so consider changing it.";
+/// The sentence printed when someone passes `--db-password` on the command line.
+pub const PASSWORD_ON_CLI_REFUSED: &str = "--db-password is refused: a password on the command line can be read by every user of this machine in `ps` and ends up in shell history and CI logs. Put it in the DB_PASSWORD environment variable (for example a Jenkins credentials binding) or in a file only you can read and pass --db-password-file FILE; the password you typed is now exposed, so consider changing it.";
 
 /// TLS to the database (MySQL's `--ssl-mode` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +35,9 @@ pub enum TlsMode {
     Preferred,
     /// TLS or no connection; the certificate is not checked.
     Required,
-    /// TLS with a certificate signed by `--DB-ssl-ca` (or a system CA).
+    /// TLS with a certificate signed by `--db-ssl-ca` (or a system CA).
     VerifyCa,
-    /// [`TlsMode::VerifyCa`], and the certificate names `--DB-host`.
+    /// [`TlsMode::VerifyCa`], and the certificate names `--db-host`.
     VerifyIdentity,
 }
 
@@ -182,7 +182,7 @@ impl DbSettings {
         };
         if port == 0 {
             return Err(UserError(
-                "The database port 0 is not valid; give a port between 1 and 65535 with --DB-port or DB_PORT.".into(),
+                "The database port 0 is not valid; give a port between 1 and 65535 with --db-port or DB_PORT.".into(),
             ));
         }
         let (password, password_source) = match &args.db_password_file {
@@ -206,13 +206,13 @@ impl DbSettings {
             Some(s) if s > 0 => Duration::from_secs(s),
             Some(_) => {
                 return Err(UserError(
-                    "--DB-connect-timeout must be at least 1 second.".into(),
+                    "--db-connect-timeout must be at least 1 second.".into(),
                 ));
             }
             None => DEFAULT_CONNECT_TIMEOUT,
         };
         let tls = match non_empty(args.db_ssl_mode.clone())
-            .map(|m| (m, "--DB-ssl-mode"))
+            .map(|m| (m, "--db-ssl-mode"))
             .or_else(|| non_empty(env("DB_SSL_MODE")).map(|m| (m, "DB_SSL_MODE")))
         {
             None => TlsMode::Preferred,
@@ -230,7 +230,7 @@ impl DbSettings {
             && !ca.is_file()
         {
             return Err(UserError(format!(
-                "The database CA file {} (--DB-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
+                "The database CA file {} (--db-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
                 ca.display()
             )));
         }
@@ -268,14 +268,14 @@ impl DbSettings {
     /// Check that everything needed to connect is there; says which setting is missing.
     pub fn require_complete(&self) -> Result<(&str, &str, &SecretString), UserError> {
         let host = self.host.as_deref().ok_or_else(|| {
-            UserError("No database host is configured: pass --DB-host HOST or set DB_HOST.".into())
+            UserError("No database host is configured: pass --db-host HOST or set DB_HOST.".into())
         })?;
         let user = self.user.as_deref().ok_or_else(|| {
-            UserError("No database user is configured: pass --DB-user USER or set DB_USER.".into())
+            UserError("No database user is configured: pass --db-user USER or set DB_USER.".into())
         })?;
         let password = self.password.as_ref().ok_or_else(|| {
             UserError(
-                "No database password is configured: set DB_PASSWORD or pass --DB-password-file FILE (never the password itself on the command line)."
+                "No database password is configured: set DB_PASSWORD or pass --db-password-file FILE (never the password itself on the command line)."
                     .into(),
             )
         })?;
@@ -390,7 +390,7 @@ mod tests {
         let err = DbSettings::resolve(&args, &env_of(&[])).unwrap_err();
         assert!(err.0.contains("refused"));
         assert!(err.0.contains("DB_PASSWORD"));
-        assert!(err.0.contains("--DB-password-file"));
+        assert!(err.0.contains("--db-password-file"));
         assert!(!err.0.contains("hunter2"));
     }
 
