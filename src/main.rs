@@ -4,6 +4,8 @@ use perf_run::{cli::Cli, error, ops, output};
 fn main() {
     let cli = Cli::parse();
     output::set_verbosity(cli.verbose);
+    output::set_quiet(cli.quiet);
+    output::set_color(cli.color.forced());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

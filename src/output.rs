@@ -7,6 +7,25 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--quiet`: no progress messages; warnings, errors, the run summary and machine output stay.
+pub fn set_quiet(q: bool) {
+    QUIET.store(q, Ordering::Relaxed);
+}
+
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// `--color`: `Some(true)` always, `Some(false)` never, `None` decided by the stream each
+/// message goes to (a terminal, and neither `NO_COLOR` nor `CLICOLOR=0` set).
+pub fn set_color(choice: Option<bool>) {
+    if let Some(on) = choice {
+        console::set_colors_enabled(on);
+        console::set_colors_enabled_stderr(on);
+    }
+}
 static IS_TTY: OnceLock<bool> = OnceLock::new();
 
 pub fn set_verbosity(v: u8) {
@@ -45,7 +64,7 @@ fn stamp() -> String {
 }
 
 fn emit(tag: &str, style: console::Style, msg: &str) {
-    let tag = if stderr_is_tty() {
+    let tag = if console::colors_enabled_stderr() {
         style.apply_to(tag).to_string()
     } else {
         tag.to_string()
@@ -56,8 +75,11 @@ fn emit(tag: &str, style: console::Style, msg: &str) {
     });
 }
 
-/// A normal progress message.
+/// A normal progress message (not with `--quiet`).
 pub fn info(msg: impl AsRef<str>) {
+    if QUIET.load(Ordering::Relaxed) {
+        return;
+    }
     emit(
         "perf-run:",
         console::Style::new().cyan().bold(),

@@ -41,7 +41,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(follow: bool, heartbeat: Duration) -> Progress {
-        let mp = output::stderr_is_tty().then(|| {
+        let mp = (output::stderr_is_tty() && !output::is_quiet()).then(|| {
             let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             if let Ok(mut g) = ACTIVE.lock() {
                 *g = Some(mp.clone());
