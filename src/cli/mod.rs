@@ -161,7 +161,8 @@ pub enum Command {
     /// Show the state of a run's jobs (or of one Slurm job id).
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
-    /// Wait for a run's jobs to finish, then collect and extract.
+    /// The same as `resume --no-upload` (kept for old scripts; hidden).
+    #[command(hide = true)]
     Wait(RunRefArgs),
     /// Print (or follow) a run's job log or a role's log.
     #[command(after_help = LOGS_HELP)]
@@ -502,6 +503,10 @@ pub struct ResumeArgs {
     /// Stream the job log live while waiting.
     #[arg(long)]
     pub follow: bool,
+
+    /// Wait, collect and extract, but do not upload (what `perf-run wait` did).
+    #[arg(long)]
+    pub no_upload: bool,
 
     #[command(flatten)]
     pub db: upload::DbArgs,

@@ -20,7 +20,10 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Render(args) => render::run(args),
         Command::Run(args) => run::run(args, false).await,
         Command::Submit(args) => run::run(args, true).await,
-        Command::Resume(args) => run::resume(args, true).await,
+        Command::Resume(args) => {
+            let upload = !args.no_upload;
+            run::resume(args, upload).await
+        }
         Command::Status(args) => lifecycle::status(args).await,
         Command::Logs(args) => lifecycle::logs(args).await,
         Command::Cancel(args) => lifecycle::cancel(args).await,
@@ -30,6 +33,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
                 crate::cli::ResumeArgs {
                     run: args.run,
                     follow: false,
+                    no_upload: true,
                     db: Default::default(),
                 },
                 false,
