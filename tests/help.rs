@@ -131,3 +131,44 @@ fn database_flags_are_kebab_case_and_the_legacy_spellings_still_work() {
     let text = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(text.contains("/nonexistent.csv"), "{text}");
 }
+
+#[test]
+fn each_subcommand_shows_only_the_flags_it_uses() {
+    for sub in ["status", "doctor"] {
+        let h = help(sub);
+        assert!(h.contains("--cluster <NAME>"), "{sub}: {h}");
+        for unused in [
+            "--image",
+            "--time",
+            "--mpi",
+            "--templates",
+            "--llm-data",
+            "--extra-srun-params",
+        ] {
+            assert!(
+                !h.contains(unused),
+                "{sub} --help lists {unused}, which it ignores:\n{h}"
+            );
+        }
+    }
+    let submit = help("submit");
+    for unused in ["--follow", "--detach", "--max-pending"] {
+        assert!(
+            !submit.contains(unused),
+            "submit --help lists {unused}:\n{submit}"
+        );
+    }
+    assert!(help("run").contains("--follow"));
+    // `wait` is hidden, folded into `resume --no-upload`.
+    let top = String::from_utf8_lossy(
+        &perf_run()
+            .arg("--help")
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .to_string();
+    assert!(!top.contains("\n  wait "), "{top}");
+    assert!(help("resume").contains("--no-upload"));
+}

@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use perf_run::cli::{ClusterArgs, RenderArgs, SelectArgs};
+use perf_run::cli::{ClusterArgs, ConnectionArgs, RenderArgs, SelectArgs};
 use perf_run::ops::render::prepare;
 use perf_run::render::quote::quote_word;
 use proptest::prelude::*;
@@ -113,10 +113,13 @@ fn render_and_eval(s: &str) -> (Vec<u8>, Vec<u8>) {
             ..Default::default()
         },
         cluster: ClusterArgs {
-            cluster: Some("local-test".into()),
-            clusters_file: Some(common::repo().join("configs/clusters.yaml")),
+            conn: ConnectionArgs {
+                cluster: Some("local-test".into()),
+                clusters_file: Some(common::repo().join("configs/clusters.yaml")),
+                workdir: Some(work.path().to_str().unwrap().to_string()),
+                ..Default::default()
+            },
             llm_data: Some(format!("m{s}")),
-            workdir: Some(work.path().to_str().unwrap().to_string()),
             ..Default::default()
         },
         output_dir: Some(out.path().to_path_buf()),

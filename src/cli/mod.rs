@@ -136,6 +136,15 @@ pub enum ColorChoice {
     Never,
 }
 
+impl From<ConnectionArgs> for ClusterArgs {
+    fn from(conn: ConnectionArgs) -> Self {
+        ClusterArgs {
+            conn,
+            ..Default::default()
+        }
+    }
+}
+
 impl ColorChoice {
     /// `None` = decide per stream.
     pub fn forced(self) -> Option<bool> {
@@ -156,7 +165,12 @@ pub enum Command {
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Render, stage and submit, print the run directory, and exit (like `run --detach`).
-    #[command(after_help = SUBMIT_HELP)]
+    #[command(
+        after_help = SUBMIT_HELP,
+        mut_arg("follow", |a| a.hide(true)),
+        mut_arg("detach", |a| a.hide(true)),
+        mut_arg("max_pending", |a| a.hide(true))
+    )]
     Submit(RunArgs),
     /// Show the state of a run's jobs (or of one Slurm job id).
     #[command(after_help = STATUS_HELP)]
@@ -304,9 +318,10 @@ impl Stage {
     }
 }
 
-/// Where and how to run: the cluster profile and per-setting overrides.
+/// Which cluster and how to reach it: the part of the cluster flags that `status` and `doctor`
+/// use as well.
 #[derive(Debug, Clone, Default, Args)]
-pub struct ClusterArgs {
+pub struct ConnectionArgs {
     /// Cluster profile name [env: CLUSTER_NAME].
     #[arg(long, value_name = "NAME", help_heading = "Cluster")]
     pub cluster: Option<String>,
@@ -343,6 +358,13 @@ pub struct ClusterArgs {
     /// Slurm account [env: CLUSTER_ACCOUNT].
     #[arg(long, value_name = "NAME", help_heading = "Cluster")]
     pub account: Option<String>,
+}
+
+/// Where and how to run: the connection, plus what only a job needs (image, MPI, time, …).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
 
     /// Model storage on the cluster (LLM_MODELS_ROOT) [env: CLUSTER_LLM_DATA].
     #[arg(long, value_name = "DIR", help_heading = "Cluster")]
@@ -470,7 +492,7 @@ pub struct StatusArgs {
 
     /// With a bare job id: the cluster to ask.
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub cluster: ConnectionArgs,
 
     /// Print JSON on stdout.
     #[arg(long)]
@@ -515,7 +537,7 @@ pub struct ResumeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub cluster: ConnectionArgs,
 }
 
 #[derive(Debug, Clone, Args)]

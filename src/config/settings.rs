@@ -308,6 +308,7 @@ pub fn resolve_with(
     ssh_user: SshUserLookup,
 ) -> Result<Settings> {
     let profile_name = cluster
+        .conn
         .cluster
         .clone()
         .or_else(|| env("CLUSTER_NAME").filter(|v| !v.is_empty()));
@@ -335,13 +336,13 @@ pub fn resolve_with(
     };
     let host = r.pick(
         "CLUSTER_HOST",
-        cluster.host.as_ref(),
+        cluster.conn.host.as_ref(),
         |p| p.host.clone(),
         None,
     );
     let user_explicit = r.pick(
         "CLUSTER_USER",
-        cluster.user.as_ref(),
+        cluster.conn.user.as_ref(),
         |p| p.user.clone(),
         None,
     );
@@ -349,6 +350,7 @@ pub fn resolve_with(
         .pick(
             "CLUSTER_SSH_CONFIG",
             cluster
+                .conn
                 .ssh_config
                 .as_ref()
                 .map(|p| p.display().to_string())
@@ -360,7 +362,7 @@ pub fn resolve_with(
     let ctype = r
         .pick(
             "CLUSTER_TYPE",
-            cluster.cluster_type.as_ref(),
+            cluster.conn.cluster_type.as_ref(),
             |p| p.cluster_type.clone(),
             Some("ssh"),
         )
@@ -407,7 +409,7 @@ pub fn resolve_with(
     let workdir_raw = r
         .pick(
             "CLUSTER_WORKDIR",
-            cluster.workdir.as_ref(),
+            cluster.conn.workdir.as_ref(),
             |p| p.workdir.clone(),
             Some(DEFAULT_WORKDIR),
         )
@@ -441,13 +443,13 @@ pub fn resolve_with(
     }
     let partition = r.pick(
         "CLUSTER_PARTITION",
-        cluster.partition.as_ref(),
+        cluster.conn.partition.as_ref(),
         |p| p.partition.clone(),
         Some(DEFAULT_PARTITION),
     );
     let account = r.pick(
         "CLUSTER_ACCOUNT",
-        cluster.account.as_ref(),
+        cluster.conn.account.as_ref(),
         |p| p.account.clone(),
         Some(DEFAULT_ACCOUNT),
     );
@@ -654,7 +656,7 @@ fn local_user_name() -> Option<String> {
 
 /// The profile file: `--clusters-file` > `PERF_RUN_CLUSTERS` > the default paths > built-in.
 fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSet>, bool)> {
-    if let Some(p) = cluster.clusters_file.clone().or_else(|| {
+    if let Some(p) = cluster.conn.clusters_file.clone().or_else(|| {
         env("PERF_RUN_CLUSTERS")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -696,8 +698,11 @@ mod tests {
 
     fn builtin_args(cluster: Option<&str>) -> ClusterArgs {
         ClusterArgs {
-            cluster: cluster.map(str::to_string),
-            clusters_file: Some(PathBuf::from("configs/clusters.yaml")),
+            conn: crate::cli::ConnectionArgs {
+                cluster: cluster.map(str::to_string),
+                clusters_file: Some(PathBuf::from("configs/clusters.yaml")),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -713,7 +718,7 @@ mod tests {
         assert_eq!(s.account.as_deref(), Some("coreai_comparch_trtllm"));
         assert_eq!(s.origins["CLUSTER_ACCOUNT"], Source::Profile);
         // flag wins
-        args.partition = Some("from-flag".into());
+        args.conn.partition = Some("from-flag".into());
         let s = res(&args, &SelectArgs::default(), &env).unwrap();
         assert_eq!(s.partition.as_deref(), Some("from-flag"));
         assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Flag);
@@ -848,7 +853,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.ssh_user.as_deref(), Some("perfci"));
         assert_eq!(s.origins["CLUSTER_USER"], Source::Profile);
-        args.user = Some("dave".into());
+        args.conn.user = Some("dave".into());
         let s = resolve_with(&args, &SelectArgs::default(), &env_of(&[]), &ssh).unwrap();
         assert_eq!(s.ssh_user.as_deref(), Some("dave"));
         assert_eq!(s.origins["CLUSTER_USER"], Source::Flag);

@@ -22,7 +22,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
         && t.chars().all(|c| c.is_ascii_digit())
         && !std::path::Path::new(t).exists()
     {
-        let settings = resolve(&args.cluster, &SelectArgs::default(), &env)?;
+        let settings = resolve(&args.cluster.clone().into(), &SelectArgs::default(), &env)?;
         let remote = connect(&cluster_ref(&settings)).await?;
         let sched = Scheduler::new(&remote);
         let recs = sched.poll(std::slice::from_ref(t), 7 * 86_400).await;
@@ -357,7 +357,7 @@ impl Checks {
 pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     let env = crate::config::process_env;
     let mut c = Checks { failed: 0 };
-    let settings = resolve(&args.cluster, &SelectArgs::default(), &env)?;
+    let settings = resolve(&args.cluster.clone().into(), &SelectArgs::default(), &env)?;
     // The doctor's test script carries these in #SBATCH lines: the same allowlist as `render`
     // (security review B5).
     if let Some(p) = &settings.partition {
