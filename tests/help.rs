@@ -152,7 +152,7 @@ fn each_subcommand_shows_only_the_flags_it_uses() {
         }
     }
     let submit = help("submit");
-    for unused in ["--follow", "--detach", "--max-pending"] {
+    for unused in ["--follow ", "--detach ", "--max-pending "] {
         assert!(
             !submit.contains(unused),
             "submit --help lists {unused}:\n{submit}"
