@@ -199,6 +199,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Write the man pages (perf-run.1 and one per subcommand) into a directory (packaging).
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
 }
 
 /// `perf-run runs [--json]`, `perf-run runs prune --older-than 14d [--yes]`.
@@ -538,6 +541,13 @@ pub struct ResumeArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub cluster: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManpagesArgs {
+    /// Where to write the `.1` files.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

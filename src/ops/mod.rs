@@ -51,7 +51,23 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
                 .map_err(|e| anyhow::anyhow!("cannot write the completion script: {e}"))?;
             Ok(Exit::Success)
         }
+        Command::Manpages(args) => {
+            write_manpages(&args.output_dir)?;
+            Ok(Exit::Success)
+        }
     }
+}
+
+/// `perf-run.1` and `perf-run-<subcommand>.1` for every visible subcommand (clap_mangen).
+pub fn write_manpages(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the man page directory {}", dir.display()))?;
+    let cmd = Cli::command();
+    clap_mangen::generate_to(cmd, dir)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    Ok(())
 }
 
 /// The completion script for `shell`. clap_complete's bash generator names the dispatch states
