@@ -509,6 +509,14 @@ fn now_judges_the_history_as_it_was() {
     let j = judge(&s, &[], &opts);
     assert_eq!(j.verdict, Verdict::Ok);
     assert_eq!(j.latest, Some(v[54]));
+    opts.now = Some(s.points[0].time - Duration::days(1));
+    let j = judge(&s, &[], &opts);
+    assert_eq!(j.verdict, Verdict::InsufficientData);
+    assert!(
+        j.explanation.contains("no point at or before 2026-08-31"),
+        "{}",
+        j.explanation
+    );
 }
 
 #[test]

@@ -25,11 +25,14 @@ use crate::history::Series;
 use crate::judge::model::ChangePoint;
 use crate::judge::stats::{Sample, student_t_p};
 
+/// The largest window used, whatever `window_len` asks (a window costs O(w²) memory).
+pub const MAX_WINDOW: usize = 500;
+
 /// Settings of the change-point detector (peers.md §5.2 layer B).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangePointOptions {
     /// Points per sliding window (Otava's default 50 assumes one point per commit; 30 suits
-    /// one to three runs a day).
+    /// one to three runs a day). Clamped to 2..=[`MAX_WINDOW`].
     pub window_len: usize,
     /// Significance to accept a change point (two-sided Student-t p-value).
     pub max_pvalue: f64,
@@ -104,7 +107,7 @@ pub fn detect(values: &[f64], opts: &ChangePointOptions) -> Vec<RawChangePoint> 
     } else {
         opts.max_pvalue
     };
-    let weak = split(values, opts.window_len.max(2), first_pass);
+    let weak = split(values, opts.window_len.clamp(2, MAX_WINDOW), first_pass);
     merge(values, weak, opts.max_pvalue, opts.min_magnitude)
 }
 

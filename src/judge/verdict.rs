@@ -13,7 +13,7 @@ use crate::judge::changepoint::{ChangePointOptions, change_points_of};
 use crate::judge::model::{ChangePoint, Judgement, Stage, Verdict};
 use crate::judge::stats::{cv_pct, median};
 
-/// The metrics that gate by default (R11): output-token and total-token throughput, under
+/// The metrics that gate by default (R12): output-token and total-token throughput, under
 /// the names perf-run uses (`configs/metrics.yaml` names and TRT_perf metric types; matched
 /// without regard to case).
 pub const DEFAULT_GATING_METRICS: [&str; 3] = [
@@ -46,9 +46,9 @@ pub struct JudgeOptions {
     pub noise_multiplier: f64,
     /// A baseline cv above this (percent) makes the series `unstable` (R9). Default 10.
     pub unstable_cv_pct: f64,
-    /// Metrics that gate (R11), matched without regard to case.
+    /// Metrics that gate (R12), matched without regard to case.
     pub gating_metrics: Vec<String>,
-    /// Latencies (TTFT, TPOT, ITL, E2EL, …) gate too (R11). Default false.
+    /// Latencies (TTFT, TPOT, ITL, E2EL, …) gate too (R12). Default false.
     pub gate_latencies: bool,
     /// Change-point detection (R3).
     pub change_points: ChangePointOptions,
@@ -89,7 +89,7 @@ impl JudgeOptions {
         }
     }
 
-    /// Whether a metric gates under these options (R11).
+    /// Whether a metric gates under these options (R12).
     pub fn is_gating(&self, metric: &str) -> bool {
         self.gating_metrics
             .iter()
@@ -276,8 +276,14 @@ fn judge_with(series: &Series, accepted: &[&Acceptance], opts: &JudgeOptions) ->
         .collect();
     let invalid_total = order.iter().filter(|i| in_time(i)).count() - valid.len();
     if valid.is_empty() {
+        let in_range = order.iter().filter(|i| in_time(i)).count();
         j.explanation = if series.points.is_empty() {
             format!("{metric} has no history yet, so there is nothing to judge.")
+        } else if in_range == 0 {
+            format!(
+                "{metric} has no point at or before {}, so there is nothing to judge.",
+                opts.now.map(day).unwrap_or_default()
+            )
         } else {
             format!(
                 "{metric} has no valid measurement to judge ({} point{} in the history, none valid); invalid points are never judged.",
@@ -539,7 +545,7 @@ fn judge_with(series: &Series, accepted: &[&Acceptance], opts: &JudgeOptions) ->
             opts.unstable_cv_pct
         ));
     } else if worse(d_latest) {
-        // R6: one breach is suspect; two in a row or a breaching rerun is a regression.
+        // R11: one breach is suspect; two in a row or a breaching rerun is a regression.
         let prev = judged.iter().rev().nth(1).copied();
         let prev_breach = prev.is_some_and(|p| worse(delta(series.points[valid[p]].value)));
         let rerun = latest.commit.as_ref().and_then(|c| {
