@@ -587,3 +587,65 @@ fn json_carries_the_cli_contract() {
         j.change_points
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            8 => 0.0f64..2000.0,
+            1 => Just(0.0),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => -100.0f64..0.0,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Any series (unsorted times, NaN, zeros, negatives, invalid points, mixed setups,
+        /// acceptances anywhere) gives a verdict with an explanation, never a panic.
+        #[test]
+        fn any_series_gets_an_explained_verdict(
+            pts in proptest::collection::vec((value(), 0i64..60, any::<bool>(), 0u8..3, 0u8..4), 0..80),
+            since in proptest::option::of(0i64..70),
+            judged in 1usize..8,
+            stage_pre in any::<bool>(),
+        ) {
+            let s = Series {
+                key: key(TPUT),
+                direction: Direction::HigherIsBetter,
+                points: pts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(v, day, valid, hash, commit))| Point {
+                        time: t0() + Duration::days(day),
+                        value: v,
+                        commit: Some(format!("c{commit}")),
+                        commit_time: None,
+                        run_key: format!("run{i}"),
+                        valid,
+                        failure_class: None,
+                        source: "local".into(),
+                        provenance: prov(&format!("h{hash}")),
+                    })
+                    .collect(),
+            };
+            let acc: Vec<Acceptance> = since
+                .map(|d| accept(TPUT, t0() + Duration::days(d)))
+                .into_iter()
+                .collect();
+            let mut opts = if stage_pre { pre() } else { post() };
+            opts.judged_points = judged;
+            let j = judge(&s, &acc, &opts);
+            prop_assert!(!j.explanation.is_empty());
+            prop_assert!(j.explanation.ends_with('.'), "{}", j.explanation);
+            prop_assert!(j.threshold_pct.is_finite());
+            if let Some(cv) = j.cv_pct {
+                prop_assert!(cv.is_finite() && cv >= 0.0);
+            }
+            prop_assert!(serde_json::to_string(&j).is_ok());
+        }
+    }
+}
