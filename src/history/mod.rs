@@ -2,6 +2,7 @@
 //! TRT_perf database read as a second source of the same series (issue #11).
 
 pub mod model;
+pub mod record;
 pub mod store;
 
 pub use model::{Acceptance, Direction, Point, Provenance, Series, SeriesKey};
