@@ -26,7 +26,7 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// "N measurements (M not valid) of run KEY are in the local history PATH".
+    /// "N measurement(s) (M not valid) of run KEY in the local history PATH".
     pub fn describe(&self) -> String {
         let invalid = if self.invalid_rows > 0 {
             format!(" ({} not valid)", self.invalid_rows)
@@ -34,7 +34,7 @@ impl Recorded {
             String::new()
         };
         format!(
-            "{} measurement(s){invalid} of run {} are in the local history {}",
+            "{} measurement(s){invalid} of run {} in the local history {}",
             self.rows,
             short_key(&self.run_key),
             self.path.display()
@@ -60,6 +60,51 @@ pub async fn record_run_dir(store: &HistoryStore, run_dir: &Path) -> anyhow::Res
     };
     let rec = run_record_from_dir(run_dir, &opts)?;
     record(store, &rec).await
+}
+
+/// Record the run of an upload plan (from [`perfdb::plan_for_run_dir`] or
+/// [`perfdb::plan_for_files`]) into the history at `path`.
+pub async fn record_plan(
+    path: &Path,
+    plan: &UploadPlan,
+    run_dir: Option<&Path>,
+) -> anyhow::Result<Recorded> {
+    let store = HistoryStore::open(path).await?;
+    let rec = run_record_from_plan(plan, run_dir);
+    let r = record(&store, &rec).await;
+    store.close().await;
+    r
+}
+
+/// The history step of `perf-run run`/`resume`, after the results are written: record the
+/// run directory into [`super::default_path`]. Never fails the run: a problem is one warning
+/// (and a run without a long CSV, e.g. nothing ran, records nothing).
+pub async fn record_after_run(run_dir: &Path) {
+    if !run_dir
+        .join("results")
+        .join("perf_script_test_results.csv")
+        .is_file()
+    {
+        return;
+    }
+    let path = super::default_path();
+    let result = async {
+        let store = HistoryStore::open(&path).await?;
+        let r = record_run_dir(&store, run_dir).await;
+        store.close().await;
+        r
+    }
+    .await;
+    match result {
+        Ok(r) => crate::output::detail(format!("Recorded {}.", r.describe())),
+        Err(e) => crate::output::warn(format!(
+            "the run was not recorded into the local history {} ({}); the results are safe in {}, and `perf-run upload {}` records them later",
+            path.display(),
+            format!("{e:#}").trim_end_matches('.'),
+            run_dir.join("results").display(),
+            run_dir.display()
+        )),
+    }
 }
 
 /// Record a prepared run.
@@ -110,9 +155,11 @@ fn number(v: &Value, key: &str) -> Option<u32> {
         .and_then(|n| u32::try_from(n).ok())
 }
 
+/// A value that says something: not empty and not the results stage's "unknown".
 fn non_empty(s: &str) -> Option<String> {
     let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
+    (!t.is_empty() && !t.eq_ignore_ascii_case(crate::results::model::UNKNOWN))
+        .then(|| t.to_string())
 }
 
 fn utc(naive: &str) -> Option<DateTime<Utc>> {
