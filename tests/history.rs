@@ -1,0 +1,362 @@
+//! The local history through the real binary: `perf-run upload` records into
+//! `$PERF_RUN_HOME/history.db` with or without a database, `perf-run history` reads it (and
+//! TRT_perf, against the real MariaDB of the test services, in `mod db`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// Two tests of one case, a valid and an invalid client, and a failed test.
+const CSV: &str = "network_name,test_name,perf_metric,start_timestamp,end_timestamp,state,command,metric_type\n\
+perf_sanity[aggr-llama-srv-con4]_bs:64_con:4,perf_sanity[aggr-llama-srv-con4]_bs:64_con:4,875.5,2026-11-30 09:31:08,2026-11-30 09:31:09,valid,bench --con=4,TOKEN_THROUGHPUT\n\
+perf_sanity[aggr-llama-srv-con4]_bs:64_con:4,perf_sanity[aggr-llama-srv-con4]_bs:64_con:4,15.1,2026-11-30 09:31:08,2026-11-30 09:31:09,valid,bench --con=4,FIRST_TOKEN_TIME\n\
+perf_sanity[aggr-llama-srv-con8]_bs:64_con:8,perf_sanity[aggr-llama-srv-con8]_bs:64_con:8,0,2026-11-30 09:31:08,2026-11-30 09:31:09,invalid,bench --con=8,TOKEN_THROUGHPUT\n\
+perf_sanity[aggr-deepseek-srv-con4]_bs:64_con:4,perf_sanity[aggr-deepseek-srv-con4]_bs:64_con:4,12.5,2026-11-30 09:31:08,2026-11-30 09:31:09,failed,bench --con=4,TOKEN_THROUGHPUT\n";
+
+fn perf_run(home: &Path) -> Command {
+    let mut c = Command::cargo_bin("perf-run").unwrap();
+    c.env("PERF_RUN_HOME", home)
+        .env_remove("DB_HOST")
+        .env_remove("DB_USER")
+        .env_remove("DB_PASSWORD")
+        .env_remove("DB_PORT")
+        .env_remove("DB_SCHEMA")
+        .env_remove("USE_TRT_PERF_DB");
+    for (var, _) in perf_run::perfdb::runinfo::ENV_VARS {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn write_csv(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("perf_script_test_results.csv");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn upload(home: &Path, csv: &Path, start: &str, commit: &str) -> assert_cmd::assert::Assert {
+    perf_run(home)
+        .args(["upload", "--source-metric-csv"])
+        .arg(csv)
+        .args([
+            "--start-time",
+            start,
+            "--commit",
+            commit,
+            "--gpu",
+            "NVIDIA H100",
+        ])
+        .assert()
+}
+
+fn history_json(home: &Path, extra: &[&str]) -> Vec<Value> {
+    let out = perf_run(home)
+        .args(["history", "--json"])
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).expect("history --json prints JSON");
+    v.as_array().expect("a JSON array").clone()
+}
+
+fn find<'a>(series: &'a [Value], test: &str, metric: &str) -> &'a Value {
+    series
+        .iter()
+        .find(|s| s["key"]["test_name"] == test && s["key"]["metric"] == metric)
+        .unwrap_or_else(|| panic!("no series {test} {metric} in {series:#?}"))
+}
+
+#[test]
+fn upload_without_a_database_records_the_history_and_exits_0() {
+    let home = tempfile::tempdir().unwrap();
+    let csv = write_csv(home.path(), CSV);
+    upload(home.path(), &csv, "2026-11-01 10:00:00", "abc123")
+        .success()
+        .stderr(predicate::str::contains(
+            "no database host is set (--DB-host or DB_HOST), so only the local history was written",
+        ))
+        .stderr(predicate::str::contains("4 measurement(s) (2 not valid)"));
+    assert!(home.path().join("history.db").is_file());
+    assert!(
+        !home.path().join("spool").exists(),
+        "nothing for a database was spooled"
+    );
+
+    let series = history_json(home.path(), &[]);
+    assert_eq!(series.len(), 4, "{series:#?}");
+    let tp = find(
+        &series,
+        "perf_sanity[aggr-llama-srv-con4]_bs:64_con:4",
+        "token_throughput",
+    );
+    assert_eq!(tp["direction"], "higher_is_better");
+    assert_eq!(tp["key"]["gpu_type"], "H100");
+    assert_eq!(
+        tp["key"]["network_name"],
+        "perf_sanity[aggr-llama-srv-con4]_bs:64_con:4"
+    );
+    let p = &tp["points"][0];
+    assert_eq!(p["value"], 875.5);
+    assert_eq!(p["commit"], "abc123");
+    assert_eq!(p["time"], "2026-11-01T10:00:00Z");
+    assert_eq!(p["valid"], true);
+    assert_eq!(p["source"], "local");
+    assert_eq!(p["run_key"].as_str().unwrap().len(), 64);
+    for field in [
+        "config_hash",
+        "config_name",
+        "container_image",
+        "trtllm_version",
+        "nodes",
+    ] {
+        assert!(p["provenance"].get(field).is_some(), "provenance.{field}");
+    }
+
+    // The human view: the key, the statistics, the newest point.
+    perf_run(home.path())
+        .args([
+            "history",
+            "-k",
+            "llama and con4",
+            "--metric",
+            "token_throughput",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "token_throughput (higher is better) · H100",
+        ))
+        .stdout(predicate::str::contains(
+            "n=1 · min 875.50 · median 875.50 · max 875.50",
+        ))
+        .stdout(predicate::str::contains("2026-11-01 10:00  "))
+        .stdout(predicate::str::contains("abc123"))
+        .stdout(predicate::str::contains("deepseek").not());
+}
+
+#[test]
+fn invalid_and_failed_rows_are_recorded_with_their_class() {
+    let home = tempfile::tempdir().unwrap();
+    let csv = write_csv(home.path(), CSV);
+    upload(home.path(), &csv, "2026-11-01 10:00:00", "abc123").success();
+    let series = history_json(home.path(), &["--metric", "token_throughput"]);
+    assert_eq!(series.len(), 3);
+    let invalid = find(
+        &series,
+        "perf_sanity[aggr-llama-srv-con8]_bs:64_con:8",
+        "token_throughput",
+    );
+    assert_eq!(invalid["points"][0]["valid"], false);
+    assert_eq!(invalid["points"][0]["value"], 0.0);
+    assert_eq!(invalid["points"][0]["failure_class"], "invalid_measurement");
+    let failed = find(
+        &series,
+        "perf_sanity[aggr-deepseek-srv-con4]_bs:64_con:4",
+        "token_throughput",
+    );
+    assert_eq!(failed["points"][0]["valid"], false);
+    assert_eq!(failed["points"][0]["value"], 12.5);
+    assert_eq!(failed["points"][0]["failure_class"], "test_failed");
+    perf_run(home.path())
+        .args(["history", "-k", "con8"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("n=1 (1 invalid) · no valid point"))
+        .stdout(predicate::str::contains("INVALID (invalid_measurement)"));
+
+    // A file where no row can go to TRT_perf is still history (the uploader alone refuses it).
+    let only_bad = tempfile::tempdir().unwrap();
+    let csv = write_csv(
+        only_bad.path(),
+        "network_name,test_name,perf_metric,state,command,metric_type\nn1,t1,3,failed,c,TOKEN_THROUGHPUT\n",
+    );
+    upload(only_bad.path(), &csv, "2026-11-01 10:00:00", "abc").success();
+    let s = history_json(only_bad.path(), &[]);
+    assert_eq!(s[0]["points"][0]["valid"], false);
+}
+
+#[test]
+fn recording_the_same_run_again_replaces_it() {
+    let home = tempfile::tempdir().unwrap();
+    let csv = write_csv(home.path(), CSV);
+    upload(home.path(), &csv, "2026-11-01 10:00:00", "abc123").success();
+    upload(home.path(), &csv, "2026-11-01 10:00:00", "abc123").success();
+    let s = history_json(
+        home.path(),
+        &["-k", "llama and con4", "--metric", "token_throughput"],
+    );
+    assert_eq!(
+        s[0]["points"].as_array().unwrap().len(),
+        1,
+        "same run key: one point"
+    );
+
+    // Another run (another start time and commit) is a second point, oldest first.
+    let later = write_csv(home.path(), &CSV.replace("875.5", "900.25"));
+    upload(home.path(), &later, "2026-11-02 10:00:00", "def456").success();
+    let s = history_json(
+        home.path(),
+        &["-k", "llama and con4", "--metric", "token_throughput"],
+    );
+    let values: Vec<f64> = s[0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, vec![875.5, 900.25]);
+    let s = history_json(
+        home.path(),
+        &[
+            "-k",
+            "llama and con4",
+            "--metric",
+            "token_throughput",
+            "--limit",
+            "1",
+        ],
+    );
+    assert_eq!(s[0]["points"][0]["commit"], "def456");
+}
+
+#[test]
+fn a_run_directory_upload_records_its_provenance() {
+    let home = tempfile::tempdir().unwrap();
+    let run = home.path().join("20261130-093107-b944");
+    std::fs::create_dir_all(run.join("results")).unwrap();
+    std::fs::create_dir_all(run.join("cases/00-a")).unwrap();
+    write_csv(&run.join("results"), CSV);
+    let cfg = home.path().join("llama.yaml");
+    std::fs::write(&cfg, "server_configs: []\n").unwrap();
+    std::fs::write(
+        run.join("run.json"),
+        r#"{"run_id":"20261130-093107-b944","cluster":{"name":"lab"},"cases":[{"case_dir":"00-a","test_id":"perf/t.py::test_e2e[aggr-llama-srv]","case_name":"aggr-llama-srv"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        run.join("cases/00-a/plan.json"),
+        format!(
+            r#"{{"config_name":"llama","config_path":"{}","total_gpus":4,"total_nodes":1,"srun_args":["--container-image=nvcr.io/x:1"],"servers":[]}}"#,
+            cfg.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        run.join("results/summary.json"),
+        r#"{"cases":[{"test_id":"perf/t.py::test_e2e[aggr-llama-srv]","status":"invalid","failure_class":"invalid_measurement","job":{"job_id":"6"}}],"run":{"run_id":"20261130-093107-b944","cluster":"lab","trtllm_commit":"ebc6777","started":"2026-11-30T09:31:07Z","sysinfo":{"gpu":"NVIDIA B200","gpu_count":8}}}"#,
+    )
+    .unwrap();
+    perf_run(home.path())
+        .args(["upload", "20261130-093107-b944"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "only the local history was written",
+        ));
+    let s = history_json(
+        home.path(),
+        &["--metric", "token_throughput", "-k", "llama and con4"],
+    );
+    assert_eq!(s[0]["key"]["cluster"], "lab");
+    assert_eq!(s[0]["key"]["gpu_type"], "B200");
+    assert_eq!(s[0]["key"]["gpu_count"], 4, "the case's GPUs");
+    let p = &s[0]["points"][0];
+    assert_eq!(p["commit"], "ebc6777");
+    assert_eq!(p["provenance"]["config_name"], "llama");
+    assert_eq!(p["provenance"]["container_image"], "nvcr.io/x:1");
+    assert_eq!(p["provenance"]["nodes"], 1);
+    assert_eq!(p["provenance"]["config_hash"].as_str().unwrap().len(), 64);
+    // the deepseek row belongs to no case of run.json: the host's GPU count
+    let d = history_json(home.path(), &["-k", "deepseek"]);
+    assert_eq!(d[0]["key"]["gpu_count"], 8);
+}
+
+#[test]
+fn bad_inputs_are_one_sentence_each() {
+    let home = tempfile::tempdir().unwrap();
+    // Empty history: said, not an error; --json is an empty array.
+    perf_run(home.path())
+        .arg("history")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "is empty: nothing has been recorded yet",
+        ));
+    assert_eq!(history_json(home.path(), &[]).len(), 0);
+    assert!(
+        !home.path().join("history.db").exists(),
+        "reading does not create a history"
+    );
+
+    let csv = write_csv(home.path(), CSV);
+    upload(home.path(), &csv, "2026-11-01 10:00:00", "abc123").success();
+    perf_run(home.path())
+        .args(["history", "--metric", "token_thruput"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "There is no metric `token_thruput` in the history; the closest are token_throughput",
+        ));
+    perf_run(home.path())
+        .args(["history", "-k", "llama and ("])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("The -k expression is not valid"));
+    perf_run(home.path())
+        .args(["history", "--limit", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--limit must be at least 1"));
+    perf_run(home.path())
+        .args(["history", "-k", "nothing_like_this"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "No series matches -k `nothing_like_this`",
+        ));
+
+    // --no-history without a database: nothing to write anywhere, as before.
+    let other = tempfile::tempdir().unwrap();
+    perf_run(other.path())
+        .args(["upload", "--no-history", "--source-metric-csv"])
+        .arg(&csv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("No database host is configured"));
+    assert!(!other.path().join("history.db").exists());
+
+    // A foreign file: one sentence naming it, for the reader and for upload.
+    let foreign = tempfile::tempdir().unwrap();
+    let db = foreign.path().join("history.db");
+    std::fs::write(&db, "this is a text file, not a database\n").unwrap();
+    for args in [
+        vec!["history".to_string()],
+        vec![
+            "upload".to_string(),
+            "--source-metric-csv".to_string(),
+            csv.display().to_string(),
+        ],
+    ] {
+        perf_run(foreign.path())
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{} is not a perf-run history (the file is not an SQLite database)",
+                db.display()
+            )))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&db).unwrap(),
+        "this is a text file, not a database\n",
+        "a foreign file is never touched"
+    );
+}
