@@ -360,3 +360,235 @@ fn bad_inputs_are_one_sentence_each() {
         "a foreign file is never touched"
     );
 }
+
+/// TRT_perf as the second source, against the real MariaDB of the test services (skipped
+/// loudly without it, failing under CI=true, like tests/perfdb_db.rs).
+mod db {
+    use super::*;
+    use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+    use sqlx::{AssertSqlSafe, ConnectOptions};
+
+    struct Maria {
+        host: String,
+        port: u16,
+        user: String,
+        pass: String,
+        name: String,
+    }
+
+    fn env() -> Option<(String, u16, String, String)> {
+        let file = std::fs::read_to_string("/tmp/perfci-svc/env").unwrap_or_default();
+        let get = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| common::env_file_value(&file, k))
+        };
+        Some((
+            get("PERFCI_MYSQL_HOST")?,
+            get("PERFCI_MYSQL_PORT")?.parse().ok()?,
+            get("PERFCI_MYSQL_USER")?,
+            get("PERFCI_MYSQL_PASS")?,
+        ))
+    }
+
+    impl Maria {
+        fn options(&self) -> MySqlConnectOptions {
+            MySqlConnectOptions::new()
+                .host(&self.host)
+                .port(self.port)
+                .username(&self.user)
+                .password(&self.pass)
+        }
+
+        async fn conn(&self, db: bool) -> MySqlConnection {
+            let o = if db {
+                self.options().database(&self.name)
+            } else {
+                self.options()
+            };
+            let mut last = String::new();
+            for _ in 0..20 {
+                match o.connect().await {
+                    Ok(c) => return c,
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            panic!("cannot connect to the test MariaDB: {last}");
+        }
+
+        async fn new() -> Option<Maria> {
+            let Some((host, port, user, pass)) = env() else {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true but no test MariaDB; run `scripts/test-cluster up`"
+                );
+                eprintln!("\n*** SKIPPED: no test MariaDB; run `scripts/test-cluster up` ***\n");
+                return None;
+            };
+            let m = Maria {
+                host,
+                port,
+                user,
+                pass,
+                name: format!("perfrun_h_{:016x}", rand::random::<u64>()),
+            };
+            let mut c = m.conn(false).await;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE DATABASE `{}` CHARACTER SET utf8mb4",
+                m.name
+            )))
+            .execute(&mut c)
+            .await
+            .unwrap();
+            let schema =
+                std::fs::read_to_string(common::repo().join("sql/trt_perf_schema.sql")).unwrap();
+            let body: String = schema
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut c = m.conn(true).await;
+            for stmt in body.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::raw_sql(AssertSqlSafe(stmt.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            Some(m)
+        }
+
+        fn cli(&self, home: &Path) -> Command {
+            let mut c = perf_run(home);
+            c.env("DB_HOST", &self.host)
+                .env("DB_PORT", self.port.to_string())
+                .env("DB_USER", &self.user)
+                .env("DB_PASSWORD", &self.pass)
+                .env("DB_SCHEMA", &self.name)
+                .env_remove("DB_SSL_MODE")
+                .env_remove("DB_SSL_CA");
+            c
+        }
+
+        async fn drop_db(&self) {
+            let mut c = self.conn(false).await;
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS `{}`",
+                self.name
+            )))
+            .execute(&mut c)
+            .await;
+        }
+    }
+
+    fn json(cmd: &mut Command) -> Vec<Value> {
+        let out = cmd.assert().success().get_output().stdout.clone();
+        serde_json::from_slice::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn sources(s: &Value) -> Vec<(f64, String)> {
+        s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["value"].as_f64().unwrap(),
+                    p["source"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn trt_perf_is_a_second_source_merged_by_run_key() {
+        let Some(m) = Maria::new().await else { return };
+        let home = tempfile::tempdir().unwrap();
+        let csv = write_csv(home.path(), CSV);
+        let later = home.path().join("later.csv");
+        std::fs::write(&later, CSV.replace("875.5", "900.25")).unwrap();
+        let up = |csv: &Path, start: &str, commit: &str, extra: &[&str]| {
+            m.cli(home.path())
+                .args(["upload", "--source-metric-csv"])
+                .arg(csv)
+                .args([
+                    "--start-time",
+                    start,
+                    "--commit",
+                    commit,
+                    "--gpu",
+                    "NVIDIA H100",
+                ])
+                .args(extra)
+                .assert()
+                .success()
+                .stderr(predicate::str::contains("Uploaded run"))
+        };
+        // Run 1 goes to both; run 2 only to TRT_perf.
+        up(&csv, "2026-11-01 10:00:00", "abc123", &[])
+            .stderr(predicate::str::contains("Recorded 4 measurement(s)"));
+        up(&later, "2026-11-02 10:00:00", "def456", &["--no-history"])
+            .stderr(predicate::str::contains("Recorded").not());
+
+        let filter = ["-k", "llama and con4", "--metric", "token_throughput"];
+        let merged = json(m.cli(home.path()).args(["history", "--json"]).args(filter));
+        assert_eq!(merged.len(), 1, "{merged:#?}");
+        assert_eq!(
+            sources(&merged[0]),
+            vec![(875.5, "local".into()), (900.25, "trt_perf".into())],
+            "run 1 once (local wins), run 2 from TRT_perf, oldest first"
+        );
+        assert_eq!(merged[0]["key"]["gpu_type"], "H100");
+        assert_eq!(merged[0]["points"][1]["commit"], "def456");
+
+        let local = json(
+            m.cli(home.path())
+                .args(["history", "--json", "--local-only"])
+                .args(filter),
+        );
+        assert_eq!(sources(&local[0]), vec![(875.5, "local".into())]);
+
+        // A laptop without a local history but with the database sees TRT_perf's series.
+        let empty = tempfile::tempdir().unwrap();
+        let remote = json(m.cli(empty.path()).args(["history", "--json"]).args(filter));
+        assert_eq!(remote.len(), 1);
+        assert_eq!(
+            sources(&remote[0]),
+            vec![(875.5, "trt_perf".into()), (900.25, "trt_perf".into())]
+        );
+        assert_eq!(remote[0]["key"]["gpu_count"], 0);
+        assert_eq!(remote[0]["direction"], "higher_is_better");
+        // Invalid and failed rows never reached TRT_perf; the first-token time did.
+        let all = json(m.cli(empty.path()).args(["history", "--json"]));
+        let metrics: std::collections::BTreeSet<&str> = all
+            .iter()
+            .map(|s| s["key"]["metric"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            metrics.into_iter().collect::<Vec<_>>(),
+            vec!["first_token_time", "token_throughput"]
+        );
+        assert_eq!(all.len(), 2);
+
+        // An unreachable database: one warning, the local history is still shown.
+        perf_run(home.path())
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", "1")
+            .env("DB_USER", "nobody")
+            .env("DB_PASSWORD", "x")
+            .args(["history", "--DB-connect-timeout", "3"])
+            .args(filter)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(
+                "The TRT_perf database could not be read, so only the local history is shown",
+            ))
+            .stdout(predicate::str::contains("875.50"));
+        m.drop_db().await;
+    }
+}
