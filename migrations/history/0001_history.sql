@@ -54,30 +54,46 @@ CREATE TABLE run_cases (
 );
 CREATE INDEX run_cases_run ON run_cases (run_pk);
 
--- Every row of the run's long CSV: one metric of one test, valid or not.
+-- One series: what a measurement is compared with (issue #11: test case, metric, GPU type,
+-- GPU count, cluster). Never deleted; measurements point at it.
+CREATE TABLE series (
+    id           INTEGER PRIMARY KEY,
+    test_name    TEXT NOT NULL,
+    network_name TEXT NOT NULL,
+    metric       TEXT NOT NULL,
+    gpu_type     TEXT NOT NULL,
+    gpu_count    INTEGER NOT NULL,
+    cluster      TEXT NOT NULL,
+    UNIQUE (test_name, network_name, metric, gpu_type, gpu_count, cluster)
+);
+CREATE INDEX series_metric ON series (metric);
+
+-- Every row of the run's long CSV: one metric of one test, valid or not. `case_pk` is the
+-- run's case (run_cases.id; deleted with the run, like the measurement).
 CREATE TABLE measurements (
     id            INTEGER PRIMARY KEY,
     run_pk        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    case_pk       INTEGER REFERENCES run_cases (id) ON DELETE SET NULL,
+    series_pk     INTEGER NOT NULL REFERENCES series (id),
+    case_pk       INTEGER,
     line          INTEGER NOT NULL,
-    test_name     TEXT NOT NULL,
-    network_name  TEXT NOT NULL,
     csv_network   TEXT NOT NULL,
-    metric        TEXT NOT NULL,
     metric_type   TEXT NOT NULL,
     value         REAL,
     raw_value     TEXT NOT NULL,
     state         TEXT NOT NULL,
     valid         INTEGER NOT NULL,
     failure_class TEXT,
-    note          TEXT,
-    gpu_type      TEXT NOT NULL,
-    gpu_count     INTEGER NOT NULL,
-    cluster       TEXT NOT NULL
+    note          TEXT
 );
-CREATE INDEX measurements_series
-    ON measurements (metric, test_name, network_name, gpu_type, gpu_count, cluster);
+CREATE INDEX measurements_series ON measurements (series_pk, run_pk);
 CREATE INDEX measurements_run ON measurements (run_pk);
+
+-- Every measurement with its series key and run, for people querying the file with sqlite3.
+CREATE VIEW measurement_rows AS
+SELECT r.run_key, r.start_time, r.commit_sha, s.test_name, s.network_name, s.metric,
+       s.gpu_type, s.gpu_count, s.cluster, m.value, m.valid, m.state, m.failure_class,
+       m.note, m.line, m.csv_network, m.metric_type, m.raw_value
+FROM measurements m JOIN series s ON s.id = m.series_pk JOIN runs r ON r.id = m.run_pk;
 
 -- A change point someone accepted as the new normal (`perf-run regress --accept`).
 CREATE TABLE acceptances (

@@ -3,6 +3,7 @@
 //! (recording it again replaces its rows). WAL mode and a busy timeout let a report read while
 //! a run records.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::error::UserError;
 /// The name of the marker table every perf-run history has (see the first migration).
 const MARKER_TABLE: &str = "perf_run_history_meta";
 
-/// Rows per multi-row INSERT: 18 bound values each stays far below SQLite's limit of 32766
+/// Rows per multi-row INSERT: 12 bound values each stays far below SQLite's limit of 32766
 /// variables per statement.
 const ROWS_PER_INSERT: usize = 1000;
 
@@ -390,30 +391,53 @@ impl HistoryStore {
             case_pks.push(pk);
         }
 
-        for chunk in run.measurements.chunks(ROWS_PER_INSERT) {
+        // The run's series: created when new, then their ids.
+        let row_keys: Vec<SeriesKey> = run.measurements.iter().map(key_of).collect();
+        let mut keys: Vec<&SeriesKey> = row_keys.iter().collect();
+        keys.sort();
+        keys.dedup();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO measurements (run_pk, case_pk, line, test_name, network_name, csv_network, \
-                 metric, metric_type, value, raw_value, state, valid, failure_class, note, gpu_type, \
-                 gpu_count, cluster) ",
+                "INSERT OR IGNORE INTO series (test_name, network_name, metric, gpu_type, gpu_count, cluster) ",
             );
-            qb.push_values(chunk, |mut b, m| {
+            qb.push_values(chunk, |mut b, k| {
+                b.push_bind(k.test_name.as_str())
+                    .push_bind(k.network_name.as_str())
+                    .push_bind(k.metric.as_str())
+                    .push_bind(k.gpu_type.as_str())
+                    .push_bind(i64::from(k.gpu_count))
+                    .push_bind(k.cluster.as_str());
+            });
+            qb.build().execute(&mut *tx).await.map_err(err)?;
+        }
+        let mut series_ids: HashMap<SeriesKey, i64> = HashMap::with_capacity(keys.len());
+        for (id, key) in read_series_keys(&mut tx).await.map_err(err)? {
+            series_ids.insert(key, id);
+        }
+
+        let row_series: Vec<i64> = row_keys
+            .iter()
+            .map(|k| series_ids.get(k).copied().unwrap_or(0))
+            .collect();
+        let rows: Vec<(&Measurement, i64)> = run.measurements.iter().zip(row_series).collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO measurements (run_pk, series_pk, case_pk, line, csv_network, metric_type, \
+                 value, raw_value, state, valid, failure_class, note) ",
+            );
+            qb.push_values(chunk, |mut b, (m, sid)| {
                 b.push_bind(run_pk)
+                    .push_bind(*sid)
                     .push_bind(m.case.and_then(|i| case_pks.get(i).copied()))
                     .push_bind(to_i64(m.line))
-                    .push_bind(m.test_name.as_str())
-                    .push_bind(m.network_name.as_str())
                     .push_bind(m.csv_network.as_str())
-                    .push_bind(m.metric.as_str())
                     .push_bind(m.metric_type.as_str())
                     .push_bind(m.value.filter(|v| v.is_finite()))
                     .push_bind(m.raw_value.as_str())
                     .push_bind(m.state.as_str())
                     .push_bind(m.valid)
                     .push_bind(m.failure_class.as_deref())
-                    .push_bind(m.note.as_deref())
-                    .push_bind(m.gpu_type.as_str())
-                    .push_bind(i64::from(m.gpu_count))
-                    .push_bind(m.cluster.as_str());
+                    .push_bind(m.note.as_deref());
             });
             qb.build().execute(&mut *tx).await.map_err(err)?;
         }
@@ -441,7 +465,7 @@ impl HistoryStore {
 
     /// The distinct metric names in the history (sorted), for "no such metric" messages.
     pub async fn metrics(&self) -> anyhow::Result<Vec<String>> {
-        sqlx::query_scalar("SELECT DISTINCT metric FROM measurements ORDER BY metric")
+        sqlx::query_scalar("SELECT DISTINCT metric FROM series WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.series_pk = series.id) ORDER BY metric")
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db_error(&self.path, "Reading", &e))
@@ -455,98 +479,165 @@ impl HistoryStore {
             .map_err(|e| db_error(&self.path, "Reading", &e))
     }
 
-    /// The series that pass `filter`, each oldest point first (`source = "local"`). Rows
-    /// without a numeric value stay in the database but make no point.
+    /// The series that pass `filter`, each oldest point first (`source = "local"`), sorted
+    /// by key. Rows without a numeric value stay in the database but make no point.
+    ///
+    /// Three small reads (series keys, runs, cases) and one narrow read of the points: the
+    /// `-k` expression is matched against the keys before any point is read.
     pub async fn series(&self, filter: &SeriesFilter) -> anyhow::Result<Vec<Series>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT m.test_name, m.network_name, m.metric, m.gpu_type, m.gpu_count, m.cluster, \
-             r.start_time, m.value, r.commit_sha, r.commit_time, r.run_key, m.valid, m.failure_class, \
-             c.config_hash, c.config_name, COALESCE(c.container_image, r.container_image), \
-             r.trtllm_version, c.nodes \
-             FROM measurements m JOIN runs r ON r.id = m.run_pk \
-             LEFT JOIN run_cases c ON c.id = m.case_pk \
-             WHERE m.value IS NOT NULL",
-        );
-        if let Some(m) = &filter.metric {
-            qb.push(" AND m.metric = ").push_bind(m.clone());
+        let err = |e: sqlx::Error| db_error(&self.path, "Reading", &e);
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let mut keys: HashMap<i64, SeriesKey> = read_series_keys(&mut conn)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .filter(|(_, k)| filter.matches_key(k))
+            .collect();
+        let only_run: Option<i64> = match filter.run_key.as_ref().or(filter.series_of_run.as_ref())
+        {
+            Some(k) => match sqlx::query_scalar::<_, i64>("SELECT id FROM runs WHERE run_key = ?")
+                .bind(k)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(err)?
+            {
+                Some(id) => Some(id),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        if let (Some(pk), Some(_)) = (only_run, &filter.series_of_run) {
+            let in_run: HashSet<i64> =
+                sqlx::query_scalar("SELECT DISTINCT series_pk FROM measurements WHERE run_pk = ?")
+                    .bind(pk)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(err)?
+                    .into_iter()
+                    .collect();
+            keys.retain(|id, _| in_run.contains(id));
         }
-        if let Some(g) = &filter.gpu_type {
-            qb.push(" AND m.gpu_type = ").push_bind(g.clone());
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        if let Some(c) = &filter.cluster {
-            qb.push(" AND m.cluster = ").push_bind(c.clone());
-        }
-        if let Some(k) = &filter.run_key {
-            qb.push(" AND r.run_key = ").push_bind(k.clone());
-        }
-        if let Some(k) = &filter.series_of_run {
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM measurements o JOIN runs ro ON ro.id = o.run_pk \
-                 WHERE ro.run_key = ",
-            )
-            .push_bind(k.clone())
-            .push(
-                " AND o.metric = m.metric AND o.test_name = m.test_name \
-                 AND o.network_name = m.network_name AND o.gpu_type = m.gpu_type \
-                 AND o.gpu_count = m.gpu_count AND o.cluster = m.cluster)",
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM series")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+
+        let mut runs: HashMap<i64, RunInfo> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT id, run_key, start_time, commit_sha, commit_time, trtllm_version, container_image FROM runs",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(err)?
+        {
+            runs.insert(
+                r.try_get(0)?,
+                RunInfo {
+                    run_key: r.try_get(1)?,
+                    time: r.try_get(2)?,
+                    commit: r.try_get(3)?,
+                    commit_time: r.try_get(4)?,
+                    trtllm_version: r.try_get(5)?,
+                    container_image: r.try_get(6)?,
+                },
             );
         }
-        if let Some(t) = filter.since {
-            qb.push(" AND r.start_time >= ").push_bind(t);
-        }
-        if filter.valid_only {
-            qb.push(" AND m.valid = 1");
-        }
-        qb.push(
-            " ORDER BY m.test_name, m.network_name, m.metric, m.gpu_type, m.gpu_count, m.cluster, \
-             r.start_time, r.id, m.line",
-        );
-        let rows = qb
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| db_error(&self.path, "Reading", &e))?;
-        let mut out: Vec<Series> = Vec::new();
-        for r in rows {
-            let key = SeriesKey {
-                test_name: r.try_get(0)?,
-                network_name: r.try_get(1)?,
-                metric: r.try_get(2)?,
-                gpu_type: r.try_get(3)?,
-                gpu_count: u32::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0),
-                cluster: r.try_get(5)?,
-            };
-            if !filter.matches_key(&key) {
-                continue;
-            }
-            let point = Point {
-                time: r.try_get(6)?,
-                value: r.try_get(7)?,
-                commit: r.try_get(8)?,
-                commit_time: r.try_get(9)?,
-                run_key: r.try_get(10)?,
-                valid: r.try_get(11)?,
-                failure_class: r.try_get(12)?,
-                source: "local".to_string(),
-                provenance: Provenance {
-                    config_hash: r.try_get(13)?,
-                    config_name: r.try_get(14)?,
-                    container_image: r.try_get(15)?,
-                    trtllm_version: r.try_get(16)?,
+        let mut cases: HashMap<i64, Provenance> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT id, config_hash, config_name, container_image, nodes FROM run_cases",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(err)?
+        {
+            cases.insert(
+                r.try_get(0)?,
+                Provenance {
+                    config_hash: r.try_get(1)?,
+                    config_name: r.try_get(2)?,
+                    container_image: r.try_get(3)?,
+                    trtllm_version: None,
                     nodes: r
-                        .try_get::<Option<i64>, _>(17)?
+                        .try_get::<Option<i64>, _>(4)?
                         .and_then(|n| u32::try_from(n).ok()),
                 },
-            };
-            match out.last_mut() {
-                Some(s) if s.key == key => s.points.push(point),
-                _ => out.push(Series {
-                    direction: Direction::of_metric(&key.metric),
-                    key,
-                    points: vec![point],
-                }),
+            );
+        }
+
+        let mut ids: Vec<i64> = keys.keys().copied().collect();
+        ids.sort_unstable();
+        let everything = i64::try_from(ids.len()).unwrap_or(i64::MAX) >= total;
+        let chunks: Vec<&[i64]> = if everything {
+            vec![&[]]
+        } else {
+            ids.chunks(ROWS_PER_INSERT * 10).collect()
+        };
+        let mut out: Vec<Series> = Vec::new();
+        let mut current: Option<i64> = None;
+        for chunk in chunks {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT m.series_pk, m.run_pk, m.case_pk, m.value, m.valid, m.failure_class \
+                 FROM measurements m JOIN runs r ON r.id = m.run_pk WHERE m.value IS NOT NULL",
+            );
+            if !chunk.is_empty() {
+                qb.push(" AND m.series_pk IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")");
+            }
+            if let (Some(pk), Some(_)) = (only_run, &filter.run_key) {
+                qb.push(" AND m.run_pk = ").push_bind(pk);
+            }
+            if let Some(t) = filter.since {
+                qb.push(" AND r.start_time >= ").push_bind(t);
+            }
+            if filter.valid_only {
+                qb.push(" AND m.valid = 1");
+            }
+            qb.push(" ORDER BY m.series_pk, r.start_time, r.id, m.line");
+            let rows = qb.build().fetch_all(&mut *conn).await.map_err(err)?;
+            for r in rows {
+                let sid: i64 = r.try_get(0)?;
+                let Some(key) = keys.get(&sid) else { continue };
+                let Some(run) = runs.get(&r.try_get::<i64, _>(1)?) else {
+                    continue;
+                };
+                let case = r.try_get::<Option<i64>, _>(2)?.and_then(|c| cases.get(&c));
+                let mut provenance = case.cloned().unwrap_or_default();
+                provenance.trtllm_version = run.trtllm_version.clone();
+                if provenance.container_image.is_none() {
+                    provenance.container_image = run.container_image.clone();
+                }
+                let point = Point {
+                    time: run.time,
+                    value: r.try_get(3)?,
+                    commit: run.commit.clone(),
+                    commit_time: run.commit_time,
+                    run_key: run.run_key.clone(),
+                    valid: r.try_get(4)?,
+                    failure_class: r.try_get(5)?,
+                    source: "local".to_string(),
+                    provenance,
+                };
+                match out.last_mut() {
+                    Some(s) if current == Some(sid) => s.points.push(point),
+                    _ => {
+                        current = Some(sid);
+                        out.push(Series {
+                            direction: Direction::of_metric(&key.metric),
+                            key: key.clone(),
+                            points: vec![point],
+                        });
+                    }
+                }
             }
         }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
         if filter.last_points.is_some() {
             for s in &mut out {
                 filter.trim_points(s);
@@ -624,9 +715,9 @@ impl HistoryStore {
             .map_err(err)?;
         let Some(pk) = pk else { return Ok(None) };
         let rows = sqlx::query(
-            "SELECT line, test_name, network_name, csv_network, metric, metric_type, value, raw_value, \
-             state, valid, failure_class, note, gpu_type, gpu_count, cluster FROM measurements \
-             WHERE run_pk = ? ORDER BY line, id",
+            "SELECT m.line, s.test_name, s.network_name, m.csv_network, s.metric, m.metric_type, m.value, \
+             m.raw_value, m.state, m.valid, m.failure_class, m.note, s.gpu_type, s.gpu_count, s.cluster \
+             FROM measurements m JOIN series s ON s.id = m.series_pk WHERE m.run_pk = ? ORDER BY m.line, m.id",
         )
         .bind(pk)
         .fetch_all(&self.pool)
@@ -655,6 +746,53 @@ impl HistoryStore {
         }
         Ok(Some(out))
     }
+}
+
+/// What a point takes from its run.
+struct RunInfo {
+    run_key: String,
+    time: DateTime<Utc>,
+    commit: Option<String>,
+    commit_time: Option<DateTime<Utc>>,
+    trtllm_version: Option<String>,
+    container_image: Option<String>,
+}
+
+fn key_of(m: &Measurement) -> SeriesKey {
+    SeriesKey {
+        test_name: m.test_name.clone(),
+        network_name: m.network_name.clone(),
+        metric: m.metric.clone(),
+        gpu_type: m.gpu_type.clone(),
+        gpu_count: m.gpu_count,
+        cluster: m.cluster.clone(),
+    }
+}
+
+/// Every series (id, key).
+async fn read_series_keys(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<Vec<(i64, SeriesKey)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, test_name, network_name, metric, gpu_type, gpu_count, cluster FROM series",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.try_get(0)?,
+            SeriesKey {
+                test_name: r.try_get(1)?,
+                network_name: r.try_get(2)?,
+                metric: r.try_get(3)?,
+                gpu_type: r.try_get(4)?,
+                gpu_count: u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(0),
+                cluster: r.try_get(6)?,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
