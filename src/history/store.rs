@@ -1030,6 +1030,25 @@ mod tests {
         let e = HistoryStore::open(&other).await.unwrap_err().to_string();
         assert!(e.contains("other tables (runs)"), "{e}");
 
+        // A history from a newer perf-run (a migration this one does not know).
+        let newer = dir.path().join("newer.db");
+        {
+            let s = HistoryStore::open(&newer).await.unwrap();
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+                 VALUES (9999, 'future', CURRENT_TIMESTAMP, 1, x'00', 0)",
+            )
+            .execute(&s.pool)
+            .await
+            .unwrap();
+            s.close().await;
+        }
+        let e = HistoryStore::open(&newer).await.unwrap_err().to_string();
+        assert!(
+            e.contains("written by a newer perf-run (schema version 9999)"),
+            "{e}"
+        );
+
         // A reopened history is fine (migrations are idempotent).
         let ok = dir.path().join("ok.db");
         HistoryStore::open(&ok).await.unwrap().close().await;
