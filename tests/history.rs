@@ -592,3 +592,93 @@ mod db {
         m.drop_db().await;
     }
 }
+
+/// `perf-run run` on the real test cluster records every run, invalid ones too.
+mod cluster {
+    use super::common::{only_run, perf_run as cluster_cli, services, stub};
+    use super::*;
+
+    fn run(home: &Path, extra: &[&str]) -> (i32, String) {
+        let out = cluster_cli()
+            .env_remove("CLUSTER_USER")
+            .env("PERF_RUN_HOME", home)
+            .args(["run", "--cluster", "local-test", "--trtllm-dir"])
+            .arg(stub())
+            .args([
+                "--config",
+                "tiny_llama_fp8_grace_blackwell",
+                "--server",
+                "tiny_llama_fp8_tp1",
+            ])
+            .args(extra)
+            .timeout(std::time::Duration::from_secs(600))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn every_run_is_recorded_valid_or_not() {
+        let Some(_svc) = services("history of runs") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let (code, err) = run(
+            home.path(),
+            &["--env", "PERF_RUN_STUB_FAIL=failed_requests"],
+        );
+        assert_eq!(code, 3, "an invalid measurement: {err}");
+        assert!(
+            !err.contains("not recorded into the local history"),
+            "{err}"
+        );
+        let first = only_run(home.path());
+        std::fs::rename(&first, home.path().join("first-run")).unwrap();
+        let (code, err) = run(home.path(), &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            !err.contains("not recorded into the local history"),
+            "{err}"
+        );
+
+        let all = history_json(home.path(), &["-k", "tiny_llama_fp8_tp1"]);
+        let points: Vec<&Value> = all
+            .iter()
+            .flat_map(|s| s["points"].as_array().unwrap())
+            .collect();
+        let runs: std::collections::BTreeSet<&str> = points
+            .iter()
+            .map(|p| p["run_key"].as_str().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 2, "both runs are in the history: {all:#?}");
+        assert!(
+            points
+                .iter()
+                .any(|p| p["valid"] == false && p["failure_class"] == "invalid_measurement"),
+            "the invalid run's rows are kept as invalid: {all:#?}"
+        );
+        let tp = all
+            .iter()
+            .find(|s| s["key"]["metric"] == "token_throughput")
+            .expect("a token_throughput series");
+        assert_eq!(tp["key"]["cluster"], "local-test");
+        assert_eq!(
+            tp["key"]["gpu_count"], 4,
+            "the GPUs the job held (plan.json total_gpus)"
+        );
+        let newest = tp["points"].as_array().unwrap().last().unwrap();
+        assert_eq!(newest["value"], 875.75);
+        assert_eq!(newest["valid"], true);
+        assert_eq!(
+            newest["provenance"]["config_name"],
+            "tiny_llama_fp8_grace_blackwell"
+        );
+        assert_eq!(
+            newest["provenance"]["config_hash"].as_str().unwrap().len(),
+            64
+        );
+    }
+}

@@ -481,11 +481,9 @@ perf_sanity[aggr-cfg-srv2-con8]_bs:64_con:8,perf_sanity[aggr-cfg-srv2-con8]_bs:6
         write(&cfg, "server_configs: []\n");
         write(
             &run.join("run.json"),
-            &format!(
-                r#"{{"run_id":"20261130-093107-b944","cluster":{{"name":"lab"}},"cases":[
-                {{"case_dir":"00-a","test_id":"perf/t.py::test_e2e[aggr-cfg-srv]","case_name":"aggr-cfg-srv"}},
-                {{"case_dir":"01-b","test_id":"perf/t.py::test_e2e[aggr-cfg-srv2]","case_name":"aggr-cfg-srv2"}}]}}"#
-            ),
+            r#"{"run_id":"20261130-093107-b944","cluster":{"name":"lab"},"cases":[
+                {"case_dir":"00-a","test_id":"perf/t.py::test_e2e[aggr-cfg-srv]","case_name":"aggr-cfg-srv"},
+                {"case_dir":"01-b","test_id":"perf/t.py::test_e2e[aggr-cfg-srv2]","case_name":"aggr-cfg-srv2"}]}"#,
         );
         write(
             &run.join("cases/00-a/plan.json"),
