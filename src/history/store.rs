@@ -465,7 +465,7 @@ impl HistoryStore {
 
     /// The distinct metric names in the history (sorted), for "no such metric" messages.
     pub async fn metrics(&self) -> anyhow::Result<Vec<String>> {
-        sqlx::query_scalar("SELECT DISTINCT metric FROM series WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.series_pk = series.id) ORDER BY metric")
+        sqlx::query_scalar("SELECT DISTINCT metric FROM series WHERE metric <> '' AND EXISTS (SELECT 1 FROM measurements m WHERE m.series_pk = series.id) ORDER BY metric")
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db_error(&self.path, "Reading", &e))
