@@ -277,6 +277,16 @@ impl HistoryStore {
         Ok(store)
     }
 
+    /// Open the history at `path` for reading: `None` when there is no file yet (a reader
+    /// never creates one). A foreign file is refused as by [`HistoryStore::open`].
+    pub async fn open_if_exists(path: &Path) -> anyhow::Result<Option<HistoryStore>> {
+        if path.exists() {
+            Ok(Some(HistoryStore::open(path).await?))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Refuse an SQLite database that holds tables but is not a perf-run history.
     async fn check_identity(&self) -> anyhow::Result<()> {
         let names: Vec<String> = sqlx::query_scalar(

@@ -40,11 +40,7 @@ pub async fn run(args: HistoryArgs) -> Result<Exit> {
     };
     let db = db.filter(|d| d.host.is_some());
     let path = history::default_path();
-    let store = if path.exists() {
-        Some(HistoryStore::open(&path).await?)
-    } else {
-        None
-    };
+    let store = HistoryStore::open_if_exists(&path).await?;
     let local_empty = match &store {
         Some(s) => s.is_empty().await?,
         None => true,
