@@ -135,20 +135,8 @@ pub async fn upload_run_dir(
 
 /// Upload the files named by `--source-*` (the `trt_perf_parser.py` way).
 pub async fn upload_files(settings: &DbSettings, opts: &UploadOptions) -> Result<UploadOutcome> {
-    let Some(csv) = &opts.sources.metric_csv else {
-        return Err(UserError(
-            "--source-metric-csv FILE is required unless a run directory is given.".into(),
-        )
-        .into());
-    };
-    let inputs = apply_sources(
-        PlanInputs {
-            metric_csv: csv.clone(),
-            ..Default::default()
-        },
-        &opts.sources,
-    )?;
-    upload_inputs(&inputs, settings, opts).await
+    let plan = plan_for_files(opts)?;
+    upload_prepared(&plan, settings, opts).await
 }
 
 /// The plan of a run directory with every CSV row kept ([`plan::build_plan_all`]): what the
