@@ -16,6 +16,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::model::{Direction, Point, Provenance, Series, SeriesKey};
 use super::store::SeriesFilter;
+use crate::config::kexpr::KExpr;
 use crate::perfdb::{DbSettings, db, rules};
 
 /// The metric types whose `perf_data` key is not simply their lower-cased name, in the order
@@ -97,6 +98,20 @@ pub async fn series(settings: &DbSettings, filter: &SeriesFilter) -> anyhow::Res
     }
     if let Some(g) = &filter.gpu_type {
         qb.push(" AND r.gpu = ").push_bind(g.clone());
+    }
+    // The words a `-k` expression requires narrow the read on the server; the expression
+    // itself is still applied to every key below.
+    if let Some(k) = &filter.k_expr {
+        for w in required_words(k) {
+            let pattern = format!(
+                "%{}%",
+                w.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            qb.push(" AND LOWER(c.network) LIKE ").push_bind(pattern);
+        }
     }
     if let Some(t) = filter.since {
         qb.push(" AND r.start_time >= ").push_bind(t.naive_utc());
@@ -180,6 +195,19 @@ pub async fn series(settings: &DbSettings, filter: &SeriesFilter) -> anyhow::Res
         .collect())
 }
 
+/// Words every match of `k` contains (those of its top-level `and`s; none under `or`/`not`).
+fn required_words(k: &KExpr) -> Vec<String> {
+    match k {
+        KExpr::Word(w) => vec![w.clone()],
+        KExpr::And(a, b) => {
+            let mut v = required_words(a);
+            v.extend(required_words(b));
+            v
+        }
+        KExpr::Or(..) | KExpr::Not(_) => Vec::new(),
+    }
+}
+
 /// Merge TRT_perf series into the local ones: a TRT_perf point of a run the local history
 /// has is dropped; a TRT_perf series joins the one local series of its network, metric and
 /// GPU type (taking that series' key), and stays a series of its own when there is none or
@@ -257,6 +285,14 @@ mod tests {
             direction: Direction::HigherIsBetter,
             points,
         }
+    }
+
+    #[test]
+    fn only_required_words_narrow_the_server_read() {
+        let k = KExpr::parse("llama and (con4 or con8) and not fp4").unwrap();
+        assert_eq!(required_words(&k), vec!["llama"]);
+        let k = KExpr::parse("a or b").unwrap();
+        assert!(required_words(&k).is_empty());
     }
 
     #[test]
