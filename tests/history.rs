@@ -322,6 +322,23 @@ fn bad_inputs_are_one_sentence_each() {
             "No series matches -k `nothing_like_this`",
         ));
 
+    // A long CSV with only its header: nothing to record, and no history file appears.
+    let header_only = tempfile::tempdir().unwrap();
+    let empty_csv = write_csv(
+        header_only.path(),
+        "network_name,test_name,perf_metric,state,command,metric_type\n",
+    );
+    perf_run(header_only.path())
+        .args(["upload", "--source-metric-csv"])
+        .arg(&empty_csv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "Nothing to record: {} has no data rows, only its header.",
+            empty_csv.display()
+        )));
+    assert!(!header_only.path().join("history.db").exists());
+
     // --no-history without a database: nothing to write anywhere, as before.
     let other = tempfile::tempdir().unwrap();
     perf_run(other.path())

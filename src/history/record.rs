@@ -69,6 +69,13 @@ pub async fn record_plan(
     plan: &UploadPlan,
     run_dir: Option<&Path>,
 ) -> anyhow::Result<Recorded> {
+    if plan.measured.is_empty() {
+        return Err(UserError(format!(
+            "Nothing to record: {} has no data rows, only its header.",
+            plan.metric_csv.display()
+        ))
+        .into());
+    }
     let store = HistoryStore::open(path).await?;
     let rec = run_record_from_plan(plan, run_dir);
     let r = record(&store, &rec).await;
@@ -89,14 +96,23 @@ pub async fn record_after_run(run_dir: &Path) {
     }
     let path = super::default_path();
     let result = async {
+        let opts = UploadOptions {
+            env: perfdb::runinfo::from_env(&crate::config::process_env),
+            ..Default::default()
+        };
+        let rec = run_record_from_dir(run_dir, &opts)?;
+        if rec.measurements.is_empty() {
+            return Ok(None);
+        }
         let store = HistoryStore::open(&path).await?;
-        let r = record_run_dir(&store, run_dir).await;
+        let r = record(&store, &rec).await;
         store.close().await;
-        r
+        r.map(Some)
     }
     .await;
     match result {
-        Ok(r) => crate::output::detail(format!("Recorded {}.", r.describe())),
+        Ok(None) => {}
+        Ok(Some(r)) => crate::output::detail(format!("Recorded {}.", r.describe())),
         Err(e) => crate::output::warn(format!(
             "the run was not recorded into the local history {} ({}); the results are safe in {}, and `perf-run upload {}` records them later",
             path.display(),
@@ -107,8 +123,16 @@ pub async fn record_after_run(run_dir: &Path) {
     }
 }
 
-/// Record a prepared run.
+/// Record a prepared run. A run without a single CSV row is refused (a user mistake: the
+/// file has only its header).
 pub async fn record(store: &HistoryStore, rec: &RunRecord) -> anyhow::Result<Recorded> {
+    if rec.measurements.is_empty() {
+        return Err(UserError(format!(
+            "Nothing to record: the run {} has no measurement rows (the long CSV has only its header).",
+            short_key(&rec.run_key)
+        ))
+        .into());
+    }
     let rows = store.record(rec).await?;
     Ok(Recorded {
         run_key: rec.run_key.clone(),
