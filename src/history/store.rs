@@ -503,20 +503,14 @@ impl HistoryStore {
             .into_iter()
             .filter(|(_, k)| filter.matches_key(k))
             .collect();
-        let only_run: Option<i64> = match filter.run_key.as_ref().or(filter.series_of_run.as_ref())
-        {
-            Some(k) => match sqlx::query_scalar::<_, i64>("SELECT id FROM runs WHERE run_key = ?")
-                .bind(k)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(err)?
-            {
-                Some(id) => Some(id),
-                None => return Ok(Vec::new()),
-            },
-            None => None,
-        };
-        if let (Some(pk), Some(_)) = (only_run, &filter.series_of_run) {
+        // A run key that is not recorded selects nothing (-1 matches no run).
+        let only_run = run_pk(&mut conn, filter.run_key.as_deref())
+            .await
+            .map_err(err)?;
+        let series_run = run_pk(&mut conn, filter.series_of_run.as_deref())
+            .await
+            .map_err(err)?;
+        if let Some(pk) = series_run {
             let in_run: HashSet<i64> =
                 sqlx::query_scalar("SELECT DISTINCT series_pk FROM measurements WHERE run_pk = ?")
                     .bind(pk)
@@ -600,7 +594,7 @@ impl HistoryStore {
                 }
                 qb.push(")");
             }
-            if let (Some(pk), Some(_)) = (only_run, &filter.run_key) {
+            if let Some(pk) = only_run {
                 qb.push(" AND m.run_pk = ").push_bind(pk);
             }
             if let Some(t) = filter.since {
@@ -777,6 +771,19 @@ fn key_of(m: &Measurement) -> SeriesKey {
         gpu_count: m.gpu_count,
         cluster: m.cluster.clone(),
     }
+}
+
+/// The id of a run key: None without a key, -1 (no run) for a key that is not recorded.
+async fn run_pk(
+    conn: &mut sqlx::SqliteConnection,
+    key: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let Some(k) = key else { return Ok(None) };
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE run_key = ?")
+        .bind(k)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(Some(id.unwrap_or(-1)))
 }
 
 /// Every series (id, key).
@@ -976,6 +983,32 @@ mod tests {
                 .all(|x| x.points.len() == 1 && x.points[0].run_key == "r1")
         );
         assert_eq!(s.run_keys().await.unwrap(), vec!["r2", "r1", "r0"]);
+        let whole = s
+            .series(&SeriesFilter {
+                series_of_run: Some("r1".into()),
+                k_expr: Some(KExpr::parse("deepseek").unwrap()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(whole.len(), 1);
+        assert_eq!(
+            whole[0].points.len(),
+            3,
+            "the whole series of a key r1 measured"
+        );
+        for f in [
+            SeriesFilter {
+                run_key: Some("nope".into()),
+                ..Default::default()
+            },
+            SeriesFilter {
+                series_of_run: Some("nope".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(s.series(&f).await.unwrap().is_empty());
+        }
     }
 
     #[tokio::test]
