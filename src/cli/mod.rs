@@ -197,6 +197,8 @@ pub enum Command {
     Upload(Box<UploadArgs>),
     /// List the runs under PERF_RUN_HOME (state, cases, verdict, age); `runs prune` removes old ones.
     Runs(RunsArgs),
+    /// Show the measurement history: one series per test, metric, GPU type and count, cluster.
+    History(Box<HistoryArgs>),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Write the man pages (perf-run.1 and one per subcommand) into a directory (packaging).
@@ -555,4 +557,31 @@ pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `perf-run history [-k EXPR] [--metric M] [--json] [--limit N]`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Only series whose test name matches this pytest-style expression (`and`, `or`, `not`).
+    #[arg(short = 'k', value_name = "EXPR")]
+    pub k: Option<String>,
+
+    /// Only this metric (e.g. token_throughput, total_token_throughput, first_token_time).
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+
+    /// Print a JSON array of series on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keep the newest N points of each series [default: all; the human view lists 5].
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Read the local history only, even when a TRT_perf database is configured.
+    #[arg(long)]
+    pub local_only: bool,
+
+    #[command(flatten)]
+    pub db: upload::DbArgs,
 }

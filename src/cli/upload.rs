@@ -208,6 +208,11 @@ pub struct UploadArgs {
     #[arg(long, value_name = "NAME")]
     pub framework: Option<String>,
 
+    /// Do not record this run into the local history ($PERF_RUN_HOME/history.db), which
+    /// every upload otherwise does, with or without a database.
+    #[arg(long)]
+    pub no_history: bool,
+
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -371,6 +371,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     i.journal.record(Event::Extracted {
         results_dir: results_dir.display().to_string(),
     })?;
+    crate::history::record::record_after_run(&i.rd.root).await;
     let mut interrupted = i.interrupted;
     let (link, upload_pending) = if i.upload && i.interrupted.is_none() {
         {

@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod finalize;
+pub mod history;
 pub mod lifecycle;
 pub mod pipeline;
 pub mod render;
@@ -43,6 +44,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Extract(args) => extract::run(args),
         Command::Upload(args) => upload::run(*args).await,
         Command::Runs(args) => runs::run(args),
+        Command::History(args) => history::run(*args).await,
         Command::Completions(args) => {
             use std::io::Write;
             let script = completion_script(args.shell);

@@ -101,12 +101,36 @@ pub async fn run(args: UploadArgs) -> Result<Exit> {
             .into());
         }
     };
-    let upload = async {
-        match &run_dir {
-            Some(d) => perfdb::upload_run_dir(d, &settings, &opts).await,
-            None => perfdb::upload_files(&settings, &opts).await,
-        }
+    let plan = match &run_dir {
+        Some(d) => perfdb::plan_for_run_dir(d, &opts)?,
+        None => perfdb::plan_for_files(&opts)?,
     };
+    if !opts.dry_run && !args.no_history {
+        let recorded = crate::history::record::record_plan(
+            &crate::history::default_path(),
+            &plan,
+            run_dir.as_deref(),
+        )
+        .await;
+        if settings.host.is_none() {
+            // Without a database the history is the one place the run goes: its failure is
+            // the command's failure.
+            let r = recorded?;
+            output::info(format!(
+                "Recorded {}; no database host is set (--DB-host or DB_HOST), so only the local history was written.",
+                r.describe()
+            ));
+            return Ok(Exit::Success);
+        }
+        match recorded {
+            Ok(r) => output::info(format!("Recorded {}.", r.describe())),
+            Err(e) => output::warn(format!(
+                "The run was not recorded into the local history ({}); the upload to the database goes ahead.",
+                sentence(&format!("{e:#}")).trim_end_matches('.')
+            )),
+        }
+    }
+    let upload = perfdb::upload_prepared(&plan, &settings, &opts);
     // SIGTERM/SIGINT/SIGHUP: drop the connection (the server rolls the transaction back); the
     // entry written before connecting stays in the spool for `upload --spool`.
     let mut sigs = crate::watch::signals::install_doing("stopping the upload")?;

@@ -135,11 +135,23 @@ pub async fn upload_run_dir(
 
 /// Upload the files named by `--source-*` (the `trt_perf_parser.py` way).
 pub async fn upload_files(settings: &DbSettings, opts: &UploadOptions) -> Result<UploadOutcome> {
+    let plan = plan_for_files(opts)?;
+    upload_prepared(&plan, settings, opts).await
+}
+
+/// The plan of a run directory with every CSV row kept ([`plan::build_plan_all`]): what the
+/// local history records and, after [`upload_prepared`]'s check, what TRT_perf gets.
+pub fn plan_for_run_dir(run_dir: &Path, opts: &UploadOptions) -> Result<UploadPlan, UserError> {
+    let inputs = apply_sources(plan::run_dir_inputs(run_dir)?, &opts.sources)?;
+    plan::build_plan_all(&inputs, &plan_options(opts))
+}
+
+/// The plan of the `--source-*` files with every CSV row kept ([`plan::build_plan_all`]).
+pub fn plan_for_files(opts: &UploadOptions) -> Result<UploadPlan, UserError> {
     let Some(csv) = &opts.sources.metric_csv else {
         return Err(UserError(
             "--source-metric-csv FILE is required unless a run directory is given.".into(),
-        )
-        .into());
+        ));
     };
     let inputs = apply_sources(
         PlanInputs {
@@ -148,7 +160,7 @@ pub async fn upload_files(settings: &DbSettings, opts: &UploadOptions) -> Result
         },
         &opts.sources,
     )?;
-    upload_inputs(&inputs, settings, opts).await
+    plan::build_plan_all(&inputs, &plan_options(opts))
 }
 
 /// Build the plan from `inputs` and upload it (or print it for a dry run).
@@ -158,7 +170,18 @@ pub async fn upload_inputs(
     opts: &UploadOptions,
 ) -> Result<UploadOutcome> {
     let plan = plan::build_plan(inputs, &plan_options(opts))?;
-    report_plan_problems(&plan, settings);
+    upload_prepared(&plan, settings, opts).await
+}
+
+/// Upload a plan from [`plan_for_run_dir`]/[`plan_for_files`] (or print it for a dry run):
+/// refuses a plan with no uploadable row, as [`plan::build_plan`] does.
+pub async fn upload_prepared(
+    plan: &UploadPlan,
+    settings: &DbSettings,
+    opts: &UploadOptions,
+) -> Result<UploadOutcome> {
+    plan::check_uploadable(plan)?;
+    report_plan_problems(plan, settings);
     if output::verbosity() >= 1 {
         let r = &plan.run;
         output::detail(sqltext::redact(
@@ -193,17 +216,13 @@ pub async fn upload_inputs(
         ));
     }
     if opts.dry_run {
-        output::data(sqltext::render_dry_run(
-            &plan,
-            settings,
-            opts.force_reupload,
-        ));
+        output::data(sqltext::render_dry_run(plan, settings, opts.force_reupload));
         return Ok(UploadOutcome::DryRun);
     }
     // Missing host/user/password is a configuration mistake to fix, not a database failure:
     // exit 2 without spooling (the result files stay where they are).
     settings.require_complete()?;
-    execute_plan(&plan, settings, opts.force_reupload).await
+    execute_plan(plan, settings, opts.force_reupload).await
 }
 
 /// Print the rows that are not uploaded and other warnings (all of them with -v).

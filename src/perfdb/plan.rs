@@ -144,6 +144,24 @@ enum SkipKind {
     Other,
 }
 
+/// Every data row of the CSV as it was read, uploadable or not, for the local history
+/// (`history::record`): the history keeps invalid and failed rows with their values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredRow {
+    pub line: u64,
+    /// `test_name`, else `network_name` (as the skip list names rows).
+    pub test_name: String,
+    /// The CSV's `network_name` as written.
+    pub network_name: String,
+    /// The TRT_perf `cases.network` of the row (the series key shared with TRT_perf).
+    pub case_network: String,
+    pub metric_type: String,
+    pub perf_metric: String,
+    pub state: String,
+    /// Why the row is not uploaded, when it is not.
+    pub skip_reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadPlan {
     pub run_key: String,
@@ -162,6 +180,9 @@ pub struct UploadPlan {
     /// Where each value of `run` came from (column → source), for `summary.json`.
     #[serde(default)]
     pub run_sources: BTreeMap<String, RunValueSource>,
+    /// Every CSV data row (filled by [`build_plan_all`]; not spooled).
+    #[serde(skip)]
+    pub measured: Vec<MeasuredRow>,
 }
 
 impl UploadPlan {
@@ -408,7 +429,30 @@ fn chars(s: &str) -> usize {
 /// input file, a malformed time flag, a run-level value too long for its column, or no row
 /// at all that can be uploaded.
 pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, UserError> {
+    let mut plan = build_plan_all(inputs, opts)?;
+    check_uploadable(&plan)?;
+    plan.measured = Vec::new();
+    Ok(plan)
+}
+
+/// The "nothing to upload" refusal of [`build_plan`] for a plan built by [`build_plan_all`].
+pub fn check_uploadable(plan: &UploadPlan) -> Result<(), UserError> {
+    if !plan.results.is_empty() {
+        return Ok(());
+    }
+    let (failed, invalid, other) = skip_counts(&plan.skipped);
+    Err(UserError(format!(
+        "Nothing to upload: none of the {} data rows of {} can be uploaded ({failed} have state=failed, {invalid} have state=invalid, {other} are incomplete or unusable; run with --write-db no to see each row and its reason).",
+        plan.skipped.len(),
+        plan.metric_csv.display(),
+    )))
+}
+
+/// [`build_plan`] that also keeps every CSV row in [`UploadPlan::measured`] and accepts a
+/// file where no row can be uploaded (the local history records invalid runs too).
+pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, UserError> {
     let mut warnings = Vec::new();
+    let mut measured: Vec<MeasuredRow> = Vec::new();
     let (mut run, mut sources) = run_values(inputs, opts, &mut warnings)?;
 
     // §9.2 steps 3–5: the rows.
@@ -457,12 +501,26 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
         if let Some(t) = parse_time(&row.end_timestamp) {
             last_end = Some(last_end.map_or(t, |l| l.max(t)));
         }
-        match accept_row(
+        let accepted = accept_row(
             &row,
             &run.gpu,
             forced_framework.as_deref(),
             csv.has_total_time(),
-        ) {
+        );
+        measured.push(MeasuredRow {
+            line: row.line,
+            test_name: tid.clone(),
+            network_name: row.network_name.clone(),
+            case_network: rules::case_network(rules::network_for_row(
+                &row.network_name,
+                &row.test_name,
+            )),
+            metric_type: row.metric_type.trim().to_string(),
+            perf_metric: row.perf_metric.clone(),
+            state: row.state.trim().to_string(),
+            skip_reason: accepted.as_ref().err().map(|(r, _)| r.clone()),
+        });
+        match accepted {
             Err((reason, kind)) => skipped.push(Skipped {
                 line: row.line,
                 test_name: tid.clone(),
@@ -558,15 +616,6 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
     }
     check_run_lengths(&run)?;
 
-    if cases.is_empty() {
-        let (failed, invalid, other) = skip_counts(&skipped);
-        return Err(UserError(format!(
-            "Nothing to upload: none of the {} data rows of {} can be uploaded ({failed} have state=failed, {invalid} have state=invalid, {other} are incomplete or unusable; run with --write-db no to see each row and its reason).",
-            skipped.len(),
-            inputs.metric_csv.display(),
-        )));
-    }
-
     // §9.2 step 5: `log` from the JUnit `<system-out>` where the CSV had no raw_result.
     let wanted: Vec<String> = cases
         .iter()
@@ -652,6 +701,7 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
         run_dir: inputs.run_dir.clone(),
         warnings,
         run_sources: sources,
+        measured,
     })
 }
 
