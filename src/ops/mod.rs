@@ -5,6 +5,7 @@ pub mod finalize;
 pub mod lifecycle;
 pub mod pipeline;
 pub mod render;
+pub mod report;
 pub mod run;
 pub mod runs;
 pub mod store;
@@ -39,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Extract(args) => extract::run(args),
         Command::Upload(args) => upload::run(*args).await,
         Command::Runs(args) => runs::run(args),
+        Command::Report(args) => report::run(args),
         Command::Completions(args) => {
             use std::io::Write;
             let script = completion_script(args.shell);
