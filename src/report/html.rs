@@ -484,7 +484,12 @@ fn comparison(h: &mut String, d: &ReportData, labels: &[String]) {
         let _ = write!(h, "<th>{}</th>", esc(l));
     }
     h.push_str("</tr></thead>\n<tbody>\n");
+    let mut unrecorded = Vec::new();
     for r in &p.rows {
+        if r.values.iter().all(Option::is_none) {
+            unrecorded.push(r.field.as_str());
+            continue;
+        }
         let class = match (r.differs, r.must_match) {
             (true, true) => " class=\"differs unfair\"",
             (true, false) => " class=\"differs\"",
@@ -497,89 +502,109 @@ fn comparison(h: &mut String, d: &ReportData, labels: &[String]) {
         h.push_str("</tr>\n");
     }
     h.push_str("</tbody>\n</table>\n");
-    // The numbers of the common cases: first run vs each other run.
-    if p.common_cases > 0 {
-        let last = labels.len() - 1;
+    if !unrecorded.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"muted\">Not recorded by any run, so not compared: {}.</p>",
+            esc(&unrecorded.join(", "))
+        );
+    }
+    if p.common_cases == 0 {
+        h.push_str("</section>\n");
+        return;
+    }
+    // The numbers of the common cases: one row per client, one column per headline metric.
+    let last = labels.len() - 1;
+    let metrics: Vec<&str> = HEADLINE
+        .into_iter()
+        .filter(|m| {
+            d.cases
+                .iter()
+                .flat_map(|c| c.runs.iter().flatten())
+                .flat_map(|r| r.clients.iter())
+                .any(|cl| cl.metric(m).is_some())
+        })
+        .collect();
+    let _ = write!(
+        h,
+        "<h3>Numbers: {} against {}</h3>\n<p class=\"muted\">Each cell: the value of every run in order, then the change of the last run against the first, green when better and red when worse by more than 5 %. Only valid clients are compared.</p>\n<div class=\"scroll\"><table class=\"numbers\">\n<thead><tr><th>case / client</th>",
+        esc(&labels[last]),
+        esc(&labels[0])
+    );
+    for m in &metrics {
         let _ = write!(
             h,
-            "<h3>Numbers, {} against {}</h3>\n<p class=\"muted\">Δ is the last run against the first; green is better, red worse, by more than 5 %. Only valid clients are compared.</p>\n<table class=\"numbers\">\n<thead><tr><th>case / client</th><th>metric</th>",
-            esc(&labels[last]),
-            esc(&labels[0])
+            "<th>{}<br><span class=\"muted\">{}</span></th>",
+            esc(m),
+            esc(unit_of(d, m))
         );
-        for l in labels {
-            let _ = write!(h, "<th>{}</th>", esc(l));
-        }
-        h.push_str("<th>Δ</th></tr></thead>\n<tbody>\n");
-        for c in d
-            .cases
-            .iter()
-            .filter(|c| c.runs.iter().all(Option::is_some))
-        {
-            let runs: Vec<&CaseRun> = c.runs.iter().flatten().collect();
-            let mut labels_seen = BTreeSet::new();
-            for cl in runs[0].clients.iter() {
-                if !labels_seen.insert(cl.label()) {
-                    continue;
-                }
-                let matched: Vec<Option<&ClientEntry>> = runs
-                    .iter()
-                    .map(|r| r.clients.iter().find(|x| x.label() == cl.label()))
-                    .collect();
-                for m in HEADLINE {
-                    let vals: Vec<Option<f64>> = matched
-                        .iter()
-                        .map(|x| x.filter(|x| x.valid()).and_then(|x| x.metric(m)))
-                        .collect();
-                    if vals.iter().all(Option::is_none) {
-                        continue;
-                    }
-                    let _ = write!(
-                        h,
-                        "<tr><td>{} <span class=\"muted\">{}</span></td><td>{} <span class=\"muted\">{}</span></td>",
-                        esc(display_name(c)),
-                        esc(&cl.label()),
-                        esc(m),
-                        esc(unit_of(d, m))
-                    );
-                    for v in &vals {
-                        let _ = write!(
-                            h,
-                            "<td class=\"num\">{}</td>",
-                            v.map(num).unwrap_or_else(|| "—".into())
-                        );
-                    }
-                    let delta = match (vals[0], vals[last]) {
-                        (Some(a), Some(b)) if a != 0.0 => Some((b - a) / a.abs() * 100.0),
-                        _ => None,
-                    };
-                    let class = delta
-                        .map(|dp| {
-                            let better = match Direction::of_metric(m) {
-                                Direction::HigherIsBetter => dp,
-                                Direction::LowerIsBetter => -dp,
-                            };
-                            if better > 5.0 {
-                                "better"
-                            } else if better < -5.0 {
-                                "worse"
-                            } else {
-                                "same"
-                            }
-                        })
-                        .unwrap_or("muted");
-                    let _ = write!(
-                        h,
-                        "<td class=\"num {class}\">{}</td></tr>\n",
-                        delta
-                            .map(|x| format!("{x:+.1} %"))
-                            .unwrap_or_else(|| "—".into())
-                    );
-                }
-            }
-        }
-        h.push_str("</tbody>\n</table>\n");
     }
-    h.push_str("</section>\n");
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for c in d
+        .cases
+        .iter()
+        .filter(|c| c.runs.iter().all(Option::is_some))
+    {
+        let runs: Vec<&CaseRun> = c.runs.iter().flatten().collect();
+        let mut seen = BTreeSet::new();
+        for cl in runs.iter().flat_map(|r| r.clients.iter()) {
+            if !seen.insert(cl.label()) {
+                continue;
+            }
+            let matched: Vec<Option<&ClientEntry>> = runs
+                .iter()
+                .map(|r| r.clients.iter().find(|x| x.label() == cl.label()))
+                .collect();
+            let _ = write!(
+                h,
+                "<tr><td>{} <span class=\"muted\">{}{}</span></td>",
+                esc(display_name(c)),
+                esc(&cl.label()),
+                cl.concurrency
+                    .map(|x| format!(" · con {x}"))
+                    .unwrap_or_default()
+            );
+            for m in &metrics {
+                let vals: Vec<Option<f64>> = matched
+                    .iter()
+                    .map(|x| x.filter(|x| x.valid()).and_then(|x| x.metric(m)))
+                    .collect();
+                let delta = match (vals[0], vals[last]) {
+                    (Some(a), Some(b)) if a != 0.0 => Some((b - a) / a.abs() * 100.0),
+                    _ => None,
+                };
+                let class = delta
+                    .map(|dp| {
+                        let better = match Direction::of_metric(m) {
+                            Direction::HigherIsBetter => dp,
+                            Direction::LowerIsBetter => -dp,
+                        };
+                        if better > 5.0 {
+                            "better"
+                        } else if better < -5.0 {
+                            "worse"
+                        } else {
+                            "same"
+                        }
+                    })
+                    .unwrap_or("muted");
+                let values = vals
+                    .iter()
+                    .map(|v| v.map(num).unwrap_or_else(|| "—".into()))
+                    .collect::<Vec<_>>()
+                    .join(" → ");
+                let _ = write!(
+                    h,
+                    "<td class=\"num\">{values}<br><span class=\"delta {class}\">{}</span></td>",
+                    delta
+                        .map(|x| format!("{x:+.1} %"))
+                        .unwrap_or_else(|| "—".into())
+                );
+            }
+            h.push_str("</tr>\n");
+        }
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 fn pareto(h: &mut String, d: &ReportData, labels: &[String]) -> Result<()> {

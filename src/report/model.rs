@@ -116,7 +116,8 @@ pub struct CaseRun {
     pub gpu_count_source: Option<String>,
     pub nodes: Option<u32>,
     pub config_name: Option<String>,
-    /// sha256 of the perf-sanity config file, when the file could be read.
+    /// sha256 of the config as planned: `plan.json`'s `config_hash` when the plan records
+    /// one, else of the plan's servers (models, parallelism, GPUs, clients).
     pub config_hash: Option<String>,
     pub container_image: Option<String>,
     pub clients: Vec<ClientEntry>,
@@ -135,7 +136,7 @@ pub struct ClientEntry {
     pub isl: Option<u64>,
     pub osl: Option<u64>,
     /// In the order of `summary.json` (the metrics file's order); `null` for a value that
-    /// was not a number.
+    /// was not a number. (The clients of a case are ordered by server, then concurrency.)
     pub metrics: Vec<MetricValue>,
 }
 
@@ -377,7 +378,6 @@ fn read_plans(run_dir: &Path) -> HashMap<String, PlanFacts> {
     let Ok(entries) = std::fs::read_dir(run_dir.join("cases")) else {
         return out;
     };
-    let mut hashes: HashMap<PathBuf, Option<String>> = HashMap::new();
     for e in entries.flatten() {
         let Ok(text) = std::fs::read_to_string(e.path().join("plan.json")) else {
             continue;
@@ -393,19 +393,17 @@ fn read_plans(run_dir: &Path) -> HashMap<String, PlanFacts> {
                 .and_then(Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok())
         };
+        // What the config made perf-run run: the plan's own record of the config hash when it
+        // has one, else a hash of its servers (models, parallelism, GPUs, clients). Never the
+        // config file as it is now: the checkout may have moved on since the run.
         let config_hash = v
-            .get("config_path")
+            .get("config_hash")
             .and_then(Value::as_str)
-            .map(PathBuf::from)
-            .and_then(|p| {
-                hashes
-                    .entry(p.clone())
-                    .or_insert_with(|| {
-                        std::fs::read(&p)
-                            .ok()
-                            .map(|b| hex::encode(Sha256::digest(&b)))
-                    })
-                    .clone()
+            .map(str::to_string)
+            .or_else(|| {
+                v.get("servers")
+                    .filter(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+                    .map(|s| hex::encode(Sha256::digest(s.to_string().as_bytes())))
             });
         let image = v
             .get("srun_args")
@@ -549,7 +547,7 @@ impl ReportData {
                 if let Some(n) = plan.nodes {
                     nodes.insert(n);
                 }
-                let clients = c
+                let mut clients: Vec<ClientEntry> = c
                     .clients
                     .iter()
                     .map(|cl| ClientEntry {
@@ -571,6 +569,11 @@ impl ReportData {
                             .collect(),
                     })
                     .collect();
+                // Server by server, each by rising concurrency (the order of the charts).
+                clients.sort_by(|a, b| {
+                    (a.server.as_str(), a.concurrency.unwrap_or(u64::MAX))
+                        .cmp(&(b.server.as_str(), b.concurrency.unwrap_or(u64::MAX)))
+                });
                 let entry = CaseRun {
                     status: c.status.clone(),
                     failure_class: c.failure_class.clone(),
@@ -868,7 +871,7 @@ fn provenance_diff(runs: &[RunEntry], cases: &[CaseEntry]) -> ProvenanceDiff {
             .all(|r| r.as_ref().is_some_and(|r| r.config_hash.is_some()))
     });
     rows.push(ProvenanceRow {
-        field: "config files".into(),
+        field: "configs as planned".into(),
         values: (0..runs.len())
             .map(|_| {
                 if !hash_known {

@@ -27,7 +27,8 @@ pub const RUN_COLOURS: [RGBColor; 8] = [
 ];
 
 const INVALID: RGBColor = RGBColor(200, 0, 0);
-const GRID: RGBColor = RGBColor(225, 225, 225);
+const GRID: RGBColor = RGBColor(215, 215, 215);
+const LIGHT: RGBColor = RGBColor(244, 244, 244);
 const BAND: RGBColor = RGBColor(255, 214, 102);
 const CHANGE: RGBColor = RGBColor(120, 60, 160);
 const FONT: &str = "sans-serif";
@@ -113,7 +114,8 @@ pub fn pareto(group: &ParetoGroup, run_labels: &[String]) -> Result<String> {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(LIGHT)
+            .bold_line_style(GRID)
             .x_desc("tokens/s/user (1000 / mean TPOT)")
             .y_desc(format!("output tokens/s/GPU ({} GPUs)", group.gpu_count))
             .x_label_formatter(&|v| fmt_num(*v))
@@ -236,7 +238,8 @@ pub fn metric_vs_concurrency(title: &str, y_desc: &str, lines: &[RunLine]) -> Re
         };
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(LIGHT)
+            .bold_line_style(GRID)
             .x_labels(ticks)
             .x_desc(if log {
                 "concurrency (log scale)"
@@ -351,7 +354,8 @@ pub fn history(entry: &HistoryEntry, unit: &str) -> Result<String> {
         let days = (xb - xa) / 86_400.0;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(LIGHT)
+            .bold_line_style(GRID)
             .x_labels(8)
             .y_labels(6)
             .y_desc(unit)
@@ -471,21 +475,36 @@ pub fn history(entry: &HistoryEntry, unit: &str) -> Result<String> {
     Ok(out)
 }
 
-/// Whether an SVG (or any markup) is free of what Jenkins' CSP blocks: `style` attributes or
-/// elements, scripts, event handlers and `data:`/`javascript:` URIs. Returns the offending
-/// token, if any.
-pub fn csp_violation(markup: &str) -> Option<&'static str> {
-    let lower = markup.to_ascii_lowercase();
-    const BAD: [&str; 7] = [
-        " style=",
-        "<style",
-        "<script",
-        "data:",
-        "javascript:",
-        " onload=",
-        " onclick=",
-    ];
-    BAD.into_iter().find(|b| lower.contains(b))
+/// What in `markup` Jenkins' CSP would block, if anything: a `<script>`, `<style>`,
+/// `<iframe>`, `<object>` or `<embed>` element, a `style=` or `on…=` event attribute, or a
+/// `data:`/`javascript:` URI in an attribute. Only real tags are inspected: escaped text
+/// (`&lt;script&gt;`, a test named `x onload=y`) is text and harmless.
+pub fn csp_violation(markup: &str) -> Option<String> {
+    let mut rest = markup;
+    while let Some(i) = rest.find('<') {
+        let after = &rest[i + 1..];
+        let end = after.find('>').unwrap_or(after.len());
+        let tag = after[..end].to_ascii_lowercase();
+        rest = &after[end.min(after.len())..];
+        let mut tokens = tag.split_whitespace();
+        let name = tokens.next().unwrap_or("").trim_start_matches('/');
+        if ["script", "style", "iframe", "object", "embed"].contains(&name) {
+            return Some(format!("<{name}> element"));
+        }
+        if name.starts_with('!') {
+            continue;
+        }
+        for t in tokens {
+            let attr = t.split('=').next().unwrap_or("");
+            if t.contains('=') && (attr == "style" || attr.starts_with("on")) {
+                return Some(format!("{attr}= attribute"));
+            }
+            if t.contains("data:") || t.contains("javascript:") {
+                return Some(format!("URI in `{t}`"));
+            }
+        }
+    }
+    None
 }
 
 /// The chart itself, or an error when plotters wrote something the CSP would block (never
@@ -494,7 +513,7 @@ pub fn csp_clean(svg: String) -> Result<String> {
     match csp_violation(&svg) {
         None => Ok(svg),
         Some(bad) => Err(anyhow!(
-            "a chart contains `{bad}`, which Jenkins' Content-Security-Policy blocks; the plotting library's output changed"
+            "a chart contains a {bad}, which Jenkins' Content-Security-Policy blocks; the plotting library's output changed"
         )),
     }
 }
@@ -636,8 +655,15 @@ mod tests {
     #[test]
     fn the_checker_catches_inline_style() {
         assert_eq!(
-            csp_violation(r#"<rect style="fill:red"/>"#),
-            Some(" style=")
+            csp_violation(r#"<rect x="1" style="fill:red"/>"#).as_deref(),
+            Some("style= attribute")
+        );
+        assert!(csp_violation(r#"<svg onload="x()">"#).is_some());
+        assert!(csp_violation("<SCRIPT>x</SCRIPT>").is_some());
+        // Escaped text is not markup.
+        assert_eq!(
+            csp_violation("<text x=\"1\">&lt;script&gt; a onload=b style=c data:x</text>"),
+            None
         );
         assert!(csp_clean("<svg><style>x{}</style></svg>".into()).is_err());
         assert!(csp_clean(r#"<image href="data:png;base64,AAAA"/>"#.into()).is_err());
