@@ -337,7 +337,9 @@ fn verdict_cell(c: &CaseEntry, history: bool) -> String {
 }
 
 fn status_table(h: &mut String, d: &ReportData, labels: &[String]) {
-    h.push_str("<section id=\"cases\">\n<h2>Cases</h2>\n<table class=\"status\">\n<thead><tr><th>case</th>");
+    h.push_str(
+        "<section id=\"cases\">\n<h2>Cases</h2>\n<table class=\"cases\">\n<thead><tr><th>case</th>",
+    );
     for l in labels {
         if d.runs.len() > 1 {
             let _ = write!(h, "<th>{}</th>", esc(l));
