@@ -353,3 +353,39 @@ fn bad_inputs_are_one_sentence() {
         e.0
     );
 }
+
+#[test]
+fn run_ids_and_the_newest_run_resolve_like_status() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = runs(root.path());
+    for r in [&a, &b] {
+        std::fs::write(r.join("run.json"), "{}").unwrap();
+    }
+    // PERF_RUN_HOME = the directory holding run-a and run-b; the newest (by name) is run-b.
+    let report = |args: &[&str]| {
+        let out = root.path().join("out");
+        let o = perf_run(root.path())
+            .arg("report")
+            .args(args)
+            .arg("--output-dir")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j = json(&out.join("report.json"));
+        j["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["dir"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(report(&[]), [b.display().to_string()]);
+    assert_eq!(
+        report(&["run-a", "run-b"]),
+        [a.display().to_string(), b.display().to_string()]
+    );
+    // An extract output directory and a summary.json path work too.
+    let s = a.join("results/summary.json");
+    assert_eq!(report(&[s.to_str().unwrap()]).len(), 1);
+}

@@ -35,6 +35,10 @@ pub const CONCURRENCY_METRICS: [&str; 5] = [
     "p99_e2el",
 ];
 
+/// Up to this many cases, every chart group is open; above, groups are collapsed (except
+/// history groups with a regression or a suspect) so the page stays quick to open.
+pub const OPEN_LIMIT: usize = 12;
+
 /// Metrics of the comparison table and the per-client headline.
 const HEADLINE: [&str; 6] = [
     "token_throughput",
@@ -68,7 +72,10 @@ pub fn write(dir: &Path, data: &ReportData) -> Result<Written> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
     let html = render(data)?;
-    let json = serde_json::to_vec_pretty(data).context("cannot serialise report.json")?;
+    // Compact: with history it holds every point of every series (a 100-case run with 90-day
+    // series is ~10 MB); `jq .` pretty-prints it.
+    let mut json = serde_json::to_vec(data).context("cannot serialise report.json")?;
+    json.push(b'\n');
     let w = Written {
         html: dir.join("report.html"),
         css: dir.join("report.css"),
@@ -628,6 +635,7 @@ fn pareto(h: &mut String, d: &ReportData, labels: &[String]) -> Result<()> {
 
 fn concurrency(h: &mut String, d: &ReportData, labels: &[String]) -> Result<()> {
     let mut body = String::new();
+    let small = d.cases.len() <= OPEN_LIMIT;
     for c in &d.cases {
         let mut figs = String::new();
         for m in CONCURRENCY_METRICS {
@@ -661,7 +669,8 @@ fn concurrency(h: &mut String, d: &ReportData, labels: &[String]) -> Result<()> 
         if !figs.is_empty() {
             let _ = write!(
                 body,
-                "<h3>{}</h3>\n<div class=\"charts\">{figs}</div>\n",
+                "<details class=\"group\"{}><summary><h3>{}</h3></summary>\n<div class=\"charts\">{figs}</div>\n</details>\n",
+                if small { " open" } else { "" },
                 esc(display_name(c))
             );
         }
@@ -696,46 +705,72 @@ fn history(h: &mut String, d: &ReportData, entries: &[HistoryEntry]) -> Result<(
         return Ok(());
     }
     h.push_str("<p class=\"muted\">Each series: valid points joined by a line, invalid points as red crosses (kept, never judged), the baseline median as a dashed line over its window, the threshold band in yellow, change points as purple dashed lines with their size.</p>\n");
-    let mut current: Option<&str> = None;
+    // One collapsible group per case: open when the report is small, or when the group holds
+    // a regression or a suspect (what the reader came for).
+    let mut groups: Vec<(Option<&str>, Vec<&HistoryEntry>)> = Vec::new();
     for e in entries {
-        let group = e.test_id.as_deref().unwrap_or("");
-        if current != Some(group) {
-            if current.is_some() {
-                h.push_str("</div>\n");
-            }
-            let title = match &e.test_id {
-                Some(t) => d
-                    .case(t)
-                    .map(display_name)
-                    .unwrap_or(t.as_str())
-                    .to_string(),
-                None => "Series of no case in these runs".to_string(),
-            };
-            let _ = write!(h, "<h3>{}</h3>\n<div class=\"charts\">\n", esc(&title));
-            current = Some(group);
+        match groups.last_mut() {
+            Some((t, v)) if *t == e.test_id.as_deref() => v.push(e),
+            _ => groups.push((e.test_id.as_deref(), vec![e])),
         }
-        let unit = unit_of(d, &e.series.key.metric);
-        let s = svg::csp_clean(svg::history(e, unit)?)?;
-        let caption = match &e.judgement {
-            Some(j) => format!(
-                "<span class=\"verdict v-{}\">{}</span> {}",
-                j.verdict.as_str(),
-                j.verdict.as_str().replace('_', " "),
-                esc(&j.explanation)
-            ),
-            None => format!("{} point(s), not judged.", e.series.points.len()),
+    }
+    let small = groups.len() <= OPEN_LIMIT;
+    for (test_id, group) in &groups {
+        let title = match test_id {
+            Some(t) => d.case(t).map(display_name).unwrap_or(t).to_string(),
+            None => "Series of no case in these runs".to_string(),
         };
+        let worst = group
+            .iter()
+            .filter_map(|e| e.judgement.as_ref())
+            .min_by_key(|j| verdict_rank(j.verdict));
+        let alarming =
+            worst.is_some_and(|j| matches!(j.verdict, Verdict::Regression | Verdict::Suspect));
         let _ = write!(
             h,
-            "<figure class=\"wide\">{s}<figcaption>{} · {} × {} · {}<br>{caption}</figcaption></figure>\n",
-            esc(&e.series.key.metric),
-            e.series.key.gpu_count,
-            esc(&e.series.key.gpu_type),
-            esc(&e.series.key.cluster),
+            "<details class=\"group\"{}><summary><h3>{}</h3> <span class=\"muted\">{} series</span>{}</summary>\n<div class=\"charts\">\n",
+            if small || alarming { " open" } else { "" },
+            esc(&title),
+            group.len(),
+            worst
+                .map(|j| format!(
+                    " <span class=\"verdict v-{}\">{}</span>",
+                    j.verdict.as_str(),
+                    j.verdict.as_str().replace('_', " ")
+                ))
+                .unwrap_or_default()
         );
-    }
-    if current.is_some() {
-        h.push_str("</div>\n");
+        for e in group {
+            let unit = unit_of(d, &e.series.key.metric);
+            // The title names the client: the series name without the case's part.
+            let name = &e.series.key.network_name;
+            let short = e
+                .test_id
+                .as_deref()
+                .and_then(|t| d.case(t))
+                .map(|c| name.replacen(&format!("perf_sanity[{}-", c.case_name), "[", 1))
+                .unwrap_or_else(|| name.clone());
+            let title = format!("{} — {short}", e.series.key.metric);
+            let s = svg::csp_clean(svg::history(e, &title, unit)?)?;
+            let caption = match &e.judgement {
+                Some(j) => format!(
+                    "<span class=\"verdict v-{}\">{}</span> {}",
+                    j.verdict.as_str(),
+                    j.verdict.as_str().replace('_', " "),
+                    esc(&j.explanation)
+                ),
+                None => format!("{} point(s), not judged.", e.series.points.len()),
+            };
+            let _ = write!(
+                h,
+                "<figure class=\"wide\">{s}<figcaption>{} · {} × {} · {}<br>{caption}</figcaption></figure>\n",
+                esc(&e.series.key.metric),
+                e.series.key.gpu_count,
+                esc(&e.series.key.gpu_type),
+                esc(&e.series.key.cluster),
+            );
+        }
+        h.push_str("</div>\n</details>\n");
     }
     if !orphans.is_empty() {
         let _ = write!(

@@ -28,7 +28,6 @@ pub const RUN_COLOURS: [RGBColor; 8] = [
 
 const INVALID: RGBColor = RGBColor(200, 0, 0);
 const GRID: RGBColor = RGBColor(215, 215, 215);
-const LIGHT: RGBColor = RGBColor(244, 244, 244);
 const BAND: RGBColor = RGBColor(255, 214, 102);
 const CHANGE: RGBColor = RGBColor(120, 60, 160);
 const FONT: &str = "sans-serif";
@@ -74,8 +73,10 @@ pub fn fmt_num(v: f64) -> String {
             .trim_end_matches('.')
             .to_string()
             .replace(".M", "M")
-    } else if a >= 1e4 {
+    } else if a >= 1e5 {
         format!("{:.0}k", v / 1e3)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
     } else if a >= 100.0 || v == v.trunc() {
         format!("{v:.0}")
     } else if a >= 1.0 {
@@ -90,7 +91,7 @@ pub fn fmt_num(v: f64) -> String {
 pub fn pareto(group: &ParetoGroup, run_labels: &[String]) -> Result<String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (680, 440)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (640, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let xs = span(group.points.iter().map(|p| p.tokens_per_s_per_user), 0.08);
         let ys = span(
@@ -114,7 +115,7 @@ pub fn pareto(group: &ParetoGroup, run_labels: &[String]) -> Result<String> {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .light_line_style(LIGHT)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_desc("tokens/s/user (1000 / mean TPOT)")
             .y_desc(format!("output tokens/s/GPU ({} GPUs)", group.gpu_count))
@@ -238,7 +239,7 @@ pub fn metric_vs_concurrency(title: &str, y_desc: &str, lines: &[RunLine]) -> Re
         };
         chart
             .configure_mesh()
-            .light_line_style(LIGHT)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_labels(ticks)
             .x_desc(if log {
@@ -314,12 +315,12 @@ fn ts(t: &DateTime<Utc>) -> f64 {
 /// The history of one series: valid points joined by a line, invalid points as red crosses,
 /// the baseline median as a dashed line over its window, the threshold as a band around it
 /// (the side that fails is the band's far edge), change points as vertical lines.
-pub fn history(entry: &HistoryEntry, unit: &str) -> Result<String> {
+pub fn history(entry: &HistoryEntry, title: &str, unit: &str) -> Result<String> {
     let s = &entry.series;
     let j = entry.judgement.as_ref();
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (680, 260)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (640, 260)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let band = j.and_then(|j| {
             j.baseline.map(|b| {
@@ -336,13 +337,12 @@ pub fn history(entry: &HistoryEntry, unit: &str) -> Result<String> {
         }
         let (ya, yb) = span(ys.into_iter(), 0.08);
         let (xa, xb) = span(s.points.iter().map(|p| ts(&p.time)), 0.03);
-        let title = format!("{} — {}", s.key.metric, s.key.network_name);
         let title: String = if title.chars().count() > 90 {
             let mut t: String = title.chars().take(89).collect();
             t.push('…');
             t
         } else {
-            title
+            title.to_string()
         };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 13))
@@ -354,7 +354,7 @@ pub fn history(entry: &HistoryEntry, unit: &str) -> Result<String> {
         let days = (xb - xa) / 86_400.0;
         chart
             .configure_mesh()
-            .light_line_style(LIGHT)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_labels(8)
             .y_labels(6)
@@ -631,7 +631,7 @@ mod tests {
             },
         ];
         let c = metric_vs_concurrency("token_throughput", "tok/s", &lines).unwrap();
-        let h = history(&entry(), "tok/s").unwrap();
+        let h = history(&entry(), "token_throughput <script>", "tok/s").unwrap();
         for svg in [&p, &c, &h] {
             assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
             assert!(!svg.contains("style="), "plotters wrote a style attribute");
@@ -685,8 +685,9 @@ mod tests {
         let mut e = entry();
         e.series.points.truncate(1);
         e.judgement = None;
-        assert!(history(&e, "").is_ok());
-        assert_eq!(fmt_num(12345.0), "12k");
+        assert!(history(&e, "t", "").is_ok());
+        assert_eq!(fmt_num(12345.0), "12.3k");
+        assert_eq!(fmt_num(123456.0), "123k");
         assert_eq!(fmt_num(0.5), "0.500");
         assert_eq!(fmt_num(42.0), "42");
     }
