@@ -52,7 +52,7 @@ fn main() {
             (1, AGG_CONCURRENCY[1])
         };
         for (mi, m) in METRICS.iter().enumerate() {
-            let stepped = (ci * METRICS.len() + mi) % 7 == 0;
+            let stepped = (ci * METRICS.len() + mi).is_multiple_of(7);
             let (s, j) = report_support::series(
                 case,
                 i,

@@ -179,9 +179,9 @@ pub fn render(d: &ReportData) -> Result<String> {
         history(&mut h, d, &hist.entries)?;
     }
     details(&mut h, d, &labels);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<footer><p>Written by {} at {}. The same data is in <a href=\"report.json\">report.json</a> (schema {} version {}).</p></footer>\n</body>\n</html>\n",
+        "<footer><p>Written by {} at {}. The same data is in <a href=\"report.json\">report.json</a> (schema {} version {}).</p></footer>\n</body>\n</html>",
         esc(&d.generator),
         d.generated_at.format("%Y-%m-%d %H:%M UTC"),
         esc(&d.schema),
@@ -191,7 +191,7 @@ pub fn render(d: &ReportData) -> Result<String> {
 }
 
 fn header(h: &mut String, d: &ReportData, labels: &[String], title: &str) {
-    let _ = write!(h, "<header>\n<h1>{}</h1>\n", esc(title));
+    let _ = writeln!(h, "<header>\n<h1>{}</h1>", esc(title));
     // The one-line answer first.
     let mut t = super::model::Totals::default();
     for r in &d.runs {
@@ -230,7 +230,7 @@ fn header(h: &mut String, d: &ReportData, labels: &[String], title: &str) {
             verdicts.len()
         );
     }
-    let _ = write!(h, "<p class=\"lede {overall}\">{}</p>\n", esc(&line));
+    let _ = writeln!(h, "<p class=\"lede {overall}\">{}</p>", esc(&line));
     h.push_str("<table class=\"runs\">\n<thead><tr><th>run</th><th>started</th><th>finished</th><th>cluster / host</th><th>GPU</th><th>nodes</th><th>TensorRT-LLM</th><th>commit</th><th>image</th><th>cases</th></tr></thead>\n<tbody>\n");
     for (i, r) in d.runs.iter().enumerate() {
         let gpu = match (&r.gpu, r.host_gpu_count) {
@@ -254,9 +254,9 @@ fn header(h: &mut String, d: &ReportData, labels: &[String], title: &str) {
             _ => "—".into(),
         };
         let t = &r.totals;
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td class=\"run\"><span class=\"swatch\"><svg width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\" fill=\"{}\"/></svg></span> {run_cell}<br><span class=\"path\">{}</span></td><td>{}</td><td>{}</td><td>{where_}</td><td>{gpu}</td><td>{}</td><td>{}{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{} passed, {} failed, {} invalid, {} skipped</td></tr>\n",
+            "<tr><td class=\"run\"><span class=\"swatch\"><svg width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\" fill=\"{}\"/></svg></span> {run_cell}<br><span class=\"path\">{}</span></td><td>{}</td><td>{}</td><td>{where_}</td><td>{gpu}</td><td>{}</td><td>{}{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{} passed, {} failed, {} invalid, {} skipped</td></tr>",
             svg::run_colour_hex(i),
             esc(&r.dir),
             r.started
@@ -417,11 +417,7 @@ fn status_table(h: &mut String, d: &ReportData, labels: &[String]) {
                 }
             }
         }
-        let _ = write!(
-            h,
-            "<td>{}</td></tr>\n",
-            verdict_cell(c, d.history.is_some())
-        );
+        let _ = writeln!(h, "<td>{}</td></tr>", verdict_cell(c, d.history.is_some()));
     }
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
@@ -627,7 +623,7 @@ fn pareto(h: &mut String, d: &ReportData, labels: &[String]) -> Result<()> {
     h.push_str("<p class=\"muted\">y: output tokens/s divided by the GPUs of the case; x: tokens/s per user = 1000 / mean TPOT (ms). One chart per GPU count. Lines join each run's frontier (valid points no other valid point beats on both axes); red crosses are invalid measurements.</p>\n<div class=\"charts\">\n");
     for g in &d.pareto {
         let s = svg::csp_clean(svg::pareto(g, labels)?)?;
-        let _ = write!(h, "<figure class=\"wide\">{s}</figure>\n");
+        let _ = writeln!(h, "<figure class=\"wide\">{s}</figure>");
     }
     h.push_str("</div>\n</section>\n");
     Ok(())
@@ -667,9 +663,9 @@ fn concurrency(h: &mut String, d: &ReportData, labels: &[String]) -> Result<()> 
             let _ = write!(figs, "<figure>{s}</figure>");
         }
         if !figs.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 body,
-                "<details class=\"group\"{}><summary><h3>{}</h3></summary>\n<div class=\"charts\">{figs}</div>\n</details>\n",
+                "<details class=\"group\"{}><summary><h3>{}</h3></summary>\n<div class=\"charts\">{figs}</div>\n</details>",
                 if small { " open" } else { "" },
                 esc(display_name(c))
             );
@@ -726,9 +722,9 @@ fn history(h: &mut String, d: &ReportData, entries: &[HistoryEntry]) -> Result<(
             .min_by_key(|j| verdict_rank(j.verdict));
         let alarming =
             worst.is_some_and(|j| matches!(j.verdict, Verdict::Regression | Verdict::Suspect));
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<details class=\"group\"{}><summary><h3>{}</h3> <span class=\"muted\">{} series</span>{}</summary>\n<div class=\"charts\">\n",
+            "<details class=\"group\"{}><summary><h3>{}</h3> <span class=\"muted\">{} series</span>{}</summary>\n<div class=\"charts\">",
             if small || alarming { " open" } else { "" },
             esc(&title),
             group.len(),
@@ -761,9 +757,9 @@ fn history(h: &mut String, d: &ReportData, entries: &[HistoryEntry]) -> Result<(
                 ),
                 None => format!("{} point(s), not judged.", e.series.points.len()),
             };
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<figure class=\"wide\">{s}<figcaption>{} · {} × {} · {}<br>{caption}</figcaption></figure>\n",
+                "<figure class=\"wide\">{s}<figcaption>{} · {} × {} · {}<br>{caption}</figcaption></figure>",
                 esc(&e.series.key.metric),
                 e.series.key.gpu_count,
                 esc(&e.series.key.gpu_type),
@@ -773,9 +769,9 @@ fn history(h: &mut String, d: &ReportData, entries: &[HistoryEntry]) -> Result<(
         h.push_str("</div>\n</details>\n");
     }
     if !orphans.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"muted\">{} verdict(s) above belong to series of no case in these runs.</p>\n",
+            "<p class=\"muted\">{} verdict(s) above belong to series of no case in these runs.</p>",
             orphans.len()
         );
     }
@@ -786,9 +782,9 @@ fn history(h: &mut String, d: &ReportData, entries: &[HistoryEntry]) -> Result<(
 fn details(h: &mut String, d: &ReportData, labels: &[String]) {
     h.push_str("<section id=\"details\">\n<h2>Case details</h2>\n");
     for c in &d.cases {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<details id=\"{}\"><summary><span class=\"mono\">{}</span></summary>\n",
+            "<details id=\"{}\"><summary><span class=\"mono\">{}</span></summary>",
             anchor(&c.test_id),
             esc(&c.test_id)
         );
@@ -811,9 +807,9 @@ fn details(h: &mut String, d: &ReportData, labels: &[String]) {
                     .map(|x| format!("sha256 {}", &x[..x.len().min(12)])),
             ];
             let facts: Vec<String> = facts.into_iter().flatten().collect();
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<h4>{} — <span class=\"status st-{}\">{}</span> <span class=\"muted\">{}</span></h4>\n",
+                "<h4>{} — <span class=\"status st-{}\">{}</span> <span class=\"muted\">{}</span></h4>",
                 esc(&labels[ri]),
                 css_token(&cr.status),
                 esc(&cr.status),

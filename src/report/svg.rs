@@ -394,7 +394,7 @@ pub fn history(entry: &HistoryEntry, title: &str, unit: &str) -> Result<String> 
                     vec![(from, b), (bl_to.max(from), b)],
                     6,
                     4,
-                    BLACK.stroke_width(2).into(),
+                    BLACK.stroke_width(2),
                 ))
                 .map_err(err)?
                 .label(format!("baseline {} (n={})", fmt_num(b), j.n))
@@ -411,7 +411,7 @@ pub fn history(entry: &HistoryEntry, title: &str, unit: &str) -> Result<String> 
                         vec![(x, ya), (x, yb)],
                         4,
                         3,
-                        CHANGE.stroke_width(2).into(),
+                        CHANGE.stroke_width(2),
                     ))
                     .map_err(err)?;
                 chart
