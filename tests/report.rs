@@ -390,3 +390,56 @@ fn run_ids_and_the_newest_run_resolve_like_status() {
     let s = a.join("results/summary.json");
     assert_eq!(report(&[s.to_str().unwrap()]).len(), 1);
 }
+
+#[test]
+fn runs_with_nothing_in_common_and_a_foreign_history_are_sentences() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = runs(root.path());
+    // Run B's cases renamed: no case in common with run A.
+    let p = b.join("results/summary.json");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("test_e2e[", "test_e2e[other-")
+        .replace("\"case_name\": \"", "\"case_name\": \"other-");
+    std::fs::write(&p, text).unwrap();
+    // A history of some other test entirely.
+    let (s, j) = series(
+        "aggr_upload-unrelated",
+        0,
+        1,
+        "token_throughput",
+        30,
+        25,
+        -20.0,
+    );
+    let data = ReportData::from_runs(&[a, b], &[s], &[j]).unwrap();
+    let d = data.provenance_diff.as_ref().unwrap();
+    assert_eq!(d.common_cases, 0);
+    assert!(!d.fair);
+    assert_eq!(
+        d.verdict,
+        "Not comparable: the runs have no case in common."
+    );
+    assert!(
+        data.notes
+            .iter()
+            .any(|n| n == "The runs have no case in common: they are shown side by side, but no number is compared."),
+        "{:?}",
+        data.notes
+    );
+    assert!(
+        data.notes
+            .iter()
+            .any(|n| n.starts_with("1 verdict(s) belong to series of no case")),
+        "{:?}",
+        data.notes
+    );
+    let hist = data.history.as_ref().unwrap();
+    assert_eq!(hist.entries[0].test_id, None);
+    let out = tempfile::tempdir().unwrap();
+    let w = report::write(out.path(), &data).unwrap();
+    let html = std::fs::read_to_string(w.html).unwrap();
+    assert_csp_safe(&html);
+    assert!(html.contains("Series of no case in these runs"));
+    assert!(!html.contains("<h3>Numbers"), "nothing to compare");
+}

@@ -204,7 +204,7 @@ pub struct RunLine {
 pub fn metric_vs_concurrency(title: &str, y_desc: &str, lines: &[RunLine]) -> Result<String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (440, 280)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (430, 280)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let all = || lines.iter().flat_map(|l| l.points.iter());
         let (cmin, cmax) = all()
@@ -299,7 +299,7 @@ pub fn metric_vs_concurrency(title: &str, y_desc: &str, lines: &[RunLine]) -> Re
                 .background_style(WHITE.mix(0.9))
                 .border_style(GRID)
                 .label_font((FONT, 11))
-                .position(SeriesLabelPosition::UpperRight)
+                .position(SeriesLabelPosition::UpperLeft)
                 .draw()
                 .map_err(err)?;
         }
@@ -415,15 +415,19 @@ pub fn history(entry: &HistoryEntry, title: &str, unit: &str) -> Result<String> 
                     ))
                     .map_err(err)?;
                 chart
-                    .draw_series(std::iter::once(Text::new(
-                        format!(
-                            "{:+.1} %{}",
-                            cp.delta_pct,
-                            if cp.tentative { " (tentative)" } else { "" }
-                        ),
-                        (x, yb),
-                        (FONT, 11).into_font().color(&CHANGE),
-                    )))
+                    .draw_series(std::iter::once(
+                        // Beside the line, not on it; right of it unless too close to the end.
+                        EmptyElement::at((x, yb))
+                            + Text::new(
+                                format!(
+                                    "{:+.1} %{}",
+                                    cp.delta_pct,
+                                    if cp.tentative { " (tentative)" } else { "" }
+                                ),
+                                (if x > xa + (xb - xa) * 0.8 { -70 } else { 4 }, 2),
+                                (FONT, 11).into_font().color(&CHANGE),
+                            ),
+                    ))
                     .map_err(err)?;
             }
         }
