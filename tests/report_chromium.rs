@@ -251,6 +251,23 @@ fn an_inline_style_is_caught() {
         !csp_lines(&log).is_empty(),
         "a <style> element went unnoticed:\n{log}"
     );
+    // The blank-page check can fail: an empty page is caught.
+    std::fs::write(
+        page.join("blank.html"),
+        "<!DOCTYPE html><html><body></body></html>",
+    )
+    .unwrap();
+    let png = dir.join("blank.png");
+    shoot(
+        &chromium,
+        &format!("file://{}", page.join("blank.html").display()),
+        &png,
+    );
+    let px = pixels(&png);
+    assert!(
+        px.nonwhite < 0.03 && px.colours <= 50,
+        "a blank page passed as not blank"
+    );
     // And our own checker agrees.
     assert!(report::svg::csp_violation(&attr).is_some());
     assert!(report::svg::csp_violation(&element).is_some());

@@ -938,11 +938,18 @@ fn attach_history(
     judgements: &[Judgement],
     notes: &mut Vec<String>,
 ) -> HistorySection {
+    // The longest matching case name wins: `aggr_upload-cfg` must not take the series of
+    // `aggr_upload-cfg-srv` (whose names also start with `[aggr_upload-cfg-`).
     let case_of = |test_name: &str, network_name: &str, cases: &[CaseEntry]| {
-        cases.iter().position(|c| {
-            belongs(test_name, &c.test_id, &c.case_name)
-                || belongs(network_name, &c.test_id, &c.case_name)
-        })
+        cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                belongs(test_name, &c.test_id, &c.case_name)
+                    || belongs(network_name, &c.test_id, &c.case_name)
+            })
+            .max_by_key(|(_, c)| c.case_name.len())
+            .map(|(i, _)| i)
     };
     let by_key: HashMap<crate::history::SeriesKey, &Judgement> =
         judgements.iter().map(|j| (j.key(), j)).collect();
@@ -1051,6 +1058,33 @@ mod tests {
             id,
             "aggr_upload-cfg-srv"
         ));
+    }
+
+    #[test]
+    fn the_longest_case_name_takes_the_series() {
+        let case = |name: &str| CaseEntry {
+            test_id: format!("perf/test_perf_sanity.py::test_e2e[{name}]"),
+            case_name: name.into(),
+            mode: "single-agg".into(),
+            runs: vec![],
+            verdicts: vec![],
+        };
+        let mut cases = vec![case("aggr_upload-cfg"), case("aggr_upload-cfg-srv")];
+        let name = "perf_sanity[aggr_upload-cfg-srv-srv-con8]_bs:0_con:8";
+        let j: Judgement = serde_json::from_value(serde_json::json!({
+            "test_name": name, "network_name": name, "metric": "token_throughput",
+            "gpu_type": "GB200", "gpu_count": 4, "cluster": "c", "verdict": "ok",
+            "gating": true, "latest": null, "baseline": null, "delta_pct": null,
+            "threshold_pct": 5.0, "threshold_source": "", "cv_pct": null, "n": 0,
+            "baseline_from": null, "baseline_to": null, "change_points": [],
+            "explanation": ""
+        }))
+        .unwrap();
+        let mut notes = vec![];
+        attach_history(&mut cases, &[], &[j], &mut notes);
+        assert!(cases[0].verdicts.is_empty());
+        assert_eq!(cases[1].verdicts.len(), 1);
+        assert!(notes.is_empty());
     }
 
     #[test]
