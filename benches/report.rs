@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench --bench report` (optimised), or `cargo test --bench report` for a quick
 //! unoptimised figure. `PERF_RUN_BENCH_REPS` sets the repetitions (default 5; the median and
-//! the worst are printed).
+//! the worst are printed); `PERF_RUN_BENCH_KEEP=DIR` keeps the report written.
 
 #[path = "../tests/report_support/mod.rs"]
 mod report_support;
@@ -109,4 +109,13 @@ fn main() {
         html.matches("<svg width=").count(),
         size("report.json")
     );
+    // Keep the page to look at it (e.g. in Chromium): PERF_RUN_BENCH_KEEP=DIR.
+    if let Some(keep) = std::env::var_os("PERF_RUN_BENCH_KEEP") {
+        let keep = std::path::PathBuf::from(keep);
+        std::fs::create_dir_all(&keep).expect("create PERF_RUN_BENCH_KEEP");
+        for f in ["report.html", "report.css", "report.json"] {
+            std::fs::copy(out.join(f), keep.join(f)).expect("copy the report");
+        }
+        println!("  kept in {}", keep.display());
+    }
 }
