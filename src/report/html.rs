@@ -149,6 +149,19 @@ fn unit_of<'a>(d: &'a ReportData, metric: &str) -> &'a str {
 
 /// Render the page.
 pub fn render(d: &ReportData) -> Result<String> {
+    // A ReportData may come from a report.json written elsewhere: check the shape once so
+    // the drawing below can index runs by position.
+    if d.runs.is_empty() {
+        anyhow::bail!("the report has no run to show");
+    }
+    if let Some(c) = d.cases.iter().find(|c| c.runs.len() != d.runs.len()) {
+        anyhow::bail!(
+            "the report data is inconsistent: case {} has {} run slot(s) for {} run(s)",
+            crate::error::escape_for_message(&c.test_id),
+            c.runs.len(),
+            d.runs.len()
+        );
+    }
     let mut h = String::with_capacity(64 * 1024);
     let labels: Vec<String> = d
         .runs
@@ -891,6 +904,27 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(esc("a\u{0}b"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn inconsistent_data_is_an_error_not_a_panic() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("summary.json"),
+            r#"{"schema": "perf-run.summary", "version": 1, "cases": [{"test_id": "t", "status": "passed"}]}"#,
+        )
+        .unwrap();
+        let mut data = ReportData::from_runs(&[d.path().to_path_buf()], &[], &[]).unwrap();
+        assert!(render(&data).is_ok());
+        data.cases[0].runs.push(None);
+        assert!(
+            render(&data)
+                .unwrap_err()
+                .to_string()
+                .contains("inconsistent")
+        );
+        data.runs.clear();
+        assert!(render(&data).is_err());
     }
 
     #[test]
