@@ -204,6 +204,27 @@ pub enum Command {
     /// Write the man pages (perf-run.1 and one per subcommand) into a directory (packaging).
     #[command(hide = true)]
     Manpages(ManpagesArgs),
+    /// Write report.html, report.css and report.json for one or more runs (a comparison when
+    /// several), readable inside Jenkins.
+    Report(ReportArgs),
+}
+
+/// `perf-run report [RUN…] [--history] --output-dir DIR`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Run directories, run ids, or `perf-run extract` output directories (default: the newest
+    /// run). With several, the first is the reference the others are compared with.
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+
+    /// Add the history of every case (series, baselines, change points and verdicts) from the
+    /// local history store.
+    #[arg(long)]
+    pub history: bool,
+
+    /// Where to write report.html, report.css and report.json.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
 }
 
 /// `perf-run runs [--json]`, `perf-run runs prune --older-than 14d [--yes]`.

@@ -6,6 +6,7 @@ pub mod history;
 pub mod lifecycle;
 pub mod pipeline;
 pub mod render;
+pub mod report;
 pub mod run;
 pub mod runs;
 pub mod store;
@@ -45,6 +46,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Upload(args) => upload::run(*args).await,
         Command::Runs(args) => runs::run(args),
         Command::History(args) => history::run(*args).await,
+        Command::Report(args) => report::run(args),
         Command::Completions(args) => {
             use std::io::Write;
             let script = completion_script(args.shell);

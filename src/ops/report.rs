@@ -1,0 +1,111 @@
+//! `perf-run report [RUN…] [--history] --output-dir DIR`: the report of one run, or a
+//! comparison of several, as report.html + report.css + report.json (`crate::report`).
+//!
+//! The history comes through [`HistorySource`], so this command does not depend on how the
+//! history is stored: the integrator passes the SQLite store (or TRT_perf) in
+//! [`default_history`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::cli::ReportArgs;
+use crate::error::{Exit, UserError};
+use crate::history::Series;
+use crate::judge::Judgement;
+use crate::output;
+use crate::report::{self, ReportData};
+
+/// Where `--history` gets the series and verdicts of the cases of some runs.
+pub trait HistorySource {
+    /// The series of every case of `run_dirs` (any metric), oldest point first, and the
+    /// verdicts on them. An empty history is `Ok` with empty vectors, not an error.
+    fn load(&self, run_dirs: &[PathBuf]) -> Result<(Vec<Series>, Vec<Judgement>)>;
+}
+
+/// Any function of the run directories is a history source.
+impl<F> HistorySource for F
+where
+    F: Fn(&[PathBuf]) -> Result<(Vec<Series>, Vec<Judgement>)>,
+{
+    fn load(&self, run_dirs: &[PathBuf]) -> Result<(Vec<Series>, Vec<Judgement>)> {
+        self(run_dirs)
+    }
+}
+
+/// No history store in this build: `--history` says so in one sentence.
+pub struct NoHistory;
+
+impl HistorySource for NoHistory {
+    fn load(&self, _run_dirs: &[PathBuf]) -> Result<(Vec<Series>, Vec<Judgement>)> {
+        Err(UserError(
+            "--history needs the local history store (history.db), which this perf-run does not have yet; run `perf-run report` without --history.".into(),
+        )
+        .into())
+    }
+}
+
+/// The history source `perf-run report --history` uses. The integrator replaces this body
+/// with the history store's loader (one line), e.g.
+/// `Box::new(|dirs: &[PathBuf]| crate::history::load_for_runs(dirs))`.
+pub fn default_history() -> Box<dyn HistorySource> {
+    Box::new(NoHistory)
+}
+
+pub fn run(args: ReportArgs) -> Result<Exit> {
+    let source = default_history();
+    run_with(args, source.as_ref())
+}
+
+/// `perf-run report` with an explicit history source (tests, other front ends).
+pub fn run_with(args: ReportArgs, history: &dyn HistorySource) -> Result<Exit> {
+    let began = std::time::Instant::now();
+    let dirs: Vec<PathBuf> = if args.runs.is_empty() {
+        vec![resolve_run(None)?]
+    } else {
+        args.runs
+            .iter()
+            .map(|r| resolve_run(Some(r)))
+            .collect::<Result<_>>()?
+    };
+    let data = if args.history {
+        let (series, judgements) = history.load(&dirs)?;
+        ReportData::with_history(&dirs, &series, &judgements)?
+    } else {
+        ReportData::from_runs(&dirs, &[], &[])?
+    };
+    let written = report::write(&args.output_dir, &data)?;
+    for n in &data.notes {
+        output::warn(n);
+    }
+    output::info(format!(
+        "report of {} run(s), {} case(s) in {:.2} s: open {}",
+        data.runs.len(),
+        data.cases.len(),
+        began.elapsed().as_secs_f64(),
+        written.html.display()
+    ));
+    output::detail(format!(
+        "wrote {}",
+        written
+            .all()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(Exit::Success)
+}
+
+/// `RUN` as `perf-run status` reads it (a run directory, or a run id under the runs home;
+/// the newest run when omitted), plus what `perf-run extract` writes: a directory holding
+/// `summary.json`, or the file itself.
+pub fn resolve_run(arg: Option<&str>) -> Result<PathBuf> {
+    if let Some(a) = arg {
+        let p = Path::new(a);
+        if !p.join("run.json").is_file() && report::model::summary_of(p).is_some() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    Ok(crate::ops::run::find_run(arg)?.root)
+}
