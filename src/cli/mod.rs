@@ -145,6 +145,15 @@ impl From<ConnectionArgs> for ClusterArgs {
     }
 }
 
+impl From<Stage> for crate::judge::Stage {
+    fn from(s: Stage) -> Self {
+        match s {
+            Stage::PreMerge => crate::judge::Stage::PreMerge,
+            Stage::PostMerge => crate::judge::Stage::PostMerge,
+        }
+    }
+}
+
 impl ColorChoice {
     /// `None` = decide per stream.
     pub fn forced(self) -> Option<bool> {
@@ -498,6 +507,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_jobs: usize,
 
+    /// Judge the numbers against the history as this CI stage: `pre_merge` (10 % floor) fails
+    /// the run with exit 6 on a confirmed regression of a gating metric; `post_merge` (5 %
+    /// floor) only warns. Without it the numbers are still judged (post-merge thresholds, or the
+    /// --stage of the list) and the verdicts shown, never changing the exit code.
+    #[arg(long, value_enum, value_name = "STAGE", help_heading = "Verdicts")]
+    pub gate: Option<Stage>,
+
     #[command(flatten)]
     pub db: upload::DbArgs,
 }
@@ -555,6 +571,10 @@ pub struct ResumeArgs {
     /// Wait, collect and extract, but do not upload (what `perf-run wait` did).
     #[arg(long)]
     pub no_upload: bool,
+
+    /// Judge the numbers against the history with this gate (see `run --gate`).
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub gate: Option<Stage>,
 
     #[command(flatten)]
     pub db: upload::DbArgs,

@@ -86,13 +86,13 @@ pub async fn record_plan(
 /// The history step of `perf-run run`/`resume`, after the results are written: record the
 /// run directory into [`super::default_path`]. Never fails the run: a problem is one warning
 /// (and a run without a long CSV, e.g. nothing ran, records nothing).
-pub async fn record_after_run(run_dir: &Path) {
+pub async fn record_after_run(run_dir: &Path) -> Option<Recorded> {
     if !run_dir
         .join("results")
         .join("perf_script_test_results.csv")
         .is_file()
     {
-        return;
+        return None;
     }
     let path = super::default_path();
     let result = async {
@@ -111,15 +111,21 @@ pub async fn record_after_run(run_dir: &Path) {
     }
     .await;
     match result {
-        Ok(None) => {}
-        Ok(Some(r)) => crate::output::detail(format!("Recorded {}.", r.describe())),
-        Err(e) => crate::output::warn(format!(
-            "the run was not recorded into the local history {} ({}); the results are safe in {}, and `perf-run upload {}` records them later",
-            path.display(),
-            format!("{e:#}").trim_end_matches('.'),
-            run_dir.join("results").display(),
-            run_dir.display()
-        )),
+        Ok(None) => None,
+        Ok(Some(r)) => {
+            crate::output::detail(format!("Recorded {}.", r.describe()));
+            Some(r)
+        }
+        Err(e) => {
+            crate::output::warn(format!(
+                "the run was not recorded into the local history {} ({}); the results are safe in {}, and `perf-run upload {}` records them later",
+                path.display(),
+                format!("{e:#}").trim_end_matches('.'),
+                run_dir.join("results").display(),
+                run_dir.display()
+            ));
+            None
+        }
     }
 }
 

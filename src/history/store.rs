@@ -29,9 +29,13 @@ const ROWS_PER_INSERT: usize = 1000;
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The history of `$PERF_RUN_HOME` (else `./perf-runs`): `<runs home>/history.db`.
+/// The local history: `$PERF_RUN_HISTORY` (a history shared by runs homes, e.g. one per Jenkins
+/// build), else `<runs home>/history.db` (`$PERF_RUN_HOME`, else `./perf-runs`).
 pub fn default_path() -> PathBuf {
-    crate::journal::runs_home(&|k| std::env::var(k).ok()).join("history.db")
+    match std::env::var("PERF_RUN_HISTORY") {
+        Ok(p) if !p.is_empty() => PathBuf::from(p),
+        _ => crate::journal::runs_home(&|k| std::env::var(k).ok()).join("history.db"),
+    }
 }
 
 /// One case of a recorded run: where its numbers came from.

@@ -36,6 +36,10 @@ pub struct FinalizeInput<'a> {
     pub wall: Duration,
     pub upload: bool,
     pub db: &'a DbArgs,
+    /// `--gate`: a gating regression under `pre_merge` exits 6; `None` and `post_merge` warn.
+    pub gate: Option<crate::judge::Stage>,
+    /// The threshold stage the run's numbers are judged with (`verdicts::stage_of`).
+    pub stage: crate::judge::Stage,
 }
 
 /// sacct prints local times without a zone (`2026-11-22T17:57:25`).
@@ -252,6 +256,7 @@ pub fn run_exit(
     cases: &[results::CaseResult],
     interrupted: Option<Interrupt>,
     upload_pending: bool,
+    gate: Option<crate::judge::Stage>,
 ) -> Exit {
     if let Some(s) = interrupted {
         return s.exit();
@@ -262,7 +267,6 @@ pub fn run_exit(
         FailureClass::TestFailed,
         FailureClass::Timeout,
         FailureClass::Oom,
-        FailureClass::Regression,
     ]) {
         Exit::TestFailed
     } else if has(&[FailureClass::InvalidMeasurement]) {
@@ -271,6 +275,10 @@ pub fn run_exit(
         Exit::Infra
     } else if has(&[FailureClass::Cancelled]) {
         Exit::Cancelled
+    } else if gate == Some(crate::judge::Stage::PreMerge) && has(&[FailureClass::Regression]) {
+        // A regression fails only the pre-merge gate; otherwise it is the JUnit failure and
+        // the summary's warning, and the exit code says how the run itself went.
+        Exit::Regression
     } else if upload_pending {
         Exit::UploadPending
     } else {
@@ -364,14 +372,29 @@ pub fn print_summary(cases: &[results::CaseResult], results_dir: &Path, link: Op
 
 pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     let metrics = MetricConfig::builtin()?;
-    let cases = extract_all(i.rd, i.spec, i.results, &metrics);
+    let mut cases = extract_all(i.rd, i.spec, i.results, &metrics);
     let run = run_info(&i, &cases);
     let results_dir = i.rd.results_dir();
     results::write_outputs(&results_dir, &run, &cases)?;
     i.journal.record(Event::Extracted {
         results_dir: results_dir.display().to_string(),
     })?;
-    crate::history::record::record_after_run(&i.rd.root).await;
+    // The history, the verdicts against it, and the report (issue #11). None of them can lose
+    // the results written above: each failure is one warning.
+    let verdicts = match crate::history::record::record_after_run(&i.rd.root).await {
+        Some(rec) => super::verdicts::judge_run(&rec.run_key, i.stage).await,
+        None => super::verdicts::RunVerdicts::default(),
+    };
+    if super::verdicts::apply(&mut cases, &verdicts.judgements) {
+        results::write_outputs(&results_dir, &run, &cases)?;
+    }
+    match crate::report::write_for_run(&i.rd.root, &verdicts.series, &verdicts.judgements) {
+        Ok(w) => output::detail(format!("wrote the report {}", w.html.display())),
+        Err(e) => output::warn(format!(
+            "the report was not written ({}); the results are unaffected",
+            format!("{e:#}").trim_end_matches('.')
+        )),
+    }
     let mut interrupted = i.interrupted;
     let (link, upload_pending) = if i.upload && i.interrupted.is_none() {
         {
@@ -411,8 +434,12 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
         }
         (None, false)
     };
-    let exit = run_exit(&cases, interrupted, upload_pending);
+    let exit = run_exit(&cases, interrupted, upload_pending, i.gate);
     print_summary(&cases, &results_dir, link.as_deref());
+    let lines = super::verdicts::summary_lines(&verdicts.judgements);
+    if !lines.is_empty() {
+        crate::watch::progress::suspend(|| eprintln!("{}", lines.join("\n")));
+    }
     output::info(format!(
         "{}; {} ssh connection(s); {:.1} s",
         i.scheduler_summary,

@@ -11,6 +11,7 @@ pub mod run;
 pub mod runs;
 pub mod store;
 pub mod upload;
+pub mod verdicts;
 
 use anyhow::Result;
 
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
                     run: args.run,
                     follow: false,
                     no_upload: true,
+                    gate: None,
                     db: Default::default(),
                 },
                 false,
@@ -46,7 +48,7 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Upload(args) => upload::run(*args).await,
         Command::Runs(args) => runs::run(args),
         Command::History(args) => history::run(*args).await,
-        Command::Report(args) => report::run(args),
+        Command::Report(args) => report::run(args).await,
         Command::Completions(args) => {
             use std::io::Write;
             let script = completion_script(args.shell);

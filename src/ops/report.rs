@@ -1,9 +1,8 @@
 //! `perf-run report [RUN…] [--history] --output-dir DIR`: the report of one run, or a
 //! comparison of several, as report.html + report.css + report.json (`crate::report`).
 //!
-//! The history comes through [`HistorySource`], so this command does not depend on how the
-//! history is stored: the integrator passes the SQLite store (or TRT_perf) in
-//! [`default_history`].
+//! The history comes through [`HistorySource`], so the report does not depend on how the
+//! history is stored; [`run`] loads it from the local history store.
 
 use std::path::{Path, PathBuf};
 
@@ -45,16 +44,24 @@ impl HistorySource for NoHistory {
     }
 }
 
-/// The history source `perf-run report --history` uses. The integrator replaces this body
-/// with the history store's loader (one line), e.g.
-/// `Box::new(|dirs: &[PathBuf]| crate::history::load_for_runs(dirs))`.
-pub fn default_history() -> Box<dyn HistorySource> {
-    Box::new(NoHistory)
-}
-
-pub fn run(args: ReportArgs) -> Result<Exit> {
-    let source = default_history();
-    run_with(args, source.as_ref())
+/// `perf-run report`: with `--history`, the local history of the runs' series, judged as of
+/// each run (`ops::verdicts::history_for_runs`), loaded before the (synchronous) report.
+pub async fn run(args: ReportArgs) -> Result<Exit> {
+    if !args.history {
+        return run_with(args, &NoHistory);
+    }
+    let dirs: Vec<PathBuf> = if args.runs.is_empty() {
+        vec![resolve_run(None)?]
+    } else {
+        args.runs
+            .iter()
+            .map(|r| resolve_run(Some(r)))
+            .collect::<Result<_>>()?
+    };
+    let loaded =
+        crate::ops::verdicts::history_for_runs(&dirs, crate::judge::Stage::PostMerge).await?;
+    let source = move |_: &[PathBuf]| Ok(loaded.clone());
+    run_with(args, &source)
 }
 
 /// `perf-run report` with an explicit history source (tests, other front ends).

@@ -184,6 +184,9 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
                 wall: t0.elapsed(),
                 upload: false,
                 db,
+                // Nothing ran, so there is nothing to judge.
+                gate: None,
+                stage: crate::judge::Stage::PostMerge,
             })
             .await
         }
@@ -263,6 +266,11 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             wall: t0.elapsed(),
             upload,
             db: &args.db,
+            gate: args.gate.map(Into::into),
+            stage: crate::ops::verdicts::stage_of(
+                args.gate.map(Into::into),
+                args.render.select.stage,
+            ),
         })
         .await
     }
@@ -576,6 +584,8 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             wall: t0.elapsed(),
             upload: allow_upload && spec.upload,
             db: &args.db,
+            gate: args.gate.map(Into::into),
+            stage: crate::ops::verdicts::stage_of(args.gate.map(Into::into), None),
         })
         .await
     }

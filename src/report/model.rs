@@ -452,7 +452,9 @@ fn generated_at() -> DateTime<Utc> {
 
 /// Whether a series or verdict named `name` (a long-CSV `test_name`/`network_name`, or a test
 /// id) belongs to the case.
-fn belongs(name: &str, test_id: &str, case_name: &str) -> bool {
+/// Whether a history name (a series' `test_name` or `network_name`) belongs to the case
+/// `test_id` / `case_name` (the long CSV's naming); the longest matching case name should win.
+pub fn belongs(name: &str, test_id: &str, case_name: &str) -> bool {
     if name == test_id || (!case_name.is_empty() && name == case_name) {
         return true;
     }

@@ -156,12 +156,16 @@ fn row<W: Write>(
 
 /// Row state (§7.2: valid | invalid | failed). A case stopped by its time limit keeps the
 /// concurrency points that finished before it: their clients are valid rows (uploaded), while
-/// the case itself stays `timeout`.
+/// the case itself stays `timeout`. A case failed by a regression verdict measured correctly:
+/// its rows stay valid (uploaded and kept in the history), the case is `regression`.
 pub fn state_of(case: &CaseResult, client: &ClientResult) -> &'static str {
+    use crate::results::FailureClass;
     match case.status {
         CaseStatus::Failed
-            if case.failure_class == Some(crate::results::FailureClass::Timeout)
-                && client.validity == Validity::Valid =>
+            if matches!(
+                case.failure_class,
+                Some(FailureClass::Timeout | FailureClass::Regression)
+            ) && client.validity == Validity::Valid =>
         {
             "valid"
         }

@@ -125,6 +125,18 @@ def block_lines(v):
     return out
 
 
+
+def slowdown():
+    """PERF_RUN_STUB_SLOWDOWN: a factor > 0 on every latency (default 1), to make a
+    regression for perf-run's verdict tests. A bad value fails the client."""
+    text = os.environ.get("PERF_RUN_STUB_SLOWDOWN", "").strip()
+    if not text:
+        return 1.0
+    f = float(text)
+    if not f > 0:
+        raise ValueError(f"PERF_RUN_STUB_SLOWDOWN={text!r} is not a factor above 0")
+    return f
+
 def stub_sleep_s():
     """PERF_RUN_STUB_SLEEP_S: seconds the client spends "benchmarking" before its requests."""
     text = os.environ.get("PERF_RUN_STUB_SLEEP_S", "").strip()
@@ -189,7 +201,8 @@ def run(cmd, log_path, profile, knob="", stdout=None):
         out_len = sum(tokens) // len(tokens) if tokens else 0
         values = stub_numbers.compute(
             concurrency, max(1, num_prompts // concurrency), args.random_input_len,
-            args.random_output_len, failed=failed, out_len=out_len, **profile)
+            args.random_output_len, failed=failed, out_len=out_len, slowdown=slowdown(),
+            **profile)
         for err, count in errors.items():
             emit(f"Error type: {err}, Count: {count} requests")
         emit(f"Total failed requests: {failed}")

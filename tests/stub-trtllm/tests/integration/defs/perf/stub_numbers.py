@@ -39,13 +39,15 @@ def scale_failures(num_prompts, sample, failed_in_sample):
 
 
 def compute(concurrency, iterations, isl, osl, tp=1, ctx_tp=None, max_batch_size=512,
-            max_draft_len=0, failed=0, out_len=None):
+            max_draft_len=0, failed=0, out_len=None, slowdown=1.0):
     """Values of the benchmark block, in print order (unrounded floats / ints).
 
     tp: tensor parallel size of the server that decodes (aggregated server or gen worker).
     ctx_tp: tensor parallel size of the server that does prefill (ctx worker); default tp.
     failed: reported failed requests. out_len: tokens returned per successful request
     (default osl; 0 under the zero_tokens knob).
+    slowdown: every latency is this many times longer (PERF_RUN_STUB_SLOWDOWN), so
+    the throughputs are that many times lower.
     """
     ctx_tp = ctx_tp or tp
     out_len = osl if out_len is None else out_len
@@ -56,9 +58,9 @@ def compute(concurrency, iterations, isl, osl, tp=1, ctx_tp=None, max_batch_size
     spec = max_draft_len > 0
     al = 1.0 + 0.5 * max_draft_len
 
-    ttft = 10.0 + isl * c_eff / (100.0 * ctx_tp)
+    ttft = (10.0 + isl * c_eff / (100.0 * ctx_tp)) * slowdown
     if out_len > 1:
-        tpot = (4.0 + c_eff / 10.0) / (tp * al)
+        tpot = (4.0 + c_eff / 10.0) / (tp * al) * slowdown
         itl = tpot * al
         e2el = ttft + (out_len - 1) * tpot
     else:
