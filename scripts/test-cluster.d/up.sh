@@ -40,6 +40,8 @@ PKGS=(
   python3-pip python3-setuptools python3-wheel
   # building perf-run itself: sqlx's TLS (native-tls) links the system OpenSSL
   libssl-dev pkg-config
+  # the report's tests open report.html in a real headless browser under Jenkins' CSP
+  chromium
 )
 
 install_packages() {
