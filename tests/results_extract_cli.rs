@@ -161,6 +161,11 @@ fn junit_with_client_output_per_testcase() {
     assert!(rows.iter().any(|r| r.metric_type == "DISAGG_SERVER_E2EL"));
     let junit_out = std::fs::read_to_string(o.join("perf-run-junit.xml")).expect("junit");
     assert!(junit_out.contains(r#"<failure type="test_failed" message="pytest reported a failure: RuntimeError: server died"#));
+    // session_properties carries the benchmark's own start (the JUnit suite's timestamp), not
+    // the time of the extraction: the uploader stores it as the run's start.
+    let session = std::fs::read_to_string(o.join("session_properties.csv")).expect("session");
+    let row = session.lines().nth(1).expect("a row");
+    assert!(row.contains("2025-10-31 00:53:53"), "{session}");
 }
 
 #[test]

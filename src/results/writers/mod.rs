@@ -56,6 +56,10 @@ pub struct OutputWriter {
     /// (temporary, final) for every file, in write order.
     temps: Vec<(PathBuf, PathBuf)>,
     done: bool,
+    /// The earliest start and latest end of the cases' benchmarks: what session_properties
+    /// says (the uploader's run start and end), rather than when perf-run ran.
+    bench_start: Option<chrono::DateTime<chrono::Utc>>,
+    bench_end: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl OutputWriter {
@@ -83,6 +87,8 @@ impl OutputWriter {
             junit_body_file: None,
             temps: Vec::new(),
             done: false,
+            bench_start: None,
+            bench_end: None,
         };
         let long = w.open(LONG_CSV)?;
         w.long = Some(long_csv::LongCsv::new(long, run).map_err(|e| w.failed(LONG_CSV, e))?);
@@ -122,6 +128,14 @@ impl OutputWriter {
 
     /// Add one case to every output.
     pub fn add(&mut self, case: &CaseResult) -> anyhow::Result<()> {
+        let start = case.start.or(case.job.as_ref().and_then(|j| j.start));
+        let end = case.end.or(case.job.as_ref().and_then(|j| j.end));
+        if let Some(t) = start {
+            self.bench_start = Some(self.bench_start.map_or(t, |b| b.min(t)));
+        }
+        if let Some(t) = end {
+            self.bench_end = Some(self.bench_end.map_or(t, |b| b.max(t)));
+        }
         if let Some(w) = self.long.as_mut() {
             w.case(case)
                 .map_err(|e| io_ctx(e, &self.out_dir, LONG_CSV))?;
@@ -167,7 +181,14 @@ impl OutputWriter {
         }
         let session = self.open(SESSION_CSV)?;
         let mut session_w = session;
-        session::write(&mut session_w, &self.run).map_err(|e| io_ctx(e, &dir, SESSION_CSV))?;
+        let mut bench = self.run.clone();
+        if let Some(t) = self.bench_start {
+            bench.started = t;
+        }
+        if let Some(t) = self.bench_end {
+            bench.finished = Some(t);
+        }
+        session::write(&mut session_w, &bench).map_err(|e| io_ctx(e, &dir, SESSION_CSV))?;
         sync(session_w).map_err(|e| io_ctx(e, &dir, SESSION_CSV))?;
         if let Some(body) = self.junit.take() {
             let (body_w, counts) = body.into_parts();
