@@ -24,7 +24,21 @@ fn complete(words: &[&str]) -> Vec<String> {
         quoted.join(" "),
         words[cword],
     );
-    let out = Command::new("bash").arg("-c").arg(probe).output().unwrap();
+    // The script asks the installed `perf-run` for dynamic values: put this build first on PATH.
+    let bin = assert_cmd::cargo::cargo_bin("perf-run");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(probe)
+        .env("PATH", path)
+        .env_remove("TRTLLM_DIR")
+        .env_remove("PERF_RUN_CLUSTERS")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -32,6 +46,7 @@ fn complete(words: &[&str]) -> Vec<String> {
     );
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
 }
@@ -52,4 +67,40 @@ fn subcommand_options_and_values_complete() {
         subs.contains(&"render".to_string()) && subs.contains(&"resume".to_string()),
         "{subs:?}"
     );
+}
+
+#[test]
+fn dynamic_values_profile_and_config_names() {
+    let clusters = complete(&["perf-run", "run", "--cluster", ""]);
+    for p in ["gb200", "gb300", "local-test"] {
+        assert!(clusters.contains(&p.to_string()), "{clusters:?}");
+    }
+    assert_eq!(
+        complete(&["perf-run", "doctor", "--cluster", "gb3"]),
+        ["gb300"]
+    );
+    let stub = format!("{}/tests/stub-trtllm", env!("CARGO_MANIFEST_DIR"));
+    let configs = complete(&[
+        "perf-run",
+        "run",
+        "--trtllm-dir",
+        &stub,
+        "--config",
+        "deepseek_r1",
+    ]);
+    assert_eq!(
+        configs,
+        [
+            "deepseek_r1_fp4_v2_2_nodes_grace_blackwell",
+            "deepseek_r1_fp4_v2_grace_blackwell"
+        ]
+    );
+    // No checkout on the line and no TRTLLM_DIR: nothing to offer, no error.
+    assert!(complete(&["perf-run", "run", "--config", ""]).is_empty());
+    // Hidden subcommands are not offered.
+    let subs = complete(&["perf-run", ""]);
+    for hidden in ["wait", "manpages", "complete-values"] {
+        assert!(!subs.contains(&hidden.to_string()), "{subs:?}");
+    }
+    assert!(subs.contains(&"report".to_string()), "{subs:?}");
 }

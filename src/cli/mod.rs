@@ -213,6 +213,10 @@ pub enum Command {
     /// Write the man pages (perf-run.1 and one per subcommand) into a directory (packaging).
     #[command(hide = true)]
     Manpages(ManpagesArgs),
+    /// Print the values a completion script offers for an option (profile or config names),
+    /// given the words typed so far. Used by `perf-run completions bash`.
+    #[command(hide = true)]
+    CompleteValues(CompleteValuesArgs),
     /// Write report.html, report.css and report.json for one or more runs (a comparison when
     /// several), readable inside Jenkins.
     Report(ReportArgs),
@@ -584,6 +588,15 @@ pub struct ResumeArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub cluster: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompleteValuesArgs {
+    /// `clusters` or `configs`.
+    pub what: String,
+    /// The command line typed so far (its `--trtllm-dir` and `--clusters-file` are used).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

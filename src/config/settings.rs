@@ -655,7 +655,7 @@ fn local_user_name() -> Option<String> {
 }
 
 /// The profile file: `--clusters-file` > `PERF_RUN_CLUSTERS` > the default paths > built-in.
-fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSet>, bool)> {
+pub fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSet>, bool)> {
     if let Some(p) = cluster.conn.clusters_file.clone().or_else(|| {
         env("PERF_RUN_CLUSTERS")
             .filter(|v| !v.is_empty())

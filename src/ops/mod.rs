@@ -17,6 +17,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::error::Exit;
+use crate::output;
 
 pub async fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
@@ -61,6 +62,13 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
             write_manpages(&args.output_dir)?;
             Ok(Exit::Success)
         }
+        Command::CompleteValues(args) => {
+            let values = complete_values(&args.what, &args.words, &crate::config::process_env);
+            if !values.is_empty() {
+                output::data(values.join("\n"));
+            }
+            Ok(Exit::Success)
+        }
     }
 }
 
@@ -87,8 +95,92 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
     clap_complete::generate(shell, &mut cmd, "perf-run", &mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
     if shell == clap_complete::Shell::Bash {
-        text.replace("perf__subcmd__run", "perf__run")
+        let file_reply = "COMPREPLY=($(compgen -f \"${cur}\"))";
+        let mut out = String::with_capacity(text.len());
+        let mut pending: Option<&str> = None;
+        for line in text.replace("perf__subcmd__run", "perf__run").lines() {
+            let t = line.trim();
+            if t == "--cluster)" {
+                pending = Some("clusters");
+            } else if t == "--config)" {
+                pending = Some("configs");
+            } else if let Some(what) = pending.take()
+                && t == file_reply
+            {
+                // Values known at completion time: the profile names of the clusters file in
+                // use, the configs of the checkout on the line (or TRTLLM_DIR).
+                let indent = &line[..line.len() - line.trim_start().len()];
+                out.push_str(&format!(
+                    "{indent}COMPREPLY=($(compgen -W \"$(perf-run complete-values {what} \"${{COMP_WORDS[@]}}\" 2>/dev/null)\" -- \"${{cur}}\"))\n"
+                ));
+                continue;
+            }
+            if t.starts_with("opts=\"") && t.contains(" complete-values ") {
+                // The top level's subcommand list: clap_complete lists hidden subcommands too.
+                let shown: Vec<&str> = line
+                    .split(' ')
+                    .filter(|w| !HIDDEN_SUBCOMMANDS.contains(w))
+                    .collect();
+                out.push_str(&shown.join(" "));
+                out.push('\n');
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
     } else {
         text
+    }
+}
+
+/// Subcommands kept for old scripts or for packaging, not offered by completion.
+const HIDDEN_SUBCOMMANDS: [&str; 3] = ["wait", "manpages", "complete-values"];
+
+/// The candidates of `complete-values`: cluster profile names (from `--clusters-file`,
+/// `PERF_RUN_CLUSTERS`, the default paths or the built-in file) or config names (of the
+/// `--trtllm-dir` on the line, else `TRTLLM_DIR`). Anything unreadable gives no candidates.
+pub fn complete_values(
+    what: &str,
+    words: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let flag = |name: &str| -> Option<String> {
+        let eq = format!("{name}=");
+        words.iter().enumerate().find_map(|(i, w)| {
+            if w == name {
+                words.get(i + 1).cloned()
+            } else {
+                w.strip_prefix(&eq).map(str::to_string)
+            }
+        })
+    };
+    match what {
+        "clusters" => {
+            let args = crate::cli::ClusterArgs {
+                conn: crate::cli::ConnectionArgs {
+                    clusters_file: flag("--clusters-file").map(Into::into),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            match crate::config::settings::load_profile_set(&args, env) {
+                Ok((Some(set), _)) => set.profiles.keys().cloned().collect(),
+                _ => vec![],
+            }
+        }
+        "configs" => {
+            let Some(dir) = flag("--trtllm-dir").or_else(|| env("TRTLLM_DIR")) else {
+                return vec![];
+            };
+            match crate::config::layout::Layout::detect(std::path::Path::new(&dir)) {
+                Ok(l) => l.config_names(&[
+                    crate::config::perf_sanity::ConfigKind::Aggregated,
+                    crate::config::perf_sanity::ConfigKind::Disaggregated,
+                ]),
+                Err(_) => vec![],
+            }
+        }
+        _ => vec![],
     }
 }
