@@ -406,6 +406,13 @@ fn bad_input_is_one_sentence_each() {
             "No series matches -k `nothing_like_this` in the history",
         ));
     perf_run(home.path())
+        .args(["regress", "run-d10", "-k", "few"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "No series that run run-d10 measured matches -k `few` in the history",
+        ));
+    perf_run(home.path())
         .args(["regress", "no-such-run"])
         .assert()
         .code(2)

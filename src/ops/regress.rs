@@ -89,6 +89,7 @@ impl Sources {
         &self,
         filter: &SeriesFilter,
         k: Option<&str>,
+        run: Option<&str>,
         then: &str,
     ) -> anyhow::Error {
         if let Some(m) = &filter.metric {
@@ -119,7 +120,9 @@ impl Sources {
             (None, None) => "this selection".to_string(),
         };
         UserError(format!(
-            "No series matches {what} in the history {}, {then}; `perf-run history` lists the series.",
+            "No series {}matches {what} in the history {}, {then}; `perf-run history` lists the series.",
+            run.map(|r| format!("that run {r} measured "))
+                .unwrap_or_default(),
             self.path.display()
         ))
         .into()
@@ -402,14 +405,14 @@ pub async fn run(args: RegressArgs) -> Result<Exit> {
         None => sources.read(&filter).await?,
     };
     if series.is_empty() {
-        let then = match &run {
-            Some(r) => format!(
-                "among the series run {} measured, so nothing was judged",
-                r.label
-            ),
-            None => "so nothing was judged".to_string(),
-        };
-        return Err(sources.no_match(&filter, args.k.as_deref(), &then).await);
+        return Err(sources
+            .no_match(
+                &filter,
+                args.k.as_deref(),
+                run.as_ref().map(|r| r.label.as_str()),
+                "so nothing was judged",
+            )
+            .await);
     }
     let accepted = match &sources.store {
         Some(s) => s.acceptances(&filter).await?,
@@ -583,7 +586,7 @@ async fn accept(args: RegressArgs) -> Result<Exit> {
     let series = sources.read(&filter).await?;
     if series.is_empty() {
         return Err(sources
-            .no_match(&filter, Some(k), "so nothing was accepted")
+            .no_match(&filter, Some(k), None, "so nothing was accepted")
             .await);
     }
     let store = match &sources.store {
