@@ -292,6 +292,35 @@ fn a_past_run_is_judged_as_of_its_own_point() {
     let j = only(&v, "step");
     assert_eq!(j["verdict"], "regression");
     assert!((j["latest"].as_f64().unwrap() - 850.0).abs() < 10.0);
+    // A run whose own point is invalid is not judged on an older run's value.
+    let start = day(DAYS);
+    let mut body = HEADER.to_string();
+    body.push_str(&format!(
+        "step,step,0,{start},{start},invalid,bench,TOKEN_THROUGHPUT\n"
+    ));
+    body.push_str(&row("noise", 1000.0, "TOKEN_THROUGHPUT", &start));
+    upload(home.path(), &body, &start, "c30", "run-bad", "1.0");
+    let out = perf_run(home.path())
+        .args(["regress", "run-bad", "--json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "1 series of run run-bad (such as step token_throughput) have no valid measurement in it and are not judged",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v[0]["test_name"], "noise");
+    perf_run(home.path())
+        .args(["regress", "run-bad", "-k", "step", "--json"])
+        .assert()
+        .success()
+        .stdout("[]\n")
+        .stderr(predicate::str::contains(
+            "Run run-bad has no valid measurement in this selection, so there is nothing to judge.",
+        ));
     // A run judges only the series it measured: run-d10 has no `few`.
     let v = regress_json(home.path(), &["run-d10"], 0);
     assert_eq!(v.len(), 2, "{v:#?}");

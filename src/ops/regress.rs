@@ -414,6 +414,44 @@ pub async fn run(args: RegressArgs) -> Result<Exit> {
             )
             .await);
     }
+    // A run is judged on its own valid points: a series whose point in this run is invalid
+    // would otherwise be judged on an older run's value (R1 skips invalid points).
+    let series = match &run {
+        Some(r) => {
+            let (judged, invalid): (Vec<Series>, Vec<Series>) = series.into_iter().partition(|s| {
+                s.points
+                    .iter()
+                    .any(|p| p.run_key == r.run_key && p.valid && p.value.is_finite())
+            });
+            if !invalid.is_empty() {
+                output::warn(format!(
+                    "{} series of run {} (such as {} {}) have no valid measurement in it and are not judged; the run's summary gives their failure class.",
+                    invalid.len(),
+                    r.label,
+                    invalid[0].key.test_name,
+                    invalid[0].key.metric
+                ));
+            }
+            if judged.is_empty() {
+                // Not a mistake of the caller: the run's own exit code (3) reports it.
+                output::info(format!(
+                    "Run {} has no valid measurement{}, so there is nothing to judge.",
+                    r.label,
+                    if args.k.is_some() || filter.metric.is_some() {
+                        " in this selection"
+                    } else {
+                        ""
+                    }
+                ));
+                if args.json {
+                    output::data("[]");
+                }
+                return Ok(Exit::Success);
+            }
+            judged
+        }
+        None => series,
+    };
     let accepted = match &sources.store {
         Some(s) => s.acceptances(&filter).await?,
         None => Vec::new(),
