@@ -90,11 +90,16 @@ impl Gauss {
     }
 }
 
-/// The 30-day history, built once and copied into each test's home.
+/// The 30-day history, built once per process and copied into each test's home.
 fn template() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
+        // Under cargo's scratch directory for tests, one per process (nextest runs every test
+        // in a process of its own), replaced on the next run of the same pid.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("regress-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let mut g = Gauss(0x9E37_79B9_7F4A_7C15);
         for i in 0..DAYS {
             let start = day(i);
