@@ -696,6 +696,22 @@ fn run_directories_are_compared_and_judged_by_run_id() {
         "{v:#?}"
     );
 
+    // A directory with results but no journal is a run too.
+    std::fs::remove_file(b.join("run.json")).unwrap();
+    let out = perf_run(root.path())
+        .args(["compare", "run-a"])
+        .arg(&b)
+        .arg("--json")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let c2: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(c2["run_b"], "run-b");
+    assert_eq!(c2["rows"].as_array().unwrap().len(), rows.len());
+    std::fs::write(b.join("run.json"), run_json.to_string()).unwrap();
+
     // Recorded (perf-run upload RUN): the same run resolves to its history key, once.
     perf_run(root.path())
         .arg("upload")

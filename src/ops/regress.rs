@@ -173,7 +173,8 @@ pub struct ResolvedRun {
 }
 
 /// Resolve RUN: a run directory or a run id under the runs home (as `perf-run status` reads
-/// it), else a run key of the local history or a unique prefix of one (at least 6 characters).
+/// it), a directory holding `results/perf_script_test_results.csv` without a journal, else a
+/// run key of the local history or a unique prefix of one (at least 6 characters).
 pub async fn resolve_run(arg: &str, sources: &Sources) -> Result<ResolvedRun> {
     let home = crate::journal::runs_home(&crate::config::process_env);
     let trimmed = arg.trim();
@@ -195,6 +196,35 @@ pub async fn resolve_run(arg: &str, sources: &Sources) -> Result<ResolvedRun> {
             run_key: record.run_key.clone(),
             source: RunSource::Dir {
                 root: rd.root,
+                record: Box::new(record),
+                recorded,
+            },
+        });
+    }
+    // A directory with results but no journal (copied results, an archived Jenkins workspace).
+    let dir = Path::new(trimmed);
+    if !trimmed.is_empty()
+        && dir
+            .join("results")
+            .join("perf_script_test_results.csv")
+            .is_file()
+    {
+        let opts = UploadOptions {
+            env: perfdb::runinfo::from_env(&crate::config::process_env),
+            ..Default::default()
+        };
+        let record = history::record::run_record_from_dir(dir, &opts)?;
+        let recorded = sources.run_keys().await?.contains(&record.run_key);
+        let label = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| trimmed.to_string());
+        return Ok(ResolvedRun {
+            label,
+            run_key: record.run_key.clone(),
+            source: RunSource::Dir {
+                root: dir.to_path_buf(),
                 record: Box::new(record),
                 recorded,
             },
