@@ -636,8 +636,9 @@ pub enum StageArg {
 /// `perf-run regress --accept -k EXPR [--metric M] --since TIME --reason TEXT`.
 #[derive(Debug, Clone, Args)]
 pub struct RegressArgs {
-    /// A run directory, a run id under PERF_RUN_HOME, or a run key of the history (or its
-    /// first 12 characters). Default: the newest point of every series.
+    /// A run directory (or any directory with results/), a run id under PERF_RUN_HOME, or a run
+    /// key of the history (or its first 12 characters). Default: the newest point of every
+    /// series.
     #[arg(value_name = "RUN", conflicts_with = "accept")]
     pub run: Option<String>,
 
@@ -687,8 +688,8 @@ pub struct RegressArgs {
 /// `perf-run compare RUN_A RUN_B [--json]`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// The reference run: a run directory, a run id under PERF_RUN_HOME, or a run key of the
-    /// history (or its first 12 characters).
+    /// The reference run: a run directory (or any directory with results/), a run id under
+    /// PERF_RUN_HOME, or a run key of the history (or its first 12 characters).
     #[arg(value_name = "RUN_A")]
     pub run_a: String,
 
