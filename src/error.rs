@@ -20,7 +20,8 @@ pub enum Exit {
     Infra = 4,
     /// Results are safe on disk but the database upload is pending in the spool.
     UploadPending = 5,
-    /// `--gate pre_merge`: a confirmed regression of a gating metric (docs/verdicts.md).
+    /// A confirmed regression of a gating metric under the pre-merge gate
+    /// (`perf-run regress --stage pre_merge`, `--gate pre_merge`; docs/verdicts.md).
     Regression = 6,
     /// A job was cancelled by someone else (scancel, admin, preemption).
     Cancelled = 7,

@@ -208,6 +208,11 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show the measurement history: one series per test, metric, GPU type and count, cluster.
     History(Box<HistoryArgs>),
+    /// Judge a run against the history: regression, suspect, ok, … with an explanation for each.
+    #[command(after_help = REGRESS_HELP)]
+    Regress(Box<RegressArgs>),
+    /// Two runs side by side: values, delta, noise band and whether the comparison is fair.
+    Compare(Box<CompareArgs>),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Write the man pages (perf-run.1 and one per subcommand) into a directory (packaging).
@@ -633,6 +638,103 @@ pub struct HistoryArgs {
     pub limit: Option<usize>,
 
     /// Read the local history only, even when a TRT_perf database is configured.
+    #[arg(long)]
+    pub local_only: bool,
+
+    #[command(flatten)]
+    pub db: upload::DbArgs,
+}
+
+const REGRESS_HELP: &str = "\
+Examples:
+  perf-run regress                                   judge the newest point of every series
+  perf-run regress RUN --stage pre_merge             judge one run; exit 6 on a gating regression
+  perf-run regress -k llama --metric token_throughput --json
+  perf-run regress --accept -k llama --since 2026-11-20 --reason 'new default batch size'
+
+Rules, thresholds and the explanation of every verdict: docs/verdicts.md.";
+
+/// Which gate `perf-run regress --stage` judges for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StageArg {
+    /// 10 % threshold floor; a confirmed regression of a gating metric exits 6.
+    #[value(name = "pre_merge", alias = "pre-merge")]
+    PreMerge,
+    /// 5 % threshold floor; regressions are reported, the exit code stays 0.
+    #[value(name = "post_merge", alias = "post-merge")]
+    PostMerge,
+}
+
+/// `perf-run regress [RUN] [-k EXPR] [--metric M] [--stage S] [--gate-latencies] [--json]`,
+/// `perf-run regress --accept -k EXPR [--metric M] --since TIME --reason TEXT`.
+#[derive(Debug, Clone, Args)]
+pub struct RegressArgs {
+    /// A run directory (or any directory with results/), a run id under PERF_RUN_HOME, or a run
+    /// key of the history (or its first 12 characters). Default: the newest point of every
+    /// series.
+    #[arg(value_name = "RUN", conflicts_with = "accept")]
+    pub run: Option<String>,
+
+    /// Only series whose test name matches this pytest-style expression (`and`, `or`, `not`).
+    #[arg(short = 'k', value_name = "EXPR")]
+    pub k: Option<String>,
+
+    /// Only this metric (e.g. token_throughput, total_token_throughput, first_token_time).
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+
+    /// The gate: pre_merge (10 % floor, exit 6 on a gating regression) or post_merge (5 %
+    /// floor, warn only).
+    #[arg(long, value_enum, default_value = "post_merge")]
+    pub stage: StageArg,
+
+    /// Latencies (TTFT, TPOT, ITL, E2EL, *_time) gate too, not only the token throughputs.
+    #[arg(long)]
+    pub gate_latencies: bool,
+
+    /// Print a JSON array of verdicts on stdout (with --accept: of the acceptances).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Record that the level of the series matching -k (and --metric) since --since is the new
+    /// normal: it becomes their baseline.
+    #[arg(long)]
+    pub accept: bool,
+
+    /// With --accept: from when the new level counts (a change point's start time), e.g.
+    /// `2026-11-20`, `2026-11-20 08:00:00` or RFC 3339; UTC unless a zone is given.
+    #[arg(long, value_name = "TIME", requires = "accept")]
+    pub since: Option<String>,
+
+    /// With --accept: why the change is intended (recorded with the acceptance).
+    #[arg(long, value_name = "TEXT", requires = "accept")]
+    pub reason: Option<String>,
+
+    /// Read the local history only, even when a TRT_perf database is configured.
+    #[arg(long)]
+    pub local_only: bool,
+
+    #[command(flatten)]
+    pub db: upload::DbArgs,
+}
+
+/// `perf-run compare RUN_A RUN_B [--json]`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The reference run: a run directory (or any directory with results/), a run id under
+    /// PERF_RUN_HOME, or a run key of the history (or its first 12 characters).
+    #[arg(value_name = "RUN_A")]
+    pub run_a: String,
+
+    /// The run compared with it (deltas are B against A).
+    #[arg(value_name = "RUN_B")]
+    pub run_b: String,
+
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read the noise from the local history only, even when a TRT_perf database is configured.
     #[arg(long)]
     pub local_only: bool,
 

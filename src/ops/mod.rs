@@ -1,10 +1,12 @@
 //! Operations: one function per command. Commands only parse (src/cli); operations do the work.
 
+pub mod compare;
 pub mod extract;
 pub mod finalize;
 pub mod history;
 pub mod lifecycle;
 pub mod pipeline;
+pub mod regress;
 pub mod render;
 pub mod report;
 pub mod run;
@@ -49,6 +51,8 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Upload(args) => upload::run(*args).await,
         Command::Runs(args) => runs::run(args),
         Command::History(args) => history::run(*args).await,
+        Command::Regress(args) => regress::run(*args).await,
+        Command::Compare(args) => compare::run(*args).await,
         Command::Report(args) => report::run(args).await,
         Command::Completions(args) => {
             use std::io::Write;

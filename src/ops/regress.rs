@@ -1,0 +1,754 @@
+//! `perf-run regress`: the verdicts of the history (`crate::judge`) for the newest point of
+//! every series, or for one run as it was judged when it ran; `--accept` records that a change
+//! is the new normal. Also the pieces `perf-run compare` shares: opening both history sources
+//! and resolving a RUN argument (run directory, run id or run key).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::cli::upload::DbArgs;
+use crate::cli::{RegressArgs, StageArg};
+use crate::config::kexpr::KExpr;
+use crate::error::{Exit, UserError, escape_for_message};
+use crate::history::record::short_key;
+use crate::history::{
+    self, Acceptance, Direction, HistoryStore, Point, Provenance, RunRecord, Series, SeriesFilter,
+    SeriesKey,
+};
+use crate::judge::{
+    JudgeOptions, Judgement, Stage, Verdict, fails_gate, judge_all, needs_attention,
+};
+use crate::output;
+use crate::perfdb::{self, DbSettings, UploadOptions};
+
+/// The two history sources a command reads: the local store (when its file exists) and
+/// TRT_perf (when a database host is configured and `--local-only` is not given).
+pub struct Sources {
+    pub path: PathBuf,
+    pub store: Option<HistoryStore>,
+    pub db: Option<DbSettings>,
+    /// No run is recorded locally (or there is no file).
+    pub local_empty: bool,
+}
+
+impl Sources {
+    /// Open the history of `$PERF_RUN_HOME` for reading (never creates it). A foreign file is
+    /// one sentence (exit 2).
+    pub async fn open(local_only: bool, db_args: &DbArgs) -> Result<Sources> {
+        let db = if local_only {
+            None
+        } else {
+            Some(DbSettings::resolve(db_args, &crate::config::process_env)?)
+        };
+        let db = db.filter(|d| d.host.is_some());
+        let path = history::default_path();
+        let store = HistoryStore::open_if_exists(&path).await?;
+        let local_empty = match &store {
+            Some(s) => s.is_empty().await?,
+            None => true,
+        };
+        Ok(Sources {
+            path,
+            store,
+            db,
+            local_empty,
+        })
+    }
+
+    /// Neither source has anything to read.
+    pub fn is_empty(&self) -> bool {
+        self.local_empty && self.db.is_none()
+    }
+
+    /// The series passing `filter` from both sources; a TRT_perf failure is one warning.
+    pub async fn read(&self, filter: &SeriesFilter) -> Result<Vec<Series>> {
+        let read = history::read_series(self.store.as_ref(), self.db.as_ref(), filter).await?;
+        if let Some(e) = &read.trt_perf_error {
+            output::warn(format!(
+                "The TRT_perf database could not be read, so only the local history is used: {}",
+                e.trim_end()
+            ));
+        }
+        Ok(read.series)
+    }
+
+    /// The run keys of the local history, newest first.
+    pub async fn run_keys(&self) -> Result<Vec<String>> {
+        match &self.store {
+            Some(s) => s.run_keys().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Why nothing matched `filter`: the closest metric names when `--metric` names none that
+    /// exists, else "no series matches -k …". `then` ends the sentence ("so nothing was judged").
+    pub async fn no_match(
+        &self,
+        filter: &SeriesFilter,
+        k: Option<&str>,
+        run: Option<&str>,
+        then: &str,
+    ) -> anyhow::Error {
+        if let Some(m) = &filter.metric {
+            let mut known = match &self.store {
+                Some(s) => s.metrics().await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            if self.db.is_some() {
+                let all = SeriesFilter {
+                    metric: None,
+                    ..filter.clone()
+                };
+                if let Ok(r) = history::read_series(None, self.db.as_ref(), &all).await {
+                    known.extend(r.series.into_iter().map(|s| s.key.metric));
+                }
+            }
+            known.sort();
+            known.dedup();
+            if !known.contains(m) {
+                return UserError(crate::ops::history::no_such_metric(m, &known, &self.path))
+                    .into();
+            }
+        }
+        let what = match (k, &filter.metric) {
+            (Some(k), Some(m)) => format!("-k `{}` with metric {m}", escape_for_message(k)),
+            (Some(k), None) => format!("-k `{}`", escape_for_message(k)),
+            (None, Some(m)) => format!("metric {m}"),
+            (None, None) => "this selection".to_string(),
+        };
+        UserError(format!(
+            "No series {}matches {what} in the history {}, {then}; `perf-run history` lists the series.",
+            run.map(|r| format!("that run {r} measured "))
+                .unwrap_or_default(),
+            self.path.display()
+        ))
+        .into()
+    }
+}
+
+/// `-k EXPR` parsed, with the sentence `perf-run history` gives for a bad one.
+pub fn parse_k(k: Option<&str>) -> Result<Option<KExpr>> {
+    match k {
+        Some(k) => Ok(Some(KExpr::parse(k).map_err(|e| {
+            UserError(format!(
+                "The -k expression is not valid: {}.",
+                e.0.trim_end_matches('.')
+            ))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// `--metric` trimmed; empty = none.
+pub fn clean_metric(m: Option<&str>) -> Option<String> {
+    m.map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Where a RUN argument's measurements come from.
+#[derive(Debug, Clone)]
+pub enum RunSource {
+    /// A run directory: its results, read directly (`record`), and whether the history holds
+    /// the same run key.
+    Dir {
+        root: PathBuf,
+        record: Box<RunRecord>,
+        recorded: bool,
+    },
+    /// A run key of the local history (e.g. a `perf-run upload --source-metric-csv` upload).
+    Key,
+}
+
+/// A RUN argument resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedRun {
+    /// How sentences name the run: the run id, or the first 12 characters of the key.
+    pub label: String,
+    pub run_key: String,
+    pub source: RunSource,
+}
+
+/// Resolve RUN: a run directory or a run id under the runs home (as `perf-run status` reads
+/// it), a directory holding `results/perf_script_test_results.csv` without a journal, else a
+/// run key of the local history or a unique prefix of one (at least 6 characters).
+pub async fn resolve_run(arg: &str, sources: &Sources) -> Result<ResolvedRun> {
+    let home = crate::journal::runs_home(&crate::config::process_env);
+    let trimmed = arg.trim();
+    if !trimmed.is_empty()
+        && (Path::new(trimmed).join("run.json").is_file()
+            || home.join(trimmed).join("run.json").is_file())
+    {
+        let rd = crate::ops::run::find_run(Some(trimmed))?;
+        // The run values of the environment, as the history step after `perf-run run` reads
+        // them, so the key is the one that step recorded.
+        let opts = UploadOptions {
+            env: perfdb::runinfo::from_env(&crate::config::process_env),
+            ..Default::default()
+        };
+        let record = history::record::run_record_from_dir(&rd.root, &opts)?;
+        let recorded = sources.run_keys().await?.contains(&record.run_key);
+        return Ok(ResolvedRun {
+            label: rd.run_id.clone(),
+            run_key: record.run_key.clone(),
+            source: RunSource::Dir {
+                root: rd.root,
+                record: Box::new(record),
+                recorded,
+            },
+        });
+    }
+    // A directory with results but no journal (copied results, an archived Jenkins workspace).
+    let dir = Path::new(trimmed);
+    if !trimmed.is_empty()
+        && dir
+            .join("results")
+            .join("perf_script_test_results.csv")
+            .is_file()
+    {
+        let opts = UploadOptions {
+            env: perfdb::runinfo::from_env(&crate::config::process_env),
+            ..Default::default()
+        };
+        let record = history::record::run_record_from_dir(dir, &opts)?;
+        let recorded = sources.run_keys().await?.contains(&record.run_key);
+        let label = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| trimmed.to_string());
+        return Ok(ResolvedRun {
+            label,
+            run_key: record.run_key.clone(),
+            source: RunSource::Dir {
+                root: dir.to_path_buf(),
+                record: Box::new(record),
+                recorded,
+            },
+        });
+    }
+    let keys = sources.run_keys().await?;
+    let lower = trimmed.to_ascii_lowercase();
+    let found: Vec<&String> = match keys.iter().find(|k| k.as_str() == trimmed) {
+        Some(k) => vec![k],
+        None if lower.len() >= 6 => keys.iter().filter(|k| k.starts_with(&lower)).collect(),
+        None => Vec::new(),
+    };
+    match found.as_slice() {
+        [k] => Ok(ResolvedRun {
+            label: short_key(k).to_string(),
+            run_key: (*k).clone(),
+            source: RunSource::Key,
+        }),
+        [] => Err(UserError(format!(
+            "There is no run `{}`: it is not a run directory, not a run id under {}, and no run key of the history {} {} it (`perf-run history --json` shows the run keys of the points).",
+            escape_for_message(arg),
+            home.display(),
+            sources.path.display(),
+            if sources.local_empty {
+                "(which is empty) matches"
+            } else {
+                "starts with"
+            }
+        ))
+        .into()),
+        many => Err(UserError(format!(
+            "The run key prefix `{}` matches {} runs of the history ({}, …); give more characters.",
+            escape_for_message(arg),
+            many.len(),
+            many.iter()
+                .take(2)
+                .map(|k| short_key(k).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into()),
+    }
+}
+
+/// The key a measurement of a record belongs to.
+fn key_of(m: &history::Measurement) -> SeriesKey {
+    SeriesKey {
+        test_name: m.test_name.clone(),
+        network_name: m.network_name.clone(),
+        metric: m.metric.clone(),
+        gpu_type: m.gpu_type.clone(),
+        gpu_count: m.gpu_count,
+        cluster: m.cluster.clone(),
+    }
+}
+
+/// The points of a run read from its directory (as the history would record them): one per
+/// measurement with a numeric value, with the provenance of its case.
+pub fn record_points(rec: &RunRecord) -> Vec<(SeriesKey, Point)> {
+    rec.measurements
+        .iter()
+        .filter_map(|m| {
+            let value = m.value?;
+            let case = m.case.and_then(|i| rec.cases.get(i));
+            let provenance = Provenance {
+                config_hash: case.and_then(|c| c.config_hash.clone()),
+                config_name: case.and_then(|c| c.config_name.clone()),
+                container_image: case
+                    .and_then(|c| c.container_image.clone())
+                    .or_else(|| rec.container_image.clone()),
+                trtllm_version: rec.trtllm_version.clone(),
+                nodes: case.and_then(|c| c.nodes),
+            };
+            Some((
+                key_of(m),
+                Point {
+                    time: rec.start_time,
+                    value,
+                    commit: rec.commit.clone(),
+                    commit_time: rec.commit_time,
+                    run_key: rec.run_key.clone(),
+                    valid: m.valid,
+                    failure_class: m.failure_class.clone(),
+                    source: "run_dir".to_string(),
+                    provenance,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The series of the keys `run` measured (passing `filter`), and the run's start time.
+///
+/// A run the history holds is read from it. A run directory whose key the history does not
+/// hold (not recorded yet, or recorded with other run values of the environment) adds its own
+/// points to the history's series; history points at the run's exact start time are taken
+/// for the same run under another key and left out.
+pub async fn series_of_run(
+    run: &ResolvedRun,
+    sources: &Sources,
+    filter: &SeriesFilter,
+) -> Result<(Vec<Series>, Option<DateTime<Utc>>)> {
+    match &run.source {
+        RunSource::Dir {
+            record,
+            recorded: false,
+            ..
+        } => {
+            let start = record.start_time;
+            let mut own: BTreeMap<SeriesKey, Vec<Point>> = BTreeMap::new();
+            for (k, p) in record_points(record) {
+                if filter.matches_key(&k) {
+                    own.entry(k).or_default().push(p);
+                }
+            }
+            let wanted: HashSet<&SeriesKey> = own.keys().collect();
+            let mut out: Vec<Series> = if sources.is_empty() || wanted.is_empty() {
+                Vec::new()
+            } else {
+                sources
+                    .read(filter)
+                    .await?
+                    .into_iter()
+                    .filter(|s| wanted.contains(&s.key))
+                    .collect()
+            };
+            for s in &mut out {
+                s.points.retain(|p| p.time != start);
+            }
+            for (k, pts) in own {
+                match out.iter_mut().find(|s| s.key == k) {
+                    Some(s) => s.points.extend(pts),
+                    None => out.push(Series {
+                        direction: Direction::of_metric(&k.metric),
+                        key: k,
+                        points: pts,
+                    }),
+                }
+            }
+            for s in &mut out {
+                s.points.sort_by_key(|p| p.time);
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok((out, Some(start)))
+        }
+        _ => {
+            let f = SeriesFilter {
+                series_of_run: Some(run.run_key.clone()),
+                ..filter.clone()
+            };
+            let series = sources.read(&f).await?;
+            let start = match &run.source {
+                RunSource::Dir { record, .. } => Some(record.start_time),
+                RunSource::Key => series
+                    .iter()
+                    .flat_map(|s| s.points.iter())
+                    .find(|p| p.run_key == run.run_key)
+                    .map(|p| p.time),
+            };
+            Ok((series, start))
+        }
+    }
+}
+
+fn stage_of(s: StageArg) -> Stage {
+    match s {
+        StageArg::PreMerge => Stage::PreMerge,
+        StageArg::PostMerge => Stage::PostMerge,
+    }
+}
+
+pub async fn run(args: RegressArgs) -> Result<Exit> {
+    if args.accept {
+        return accept(args).await;
+    }
+    let k_expr = parse_k(args.k.as_deref())?;
+    let metric = clean_metric(args.metric.as_deref());
+    let sources = Sources::open(args.local_only, &args.db).await?;
+    let filter = SeriesFilter {
+        k_expr,
+        metric,
+        ..Default::default()
+    };
+    let stage = stage_of(args.stage);
+    let mut opts = JudgeOptions::new(stage);
+    opts.gate_latencies = args.gate_latencies;
+
+    let run = match &args.run {
+        Some(r) => Some(resolve_run(r, &sources).await?),
+        None => None,
+    };
+    if run.is_none() && sources.is_empty() {
+        output::info(format!(
+            "The history {} is empty, so there is nothing to judge yet (`perf-run run` and `perf-run upload` record every run into it).",
+            sources.path.display()
+        ));
+        if args.json {
+            output::data("[]");
+        }
+        return Ok(Exit::Success);
+    }
+    let series = match &run {
+        Some(r) => {
+            let (series, start) = series_of_run(r, &sources, &filter).await?;
+            opts.now = start;
+            series
+        }
+        None => sources.read(&filter).await?,
+    };
+    if series.is_empty() {
+        return Err(sources
+            .no_match(
+                &filter,
+                args.k.as_deref(),
+                run.as_ref().map(|r| r.label.as_str()),
+                "so nothing was judged",
+            )
+            .await);
+    }
+    // A run is judged on its own valid points: a series whose point in this run is invalid
+    // would otherwise be judged on an older run's value (R1 skips invalid points).
+    let series = match &run {
+        Some(r) => {
+            let (judged, invalid): (Vec<Series>, Vec<Series>) = series.into_iter().partition(|s| {
+                s.points
+                    .iter()
+                    .any(|p| p.run_key == r.run_key && p.valid && p.value.is_finite())
+            });
+            if !invalid.is_empty() {
+                output::warn(format!(
+                    "{} series of run {} (such as {} {}) have no valid measurement in it and are not judged; the run's summary gives their failure class.",
+                    invalid.len(),
+                    r.label,
+                    invalid[0].key.test_name,
+                    invalid[0].key.metric
+                ));
+            }
+            if judged.is_empty() {
+                // Not a mistake of the caller: the run's own exit code (3) reports it.
+                output::info(format!(
+                    "Run {} has no valid measurement{}, so there is nothing to judge.",
+                    r.label,
+                    if args.k.is_some() || filter.metric.is_some() {
+                        " in this selection"
+                    } else {
+                        ""
+                    }
+                ));
+                if args.json {
+                    output::data("[]");
+                }
+                return Ok(Exit::Success);
+            }
+            judged
+        }
+        None => series,
+    };
+    let accepted = match &sources.store {
+        Some(s) => s.acceptances(&filter).await?,
+        None => Vec::new(),
+    };
+    let judgements = judge_all(&series, &accepted, &opts);
+    let failed = judgements.iter().filter(|j| fails_gate(j, stage)).count();
+
+    if args.json {
+        output::data(serde_json::to_string_pretty(&judgements)?);
+    } else {
+        output::data(human(&judgements, run.as_ref(), stage));
+    }
+    let regressions = judgements
+        .iter()
+        .filter(|j| j.verdict == Verdict::Regression)
+        .count();
+    if failed > 0 {
+        output::error(format!(
+            "The pre-merge gate fails: {failed} gating metric(s) regressed (exit 6); the lines above explain each, and `perf-run regress --accept` records an intended change."
+        ));
+        return Ok(Exit::Regression);
+    }
+    if regressions > 0 {
+        output::warn(format!(
+            "{regressions} regression(s) found; {} does not fail on them{}.",
+            match stage {
+                Stage::PreMerge => "the pre-merge gate",
+                Stage::PostMerge => "post-merge",
+            },
+            match stage {
+                Stage::PreMerge =>
+                    " because none is of a gating metric (--gate-latencies makes latencies gate)",
+                Stage::PostMerge => " (it warns; --stage pre_merge fails with exit 6)",
+            }
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// How a verdict line names its series: test, network when it differs, GPU, cluster.
+fn label(j: &Judgement) -> String {
+    let mut out = j.test_name.clone();
+    if !j.network_name.eq_ignore_ascii_case(&j.test_name) {
+        out.push_str(&format!(" ({})", j.network_name));
+    }
+    let gpu = if j.gpu_type.is_empty() {
+        "unknown GPU".to_string()
+    } else {
+        j.gpu_type.clone()
+    };
+    out.push_str(&format!(" [{gpu}"));
+    if j.gpu_count > 0 {
+        out.push_str(&format!(" × {}", j.gpu_count));
+    }
+    if !j.cluster.is_empty() {
+        out.push_str(&format!(", {}", j.cluster));
+    }
+    out.push(']');
+    out
+}
+
+fn line(j: &Judgement) -> String {
+    format!("{:<17} {}: {}", j.verdict.as_str(), label(j), j.explanation)
+}
+
+/// The human view: one line per series needing attention (worst first), the count of every
+/// verdict, then the other series with their explanations.
+pub fn human(judgements: &[Judgement], run: Option<&ResolvedRun>, stage: Stage) -> String {
+    let rank = |v: Verdict| match v {
+        Verdict::Regression => 0,
+        Verdict::Suspect => 1,
+        Verdict::NotComparable => 2,
+        Verdict::Unstable => 3,
+        Verdict::Improved => 4,
+        Verdict::Ok => 5,
+        Verdict::InsufficientData => 6,
+    };
+    let mut sorted: Vec<&Judgement> = judgements.iter().collect();
+    sorted.sort_by_key(|j| rank(j.verdict));
+    let mut out = String::new();
+    for j in sorted.iter().filter(|j| needs_attention(j)) {
+        out.push_str(&line(j));
+        out.push('\n');
+    }
+    let order = [
+        Verdict::Regression,
+        Verdict::Suspect,
+        Verdict::NotComparable,
+        Verdict::Unstable,
+        Verdict::Ok,
+        Verdict::Improved,
+        Verdict::InsufficientData,
+    ];
+    let counts: Vec<String> = order
+        .iter()
+        .map(|v| {
+            let n = judgements.iter().filter(|j| j.verdict == *v).count();
+            format!("{n} {}", v.as_str())
+        })
+        .collect();
+    out.push_str(&format!(
+        "{} series judged{} ({}): {}.\n",
+        judgements.len(),
+        run.map(|r| format!(" as of run {}", r.label))
+            .unwrap_or_default(),
+        match stage {
+            Stage::PreMerge => "pre-merge",
+            Stage::PostMerge => "post-merge",
+        },
+        counts.join(", ")
+    ));
+    for j in sorted.iter().filter(|j| !needs_attention(j)) {
+        out.push_str(&line(j));
+        out.push('\n');
+    }
+    out
+}
+
+/// Parse `--since`: a date, a date and time (UTC) or a zoned time.
+pub fn parse_since(s: &str) -> Result<DateTime<Utc>, UserError> {
+    perfdb::plan::parse_time(s)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            UserError(format!(
+                "--since `{}` is not a time; give e.g. 2026-11-20, `2026-11-20 08:00:00` (UTC) or 2026-11-20T08:00:00+01:00.",
+                escape_for_message(s)
+            ))
+        })
+}
+
+/// `perf-run regress --accept -k EXPR [--metric M] --since TIME --reason TEXT`.
+async fn accept(args: RegressArgs) -> Result<Exit> {
+    let Some(k) = args.k.as_deref().filter(|k| !k.trim().is_empty()) else {
+        return Err(UserError(
+            "--accept needs -k EXPR naming the series whose new level is accepted, so that no change is ever accepted for every series by accident.".into(),
+        )
+        .into());
+    };
+    let Some(since) = args.since.as_deref() else {
+        return Err(UserError(
+            "--accept needs --since TIME: from when the new level counts (use the change point's start time that `perf-run regress` shows).".into(),
+        )
+        .into());
+    };
+    let since = parse_since(since)?;
+    let Some(reason) = args
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    else {
+        return Err(UserError(
+            "--accept needs --reason TEXT saying why the change is intended; the reason is recorded with the acceptance and quoted in every verdict that uses it.".into(),
+        )
+        .into());
+    };
+    let filter = SeriesFilter {
+        k_expr: parse_k(Some(k))?,
+        metric: clean_metric(args.metric.as_deref()),
+        ..Default::default()
+    };
+    let sources = Sources::open(args.local_only, &args.db).await?;
+    if sources.is_empty() {
+        return Err(UserError(format!(
+            "The history {} is empty, so there is no series to accept a change of; nothing was accepted.",
+            sources.path.display()
+        ))
+        .into());
+    }
+    let series = sources.read(&filter).await?;
+    if series.is_empty() {
+        return Err(sources
+            .no_match(&filter, Some(k), None, "so nothing was accepted")
+            .await);
+    }
+    let store = match &sources.store {
+        Some(s) => s.clone(),
+        None => HistoryStore::open(&sources.path).await?,
+    };
+    let who = std::env::var("USER").ok().filter(|u| !u.is_empty());
+    let now = Utc::now();
+    let mut done: Vec<Acceptance> = Vec::new();
+    for s in &series {
+        let a = Acceptance {
+            key: s.key.clone(),
+            since,
+            reason: reason.to_string(),
+            accepted_by: who.clone(),
+            accepted_at: now,
+        };
+        store.accept(&a).await?;
+        if !s.points.iter().any(|p| p.valid && p.time >= since) {
+            output::warn(format!(
+                "{} {} has no valid point since {} yet; the acceptance applies once points are measured.",
+                s.key.test_name,
+                s.key.metric,
+                since.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+        done.push(a);
+    }
+    if args.json {
+        output::data(serde_json::to_string_pretty(&done)?);
+    } else {
+        let lines: Vec<String> = done
+            .iter()
+            .map(|a| {
+                format!(
+                    "accepted  {} · {} [{}{}{}] since {}",
+                    a.key.test_name,
+                    a.key.metric,
+                    if a.key.gpu_type.is_empty() {
+                        "unknown GPU"
+                    } else {
+                        a.key.gpu_type.as_str()
+                    },
+                    if a.key.gpu_count > 0 {
+                        format!(" × {}", a.key.gpu_count)
+                    } else {
+                        String::new()
+                    },
+                    if a.key.cluster.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", a.key.cluster)
+                    },
+                    a.since.format("%Y-%m-%d %H:%M:%S UTC")
+                )
+            })
+            .collect();
+        output::data(lines.join("\n"));
+    }
+    output::info(format!(
+        "Accepted the level since {} as the new normal of {} series (by {}, reason: “{}”), recorded in {}; their baseline now starts there.",
+        since.format("%Y-%m-%d %H:%M:%S UTC"),
+        done.len(),
+        who.as_deref().unwrap_or("an unknown user"),
+        escape_for_message(reason),
+        store.path().display()
+    ));
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_dates_times_and_zones() {
+        assert_eq!(
+            parse_since("2026-11-20").unwrap().to_rfc3339(),
+            "2026-11-20T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-20 08:30:00").unwrap().to_rfc3339(),
+            "2026-11-20T08:30:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-20T08:30:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-20T07:30:00+00:00"
+        );
+        let e = parse_since("last tuesday").unwrap_err();
+        assert!(
+            e.0.starts_with("--since `last tuesday` is not a time"),
+            "{e}"
+        );
+    }
+}
