@@ -32,13 +32,13 @@ where
     }
 }
 
-/// No history store in this build: `--history` says so in one sentence.
+/// No history source: used when `--history` is not given (its `load` is never called then).
 pub struct NoHistory;
 
 impl HistorySource for NoHistory {
     fn load(&self, _run_dirs: &[PathBuf]) -> Result<(Vec<Series>, Vec<Judgement>)> {
         Err(UserError(
-            "--history needs the local history store (history.db), which this perf-run does not have yet; run `perf-run report` without --history.".into(),
+            "this report was built without a history source; run `perf-run report --history` to read the local history store.".into(),
         )
         .into())
     }
