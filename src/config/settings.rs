@@ -162,6 +162,9 @@ pub struct Settings {
     pub ucx_env: Option<String>,
     /// Minutes Slurm's limit exceeds the test's (profile `startup_margin`).
     pub startup_margin_min: u64,
+    /// `sbatch --requeue` (true) or `--no-requeue` (false): --requeue/--no-requeue > profile
+    /// `requeue` > false.
+    pub requeue: bool,
     pub module: String,
     pub function: String,
     pub prefix: Option<String>,
@@ -604,6 +607,13 @@ pub fn resolve_with(
         .as_ref()
         .and_then(|p| p.startup_margin)
         .map_or(15, u64::from);
+    let requeue = if cluster.requeue {
+        true
+    } else if cluster.no_requeue {
+        false
+    } else {
+        profile.as_ref().and_then(|p| p.requeue).unwrap_or(false)
+    };
 
     Ok(Settings {
         cluster_name: profile_name,
@@ -629,6 +639,7 @@ pub fn resolve_with(
         strip_sbatch,
         ucx_env,
         startup_margin_min,
+        requeue,
         module,
         function,
         prefix,

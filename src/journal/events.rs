@@ -98,6 +98,17 @@ pub enum Event {
         case: String,
         exit_code: i32,
     },
+    /// Slurm requeued the job: attempt `attempt` (1, 2, …; `SLURM_RESTART_COUNT`) follows the
+    /// one that ended with `previous` (NODE_FAIL, PREEMPTED, REQUEUED, …) on `nodes`.
+    Attempt {
+        case: String,
+        job_id: String,
+        attempt: u32,
+        previous: Option<String>,
+        nodes: Option<String>,
+        /// The batch log's byte offset where the new attempt's output starts (at most).
+        offset: u64,
+    },
     Finished {
         case: String,
         record: JobRecord,
@@ -231,6 +242,8 @@ pub struct CaseState {
     pub marker_exit: Option<i32>,
     pub finished: Option<JobRecord>,
     pub collected: bool,
+    /// The job's current attempt (0 until Slurm requeues it).
+    pub attempt: u32,
 }
 
 /// The run as the journal tells it.
@@ -292,6 +305,14 @@ impl RunState {
                 }
                 Event::MarkerSeen { case, exit_code } => {
                     s.by_case.entry(case.clone()).or_default().marker_exit = Some(*exit_code)
+                }
+                Event::Attempt { case, attempt, .. } => {
+                    let c = s.by_case.entry(case.clone()).or_default();
+                    if *attempt > c.attempt {
+                        c.attempt = *attempt;
+                        // The marker seen so far was the earlier attempt's.
+                        c.marker_exit = None;
+                    }
                 }
                 Event::Finished { case, record } => {
                     s.by_case.entry(case.clone()).or_default().finished = Some(record.clone())

@@ -73,6 +73,31 @@ fn job_info(r: &JobRecord, our_reason: Option<&String>) -> JobInfo {
                 _ => None,
             }),
         node_list: r.node_list.clone(),
+        restarts: r.restarts,
+        restart_states: r.attempts.iter().map(|a| a.state.clone()).collect(),
+        restart_nodes: {
+            let mut nodes: Vec<&str> = Vec::new();
+            for n in r.attempts.iter().filter_map(|a| a.node_list.as_deref()) {
+                if !nodes.contains(&n) {
+                    nodes.push(n);
+                }
+            }
+            (!nodes.is_empty()).then(|| nodes.join(","))
+        },
+        lost_s: (!r.attempts.is_empty()).then(|| {
+            r.attempts
+                .iter()
+                .map(|a| {
+                    a.elapsed_s.map(|e| e as f64).unwrap_or_else(|| {
+                        match (slurm_time(a.start.as_ref()), slurm_time(a.end.as_ref())) {
+                            (Some(x), Some(y)) => (y - x).num_milliseconds() as f64 / 1000.0,
+                            _ => 0.0,
+                        }
+                    })
+                })
+                .sum()
+        }),
+        suspended_s: r.suspended_s,
     }
 }
 

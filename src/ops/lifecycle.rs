@@ -264,6 +264,7 @@ pub async fn logs(args: LogsArgs) -> Result<Exit> {
             &marker,
             0,
             case.time_limit_s + 900,
+            st.attempt,
             tx,
         )
         .await?;
