@@ -881,14 +881,20 @@ fn assert_requeued_and_followed(cx: &Ctx, rd: &RunDir, code: Option<i32>, prev: 
     let att = rd.one("attempt");
     assert_eq!(att["attempt"], 1, "{att}");
     assert_eq!(att["job_id"], id.as_str());
-    let states: Vec<String> = rd
-        .events("job_state")
+    // What the scheduler said right after the requeue: the job waits (PENDING, or COMPLETING
+    // while the old attempt's processes go), it does not run.
+    let after: Vec<String> = rd
+        .journal()
         .iter()
+        .skip_while(|e| e["event"] != "attempt")
+        .filter(|e| e["event"] == "job_state")
         .map(|e| e["state"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(
-        states.iter().any(|s| s.starts_with("PENDING")),
-        "no PENDING after the requeue: {states:?}"
+        after
+            .first()
+            .is_some_and(|s| s.starts_with("PENDING") || s.starts_with("COMPLETING")),
+        "the scheduler's state after the requeue: {after:?}"
     );
     // Collected: the second attempt's marker and results, the first attempt's files aside.
     let art = rd.artifacts();
@@ -1016,7 +1022,10 @@ mod cluster {
         assert_requeued_and_followed(&cx, &rd, code, "REQUEUED");
         let err = r.stderr();
         assert!(err.contains("Slurm requeued job"), "{err}");
-        assert!(err.contains("is PENDING"), "the scheduler's state is shown: {err}");
+        assert!(
+            err.contains("is PENDING") || err.contains("is COMPLETING"),
+            "the scheduler's state is shown: {err}"
+        );
         let fin = rd.run_finished();
         assert_eq!(fin["ssh_connects"], 1, "the ssh master stays up: {fin}");
         // sbatch; the first safety poll; after attempt 0's marker one sacct and one squeue
