@@ -16,7 +16,6 @@
 //! them as root on this host, like `scripts/test-cluster` itself.
 #![allow(dead_code)]
 
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -707,12 +706,14 @@ fn admin_ok(args: &[&str]) {
 /// The fault partitions of the test cluster's slurm.conf are there (an older `up` did not
 /// have them): otherwise a loud skip, or a failure under CI=true.
 fn fault_partitions_ready() -> bool {
-    let ok = ["lowrequeue", "lowcancel", "high", "tinymem"].iter().all(|p| {
-        Command::new("scontrol")
-            .args(["show", "partition", p])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let ok = ["lowrequeue", "lowcancel", "high", "tinymem"]
+        .iter()
+        .all(|p| {
+            Command::new("scontrol")
+                .args(["show", "partition", p])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     if !ok {
         let msg = "the test cluster has no fault partitions (lowrequeue, lowcancel, high, tinymem): \
                    run 'scripts/test-cluster up' from this checkout to render its slurm.conf";
@@ -828,9 +829,8 @@ fn node_down(node: &str) -> NodeBack {
 impl RunDir {
     fn summary(&self) -> Value {
         serde_json::from_str(
-            &fs::read_to_string(self.0.join("results/summary.json")).unwrap_or_else(|e| {
-                panic!("no summary.json in {}: {e}", self.0.display())
-            }),
+            &fs::read_to_string(self.0.join("results/summary.json"))
+                .unwrap_or_else(|e| panic!("no summary.json in {}: {e}", self.0.display())),
         )
         .unwrap()
     }
@@ -876,7 +876,10 @@ fn assert_requeued_and_followed(cx: &Ctx, rd: &RunDir, code: Option<i32>, prev: 
     assert_eq!(job["restart_states"][0], prev, "{job}");
     assert!(job["lost_s"].as_f64().unwrap_or(0.0) > 0.0, "{job}");
     assert!(c["reasons"].to_string().contains("Slurm restarted"), "{c}");
-    assert_eq!(rd.junit_failure_type().as_deref(), Some("invalid_measurement"));
+    assert_eq!(
+        rd.junit_failure_type().as_deref(),
+        Some("invalid_measurement")
+    );
     // The journal has the attempt; the displayed state after the requeue was PENDING.
     let att = rd.one("attempt");
     assert_eq!(att["attempt"], 1, "{att}");
@@ -901,10 +904,19 @@ fn assert_requeued_and_followed(cx: &Ctx, rd: &RunDir, code: Option<i32>, prev: 
     let (attempt, marker_t) = marker_attempt(&art);
     assert_eq!(attempt, 1, "the marker is the second attempt's");
     assert!(art.join("results.xml").is_file());
-    assert!(art.join("attempt-0").is_dir(), "attempt 0's files were moved aside");
+    assert!(
+        art.join("attempt-0").is_dir(),
+        "attempt 0's files were moved aside"
+    );
     let log = fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
-    assert!(log.contains("attempt=0") && log.contains("attempt=1"), "{log}");
-    assert!(log.contains(&format!("PERF_RUN_EXIT code=0 job={id} attempt=1")), "{log}");
+    assert!(
+        log.contains("attempt=0") && log.contains("attempt=1"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("PERF_RUN_EXIT code=0 job={id} attempt=1")),
+        "{log}"
+    );
     // The end of the second attempt was seen from its log, not by a slow poll: the
     // marker_seen event follows the marker's time within a few seconds.
     let seen = rd
@@ -912,7 +924,9 @@ fn assert_requeued_and_followed(cx: &Ctx, rd: &RunDir, code: Option<i32>, prev: 
         .last()
         .map(|e| e["ts"].as_str().unwrap().to_string())
         .unwrap();
-    let seen = chrono::DateTime::parse_from_rfc3339(&seen).unwrap().timestamp();
+    let seen = chrono::DateTime::parse_from_rfc3339(&seen)
+        .unwrap()
+        .timestamp();
     assert!(
         (seen - marker_t).abs() <= 3,
         "the end was seen {} s after the marker",
@@ -963,7 +977,11 @@ mod cluster {
         let log = fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
         assert!(log.contains("NODE FAILURE"), "{log}");
         assert_nothing_queued(&cx.svc, &id);
-        assert_eq!(live_state(&cx.svc, &id).map(|s| s.1), Some(0), "never requeued");
+        assert_eq!(
+            live_state(&cx.svc, &id).map(|s| s.1),
+            Some(0),
+            "never requeued"
+        );
     }
 
     #[test]
@@ -1005,16 +1023,20 @@ mod cluster {
         let node = job_node(&cx.svc, &id);
         admin_ok(&["scontrol", "requeue", &id]);
         // perf-run follows the requeue before Slurm lets the job start again.
-        wait_until("perf-run to journal the attempt", Duration::from_secs(60), || {
-            r.assert_alive();
-            let dirs: Vec<PathBuf> = fs::read_dir(cx.home.path())
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.join("journal.jsonl").is_file())
-                .collect();
-            (!RunDir(dirs.first()?.clone()).events("attempt").is_empty()).then_some(())
-        });
+        wait_until(
+            "perf-run to journal the attempt",
+            Duration::from_secs(60),
+            || {
+                r.assert_alive();
+                let dirs: Vec<PathBuf> = fs::read_dir(cx.home.path())
+                    .ok()?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("journal.jsonl").is_file())
+                    .collect();
+                (!RunDir(dirs.first()?.clone()).events("attempt").is_empty()).then_some(())
+            },
+        );
         release_requeued(&cx.svc, &id, 1, &node);
         let code = r.wait(Duration::from_secs(180));
         eprintln!("admin requeue: {:?}", t0.elapsed());
@@ -1032,7 +1054,10 @@ mod cluster {
         // (accounting cannot tell a requeue), repeated while slurmdbd lags; one sacct for
         // attempt 1's end (two while slurmdbd shows its placeholder).
         let calls = fin["scheduler_calls"].as_u64().unwrap();
-        assert!(calls <= 8, "{calls} scheduler calls through a requeue: {fin}");
+        assert!(
+            calls <= 8,
+            "{calls} scheduler calls through a requeue: {fin}"
+        );
     }
 
     #[test]
@@ -1051,7 +1076,9 @@ mod cluster {
         let node = job_node(&cx.svc, &id);
         let hi = ssh_ok(
             &cx.svc,
-            &format!("sbatch --parsable -p high -w {node} --exclusive -o /dev/null --wrap 'sleep 1'"),
+            &format!(
+                "sbatch --parsable -p high -w {node} --exclusive -o /dev/null --wrap 'sleep 1'"
+            ),
         );
         release_requeued(&cx.svc, &id, 1, &node);
         let code = r.wait(Duration::from_secs(180));
@@ -1074,7 +1101,9 @@ mod cluster {
         let node = job_node(&cx.svc, &id);
         let hi = ssh_ok(
             &cx.svc,
-            &format!("sbatch --parsable -p high -w {node} --exclusive -o /dev/null --wrap 'sleep 1'"),
+            &format!(
+                "sbatch --parsable -p high -w {node} --exclusive -o /dev/null --wrap 'sleep 1'"
+            ),
         );
         let code = r.wait(Duration::from_secs(120));
         eprintln!("preemption (CANCEL): {:?}", t0.elapsed());
@@ -1088,7 +1117,10 @@ mod cluster {
         let art = rd.artifacts();
         let log = fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
         assert!(log.contains("DUE TO PREEMPTION"), "{log}");
-        assert!(art.join("perf_run_exit").is_file(), "the batch script's end was collected");
+        assert!(
+            art.join("perf_run_exit").is_file(),
+            "the batch script's end was collected"
+        );
         assert_nothing_queued(&cx.svc, &id);
         assert_nothing_queued(&cx.svc, hi.trim());
     }
@@ -1114,8 +1146,14 @@ mod cluster {
         assert_eq!(c["status"], "invalid", "{c}");
         assert_eq!(c["failure_class"], "invalid_measurement", "{c}");
         assert!(c["job"]["suspended_s"].as_u64().unwrap_or(0) >= 3, "{c}");
-        assert!(c["reasons"].to_string().contains("was suspended for"), "{c}");
-        assert_eq!(rd.junit_failure_type().as_deref(), Some("invalid_measurement"));
+        assert!(
+            c["reasons"].to_string().contains("was suspended for"),
+            "{c}"
+        );
+        assert_eq!(
+            rd.junit_failure_type().as_deref(),
+            Some("invalid_measurement")
+        );
         // Measured (the numbers are there), but none of them is valid.
         let clients = c["clients"].as_array().unwrap();
         assert!(!clients.is_empty(), "{c}");
@@ -1132,7 +1170,12 @@ mod cluster {
         let t0 = Instant::now();
         let d = cx.run(&strs(&faulty(
             "10",
-            &["--partition", "tinymem", "--env", "PERF_RUN_STUB_ALLOC_MB=800"],
+            &[
+                "--partition",
+                "tinymem",
+                "--env",
+                "PERF_RUN_STUB_ALLOC_MB=800",
+            ],
         )));
         eprintln!("out of memory: {:?}", t0.elapsed());
         assert_eq!(d.code, Some(1), "{}", d.stderr);
@@ -1140,11 +1183,44 @@ mod cluster {
         let id = rd.job_id();
         let c = rd.case();
         assert_eq!(c["failure_class"], "oom", "{c}");
-        assert!(c["reasons"].to_string().contains("Exceeded job memory limit"), "{c}");
+        assert!(
+            c["reasons"]
+                .to_string()
+                .contains("Exceeded job memory limit"),
+            "{c}"
+        );
         assert_eq!(rd.junit_failure_type().as_deref(), Some("oom"));
-        let log =
-            fs::read_to_string(rd.artifacts().join(format!("slurm-{id}.log"))).unwrap();
+        let log = fs::read_to_string(rd.artifacts().join(format!("slurm-{id}.log"))).unwrap();
         assert!(log.contains("exceeded memory limit"), "{log}");
+        assert_nothing_queued(&cx.svc, &id);
+    }
+
+    #[test]
+    fn too_many_restarts_are_cancelled() {
+        if !fault_partitions_ready() {
+            return;
+        }
+        let Some(cx) = Ctx::new() else { return };
+        let t0 = Instant::now();
+        let mut r = cx.spawn(&strs(&faulty("30", &["--requeue", "--max-restarts", "0"])));
+        let id = cx.await_submitted(&mut r);
+        cx.await_running(&mut r, &id);
+        admin_ok(&["scontrol", "requeue", &id]);
+        // No release: perf-run cancels the requeued job while Slurm holds it.
+        let code = r.wait(Duration::from_secs(120));
+        eprintln!("too many restarts: {:?}", t0.elapsed());
+        assert_eq!(code, Some(7), "cancelled");
+        let rd = cx.run_dir();
+        let c = rd.case();
+        assert_eq!(c["failure_class"], "cancelled", "{c}");
+        assert_eq!(c["job"]["state"], "CANCELLED", "{c}");
+        assert_eq!(c["job"]["restarts"], 1, "{c}");
+        let reasons = c["reasons"].to_string();
+        assert!(reasons.contains("more than --max-restarts 0"), "{reasons}");
+        assert!(reasons.contains("Slurm restarted"), "{reasons}");
+        assert_eq!(rd.junit_failure_type().as_deref(), Some("cancelled"));
+        assert_eq!(rd.one("attempt")["attempt"], 1);
+        assert!(rd.artifacts().join(format!("slurm-{id}.log")).is_file());
         assert_nothing_queued(&cx.svc, &id);
     }
 }

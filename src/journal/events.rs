@@ -398,5 +398,45 @@ mod tests {
         assert_eq!(c.job_id.as_deref(), Some("42"));
         assert_eq!(c.offset, 100);
         assert!(c.finished.is_none());
+        assert_eq!(c.attempt, 0);
+    }
+
+    #[test]
+    fn a_requeue_moves_resume_to_the_next_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let j = Journal::open(&p).unwrap();
+        let case = || "00-x".to_string();
+        j.record(Event::Submitted {
+            case: case(),
+            job_id: "42".into(),
+            batch_log: "/w/l".into(),
+        })
+        .unwrap();
+        j.record(Event::MarkerSeen {
+            case: case(),
+            exit_code: 143,
+        })
+        .unwrap();
+        j.record(Event::Attempt {
+            case: case(),
+            job_id: "42".into(),
+            attempt: 1,
+            previous: Some("NODE_FAIL".into()),
+            nodes: Some("n1".into()),
+            offset: 900,
+        })
+        .unwrap();
+        let s = RunState::from_entries(&read_journal(&p).unwrap());
+        let c = &s.by_case["00-x"];
+        assert_eq!(c.attempt, 1);
+        assert_eq!(
+            c.marker_exit, None,
+            "attempt 0's marker is not the job's end"
+        );
+        // An older perf-run's journal line without the event still reads.
+        let line = r#"{"ts":"2026-11-30T12:00:00Z","event":"attempt","case":"00-x","job_id":"42","attempt":2,"previous":null,"nodes":null,"offset":5}"#;
+        let e: Entry = serde_json::from_str(line).unwrap();
+        assert!(matches!(e.event, Event::Attempt { attempt: 2, .. }));
     }
 }

@@ -15,7 +15,9 @@ use crate::slurm::{JobRecord, JobState, Scheduler, state::reason_is_hopeless};
 use crate::watch::Backoff;
 use crate::watch::progress::Progress;
 use crate::watch::signals::Interrupt;
-use crate::watch::stream::{self, StreamMsg, exit_line_attempt, exit_line_code, start_line_attempt};
+use crate::watch::stream::{
+    self, StreamMsg, exit_line_attempt, exit_line_code, start_line_attempt,
+};
 
 /// Pacing and behaviour of the watcher.
 #[derive(Debug, Clone)]
@@ -573,18 +575,8 @@ impl<'a, R: Remote> Driver<'a, R> {
 
     async fn start_stream(&self, t: &mut Tracked, tx: &mpsc::UnboundedSender<(String, StreamMsg)>) {
         let deadline = t.job.time_limit_s + 900;
-        match stream::start(
-            self.remote,
-            t.key().to_string(),
-            &t.batch_log,
-            &t.marker,
-            t.offset,
-            deadline,
-            t.attempt,
-            tx.clone(),
-        )
-        .await
-        {
+        let script = stream::tail_script(&t.batch_log, &t.marker, t.offset, deadline, t.attempt);
+        match stream::start(self.remote, t.key().to_string(), &script, tx.clone()).await {
             Ok(h) => {
                 t.stream = Some(h);
                 t.stream_attempt = t.attempt;

@@ -107,7 +107,8 @@ fn with_slurm_reason(mut s: String, job: &JobInfo) -> String {
 /// sentences; empty when nothing did.
 pub fn disturbances(job: &JobInfo) -> Vec<String> {
     let mut out = Vec::new();
-    let secs = |s: f64| humantime::format_duration(std::time::Duration::from_secs(s.round() as u64));
+    let secs =
+        |s: f64| humantime::format_duration(std::time::Duration::from_secs(s.round() as u64));
     if job.restarts > 0 {
         let how = if job.restart_states.is_empty() {
             String::new()
@@ -240,7 +241,13 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
                         .filter(|b| !b.is_empty())
                         .map(|b| format!(" by {b}"))
                         .unwrap_or_default();
-                    format!("{name} was cancelled{by}{}", after(job))
+                    let why = job
+                        .reason
+                        .as_deref()
+                        .filter(|_| job.cancelled_by.as_deref() == Some("perf-run"))
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default();
+                    format!("{name} was cancelled{by}{}{why}", after(job))
                 };
                 return Verdict::new(S::Failed, Some(F::Cancelled), vec![msg]);
             }
@@ -355,19 +362,33 @@ mod tests {
         let v = classify(&ok(&j));
         assert_eq!(v.status, CaseStatus::Invalid);
         assert_eq!(v.class, Some(FailureClass::InvalidMeasurement));
-        assert!(v.reasons[0].contains("restarted Slurm job 4242 1 time(s) after NODE_FAIL on n1; 12s of run time lost"), "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].contains(
+                "restarted Slurm job 4242 1 time(s) after NODE_FAIL on n1; 12s of run time lost"
+            ),
+            "{:?}",
+            v.reasons
+        );
         let mut j = job("COMPLETED");
         j.suspended_s = Some(20);
         let v = classify(&ok(&j));
         assert_eq!(v.class, Some(FailureClass::InvalidMeasurement));
-        assert!(v.reasons[0].contains("suspended for 20s"), "{:?}", v.reasons);
+        assert!(
+            v.reasons[0].contains("suspended for 20s"),
+            "{:?}",
+            v.reasons
+        );
         // A failure keeps its class and says what happened too.
         let mut j = job("NODE_FAIL");
         j.restarts = 1;
         j.restart_states = vec!["PREEMPTED".into()];
         let v = classify(&ok(&j));
         assert_eq!(v.class, Some(FailureClass::NodeFail));
-        assert!(v.reasons.iter().any(|r| r.contains("after PREEMPTED")), "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().any(|r| r.contains("after PREEMPTED")),
+            "{:?}",
+            v.reasons
+        );
         // Nothing happened: unchanged.
         assert_eq!(classify(&ok(&job("COMPLETED"))).status, CaseStatus::Passed);
     }
@@ -375,7 +396,10 @@ mod tests {
     #[test]
     fn out_of_memory_state_is_oom() {
         let v = classify(&ok(&job("OUT_OF_MEMORY")));
-        assert_eq!((v.status, v.class), (CaseStatus::Failed, Some(FailureClass::Oom)));
+        assert_eq!(
+            (v.status, v.class),
+            (CaseStatus::Failed, Some(FailureClass::Oom))
+        );
     }
 
     fn job(state: &str) -> JobInfo {

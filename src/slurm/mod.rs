@@ -841,7 +841,9 @@ mod tests {
         .remove("3")
         .unwrap();
         assert!(acct.state.is_final() && acct.may_be_requeued());
-        let live = parse_squeue("3|PENDING|0|BeginTime|a|b|c||1|\n").remove("3").unwrap();
+        let live = parse_squeue("3|PENDING|0|BeginTime|a|b|c||1|\n")
+            .remove("3")
+            .unwrap();
         merge_live(&mut acct, live);
         assert_eq!(acct.state.base, BaseState::Pending);
         assert_eq!(acct.reason.as_deref(), Some("BeginTime"));
@@ -856,7 +858,12 @@ mod tests {
         )
         .remove("4")
         .unwrap();
-        merge_live(&mut acct, parse_squeue("4|NODE_FAIL|0|None|a|b|c|n1|0|\n").remove("4").unwrap());
+        merge_live(
+            &mut acct,
+            parse_squeue("4|NODE_FAIL|0|None|a|b|c|n1|0|\n")
+                .remove("4")
+                .unwrap(),
+        );
         assert!(acct.state.is_final());
         assert_eq!((acct.source.as_str(), acct.restarts), ("sacct", 0));
     }
@@ -888,13 +895,22 @@ mod tests {
         let recs = rt
             .block_on(sched.poll(&["5".to_string(), "6".to_string()], 60))
             .unwrap();
-        assert_eq!(recs["5"].state.base, BaseState::Pending, "{:#?}", fake.calls);
+        assert_eq!(
+            recs["5"].state.base,
+            BaseState::Pending,
+            "{:#?}",
+            fake.calls
+        );
         assert_eq!(recs["5"].restarts, 1);
         assert_eq!(recs["6"].state.base, BaseState::Running);
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         assert_eq!((g(&sched.calls.sacct), g(&sched.calls.squeue)), (1, 1));
         let calls = fake.calls.lock().unwrap();
-        assert!(calls[1].contains("-j 5 "), "only the requeued job: {}", calls[1]);
+        assert!(
+            calls[1].contains("-j 5 "),
+            "only the requeued job: {}",
+            calls[1]
+        );
     }
 
     #[test]

@@ -87,20 +87,15 @@ pub fn marker_file_code(text: &str) -> Option<i32> {
     text.split_whitespace().next()?.parse().ok()
 }
 
-/// Start streaming; lines arrive on `tx` tagged with `key`.
+/// Start streaming the output of `script` (a [`tail_script`]); lines arrive on `tx` tagged
+/// with `key`.
 pub async fn start<R: Remote>(
     remote: &R,
     key: String,
-    log: &str,
-    marker: &str,
-    offset: u64,
-    deadline_s: u64,
-    attempt: u32,
+    script: &str,
     tx: mpsc::UnboundedSender<(String, StreamMsg)>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let stream: RemoteStream = remote
-        .stream(&tail_script(log, marker, offset, deadline_s, attempt))
-        .await?;
+    let stream: RemoteStream = remote.stream(script).await?;
     Ok(tokio::spawn(async move {
         let RemoteStream { reader, guard } = stream;
         let mut r = BufReader::new(reader);
@@ -175,14 +170,29 @@ mod tests {
             Some(143)
         );
         // A requeued job: attempt 0's marker does not end attempt 1; attempt 1's does.
-        assert_eq!(run_for(0, 1).status.code(), Some(3), "stale marker of attempt 0");
+        assert_eq!(
+            run_for(0, 1).status.code(),
+            Some(3),
+            "stale marker of attempt 0"
+        );
         std::fs::write(&marker, "143 1 0\n").unwrap();
-        assert_eq!(run_for(0, 1).status.code(), Some(3), "stale marker of attempt 0");
+        assert_eq!(
+            run_for(0, 1).status.code(),
+            Some(3),
+            "stale marker of attempt 0"
+        );
         std::fs::write(&marker, "0 2 1\n").unwrap();
         let o = run_for(0, 1);
         assert_eq!(o.status.code(), Some(0));
-        assert_eq!(marker_file_code(&String::from_utf8_lossy(&o.stdout)), Some(0));
-        assert_eq!(run_for(0, 0).status.code(), Some(0), "a later attempt's marker counts");
+        assert_eq!(
+            marker_file_code(&String::from_utf8_lossy(&o.stdout)),
+            Some(0)
+        );
+        assert_eq!(
+            run_for(0, 0).status.code(),
+            Some(0),
+            "a later attempt's marker counts"
+        );
     }
 
     #[test]
@@ -218,12 +228,18 @@ mod tests {
     #[test]
     fn exit_line() {
         assert_eq!(exit_line_attempt("PERF_RUN_EXIT code=0 job=5 at x"), 0);
-        assert_eq!(exit_line_attempt("PERF_RUN_EXIT code=143 job=5 attempt=2 at x"), 2);
+        assert_eq!(
+            exit_line_attempt("PERF_RUN_EXIT code=143 job=5 attempt=2 at x"),
+            2
+        );
         assert_eq!(
             start_line_attempt("perf-run: job 5 starting on n1 at 2026-11-30T12:00:00Z attempt=1"),
             Some(1)
         );
-        assert_eq!(start_line_attempt("perf-run: job 5 starting on n1 at x"), Some(0));
+        assert_eq!(
+            start_line_attempt("perf-run: job 5 starting on n1 at x"),
+            Some(0)
+        );
         assert_eq!(start_line_attempt("something else attempt=3"), None);
         assert_eq!(exit_line_code("PERF_RUN_EXIT code=0 job=5 at x"), Some(0));
         assert_eq!(exit_line_code("PERF_RUN_EXIT code=143 job=5"), Some(143));
