@@ -54,11 +54,10 @@ fn job_info(r: &JobRecord, our_reason: Option<&String>) -> JobInfo {
     JobInfo {
         job_id: r.job_id.clone(),
         state: r.state.base.as_str().to_string(),
-        cancelled_by: r
-            .state
-            .cancelled_by
-            .clone()
-            .or_else(|| our_reason.map(|_| "perf-run".to_string())),
+        // perf-run knows it cancelled the job (Slurm only names the uid perf-run runs as).
+        cancelled_by: our_reason
+            .map(|_| "perf-run".to_string())
+            .or_else(|| r.state.cancelled_by.clone()),
         exit_code: r.exit_code,
         signal: r.signal,
         reason: our_reason.cloned().or_else(|| r.reason.clone()),

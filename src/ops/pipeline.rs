@@ -123,6 +123,8 @@ struct Tracked {
     stream_retry_at: Option<Instant>,
     stream_failures: u32,
     cancel_reason: Option<String>,
+    /// When perf-run last sent `scancel` for this job.
+    cancel_sent_at: Option<Instant>,
     /// `$SLURM_JOB_NODELIST` as the batch script printed it (exact, unlike accounting right
     /// after the end, which can show a shrinking list while nodes finish their epilogs).
     node_list: Option<String>,
@@ -397,6 +399,24 @@ impl<'a, R: Remote> Driver<'a, R> {
             let mut to_cancel = Vec::new();
             for t in active.iter_mut() {
                 if t.cancel_reason.is_some() {
+                    // Slurm drops a cancel that arrives while a requeue is completing: the job
+                    // is back in the queue, so cancel it again (at most every 5 s).
+                    let back = t.state.as_ref().is_some_and(|s| {
+                        !s.is_final() && !s.flags.iter().any(|f| f == "COMPLETING")
+                    });
+                    if back
+                        && t.cancel_sent_at
+                            .is_some_and(|at| at.elapsed() > Duration::from_secs(5))
+                    {
+                        output::detail(format!(
+                            "{}: job {} is {} after perf-run cancelled it; cancelling it again",
+                            short_label(&t.job.case),
+                            t.job_id,
+                            t.state.as_ref().map(|s| s.raw.as_str()).unwrap_or("?")
+                        ));
+                        t.cancel_sent_at = Some(Instant::now());
+                        to_cancel.push(t.job_id.clone());
+                    }
                     continue;
                 }
                 if t.attempt > self.cfg.max_restarts
@@ -411,6 +431,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                         short_label(&t.job.case)
                     ));
                     t.cancel_reason = Some(why);
+                    t.cancel_sent_at = Some(Instant::now());
                     to_cancel.push(t.job_id.clone());
                     continue;
                 }
@@ -437,8 +458,15 @@ impl<'a, R: Remote> Driver<'a, R> {
                         short_label(&t.job.case)
                     ));
                     t.cancel_reason = Some(why);
+                    t.cancel_sent_at = Some(Instant::now());
                     to_cancel.push(t.job_id.clone());
                 }
+            }
+            // A job perf-run cancelled is looked at every few seconds until it has ended.
+            if active.iter().any(|t| {
+                t.cancel_sent_at.is_some() && !t.state.as_ref().is_some_and(JobState::is_final)
+            }) {
+                next_poll = next_poll.min(Instant::now() + Duration::from_secs(3));
             }
             if !to_cancel.is_empty() {
                 let _ = self.journal.record(Event::CancelRequested {
@@ -522,6 +550,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             stream_retry_at: None,
             stream_failures: 0,
             cancel_reason: None,
+            cancel_sent_at: None,
             node_list: None,
             attempt: 0,
             log_attempt: None,
