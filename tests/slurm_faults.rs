@@ -747,6 +747,21 @@ fn live_state(svc: &Services, job_id: &str) -> Option<(String, u32)> {
     (!state.is_empty()).then_some((state, restarts))
 }
 
+/// Wait until the test's own preempting job (`sleep 1` in `high`) has ended.
+fn await_gone(svc: &Services, job_id: &str) {
+    wait_until(
+        &format!("job {job_id} to end"),
+        Duration::from_secs(60),
+        || {
+            let o = ssh(svc, &format!("squeue -h -j {job_id} -o %T"));
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    );
+}
+
 /// Nothing of the job is left to run: slurmctld lists it in no live state (squeue's default
 /// states: pending, running, suspended, completing, configuring, …).
 fn assert_nothing_queued(svc: &Services, job_id: &str) {
@@ -1014,8 +1029,12 @@ mod cluster {
             return;
         }
         let Some(mut cx) = Ctx::new() else { return };
-        // The default safety-poll pacing, so the scheduler call count means something.
+        // The default safety-poll pacing, so the scheduler call count means something; an ssh
+        // master that exits after 2 idle seconds, so the pending phase below would lose it
+        // unless the log stream keeps it busy.
         cx.env.clear();
+        cx.env
+            .push(("PERF_RUN_SSH_IDLE_PERSIST".into(), "2".into()));
         let t0 = Instant::now();
         let mut r = cx.spawn(&strs(&faulty("6", &["--requeue"])));
         let id = cx.await_submitted(&mut r);
@@ -1037,6 +1056,8 @@ mod cluster {
                 (!RunDir(dirs.first()?.clone()).events("attempt").is_empty()).then_some(())
             },
         );
+        // A quiet phase: the job pends (Slurm's BeginTime hold), no output, no poll due.
+        std::thread::sleep(Duration::from_secs(6));
         release_requeued(&cx.svc, &id, 1, &node);
         let code = r.wait(Duration::from_secs(180));
         eprintln!("admin requeue: {:?}", t0.elapsed());
@@ -1085,7 +1106,7 @@ mod cluster {
         eprintln!("preemption (REQUEUE): {:?}", t0.elapsed());
         let rd = cx.run_dir();
         assert_requeued_and_followed(&cx, &rd, code, "PREEMPTED");
-        assert_nothing_queued(&cx.svc, hi.trim());
+        await_gone(&cx.svc, hi.trim());
     }
 
     #[test]
@@ -1122,7 +1143,7 @@ mod cluster {
             "the batch script's end was collected"
         );
         assert_nothing_queued(&cx.svc, &id);
-        assert_nothing_queued(&cx.svc, hi.trim());
+        await_gone(&cx.svc, hi.trim());
     }
 
     #[test]

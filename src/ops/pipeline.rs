@@ -732,7 +732,15 @@ impl<'a, R: Remote> Driver<'a, R> {
         // trap finish before collecting, or the marker and the end of the log are lost.
         let mut marker_exit = t.marker_exit;
         // An attempt that never started (cancelled while pending after a requeue) writes none.
-        let started = t.log_attempt.is_some_and(|a| a >= t.attempt) || t.attempt == 0;
+        // (After a resume the start line may have been streamed before the crash: then
+        // accounting's start time of the attempt says it; squeue shows a start time also for
+        // a job cancelled while pending, so only sacct's counts.)
+        let started = t.log_attempt.is_some_and(|a| a >= t.attempt)
+            || t.attempt == 0
+            || t
+                .record
+                .as_ref()
+                .is_some_and(|r| r.start.is_some() && r.source == "sacct");
         if marker_exit.is_none() && started {
             marker_exit = await_marker(
                 self.remote,

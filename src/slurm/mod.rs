@@ -338,13 +338,14 @@ fn parse_runtime(t: &str) -> Option<u64> {
 }
 
 /// Fold slurmctld's view (`live`, from squeue) of a job into accounting's record `r`: a job
-/// slurmctld holds again (requeued: PENDING, or RUNNING its next attempt) takes slurmctld's
-/// state, reason, times, nodes and restart count; the attempts accounting knows are kept. A job
-/// slurmctld also reports as ended keeps accounting's fuller record, with the larger restart
-/// count.
+/// slurmctld holds again (requeued: PENDING, or RUNNING its next attempt), or has ended while
+/// accounting still shows the requeue (`REQUEUED`, then cancelled while pending), takes
+/// slurmctld's state, reason, times, nodes and restart count; the attempts accounting knows
+/// are kept. A job both report as ended keeps accounting's fuller record, with the larger
+/// restart count.
 pub fn merge_live(r: &mut JobRecord, live: JobRecord) {
     let restarts = r.restarts.max(live.restarts);
-    if !live.state.is_final() {
+    if !live.state.is_final() || !r.state.is_final() {
         let mut attempts = std::mem::take(&mut r.attempts);
         // Accounting's row is the attempt that ended (its next one is not in slurmdbd yet).
         if r.may_be_requeued() {
@@ -851,6 +852,23 @@ mod tests {
         assert_eq!(acct.attempts.len(), 1);
         assert_eq!(acct.attempts[0].state, "NODE_FAIL");
         assert_eq!(acct.attempts[0].node_list.as_deref(), Some("n1"));
+        // Cancelled while Slurm held it after a requeue: slurmdbd may show REQUEUED for a
+        // long time; slurmctld's CANCELLED wins.
+        let mut acct = parse_sacct(
+            "5|REQUEUED|0:0|None|a|b|2026-11-30T12:45:19|1|n1|perf-run.x|00:00:00\n",
+            "sacct",
+        )
+        .remove("5")
+        .unwrap();
+        merge_live(
+            &mut acct,
+            parse_squeue("5|CANCELLED|0|None|a|b|c|n1|1|\n")
+                .remove("5")
+                .unwrap(),
+        );
+        assert!(acct.state.is_final(), "{acct:?}");
+        assert_eq!(acct.restarts, 1);
+        assert_eq!(acct.attempts[0].state, "REQUEUED");
         // --no-requeue: slurmctld says NODE_FAIL too; accounting's record stays.
         let mut acct = parse_sacct(
             "4|NODE_FAIL|0:0|None|a|b|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
