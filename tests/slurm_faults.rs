@@ -705,18 +705,18 @@ fn admin_ok(args: &[&str]) {
 
 /// The fault partitions of the test cluster's slurm.conf are there (an older `up` did not
 /// have them): otherwise a loud skip, or a failure under CI=true.
-fn fault_partitions_ready() -> bool {
-    let ok = ["lowrequeue", "lowcancel", "high", "tinymem"]
-        .iter()
-        .all(|p| {
-            Command::new("scontrol")
-                .args(["show", "partition", p])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
+fn fault_partitions_ready(needed: &[&str]) -> bool {
+    let ok = needed.iter().all(|p| {
+        Command::new("scontrol")
+            .args(["show", "partition", p])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     if !ok {
-        let msg = "the test cluster has no fault partitions (lowrequeue, lowcancel, high, tinymem): \
-                   run 'scripts/test-cluster up' from this checkout to render its slurm.conf";
+        let msg = format!(
+            "the test cluster lacks the partitions {needed:?}: run 'scripts/test-cluster up' \
+             from this checkout to render its slurm.conf"
+        );
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{msg} (CI=true: a cluster test may not skip)");
         }
@@ -955,7 +955,7 @@ mod cluster {
 
     #[test]
     fn node_failure_without_requeue_is_final_and_nothing_is_left() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["debug"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1001,7 +1001,7 @@ mod cluster {
 
     #[test]
     fn node_failure_with_requeue_is_followed_to_the_end() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["debug"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1025,7 +1025,7 @@ mod cluster {
 
     #[test]
     fn admin_requeue_is_followed_politely() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["debug"]) {
             return;
         }
         let Some(mut cx) = Ctx::new() else { return };
@@ -1083,7 +1083,7 @@ mod cluster {
 
     #[test]
     fn preemption_in_requeue_mode_is_followed_to_the_end() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["lowrequeue", "high"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1111,7 +1111,7 @@ mod cluster {
 
     #[test]
     fn preemption_in_cancel_mode_ends_the_job() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["lowcancel", "high"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1148,7 +1148,7 @@ mod cluster {
 
     #[test]
     fn a_suspended_benchmark_is_not_a_valid_measurement() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["debug"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1184,7 +1184,7 @@ mod cluster {
 
     #[test]
     fn a_job_over_its_memory_limit_is_oom() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["tinymem"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1218,7 +1218,7 @@ mod cluster {
 
     #[test]
     fn too_many_restarts_are_cancelled() {
-        if !fault_partitions_ready() {
+        if !fault_partitions_ready(&["debug"]) {
             return;
         }
         let Some(cx) = Ctx::new() else { return };
@@ -1243,5 +1243,41 @@ mod cluster {
         assert_eq!(rd.one("attempt")["attempt"], 1);
         assert!(rd.artifacts().join(format!("slurm-{id}.log")).is_file());
         assert_nothing_queued(&cx.svc, &id);
+    }
+
+    #[test]
+    fn resume_after_a_crash_follows_the_requeued_attempt() {
+        if !fault_partitions_ready(&["debug"]) {
+            return;
+        }
+        let Some(cx) = Ctx::new() else { return };
+        let t0 = Instant::now();
+        let mut r = cx.spawn(&strs(&faulty("6", &["--requeue"])));
+        let id = cx.await_submitted(&mut r);
+        cx.await_running(&mut r, &id);
+        let node = job_node(&cx.svc, &id);
+        admin_ok(&["scontrol", "requeue", &id]);
+        wait_until(
+            "perf-run to journal the attempt",
+            Duration::from_secs(60),
+            || {
+                r.assert_alive();
+                (!cx.run_dir().events("attempt").is_empty()).then_some(())
+            },
+        );
+        // perf-run dies (kill -9) while Slurm holds the requeued job.
+        r.signal(libc::SIGKILL);
+        assert_eq!(r.wait(Duration::from_secs(30)), None, "killed by a signal");
+        release_requeued(&cx.svc, &id, 1, &node);
+        let d = cx.output(&["resume", &cx.run_dir().path()]);
+        eprintln!("resume after a crash during a requeue: {:?}", t0.elapsed());
+        assert!(
+            d.stderr.contains("following its attempt 1"),
+            "resume says which attempt it follows: {}",
+            d.stderr
+        );
+        let rd = cx.run_dir();
+        assert_requeued_and_followed(&cx, &rd, d.code, "REQUEUED");
+        assert_eq!(rd.events("submitted").len(), 1, "never submitted twice");
     }
 }

@@ -737,8 +737,7 @@ impl<'a, R: Remote> Driver<'a, R> {
         // a job cancelled while pending, so only sacct's counts.)
         let started = t.log_attempt.is_some_and(|a| a >= t.attempt)
             || t.attempt == 0
-            || t
-                .record
+            || t.record
                 .as_ref()
                 .is_some_and(|r| r.start.is_some() && r.source == "sacct");
         if marker_exit.is_none() && started {
