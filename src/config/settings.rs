@@ -714,6 +714,38 @@ mod tests {
     }
 
     #[test]
+    fn requeue_is_flag_then_profile_then_no() {
+        let env = env_of(&[("USER", "me")]);
+        let sel = SelectArgs::default();
+        let s = res(&builtin_args(Some("gb200")), &sel, &env).unwrap();
+        assert!(!s.requeue, "default --no-requeue");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clusters.yaml");
+        std::fs::write(
+            &file,
+            "clusters:\n  c:\n    host: h\n    workdir: /w\n    requeue: true\n",
+        )
+        .unwrap();
+        let mut args = ClusterArgs {
+            cluster: Some("c".into()),
+            clusters_file: Some(file),
+            ..Default::default()
+        };
+        assert!(
+            res(&args, &sel, &env).unwrap().requeue,
+            "profile requeue: true"
+        );
+        args.no_requeue = true;
+        assert!(
+            !res(&args, &sel, &env).unwrap().requeue,
+            "--no-requeue wins"
+        );
+        args.no_requeue = false;
+        args.requeue = true;
+        assert!(res(&args, &sel, &env).unwrap().requeue);
+    }
+
+    #[test]
     fn flag_beats_env_beats_profile_beats_default() {
         let env = env_of(&[("CLUSTER_PARTITION", "from-env"), ("USER", "me")]);
         let mut args = builtin_args(Some("gb200"));
