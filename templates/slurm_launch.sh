@@ -9,6 +9,8 @@ srunArgsNoGpu=({% for a in srun_args_no_gpu %} {{ a }}{% endfor %} )
 # perf-run watches for the marker file and the PERF_RUN_EXIT line: the end of the job is an
 # event, not a guess. Written on every way out (success, failure, time limit, scancel).
 perf_run_marker="$jobWorkspace/perf_run_exit"
+# The marker of an earlier attempt of this job (requeued by Slurm) is not this attempt's end.
+(( perf_run_attempt == 0 )) || rm -f "$perf_run_marker"
 declare -A perf_run_roles=()
 perf_run_stop_steps() {
   local pid
@@ -30,8 +32,8 @@ perf_run_marker_written=""
 perf_run_write_marker() {
   [[ -z $perf_run_marker_written ]] || return 0
   perf_run_marker_written=1
-  echo "PERF_RUN_EXIT code=$1 job=${SLURM_JOB_ID:-?} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  printf '%s %s\n' "$1" "$(date +%s)" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
+  echo "PERF_RUN_EXIT code=$1 job=${SLURM_JOB_ID:-?} attempt=$perf_run_attempt at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '%s %s %s\n' "$1" "$(date +%s)" "$perf_run_attempt" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
 }
 perf_run_on_exit() {
   local rc=$?
@@ -143,6 +145,16 @@ perf_run_slice() { local IFS=,; echo "${perf_run_nodes[*]:$1:$2}"; }
 # The test's per-case directory (<--output-dir>/<case>): role logs and sentinels live here,
 # where upstream's test_perf_sanity.py reads them (upstream slurm_launch_draft.sh).
 testOutputDir={{ paths.test_output_dir }}
+if (( perf_run_attempt > 0 )); then
+  # What the interrupted attempt wrote goes to attempt-<N>/, so no file of it is read as this
+  # attempt's result.
+  perf_run_old="$jobWorkspace/attempt-$((perf_run_attempt - 1))"
+  mkdir -p "$perf_run_old"
+  for perf_run_f in "$testOutputDir" "$jobWorkspace"/results*.xml; do
+    if [[ -e $perf_run_f ]]; then mv -f "$perf_run_f" "$perf_run_old"/; fi
+  done
+  echo "perf-run: attempt $perf_run_attempt of job ${SLURM_JOB_ID:-?}; the files of attempt $((perf_run_attempt - 1)) are in attempt-$((perf_run_attempt - 1))/"
+fi
 mkdir -p "$testOutputDir"
 {%- if precheck %}
 

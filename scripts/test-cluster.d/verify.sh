@@ -131,7 +131,7 @@ section slurm_basics
 n_idle=$(sinfo -h -N -t idle,mix -o %N | sort -u | wc -l)
 check "sinfo_${PERFCI_SLURM_NODES}_nodes_up" [ "$n_idle" -eq "$PERFCI_SLURM_NODES" ]
 check sinfo_via_ssh bash -c "$RSSH \"sinfo -h -o '%P %a'\" | grep -q '^$PERFCI_SLURM_PARTITION\* up'"
-check gres_gpu_per_node bash -c "sinfo -h -N -o '%N %G' | grep -c 'gpu:$PERFCI_GPUS_PER_NODE' | grep -qx '$PERFCI_SLURM_NODES'"
+check gres_gpu_per_node bash -c "sinfo -h -N -p '$PERFCI_SLURM_PARTITION' -o '%N %G' | grep -c 'gpu:$PERFCI_GPUS_PER_NODE' | grep -qx '$PERFCI_SLURM_NODES'"
 
 NODES=$PERFCI_SLURM_NODES
 # TIMEOUT test: with >1 node there are spare CPUs, so it runs in the background of the others.

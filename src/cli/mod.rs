@@ -442,6 +442,16 @@ pub struct ClusterArgs {
     /// Directory of templates that override the built-in ones (same file names).
     #[arg(long, value_name = "DIR", help_heading = "Cluster")]
     pub templates: Option<PathBuf>,
+
+    /// Let Slurm requeue the job after a node failure or a preemption (`sbatch --requeue`);
+    /// perf-run follows it to its final end [profile: requeue] [default: --no-requeue].
+    #[arg(long, conflicts_with = "no_requeue", help_heading = "Cluster")]
+    pub requeue: bool,
+
+    /// A node failure or a preemption ends the job for good (`sbatch --no-requeue`, the default;
+    /// docs/slurm-faults.md).
+    #[arg(long, help_heading = "Cluster")]
+    pub no_requeue: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -515,6 +525,10 @@ pub struct RunArgs {
     /// With --testlist: at most this many jobs in the queue at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_jobs: usize,
+
+    /// With --requeue: cancel a job that Slurm restarts more often than this.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub max_restarts: u32,
 
     /// Judge the numbers against the history as this CI stage: `pre_merge` (10 % floor) fails
     /// the run with exit 6 on a confirmed regression of a gating metric; `post_merge` (5 %

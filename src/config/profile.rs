@@ -68,6 +68,10 @@ pub struct ClusterProfile {
     /// start, install): pytest's per-test timeout is the test's limit, Slurm's is this much
     /// longer, so a hang ends as a test verdict with results (default 15).
     pub startup_margin: Option<u32>,
+    /// `true`: submit with `sbatch --requeue` (Slurm restarts the job after a node failure or
+    /// a preemption and perf-run follows it); `false` or absent: `--no-requeue`
+    /// (docs/slurm-faults.md).
+    pub requeue: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

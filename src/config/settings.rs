@@ -162,6 +162,9 @@ pub struct Settings {
     pub ucx_env: Option<String>,
     /// Minutes Slurm's limit exceeds the test's (profile `startup_margin`).
     pub startup_margin_min: u64,
+    /// `sbatch --requeue` (true) or `--no-requeue` (false): --requeue/--no-requeue > profile
+    /// `requeue` > false.
+    pub requeue: bool,
     pub module: String,
     pub function: String,
     pub prefix: Option<String>,
@@ -606,6 +609,13 @@ pub fn resolve_with(
         .as_ref()
         .and_then(|p| p.startup_margin)
         .map_or(15, u64::from);
+    let requeue = if cluster.requeue {
+        true
+    } else if cluster.no_requeue {
+        false
+    } else {
+        profile.as_ref().and_then(|p| p.requeue).unwrap_or(false)
+    };
 
     Ok(Settings {
         cluster_name: profile_name,
@@ -631,6 +641,7 @@ pub fn resolve_with(
         strip_sbatch,
         ucx_env,
         startup_margin_min,
+        requeue,
         module,
         function,
         prefix,
@@ -705,6 +716,38 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn requeue_is_flag_then_profile_then_no() {
+        let env = env_of(&[("USER", "me")]);
+        let sel = SelectArgs::default();
+        let s = res(&builtin_args(Some("gb200")), &sel, &env).unwrap();
+        assert!(!s.requeue, "default --no-requeue");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clusters.yaml");
+        std::fs::write(
+            &file,
+            "clusters:\n  c:\n    host: h\n    workdir: /w\n    requeue: true\n",
+        )
+        .unwrap();
+        let mut args = ClusterArgs {
+            cluster: Some("c".into()),
+            clusters_file: Some(file),
+            ..Default::default()
+        };
+        assert!(
+            res(&args, &sel, &env).unwrap().requeue,
+            "profile requeue: true"
+        );
+        args.no_requeue = true;
+        assert!(
+            !res(&args, &sel, &env).unwrap().requeue,
+            "--no-requeue wins"
+        );
+        args.no_requeue = false;
+        args.requeue = true;
+        assert!(res(&args, &sel, &env).unwrap().requeue);
     }
 
     #[test]

@@ -98,6 +98,17 @@ pub enum Event {
         case: String,
         exit_code: i32,
     },
+    /// Slurm requeued the job: attempt `attempt` (1, 2, …; `SLURM_RESTART_COUNT`) follows the
+    /// one that ended with `previous` (NODE_FAIL, PREEMPTED, REQUEUED, …) on `nodes`.
+    Attempt {
+        case: String,
+        job_id: String,
+        attempt: u32,
+        previous: Option<String>,
+        nodes: Option<String>,
+        /// The batch log's byte offset where the new attempt's output starts (at most).
+        offset: u64,
+    },
     Finished {
         case: String,
         record: JobRecord,
@@ -231,6 +242,8 @@ pub struct CaseState {
     pub marker_exit: Option<i32>,
     pub finished: Option<JobRecord>,
     pub collected: bool,
+    /// The job's current attempt (0 until Slurm requeues it).
+    pub attempt: u32,
 }
 
 /// The run as the journal tells it.
@@ -292,6 +305,14 @@ impl RunState {
                 }
                 Event::MarkerSeen { case, exit_code } => {
                     s.by_case.entry(case.clone()).or_default().marker_exit = Some(*exit_code)
+                }
+                Event::Attempt { case, attempt, .. } => {
+                    let c = s.by_case.entry(case.clone()).or_default();
+                    if *attempt > c.attempt {
+                        c.attempt = *attempt;
+                        // The marker seen so far was the earlier attempt's.
+                        c.marker_exit = None;
+                    }
                 }
                 Event::Finished { case, record } => {
                     s.by_case.entry(case.clone()).or_default().finished = Some(record.clone())
@@ -377,5 +398,45 @@ mod tests {
         assert_eq!(c.job_id.as_deref(), Some("42"));
         assert_eq!(c.offset, 100);
         assert!(c.finished.is_none());
+        assert_eq!(c.attempt, 0);
+    }
+
+    #[test]
+    fn a_requeue_moves_resume_to_the_next_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.jsonl");
+        let j = Journal::open(&p).unwrap();
+        let case = || "00-x".to_string();
+        j.record(Event::Submitted {
+            case: case(),
+            job_id: "42".into(),
+            batch_log: "/w/l".into(),
+        })
+        .unwrap();
+        j.record(Event::MarkerSeen {
+            case: case(),
+            exit_code: 143,
+        })
+        .unwrap();
+        j.record(Event::Attempt {
+            case: case(),
+            job_id: "42".into(),
+            attempt: 1,
+            previous: Some("NODE_FAIL".into()),
+            nodes: Some("n1".into()),
+            offset: 900,
+        })
+        .unwrap();
+        let s = RunState::from_entries(&read_journal(&p).unwrap());
+        let c = &s.by_case["00-x"];
+        assert_eq!(c.attempt, 1);
+        assert_eq!(
+            c.marker_exit, None,
+            "attempt 0's marker is not the job's end"
+        );
+        // An older perf-run's journal line without the event still reads.
+        let line = r#"{"ts":"2026-11-30T12:00:00Z","event":"attempt","case":"00-x","job_id":"42","attempt":2,"previous":null,"nodes":null,"offset":5}"#;
+        let e: Entry = serde_json::from_str(line).unwrap();
+        assert!(matches!(e.event, Event::Attempt { attempt: 2, .. }));
     }
 }

@@ -58,11 +58,10 @@ fn job_info(r: &JobRecord, our_reason: Option<&String>) -> JobInfo {
     JobInfo {
         job_id: r.job_id.clone(),
         state: r.state.base.as_str().to_string(),
-        cancelled_by: r
-            .state
-            .cancelled_by
-            .clone()
-            .or_else(|| our_reason.map(|_| "perf-run".to_string())),
+        // perf-run knows it cancelled the job (Slurm only names the uid perf-run runs as).
+        cancelled_by: our_reason
+            .map(|_| "perf-run".to_string())
+            .or_else(|| r.state.cancelled_by.clone()),
         exit_code: r.exit_code,
         signal: r.signal,
         reason: our_reason.cloned().or_else(|| r.reason.clone()),
@@ -77,6 +76,31 @@ fn job_info(r: &JobRecord, our_reason: Option<&String>) -> JobInfo {
                 _ => None,
             }),
         node_list: r.node_list.clone(),
+        restarts: r.restarts,
+        restart_states: r.attempts.iter().map(|a| a.state.clone()).collect(),
+        restart_nodes: {
+            let mut nodes: Vec<&str> = Vec::new();
+            for n in r.attempts.iter().filter_map(|a| a.node_list.as_deref()) {
+                if !nodes.contains(&n) {
+                    nodes.push(n);
+                }
+            }
+            (!nodes.is_empty()).then(|| nodes.join(","))
+        },
+        lost_s: (!r.attempts.is_empty()).then(|| {
+            r.attempts
+                .iter()
+                .map(|a| {
+                    a.elapsed_s.map(|e| e as f64).unwrap_or_else(|| {
+                        match (slurm_time(a.start.as_ref()), slurm_time(a.end.as_ref())) {
+                            (Some(x), Some(y)) => (y - x).num_milliseconds() as f64 / 1000.0,
+                            _ => 0.0,
+                        }
+                    })
+                })
+                .sum()
+        }),
+        suspended_s: r.suspended_s,
     }
 }
 

@@ -257,16 +257,14 @@ pub async fn logs(args: LogsArgs) -> Result<Exit> {
     let result = if args.follow {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let marker = format!("{}/perf_run_exit", case.case.remote_workspace);
-        let h = crate::watch::stream::start(
-            &remote,
-            "log".into(),
+        let script = crate::watch::stream::tail_script(
             &path,
             &marker,
             0,
             case.time_limit_s + 900,
-            tx,
-        )
-        .await?;
+            st.attempt,
+        );
+        let h = crate::watch::stream::start(&remote, "log".into(), &script, tx).await?;
         while let Some((_, m)) = rx.recv().await {
             match m {
                 crate::watch::stream::StreamMsg::Line(l, _) => output::data(l),

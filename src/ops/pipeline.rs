@@ -15,7 +15,9 @@ use crate::slurm::{JobRecord, JobState, Scheduler, state::reason_is_hopeless};
 use crate::watch::Backoff;
 use crate::watch::progress::Progress;
 use crate::watch::signals::Interrupt;
-use crate::watch::stream::{self, StreamMsg, exit_line_code};
+use crate::watch::stream::{
+    self, StreamMsg, exit_line_attempt, exit_line_code, start_line_attempt,
+};
 
 /// Pacing and behaviour of the watcher.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct WatchConfig {
     /// (cancelled, timed out): the batch script writes it from its exit trap, after Slurm
     /// already reports the final state.
     pub marker_grace: Duration,
+    /// Cancel a job that Slurm restarted (requeued) more often than this (`--max-restarts`).
+    pub max_restarts: u32,
 }
 
 impl WatchConfig {
@@ -64,6 +68,7 @@ impl WatchConfig {
             max_jobs: 4,
             detach: false,
             marker_grace: secs("PERF_RUN_MARKER_GRACE", 45.0)?,
+            max_restarts: 2,
         })
     }
 }
@@ -118,9 +123,17 @@ struct Tracked {
     stream_retry_at: Option<Instant>,
     stream_failures: u32,
     cancel_reason: Option<String>,
+    /// When perf-run last sent `scancel` for this job.
+    cancel_sent_at: Option<Instant>,
     /// `$SLURM_JOB_NODELIST` as the batch script printed it (exact, unlike accounting right
     /// after the end, which can show a shrinking list while nodes finish their epilogs).
     node_list: Option<String>,
+    /// The attempt followed: 0, then 1, 2, … after each requeue (`SLURM_RESTART_COUNT`).
+    attempt: u32,
+    /// The newest attempt whose start line the log has shown (None: none yet).
+    log_attempt: Option<u32>,
+    /// The attempt the running log stream waits for the marker of.
+    stream_attempt: u32,
 }
 
 impl Tracked {
@@ -147,12 +160,12 @@ pub struct Driver<'a, R: Remote> {
 }
 
 impl<'a, R: Remote> Driver<'a, R> {
-    /// Submit `queue` (up to `max_jobs` at a time), re-attach to `attach` (job id, log offset),
-    /// watch all of them, and collect each as it finishes.
+    /// Submit `queue` (up to `max_jobs` at a time), re-attach to `attach` (job id, log offset,
+    /// attempt), watch all of them, and collect each as it finishes.
     pub async fn drive(
         &self,
         mut queue: VecDeque<CaseJob>,
-        attach: Vec<(CaseJob, String, u64)>,
+        attach: Vec<(CaseJob, String, u64, u32)>,
         signals: &mut watch::Receiver<Option<Interrupt>>,
     ) -> Result<DriveOutcome> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, StreamMsg)>();
@@ -165,8 +178,9 @@ impl<'a, R: Remote> Driver<'a, R> {
         // A signal that arrived while staging: submit nothing.
         let mut interrupted = *signals.borrow();
 
-        for (job, job_id, offset) in attach {
-            let t = self.track(job, job_id, offset);
+        for (job, job_id, offset, attempt) in attach {
+            let mut t = self.track(job, job_id, offset);
+            t.attempt = attempt;
             progress.add(t.key(), &short_label(&t.job.case));
             active.push(t);
         }
@@ -251,19 +265,37 @@ impl<'a, R: Remote> Driver<'a, R> {
                         match m {
                             StreamMsg::Line(line, n) => {
                                 t.offset += n;
-                                if t.node_list.is_none()
-                                    && let Some(n) = starting_line_nodes(&line) {
-                                    t.node_list = Some(n);
+                                if let Some(a) = start_line_attempt(&line) {
+                                    // A new attempt starts: its node list replaces the old one.
+                                    if a > t.attempt {
+                                        self.new_attempt(t, a, None, &mut progress);
+                                    }
+                                    if a >= t.attempt {
+                                        t.log_attempt = Some(a);
+                                        t.node_list = starting_line_nodes(&line);
+                                    }
                                 }
-                                t.output_seen = true;
-                                t.last_output = Some(Instant::now());
+                                // Lines of an earlier attempt (its end, after a requeue) say
+                                // nothing about the attempt followed now.
+                                let current = t.log_attempt.is_some_and(|a| a >= t.attempt)
+                                    || (t.attempt == 0 && t.log_attempt.is_none());
+                                if current {
+                                    t.output_seen = true;
+                                    t.last_output = Some(Instant::now());
+                                }
                                 if let Some(code) = exit_line_code(&line) {
-                                    t.marker_exit = Some(code);
-                                    t.marker_at = Some(Instant::now());
-                                    let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
-                                    confirm.insert(key.clone());
+                                    let a = exit_line_attempt(&line);
+                                    if a > t.attempt {
+                                        self.new_attempt(t, a, None, &mut progress);
+                                    }
+                                    if a >= t.attempt {
+                                        t.marker_exit = Some(code);
+                                        t.marker_at = Some(Instant::now());
+                                        let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
+                                        confirm.insert(key.clone());
+                                    }
                                 }
-                                if t.state.as_ref().is_none_or(|s| s.is_pending()) {
+                                if current && t.state.as_ref().is_none_or(|s| s.is_pending()) {
                                     t.state = Some(JobState::parse("RUNNING"));
                                     t.reason = None;
                                     progress.state(&key, "RUNNING", None);
@@ -278,7 +310,11 @@ impl<'a, R: Remote> Driver<'a, R> {
                                 t.stream = None;
                                 let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
                                 t.offset_journaled = t.offset;
-                                if t.marker_exit.is_none() {
+                                if t.marker_exit.is_none() && t.stream_attempt < t.attempt {
+                                    // It stopped at an earlier attempt's marker: follow the
+                                    // new attempt at once.
+                                    t.stream_retry_at = None;
+                                } else if t.marker_exit.is_none() {
                                     // Connection trouble or a job killed without a marker: retry
                                     // later; the safety poll decides whether it ended.
                                     t.stream_failures += 1;
@@ -359,10 +395,44 @@ impl<'a, R: Remote> Driver<'a, R> {
                 break;
             }
 
-            // Max pending and hopeless pending reasons.
+            // Max pending, hopeless pending reasons, and too many restarts.
             let mut to_cancel = Vec::new();
             for t in active.iter_mut() {
                 if t.cancel_reason.is_some() {
+                    // Slurm drops a cancel that arrives while a requeue is completing: the job
+                    // is back in the queue, so cancel it again (at most every 5 s).
+                    let back = t.state.as_ref().is_some_and(|s| {
+                        !s.is_final() && !s.flags.iter().any(|f| f == "COMPLETING")
+                    });
+                    if back
+                        && t.cancel_sent_at
+                            .is_some_and(|at| at.elapsed() > Duration::from_secs(5))
+                    {
+                        output::detail(format!(
+                            "{}: job {} is {} after perf-run cancelled it; cancelling it again",
+                            short_label(&t.job.case),
+                            t.job_id,
+                            t.state.as_ref().map(|s| s.raw.as_str()).unwrap_or("?")
+                        ));
+                        t.cancel_sent_at = Some(Instant::now());
+                        to_cancel.push(t.job_id.clone());
+                    }
+                    continue;
+                }
+                if t.attempt > self.cfg.max_restarts
+                    && !t.state.as_ref().is_some_and(JobState::is_final)
+                {
+                    let why = format!(
+                        "Slurm restarted the job {} time(s), more than --max-restarts {}",
+                        t.attempt, self.cfg.max_restarts
+                    );
+                    output::error(format!(
+                        "{}: {why}; cancelling it",
+                        short_label(&t.job.case)
+                    ));
+                    t.cancel_reason = Some(why);
+                    t.cancel_sent_at = Some(Instant::now());
+                    to_cancel.push(t.job_id.clone());
                     continue;
                 }
                 let pending = t.state.as_ref().is_some_and(JobState::is_pending);
@@ -388,13 +458,20 @@ impl<'a, R: Remote> Driver<'a, R> {
                         short_label(&t.job.case)
                     ));
                     t.cancel_reason = Some(why);
+                    t.cancel_sent_at = Some(Instant::now());
                     to_cancel.push(t.job_id.clone());
                 }
+            }
+            // A job perf-run cancelled is looked at every few seconds until it has ended.
+            if active.iter().any(|t| {
+                t.cancel_sent_at.is_some() && !t.state.as_ref().is_some_and(JobState::is_final)
+            }) {
+                next_poll = next_poll.min(Instant::now() + Duration::from_secs(3));
             }
             if !to_cancel.is_empty() {
                 let _ = self.journal.record(Event::CancelRequested {
                     jobs: to_cancel.clone(),
-                    why: "pending".into(),
+                    why: "pending or restarted too often".into(),
                 });
                 if let Err(e) = self.sched.cancel(&to_cancel).await {
                     output::error(format!("could not cancel {}: {e:#}", to_cancel.join(",")));
@@ -473,25 +550,65 @@ impl<'a, R: Remote> Driver<'a, R> {
             stream_retry_at: None,
             stream_failures: 0,
             cancel_reason: None,
+            cancel_sent_at: None,
             node_list: None,
+            attempt: 0,
+            log_attempt: None,
+            stream_attempt: 0,
         }
+    }
+
+    /// Slurm requeued the job: follow attempt `attempt` from here. The marker seen so far was
+    /// the earlier attempt's; the log stream goes on (the log is appended to) and a stopped one
+    /// is restarted for the new attempt.
+    fn new_attempt(
+        &self,
+        t: &mut Tracked,
+        attempt: u32,
+        previous: Option<&crate::slurm::AttemptRecord>,
+        progress: &mut Progress,
+    ) {
+        let prev_state = previous
+            .map(|p| p.state.clone())
+            .or_else(|| t.state.as_ref().map(|s| s.raw.clone()));
+        let nodes = previous
+            .and_then(|p| p.node_list.clone())
+            .or_else(|| t.node_list.clone());
+        let _ = self.journal.record(Event::Attempt {
+            case: t.key().to_string(),
+            job_id: t.job_id.clone(),
+            attempt,
+            previous: prev_state.clone(),
+            nodes: nodes.clone(),
+            offset: t.offset,
+        });
+        let how = prev_state
+            .map(|s| format!(" after {s}"))
+            .unwrap_or_default();
+        let on = nodes.map(|n| format!(" on {n}")).unwrap_or_default();
+        progress.note(
+            t.key(),
+            &format!(
+                "Slurm requeued job {}{how}{on}; following attempt {attempt}",
+                t.job_id
+            ),
+        );
+        t.attempt = attempt;
+        t.marker_exit = None;
+        t.marker_at = None;
+        t.output_seen = false;
+        t.pending_since = None;
+        t.stream_retry_at = None;
+        t.stream_failures = 0;
     }
 
     async fn start_stream(&self, t: &mut Tracked, tx: &mpsc::UnboundedSender<(String, StreamMsg)>) {
         let deadline = t.job.time_limit_s + 900;
-        match stream::start(
-            self.remote,
-            t.key().to_string(),
-            &t.batch_log,
-            &t.marker,
-            t.offset,
-            deadline,
-            tx.clone(),
-        )
-        .await
-        {
+        let script = stream::tail_script(&t.batch_log, &t.marker, t.offset, deadline, t.attempt);
+        match stream::start(self.remote, t.key().to_string(), &script, tx.clone()).await {
             Ok(h) => {
                 t.stream = Some(h);
+                t.stream_attempt = t.attempt;
                 t.stream_retry_at = None;
             }
             Err(e) => {
@@ -508,6 +625,9 @@ impl<'a, R: Remote> Driver<'a, R> {
 
     /// Record what a poll said about a job.
     fn observe(&self, t: &mut Tracked, r: &JobRecord, progress: &mut Progress) {
+        if r.restarts > t.attempt {
+            self.new_attempt(t, r.restarts, r.attempts.last(), progress);
+        }
         if accounting_lags(t.output_seen, r) {
             // The job writes its log, so it started: slurmdbd has not heard of it yet.
             return;
@@ -548,6 +668,9 @@ impl<'a, R: Remote> Driver<'a, R> {
                 .iter()
                 .filter(|t| keys.iter().any(|k| k == t.key()))
                 .filter(|t| !t.state.as_ref().is_some_and(JobState::is_final))
+                // A job that turned out requeued (its marker was an earlier attempt's) is
+                // followed by the stream again, not confirmed.
+                .filter(|t| t.marker_exit.is_some())
                 .map(|t| t.job_id.clone())
                 .collect();
             if ids.is_empty() {
@@ -608,9 +731,24 @@ impl<'a, R: Remote> Driver<'a, R> {
         // Ended without the marker seen (scancel, time limit): let the batch script's exit
         // trap finish before collecting, or the marker and the end of the log are lost.
         let mut marker_exit = t.marker_exit;
-        if marker_exit.is_none() {
-            marker_exit =
-                await_marker(self.remote, &t.batch_log, &t.marker, self.cfg.marker_grace).await;
+        // An attempt that never started (cancelled while pending after a requeue) writes none.
+        // (After a resume the start line may have been streamed before the crash: then
+        // accounting's start time of the attempt says it; squeue shows a start time also for
+        // a job cancelled while pending, so only sacct's counts.)
+        let started = t.log_attempt.is_some_and(|a| a >= t.attempt)
+            || t.attempt == 0
+            || t.record
+                .as_ref()
+                .is_some_and(|r| r.start.is_some() && r.source == "sacct");
+        if marker_exit.is_none() && started {
+            marker_exit = await_marker(
+                self.remote,
+                &t.batch_log,
+                &t.marker,
+                self.cfg.marker_grace,
+                t.attempt,
+            )
+            .await;
             if let Some(code) = marker_exit {
                 let _ = self.journal.record(Event::MarkerSeen {
                     case: key.clone(),
@@ -623,19 +761,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             .state
             .as_ref()
             .filter(|s| s.is_final())
-            .map(|s| JobRecord {
-                job_id: t.job_id.clone(),
-                state: s.clone(),
-                exit_code: None,
-                signal: None,
-                reason: None,
-                submit: None,
-                start: None,
-                end: None,
-                elapsed_s: None,
-                node_list: None,
-                source: "perf-run".into(),
-            });
+            .map(|s| JobRecord::bare(&t.job_id, s.clone(), "perf-run"));
         // The full record of the last poll; ask once more only when it is not final (a job we
         // stop watching after a signal).
         let full = match last {
@@ -743,8 +869,9 @@ pub async fn await_marker<R: Remote>(
     batch_log: &str,
     marker: &str,
     grace: Duration,
+    attempt: u32,
 ) -> Option<i32> {
-    let script = stream::marker_wait_script(batch_log, marker, grace.as_secs());
+    let script = stream::marker_wait_script(batch_log, marker, grace.as_secs(), attempt);
     match remote.exec(&script, grace + QUICK, true).await {
         Ok(o) if o.success() => stream::marker_file_code(&o.stdout_text()),
         Ok(o) if o.code == Some(3) => {
@@ -871,19 +998,7 @@ mod tests {
     use super::*;
 
     fn rec(state: &str, source: &str) -> JobRecord {
-        JobRecord {
-            job_id: "1".into(),
-            state: JobState::parse(state),
-            exit_code: None,
-            signal: None,
-            reason: None,
-            submit: None,
-            start: None,
-            end: None,
-            elapsed_s: None,
-            node_list: None,
-            source: source.into(),
-        }
+        JobRecord::bare("1", JobState::parse(state), source)
     }
 
     #[test]

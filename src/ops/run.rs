@@ -236,6 +236,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         cfg.max_jobs = args.max_jobs.max(1);
         cfg.detach = args.detach;
         cfg.max_pending = max_pending;
+        cfg.max_restarts = args.max_restarts;
         let driver = Driver {
             remote: &remote,
             sched: &sched,
@@ -529,7 +530,14 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                         "{}: re-attaching to job {id}",
                         short_label(&c.case)
                     ));
-                    attach.push((job, id.clone(), st.offset));
+                    if st.attempt > 0 {
+                        output::info(format!(
+                            "{}: job {id} was requeued by Slurm; following its attempt {} (or a later one)",
+                            short_label(&c.case),
+                            st.attempt
+                        ));
+                    }
+                    attach.push((job, id.clone(), st.offset, st.attempt));
                 }
                 (None, _) if st.intent && st.submit_error.is_none() => {
                     // sbatch may or may not have happened before the crash: ask by job name.
@@ -544,7 +552,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                                 job_id: id.clone(),
                                 batch_log: format!("{}/slurm-{id}.log", c.case.remote_workspace),
                             })?;
-                            attach.push((job, id, 0));
+                            attach.push((job, id, 0, 0));
                         }
                         None => queue.push_back(job),
                     }

@@ -128,6 +128,8 @@ pub struct SbatchPlan {
     pub job_name: String,
     /// `--output`, with `%j` for the job id.
     pub output: String,
+    /// `--requeue` (true) or `--no-requeue` (false), always explicit.
+    pub requeue: bool,
 }
 
 /// Remote paths of one case (all absolute, on the cluster).
@@ -516,6 +518,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         time: job_time.text.clone(),
         job_name: job_name(input.run_id, input.case_index, &id.kind),
         output: format!("{}/slurm-%j.log", paths.job_workspace),
+        requeue: settings.requeue,
     };
     let mut exports = command::exports(&ctx, input.run_id, &id.case, input.user_env);
     let container = format!("perf_run-{}-{:02}", input.run_id, input.case_index)

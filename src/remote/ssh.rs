@@ -43,7 +43,13 @@ impl SshOptions {
             user: user.map(str::to_string),
             config_file: None,
             connect_timeout: Duration::from_secs(20),
-            idle_persist: Duration::from_secs(60),
+            // PERF_RUN_SSH_IDLE_PERSIST (seconds): tests shorten it to prove that a quiet
+            // phase (a requeued job pending) keeps the master up through its open log stream.
+            idle_persist: std::env::var("PERF_RUN_SSH_IDLE_PERSIST")
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|s| *s > 0)
+                .map_or(Duration::from_secs(60), Duration::from_secs),
             max_exec: 3,
             max_streams: 6,
         }

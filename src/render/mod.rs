@@ -239,6 +239,8 @@ struct RenderContext<'a> {
     total_gpus: u32,
     gpus_per_node: u32,
     sbatch: Vec<KeyValue>,
+    /// `#SBATCH --requeue` or `--no-requeue` (docs/slurm-faults.md).
+    requeue: bool,
     exports: Vec<NameValue>,
     srun_args: &'a [String],
     srun_args_no_gpu: &'a [String],
@@ -347,6 +349,7 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
                 value: v,
             })
             .collect(),
+        requeue: s.requeue,
         exports,
         srun_args: &plan.srun_args,
         srun_args_no_gpu: &plan.srun_args_no_gpu,

@@ -103,8 +103,72 @@ fn with_slurm_reason(mut s: String, job: &JobInfo) -> String {
     s
 }
 
-/// Classify a case.
+/// What happened to the job under the benchmark: restarts (requeues) and suspension, as
+/// sentences; empty when nothing did.
+pub fn disturbances(job: &JobInfo) -> Vec<String> {
+    let mut out = Vec::new();
+    let secs =
+        |s: f64| humantime::format_duration(std::time::Duration::from_secs(s.round() as u64));
+    if job.restarts > 0 {
+        let how = if job.restart_states.is_empty() {
+            String::new()
+        } else {
+            format!(" after {}", job.restart_states.join(", then "))
+        };
+        let on = job
+            .restart_nodes
+            .as_deref()
+            .map(|n| format!(" on {n}"))
+            .unwrap_or_default();
+        let lost = job
+            .lost_s
+            .filter(|l| l.is_finite() && *l > 0.0)
+            .map(|l| format!("; {} of run time lost", secs(l)))
+            .unwrap_or_default();
+        out.push(format!(
+            "Slurm restarted {} {} time(s){how}{on}{lost}; the numbers of a restarted job are never reported as valid",
+            job_name(job),
+            job.restarts
+        ));
+    }
+    if let Some(s) = job.suspended_s.filter(|s| *s > 0) {
+        out.push(format!(
+            "{} was suspended for {} while it ran, so its timings are not a benchmark's",
+            job_name(job),
+            secs(s as f64)
+        ));
+    }
+    out
+}
+
+/// Classify a case. A job that Slurm restarted or suspended never passes: a case that would
+/// pass (or is already invalid) becomes `invalid_measurement`, a failed one keeps its class, and
+/// every verdict names what happened (`disturbances`).
 pub fn classify(e: &Evidence<'_>) -> Verdict {
+    let mut v = classify_inner(e);
+    let notes = e.job.map(disturbances).unwrap_or_default();
+    if notes.is_empty() {
+        return v;
+    }
+    match v.status {
+        CaseStatus::Passed | CaseStatus::Invalid => {
+            let mut reasons = notes;
+            if v.status == CaseStatus::Invalid {
+                reasons.append(&mut v.reasons);
+            }
+            v = Verdict::new(
+                CaseStatus::Invalid,
+                Some(FailureClass::InvalidMeasurement),
+                reasons,
+            );
+        }
+        CaseStatus::Failed => v.reasons.extend(notes),
+        CaseStatus::Skipped | CaseStatus::NotRun => {}
+    }
+    v
+}
+
+fn classify_inner(e: &Evidence<'_>) -> Verdict {
     use CaseStatus as S;
     use FailureClass as F;
 
@@ -177,7 +241,13 @@ pub fn classify(e: &Evidence<'_>) -> Verdict {
                         .filter(|b| !b.is_empty())
                         .map(|b| format!(" by {b}"))
                         .unwrap_or_default();
-                    format!("{name} was cancelled{by}{}", after(job))
+                    let why = job
+                        .reason
+                        .as_deref()
+                        .filter(|_| job.cancelled_by.as_deref() == Some("perf-run"))
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default();
+                    format!("{name} was cancelled{by}{}{why}", after(job))
                 };
                 return Verdict::new(S::Failed, Some(F::Cancelled), vec![msg]);
             }
@@ -281,6 +351,56 @@ fn first_line(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restarted_or_suspended_job_is_never_valid() {
+        let mut j = job("COMPLETED");
+        j.restarts = 1;
+        j.restart_states = vec!["NODE_FAIL".into()];
+        j.restart_nodes = Some("n1".into());
+        j.lost_s = Some(12.0);
+        let v = classify(&ok(&j));
+        assert_eq!(v.status, CaseStatus::Invalid);
+        assert_eq!(v.class, Some(FailureClass::InvalidMeasurement));
+        assert!(
+            v.reasons[0].contains(
+                "restarted Slurm job 4242 1 time(s) after NODE_FAIL on n1; 12s of run time lost"
+            ),
+            "{:?}",
+            v.reasons
+        );
+        let mut j = job("COMPLETED");
+        j.suspended_s = Some(20);
+        let v = classify(&ok(&j));
+        assert_eq!(v.class, Some(FailureClass::InvalidMeasurement));
+        assert!(
+            v.reasons[0].contains("suspended for 20s"),
+            "{:?}",
+            v.reasons
+        );
+        // A failure keeps its class and says what happened too.
+        let mut j = job("NODE_FAIL");
+        j.restarts = 1;
+        j.restart_states = vec!["PREEMPTED".into()];
+        let v = classify(&ok(&j));
+        assert_eq!(v.class, Some(FailureClass::NodeFail));
+        assert!(
+            v.reasons.iter().any(|r| r.contains("after PREEMPTED")),
+            "{:?}",
+            v.reasons
+        );
+        // Nothing happened: unchanged.
+        assert_eq!(classify(&ok(&job("COMPLETED"))).status, CaseStatus::Passed);
+    }
+
+    #[test]
+    fn out_of_memory_state_is_oom() {
+        let v = classify(&ok(&job("OUT_OF_MEMORY")));
+        assert_eq!(
+            (v.status, v.class),
+            (CaseStatus::Failed, Some(FailureClass::Oom))
+        );
+    }
 
     fn job(state: &str) -> JobInfo {
         JobInfo {

@@ -106,6 +106,21 @@ pub struct JobInfo {
     pub end: Option<DateTime<Utc>>,
     pub elapsed_s: Option<f64>,
     pub node_list: Option<String>,
+    /// How often Slurm restarted (requeued) the job before its final attempt.
+    #[serde(default)]
+    pub restarts: u32,
+    /// How each earlier attempt ended (NODE_FAIL, PREEMPTED, REQUEUED), oldest first.
+    #[serde(default)]
+    pub restart_states: Vec<String>,
+    /// The nodes the earlier attempts ran on (the failed node of a NODE_FAIL).
+    #[serde(default)]
+    pub restart_nodes: Option<String>,
+    /// Seconds the earlier attempts ran: time lost to the restarts.
+    #[serde(default)]
+    pub lost_s: Option<f64>,
+    /// Seconds the final attempt spent suspended (sacct `Suspended`).
+    #[serde(default)]
+    pub suspended_s: Option<u64>,
 }
 
 /// One server of a case, from the plan.

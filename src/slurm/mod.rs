@@ -29,6 +29,57 @@ pub struct JobRecord {
     pub node_list: Option<String>,
     /// Which command answered: sacct, squeue, scontrol, sacct -c.
     pub source: String,
+    /// How often Slurm restarted (requeued) the job: squeue's `RestartCnt`, scontrol's
+    /// `Restarts`, else the number of earlier attempts `sacct -D` shows (Slurm 22.05's sacct has
+    /// no `Restarts` field).
+    #[serde(default)]
+    pub restarts: u32,
+    /// Seconds the job's current attempt spent suspended (sacct `Suspended`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_s: Option<u64>,
+    /// The earlier attempts of a requeued job, oldest first (`sacct -D`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// How one earlier attempt of a requeued job ended (one `sacct -D` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// NODE_FAIL, PREEMPTED, REQUEUED (an administrator's `scontrol requeue`), …
+    pub state: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub elapsed_s: Option<u64>,
+    pub node_list: Option<String>,
+}
+
+impl JobRecord {
+    /// A record with only an id, a state and its source (everything else unknown).
+    pub fn bare(job_id: &str, state: JobState, source: &str) -> JobRecord {
+        JobRecord {
+            job_id: job_id.to_string(),
+            state,
+            exit_code: None,
+            signal: None,
+            reason: None,
+            submit: None,
+            start: None,
+            end: None,
+            elapsed_s: None,
+            node_list: None,
+            source: source.into(),
+            restarts: 0,
+            suspended_s: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    /// Slurm may requeue a job in this state (node failure, preemption, `scontrol requeue`):
+    /// accounting alone cannot tell whether it ended for good, slurmctld can.
+    pub fn may_be_requeued(&self) -> bool {
+        matches!(self.state.base, BaseState::NodeFail | BaseState::Preempted)
+            || self.state.flags.iter().any(|f| f.starts_with("REQUEUE"))
+    }
 }
 
 /// Counts of scheduler calls, by command.
@@ -144,11 +195,12 @@ fn nonempty(s: &str) -> Option<String> {
 /// shows `COMPLETED` on one node for a moment). perf-run's own jobs are never called that.
 const PLACEHOLDER_NAME: &str = "allocation";
 
-/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList[|JobName].
+/// `sacct -P` rows: JobIDRaw|State|ExitCode|Reason|Submit|Start|End|ElapsedRaw|NodeList[|JobName[|Suspended]].
 /// Steps, placeholder rows (see `PLACEHOLDER_NAME`) and final states without an end time are
-/// left out: such a job counts as not (fully) in accounting yet.
+/// left out: such a job counts as not (fully) in accounting yet. With `sacct -D` a requeued
+/// job has one row per attempt, oldest first: the last is the job, the others its `attempts`.
 pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
-    let mut out = BTreeMap::new();
+    let mut rows: BTreeMap<String, Vec<JobRecord>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('|').collect();
         if f.len() < 3 {
@@ -164,27 +216,41 @@ pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
         let (code, sig) = parse_exit(f[2]);
         let get = |i: usize| f.get(i).and_then(|s| nonempty(s));
         let state = JobState::parse(f[1]);
-        if f.len() > 6 && state.is_final() && get(6).is_none() {
+        let ended_attempt = state.is_final() || state.flags.iter().any(|x| x == "REQUEUED");
+        if f.len() > 6 && ended_attempt && get(6).is_none() {
             // A final state without an end time: the job's start record reached slurmdbd
             // after the job ended, its completion record (end, exit code) not yet.
             continue;
         }
-        out.insert(
-            id.clone(),
-            JobRecord {
-                job_id: id,
-                state,
-                exit_code: code,
-                signal: sig,
-                reason: get(3),
-                submit: get(4),
-                start: get(5),
-                end: get(6),
-                elapsed_s: get(7).and_then(|e| e.parse().ok()),
-                node_list: get(8).filter(|n| n != "None assigned"),
-                source: source.into(),
-            },
-        );
+        let mut r = JobRecord::bare(&id, state, source);
+        r.exit_code = code;
+        r.signal = sig;
+        r.reason = get(3);
+        r.submit = get(4);
+        r.start = get(5);
+        r.end = get(6);
+        r.elapsed_s = get(7).and_then(|e| e.parse().ok());
+        r.node_list = get(8).filter(|n| n != "None assigned");
+        r.suspended_s = get(10).and_then(|t| parse_runtime(&t));
+        rows.entry(id).or_default().push(r);
+    }
+    let mut out = BTreeMap::new();
+    for (id, mut attempts) in rows {
+        let Some(mut last) = attempts.pop() else {
+            continue;
+        };
+        last.restarts = attempts.len() as u32;
+        last.attempts = attempts
+            .into_iter()
+            .map(|a| AttemptRecord {
+                state: a.state.raw,
+                start: a.start,
+                end: a.end,
+                elapsed_s: a.elapsed_s,
+                node_list: a.node_list,
+            })
+            .collect();
+        out.insert(id, last);
     }
     out
 }
@@ -192,8 +258,7 @@ pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
 /// The squeue fields perf-run asks for (`-O`, `|`-separated). `exit_code` is the job's raw
 /// wait status (`256` = exit code 1, `15` = killed by SIGTERM), so a finished job needs no
 /// extra `scontrol` call for its exit code.
-const SQUEUE_FORMAT: &str =
-    "JobID:|,State:|,exit_code:|,Reason:|,SubmitTime:|,StartTime:|,EndTime:|,NodeList:|";
+const SQUEUE_FORMAT: &str = "JobID:|,State:|,exit_code:|,Reason:|,SubmitTime:|,StartTime:|,EndTime:|,NodeList:|,RestartCnt:|";
 
 /// Rows of `squeue -h -O SQUEUE_FORMAT`.
 fn parse_squeue(text: &str) -> BTreeMap<String, JobRecord> {
@@ -210,22 +275,16 @@ fn parse_squeue(text: &str) -> BTreeMap<String, JobRecord> {
             Some(w) if state.is_final() => (Some((w >> 8) & 0xff), Some(w & 0x7f)),
             _ => (None, None),
         };
-        out.insert(
-            f[0].to_string(),
-            JobRecord {
-                job_id: f[0].to_string(),
-                state,
-                exit_code,
-                signal,
-                reason: get(3),
-                submit: get(4),
-                start: get(5),
-                end: get(6),
-                elapsed_s: None,
-                node_list: get(7),
-                source: "squeue".into(),
-            },
-        );
+        let mut r = JobRecord::bare(f[0], state, "squeue");
+        r.exit_code = exit_code;
+        r.signal = signal;
+        r.reason = get(3);
+        r.submit = get(4);
+        r.start = get(5);
+        r.end = get(6);
+        r.node_list = get(7);
+        r.restarts = get(8).and_then(|n| n.parse().ok()).unwrap_or(0);
+        out.insert(f[0].to_string(), r);
     }
     out
 }
@@ -243,19 +302,21 @@ pub fn parse_scontrol(text: &str) -> Option<JobRecord> {
         .get("ExitCode")
         .map(|e| parse_exit(e))
         .unwrap_or((None, None));
-    Some(JobRecord {
-        job_id: kv.get("JobId")?.to_string(),
-        state: JobState::parse(kv.get("JobState").unwrap_or(&"")),
-        exit_code: code,
-        signal: sig,
-        reason: kv.get("Reason").and_then(|r| nonempty(r)),
-        submit: kv.get("SubmitTime").and_then(|r| nonempty(r)),
-        start: kv.get("StartTime").and_then(|r| nonempty(r)),
-        end: kv.get("EndTime").and_then(|r| nonempty(r)),
-        elapsed_s: kv.get("RunTime").and_then(|t| parse_runtime(t)),
-        node_list: kv.get("NodeList").and_then(|r| nonempty(r)),
-        source: "scontrol".into(),
-    })
+    let mut r = JobRecord::bare(
+        kv.get("JobId")?,
+        JobState::parse(kv.get("JobState").unwrap_or(&"")),
+        "scontrol",
+    );
+    r.exit_code = code;
+    r.signal = sig;
+    r.reason = kv.get("Reason").and_then(|r| nonempty(r));
+    r.submit = kv.get("SubmitTime").and_then(|r| nonempty(r));
+    r.start = kv.get("StartTime").and_then(|r| nonempty(r));
+    r.end = kv.get("EndTime").and_then(|r| nonempty(r));
+    r.elapsed_s = kv.get("RunTime").and_then(|t| parse_runtime(t));
+    r.node_list = kv.get("NodeList").and_then(|r| nonempty(r));
+    r.restarts = kv.get("Restarts").and_then(|n| n.parse().ok()).unwrap_or(0);
+    Some(r)
 }
 
 /// `RunTime=1-02:03:04` / `00:00:01` → seconds.
@@ -274,6 +335,32 @@ fn parse_runtime(t: &str) -> Option<u64> {
         _ => return None,
     };
     Some(days * 86400 + s)
+}
+
+/// Fold slurmctld's view (`live`, from squeue) of a job into accounting's record `r`: a job
+/// slurmctld holds again (requeued: PENDING, or RUNNING its next attempt), or has ended while
+/// accounting still shows the requeue (`REQUEUED`, then cancelled while pending), takes
+/// slurmctld's state, reason, times, nodes and restart count; the attempts accounting knows
+/// are kept. A job both report as ended keeps accounting's fuller record, with the larger
+/// restart count.
+pub fn merge_live(r: &mut JobRecord, live: JobRecord) {
+    let restarts = r.restarts.max(live.restarts);
+    if !live.state.is_final() || !r.state.is_final() {
+        let mut attempts = std::mem::take(&mut r.attempts);
+        // Accounting's row is the attempt that ended (its next one is not in slurmdbd yet).
+        if r.may_be_requeued() {
+            attempts.push(AttemptRecord {
+                state: r.state.raw.clone(),
+                start: r.start.clone(),
+                end: r.end.clone(),
+                elapsed_s: r.elapsed_s,
+                node_list: r.node_list.clone(),
+            });
+        }
+        *r = live;
+        r.attempts = attempts;
+    }
+    r.restarts = restarts;
 }
 
 /// sacct says accounting is not there (no slurmdbd, dbd down): use the fallbacks.
@@ -366,7 +453,7 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         let list = ids.join(",");
         let start = format!("--starttime=now-{}", since_secs.max(3600));
         let cmd = format!(
-            "sacct -X -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList,JobName%200",
+            "sacct -X -D -P -n {start} -j {} -o JobIDRaw,State,ExitCode,Reason,Submit,Start,End,ElapsedRaw,NodeList,JobName%200,Suspended",
             sh(&[&list])
         );
         self.calls.sacct.fetch_add(1, Ordering::Relaxed);
@@ -375,7 +462,7 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         if out.success() && !accounting_unavailable(&err) {
             let recs = parse_sacct(&out.stdout_text(), "sacct");
             if ids.iter().all(|i| recs.contains_key(i)) {
-                return Ok(recs);
+                return self.check_requeued(recs).await;
             }
             // A job not yet (fully) in the accounting database: it was just submitted, or it
             // just ended and slurmdbd still shows its placeholder. Ask slurmctld.
@@ -386,7 +473,7 @@ impl<'a, R: Remote> Scheduler<'a, R> {
                 .collect();
             let mut merged = recs;
             merged.extend(self.poll_fallback(&missing).await?);
-            return Ok(merged);
+            return self.check_requeued(merged).await;
         }
         crate::output::detail(format!(
             "sacct is not usable ({}); asking squeue instead for the next {}",
@@ -397,6 +484,47 @@ impl<'a, R: Remote> Scheduler<'a, R> {
             *g = Some(std::time::Instant::now());
         }
         self.poll_fallback(ids).await
+    }
+
+    /// Accounting says a job ended by a node failure or a preemption, or was requeued: Slurm
+    /// may already have put it back in the queue (slurmdbd learns of that later). One squeue
+    /// for those jobs: slurmctld's state and restart count win while it still knows the job.
+    /// Costs nothing in the normal case (no such job, no call).
+    async fn check_requeued(
+        &self,
+        mut recs: BTreeMap<String, JobRecord>,
+    ) -> Result<BTreeMap<String, JobRecord>> {
+        let ids: Vec<String> = recs
+            .values()
+            .filter(|r| r.source.starts_with("sacct") && r.may_be_requeued())
+            .map(|r| r.job_id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(recs);
+        }
+        let live = self.squeue(&ids).await?;
+        for (id, q) in live {
+            if let Some(r) = recs.get_mut(&id) {
+                merge_live(r, q);
+            }
+        }
+        Ok(recs)
+    }
+
+    /// `squeue -t all` for `ids` (slurmctld's view); empty when squeue fails.
+    async fn squeue(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
+        let cmd = format!(
+            "squeue -h -t all -j {} -O {}",
+            sh(&[&ids.join(",")]),
+            sh(&[SQUEUE_FORMAT])
+        );
+        self.calls.squeue.fetch_add(1, Ordering::Relaxed);
+        let out = self.remote.exec(&cmd, self.timeout, true).await?;
+        Ok(if out.success() {
+            parse_squeue(&out.stdout_text())
+        } else {
+            BTreeMap::new()
+        })
     }
 
     fn acct_known_down(&self) -> bool {
@@ -678,6 +806,128 @@ mod tests {
             (1, 3, 0),
             "{:#?}",
             fake.calls.lock().unwrap()
+        );
+    }
+
+    #[test]
+    fn sacct_duplicates_are_the_attempts_of_a_requeued_job() {
+        // `sacct -X -D` on the test cluster after a node failure and an admin requeue.
+        let r = parse_sacct(
+            "1|NODE_FAIL|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n\
+             1|REQUEUED|0:0|None|2026-11-30T12:07:15|2026-11-30T12:07:30|2026-11-30T12:07:41|11|n1|perf-run.x|00:00:05\n\
+             1|RUNNING|0:0|None|2026-11-30T12:07:41|2026-11-30T12:08:00|Unknown|3|n2|perf-run.x|00:00:00\n",
+            "sacct",
+        );
+        let j = &r["1"];
+        assert_eq!(j.state.base, BaseState::Running);
+        assert_eq!(j.restarts, 2);
+        assert_eq!(j.node_list.as_deref(), Some("n2"));
+        let states: Vec<&str> = j.attempts.iter().map(|a| a.state.as_str()).collect();
+        assert_eq!(states, ["NODE_FAIL", "REQUEUED"]);
+        assert_eq!(j.attempts[1].elapsed_s, Some(11));
+        assert_eq!(j.suspended_s, Some(0));
+        let s = parse_sacct(
+            "2|COMPLETED|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:08:15|65|n1|perf-run.x|00:00:20\n",
+            "sacct",
+        );
+        assert_eq!((s["2"].restarts, s["2"].suspended_s), (0, Some(20)));
+    }
+
+    #[test]
+    fn slurmctld_knows_a_requeue_before_accounting() {
+        let mut acct = parse_sacct(
+            "3|NODE_FAIL|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
+            "sacct",
+        )
+        .remove("3")
+        .unwrap();
+        assert!(acct.state.is_final() && acct.may_be_requeued());
+        let live = parse_squeue("3|PENDING|0|BeginTime|a|b|c||1|\n")
+            .remove("3")
+            .unwrap();
+        merge_live(&mut acct, live);
+        assert_eq!(acct.state.base, BaseState::Pending);
+        assert_eq!(acct.reason.as_deref(), Some("BeginTime"));
+        assert_eq!(acct.restarts, 1);
+        assert_eq!(acct.attempts.len(), 1);
+        assert_eq!(acct.attempts[0].state, "NODE_FAIL");
+        assert_eq!(acct.attempts[0].node_list.as_deref(), Some("n1"));
+        // Cancelled while Slurm held it after a requeue: slurmdbd may show REQUEUED for a
+        // long time; slurmctld's CANCELLED wins.
+        let mut acct = parse_sacct(
+            "5|REQUEUED|0:0|None|a|b|2026-11-30T12:45:19|1|n1|perf-run.x|00:00:00\n",
+            "sacct",
+        )
+        .remove("5")
+        .unwrap();
+        merge_live(
+            &mut acct,
+            parse_squeue("5|CANCELLED|0|None|a|b|c|n1|1|\n")
+                .remove("5")
+                .unwrap(),
+        );
+        assert!(acct.state.is_final(), "{acct:?}");
+        assert_eq!(acct.restarts, 1);
+        assert_eq!(acct.attempts[0].state, "REQUEUED");
+        // --no-requeue: slurmctld says NODE_FAIL too; accounting's record stays.
+        let mut acct = parse_sacct(
+            "4|NODE_FAIL|0:0|None|a|b|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
+            "sacct",
+        )
+        .remove("4")
+        .unwrap();
+        merge_live(
+            &mut acct,
+            parse_squeue("4|NODE_FAIL|0|None|a|b|c|n1|0|\n")
+                .remove("4")
+                .unwrap(),
+        );
+        assert!(acct.state.is_final());
+        assert_eq!((acct.source.as_str(), acct.restarts), ("sacct", 0));
+    }
+
+    #[test]
+    fn a_requeue_costs_one_squeue_and_only_then() {
+        let fake = Fake {
+            calls: Default::default(),
+            answer: |script| {
+                if script.starts_with("sacct") {
+                    out(
+                        0,
+                        "5|NODE_FAIL|0:0|None|a|b|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n6|RUNNING|0:0|None|a|b|Unknown|5|n2|perf-run.y|00:00:00\n",
+                        "",
+                    )
+                } else if script.starts_with("squeue") {
+                    out(0, "5|PENDING|0|BeginTime|a|b|c||1|\n", "")
+                } else {
+                    out(1, "", "unexpected")
+                }
+            },
+            stats: Default::default(),
+        };
+        let sched = Scheduler::new(&fake);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let recs = rt
+            .block_on(sched.poll(&["5".to_string(), "6".to_string()], 60))
+            .unwrap();
+        assert_eq!(
+            recs["5"].state.base,
+            BaseState::Pending,
+            "{:#?}",
+            fake.calls
+        );
+        assert_eq!(recs["5"].restarts, 1);
+        assert_eq!(recs["6"].state.base, BaseState::Running);
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        assert_eq!((g(&sched.calls.sacct), g(&sched.calls.squeue)), (1, 1));
+        let calls = fake.calls.lock().unwrap();
+        assert!(
+            calls[1].contains("-j 5 "),
+            "only the requeued job: {}",
+            calls[1]
         );
     }
 

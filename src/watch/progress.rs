@@ -122,6 +122,17 @@ impl Progress {
         self.redraw(key);
     }
 
+    /// Something that happened to the job (a requeue), printed as a warning under its label.
+    pub fn note(&mut self, key: &str, text: &str) {
+        let label = self
+            .rows
+            .get(key)
+            .map(|r| r.label.clone())
+            .unwrap_or_else(|| key.to_string());
+        output::warn(format!("{label}: {text}"));
+        self.redraw(key);
+    }
+
     /// A line of the job log.
     pub fn log_line(&mut self, key: &str, line: &str) {
         let Some(r) = self.rows.get_mut(key) else {

@@ -186,6 +186,11 @@ fn job_json(j: &JobInfo) -> Value {
         "end": j.end.map(|t| t.to_rfc3339()),
         "elapsed_s": j.elapsed_s,
         "node_list": j.node_list,
+        "restarts": j.restarts,
+        "restart_states": j.restart_states,
+        "restart_nodes": j.restart_nodes,
+        "lost_s": j.lost_s,
+        "suspended_s": j.suspended_s,
     })
 }
 

@@ -181,6 +181,14 @@ def run(cmd, log_path, profile, knob="", stdout=None):
         emit(f"Traffic request rate: {args.request_rate}")
         emit(f"Burstiness factor: {args.burstiness} (Poisson process)")
         emit(f"Maximum request concurrency: {args.max_concurrency}")
+        alloc_mb = os.environ.get("PERF_RUN_STUB_ALLOC_MB", "").strip()
+        if alloc_mb:
+            # perf-run's OOM test: hold this much touched memory while the client "runs", so
+            # Slurm's memory limit (the test cluster's `tinymem` partition) kills the step.
+            emit(f"[stub] PERF_RUN_STUB_ALLOC_MB={alloc_mb}: holding {alloc_mb} MB")
+            ballast = bytearray(int(alloc_mb) * 1024 * 1024)
+            for i in range(0, len(ballast), 4096):
+                ballast[i] = 1
         sleep_s = stub_sleep_s()
         if sleep_s > 0:
             # A longer benchmark for perf-run's watcher tests: progress lines every 5 s.
