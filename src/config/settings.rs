@@ -732,8 +732,11 @@ mod tests {
         )
         .unwrap();
         let mut args = ClusterArgs {
-            cluster: Some("c".into()),
-            clusters_file: Some(file),
+            conn: crate::cli::ConnectionArgs {
+                cluster: Some("c".into()),
+                clusters_file: Some(file),
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert!(
