@@ -895,6 +895,22 @@ mod cluster {
         wait_until("the job to run", Duration::from_secs(60), || {
             (squeue_state(&cx.svc, &id).as_deref() == Some("RUNNING")).then_some(())
         });
+        // squeue says RUNNING a moment before slurmd starts the batch script: wait until the
+        // script has set its traps (it writes sysinfo/ right after), so the cancel below meets
+        // a running script that writes its marker, not one that never started.
+        wait_until("the batch script to start", Duration::from_secs(60), || {
+            let out = ssh(&cx.svc, &format!("scontrol show job {id} -o"));
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let log = text
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("StdOut="))?
+                .to_string();
+            let dir = log.rsplit_once('/')?.0.to_string();
+            ssh(&cx.svc, &format!("test -s '{dir}/sysinfo/hostname.txt'"))
+                .status
+                .success()
+                .then_some(())
+        });
         // While it runs: not final, and no exit code yet.
         let s = cx.output(&["status", &rd.id(), "--json"]);
         assert_eq!(s.code, Some(0), "{}", s.stderr);
