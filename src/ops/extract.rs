@@ -59,7 +59,7 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
     let mut writer = OutputWriter::create(&args.output_dir, &run, columns)?;
     let mut write_error: Option<anyhow::Error> = None;
     let mut counts = [0usize; 5];
-    let mut exit = Exit::Success;
+    let mut outcomes = Vec::new();
     let mut warnings = Warnings::default();
     let done = extract_loose_each(&inputs, &metrics, &mut |case| {
         if write_error.is_none()
@@ -74,7 +74,7 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
             CaseStatus::Skipped => 3,
             CaseStatus::NotRun => 4,
         }] += 1;
-        exit = worse(exit, results::exit_for(std::slice::from_ref(&case)));
+        outcomes.push((case.status, case.failure_class));
         for w in &case.warnings {
             warnings.add(w);
         }
@@ -117,17 +117,7 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    Ok(exit)
-}
-
-/// The worse of two exit codes for `extract` (failed > invalid > success).
-fn worse(a: Exit, b: Exit) -> Exit {
-    let rank = |e: Exit| match e {
-        Exit::TestFailed => 2,
-        Exit::InvalidMeasurement => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) { b } else { a }
+    Ok(results::exit_for_outcomes(outcomes, false, false))
 }
 
 /// The numbers of every case (the run summary's lines), and for a case that did not pass its

@@ -285,29 +285,13 @@ pub fn run_exit(
     if let Some(s) = interrupted {
         return s.exit();
     }
-    let classes: Vec<FailureClass> = cases.iter().filter_map(|c| c.failure_class).collect();
-    let has = |f: &[FailureClass]| classes.iter().any(|c| f.contains(c));
-    if has(&[
-        FailureClass::TestFailed,
-        FailureClass::Timeout,
-        FailureClass::Oom,
-    ]) {
-        Exit::TestFailed
-    } else if has(&[FailureClass::InvalidMeasurement]) {
-        Exit::InvalidMeasurement
-    } else if has(&[FailureClass::Infra, FailureClass::NodeFail]) {
-        Exit::Infra
-    } else if has(&[FailureClass::Cancelled]) {
-        Exit::Cancelled
-    } else if gate == Some(crate::judge::Stage::PreMerge) && has(&[FailureClass::Regression]) {
-        // A regression fails only the pre-merge gate; otherwise it is the JUnit failure and
-        // the summary's warning, and the exit code says how the run itself went.
-        Exit::Regression
-    } else if upload_pending {
-        Exit::UploadPending
-    } else {
-        Exit::Success
-    }
+    // A regression fails only the pre-merge gate; otherwise it is the JUnit failure and the
+    // summary's warning, and the exit code says how the run itself went.
+    results::exit_for_outcomes(
+        cases.iter().map(|c| (c.status, c.failure_class)),
+        gate == Some(crate::judge::Stage::PreMerge),
+        upload_pending,
+    )
 }
 
 fn fmt_metric(c: &results::ClientResult, name: &str, label: &str, unit: &str) -> Option<String> {
