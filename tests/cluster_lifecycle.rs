@@ -1280,6 +1280,59 @@ mod cluster {
         assert_eq!(rd.run_finished()["exit_code"], 143);
     }
 
+    /// The journal becomes unwritable while the job runs (`chattr +i` binds root too; a full
+    /// disk is the real case). Its write failures are reported — once — never dropped, and they
+    /// do not cost the measurement: the job is still watched to its end and the results are
+    /// written (architecture review: "16 journal writes drop their errors").
+    #[test]
+    fn fault_unwritable_journal_is_reported_once_and_the_results_are_kept() {
+        let Some(cx) = Ctx::new() else { return };
+        let chattr = |flag: &str, p: &Path| {
+            Command::new("chattr")
+                .arg(flag)
+                .arg(p)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let mut frozen: Option<PathBuf> = None;
+        let (code, rd, _id) = watch_through(&cx, "6", |cx, _, _| {
+            let dirs: Vec<PathBuf> = fs::read_dir(cx.home.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("journal.jsonl").is_file())
+                .collect();
+            let j = dirs[0].join("journal.jsonl");
+            if chattr("+i", &j) {
+                frozen = Some(j);
+            }
+        });
+        let Some(j) = frozen else {
+            eprintln!("chattr +i does not work on this file system; the fault was not injected");
+            return;
+        };
+        assert!(chattr("-i", &j), "cleanup: chattr -i {}", j.display());
+        let err = fs::read_dir(cx.home.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "stderr"))
+            .map(|p| fs::read_to_string(p).unwrap_or_default())
+            .collect::<String>();
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(
+            err.matches("cannot write the run journal").count(),
+            1,
+            "reported once:\n{err}"
+        );
+        assert!(err.contains("`perf-run resume` will not see"), "{err}");
+        let s: Value =
+            serde_json::from_str(&fs::read_to_string(rd.0.join("results/summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(s["cases"][0]["status"], "passed", "{s}");
+        assert!(rd.0.join("results/perf-run-junit.xml").is_file());
+    }
+
     #[test]
     fn fault_sighup_while_watching_cancels_collects_and_exits_129() {
         let Some(cx) = Ctx::new() else { return };

@@ -154,6 +154,8 @@ pub struct Entry {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<std::fs::File>,
+    /// A `note` failed and said so (reported once per run).
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl Journal {
@@ -172,6 +174,7 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -199,6 +202,21 @@ impl Journal {
                 .with_context(|| format!("cannot sync the run journal {}", self.path.display()))?;
         }
         Ok(())
+    }
+
+    /// Record an event whose loss must not stop the run (progress, offsets, states, what
+    /// happens after the job): a failure is reported — once per run, as a warning — and the
+    /// run goes on to its results. Intent records that must be durable before acting use
+    /// [`Journal::record`] and its error.
+    pub fn note(&self, event: Event) {
+        if let Err(e) = self.record(event)
+            && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            crate::output::warn(format!(
+                "{}; perf-run goes on and writes the results, but `perf-run status` and `perf-run resume` will not see what happens from now on",
+                format!("{e:#}").trim_end_matches('.')
+            ));
+        }
     }
 }
 

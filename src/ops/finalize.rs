@@ -384,9 +384,9 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     let run = run_info(&i, &cases);
     let results_dir = i.rd.results_dir();
     results::write_outputs(&results_dir, &run, &cases)?;
-    i.journal.record(Event::Extracted {
+    i.journal.note(Event::Extracted {
         results_dir: results_dir.display().to_string(),
-    })?;
+    });
     // The history, the verdicts against it, and the report (issue #11). None of them can lose
     // the results written above: each failure is one warning.
     let verdicts = match crate::history::record::record_after_run(&i.rd.root).await {
@@ -425,7 +425,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
                             "{}: the upload was stopped and rolled back; it waits in the spool (retry with `perf-run upload --spool`)",
                             sig.name()
                         ));
-                        let _ = i.journal.record(Event::UploadPending {
+                        i.journal.note(Event::UploadPending {
                             reason: format!("{} during the upload", sig.name()),
                             entry: None,
                         });
@@ -454,11 +454,11 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
         i.ssh_connects,
         i.wall.as_secs_f64()
     ));
-    i.journal.record(Event::RunFinished {
+    i.journal.note(Event::RunFinished {
         exit_code: exit.code(),
         scheduler_calls: i.scheduler_calls,
         ssh_connects: i.ssh_connects,
         wall_seconds: i.wall.as_secs_f64(),
-    })?;
+    });
     Ok(exit)
 }

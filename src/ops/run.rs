@@ -244,7 +244,10 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             cfg,
             started: Instant::now(),
         };
-        let outcome = driver.drive(queue, vec![], &mut sigs).await?;
+        let outcome = match driver.drive(queue, vec![], &mut sigs).await {
+            Ok(o) => o,
+            Err(e) => watcher_failed(&rd, &sched, e).await,
+        };
         if outcome.detached {
             output::info(format!(
                 "submitted; finish later with `perf-run resume {}` ({})",
@@ -278,6 +281,68 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     .await;
     remote.close().await;
     result
+}
+
+/// The watcher stopped on an error that is not a signal (the journal cannot be written, the
+/// connection is gone for good, …): cancel every job of this run that may still run — none may
+/// burn GPU hours unwatched — and go on to the results with what is known. The cases whose end
+/// was not seen become `infra` ("perf-run lost track of the job"), so the run still ends with
+/// `results/`, a JUnit file and exit 4.
+async fn watcher_failed<R: crate::remote::Remote>(
+    rd: &RunDir,
+    sched: &Scheduler<'_, R>,
+    err: anyhow::Error,
+) -> crate::ops::pipeline::DriveOutcome {
+    let state = read_journal(&rd.journal_path())
+        .map(|e| RunState::from_entries(&e))
+        .unwrap_or_default();
+    let live: Vec<String> = state
+        .by_case
+        .values()
+        .filter(|c| c.finished.is_none())
+        .filter_map(|c| c.job_id.clone())
+        .collect();
+    // What the journal says ended keeps its record (and its collected artifacts).
+    let results = state
+        .by_case
+        .iter()
+        .filter_map(|(case, c)| {
+            let record = c.finished.clone()?;
+            Some((
+                case.clone(),
+                CaseResult {
+                    record: Some(record),
+                    marker_exit: c.marker_exit,
+                    collected: c.collected,
+                    ..Default::default()
+                },
+            ))
+        })
+        .collect();
+    output::warn(format!(
+        "perf-run could not go on watching the jobs ({}); {}",
+        format!("{err:#}").trim_end_matches('.'),
+        if live.is_empty() {
+            "no job of this run is left in the queue; writing the results it has".to_string()
+        } else {
+            format!(
+                "cancelling job(s) {} so nothing runs unwatched, then writing the results it has",
+                live.join(", ")
+            )
+        }
+    ));
+    if let Err(e) = sched.cancel(&live).await {
+        output::warn(format!(
+            "the cancel failed too ({}); cancel job(s) {} by hand with scancel",
+            format!("{e:#}").trim_end_matches('.'),
+            live.join(", ")
+        ));
+    }
+    crate::ops::pipeline::DriveOutcome {
+        results,
+        interrupted: None,
+        detached: false,
+    }
 }
 
 /// Stage: the checkout (delta), the generated files and the wheel, over one connection.
@@ -578,7 +643,10 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             cfg,
             started: Instant::now(),
         };
-        let outcome = driver.drive(queue, attach, &mut sigs).await?;
+        let outcome = match driver.drive(queue, attach, &mut sigs).await {
+            Ok(o) => o,
+            Err(e) => watcher_failed(&rd, &sched, e).await,
+        };
         results.extend(outcome.results);
         finalize(FinalizeInput {
             rd: &rd,

@@ -24,7 +24,7 @@ pub async fn upload_after_run(
         Ok(s) => s,
         Err(e) => {
             output::error(format!("the upload cannot start: {e}"));
-            let _ = journal.record(Event::UploadPending {
+            journal.note(Event::UploadPending {
                 reason: e.to_string(),
                 entry: None,
             });
@@ -42,7 +42,7 @@ pub async fn upload_after_run(
             output::info(format!(
                 "uploaded {rows} result row(s) to TRT_perf as run {run_id}"
             ));
-            let _ = journal.record(Event::Uploaded {
+            journal.note(Event::Uploaded {
                 db_run_id: run_id,
                 link: link.clone(),
             });
@@ -59,7 +59,7 @@ pub async fn upload_after_run(
                 "the upload to TRT_perf failed ({reason}); the results are kept and the upload waits in {} (retry with `perf-run upload --spool`)",
                 entry.display()
             ));
-            let _ = journal.record(Event::UploadPending {
+            journal.note(Event::UploadPending {
                 reason,
                 entry: Some(entry.display().to_string()),
             });
@@ -76,7 +76,7 @@ pub async fn upload_after_run(
                 rd.results_dir().display(),
                 rd.root.display()
             ));
-            let _ = journal.record(Event::UploadPending {
+            journal.note(Event::UploadPending {
                 reason: format!("{e:#}"),
                 entry: None,
             });
