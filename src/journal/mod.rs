@@ -11,6 +11,7 @@
 //! ```
 
 pub mod events;
+pub mod spec;
 
 use std::path::{Path, PathBuf};
 

@@ -13,8 +13,8 @@ use crate::cli::upload::DbArgs;
 use crate::error::Exit;
 use crate::journal::RunDir;
 use crate::journal::events::{Event, Journal, read_journal};
+use crate::journal::spec::RunSpec;
 use crate::ops::pipeline::CaseResult as JobOutcome;
-use crate::ops::run::RunSpec;
 use crate::output;
 use crate::plan::ServerPlan;
 use crate::results::{

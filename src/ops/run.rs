@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::config::settings::{ClusterType, Settings};
@@ -21,23 +20,7 @@ use crate::remote::{AnyRemote, LocalRemote, Remote, SshOptions, SshRemote};
 use crate::slurm::Scheduler;
 use crate::watch::signals;
 
-/// `run.json`: what a resume needs besides the journal (no secrets).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunSpec {
-    pub run_id: String,
-    pub created: chrono::DateTime<chrono::Utc>,
-    pub cluster: ClusterRef,
-    pub cases: Vec<CaseSpec>,
-    pub upload: bool,
-    pub trtllm_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CaseSpec {
-    #[serde(flatten)]
-    pub case: CaseRef,
-    pub time_limit_s: u64,
-}
+use crate::journal::spec::{CaseSpec, RunSpec, read_run_spec};
 
 pub fn cluster_ref(s: &Settings) -> ClusterRef {
     ClusterRef {
@@ -487,14 +470,6 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
         &serde_json::to_vec_pretty(&spec).context("cannot serialise run.json")?,
     )?;
     Ok(spec)
-}
-
-pub fn read_run_spec(rd: &RunDir) -> Result<RunSpec> {
-    let p = rd.root.join("run.json");
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| UserError(format!("{} is damaged: {e}", p.display())).into())
 }
 
 /// A run directory from `RUN` (a path or a run id under the runs home), or the newest run.

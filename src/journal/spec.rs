@@ -1,0 +1,37 @@
+//! `run.json`, the run's spec: what a resume needs besides the journal (no secrets). Written
+//! once by `run`/`submit` (`ops::run`), read by every command that continues or inspects a run.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::RunDir;
+use super::events::{CaseRef, ClusterRef};
+use crate::error::UserError;
+
+/// `run.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub run_id: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub cluster: ClusterRef,
+    pub cases: Vec<CaseSpec>,
+    pub upload: bool,
+    pub trtllm_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseSpec {
+    #[serde(flatten)]
+    pub case: CaseRef,
+    pub time_limit_s: u64,
+}
+
+pub fn read_run_spec(rd: &RunDir) -> Result<RunSpec> {
+    let p = rd.root.join("run.json");
+    let text =
+        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| UserError(format!("{} is damaged: {e}", p.display())).into())
+}
