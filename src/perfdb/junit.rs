@@ -6,7 +6,7 @@
 //! wins, and a key that appears twice keeps its last `<system-out>`.
 //!
 //! The file is streamed with quick-xml and only the `<system-out>` of winning testcases is
-//! kept, each capped at [`super::plan::LOG_CAP`] bytes, so memory stays bounded by the
+//! kept, each capped at [`super::text::LOG_CAP`] bytes, so memory stays bounded by the
 //! largest single text node, not by the size of the file.
 
 use std::collections::{HashMap, HashSet};
@@ -18,8 +18,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use regex::Regex;
 
-use super::plan::CappedText;
 use super::rules::bracket_param;
+use super::text::CappedText;
 
 /// The key the legacy parser files a testcase's log under.
 pub fn testcase_key(name: &str) -> String {

@@ -14,6 +14,7 @@ pub mod db;
 pub mod junit;
 pub mod plan;
 pub mod props;
+pub mod rows;
 pub mod rules;
 pub mod runinfo;
 pub mod runkey;
@@ -21,6 +22,7 @@ pub mod settings;
 pub mod spool;
 pub mod sqltext;
 pub mod summary;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 

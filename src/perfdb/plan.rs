@@ -20,15 +20,12 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::csvlong::{LongCsv, LongRow};
+pub use super::rows::{CaseKey, Origin, ResultRow};
 use super::rules::{self, NumberColumn};
 use super::runinfo::{self, Detected, RunValueSource};
+pub use super::text::{CappedText, LOG_CAP, cap_text};
 use super::{junit, props, runkey};
 use crate::error::UserError;
-
-/// Largest `log` kept per row. MySQL's default `max_allowed_packet` is 16 MiB (64 MiB on
-/// MySQL 8) and a multi-row INSERT must fit in one packet; a longer log keeps its first
-/// eighth and its end (where the benchmark result and errors are), with a marker between.
-pub const LOG_CAP: usize = 4 << 20;
 
 /// Column sizes of the TRT_perf schema (reference §9.3), checked before anything is sent.
 pub mod limits {
@@ -77,38 +74,6 @@ impl RunRow {
     pub fn cublas_value(&self) -> Option<&str> {
         Some(self.cublas.as_str()).filter(|v| !v.trim().is_empty())
     }
-}
-
-/// The identity of a case (§9.2 step 4).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct CaseKey {
-    pub format: String,
-    pub network: String,
-    pub batchsize: u32,
-    pub precision: String,
-    pub cmd: String,
-}
-
-/// Where a `perf_result` row came from, for messages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Origin {
-    /// CSV line of the first row of this case.
-    pub line: u64,
-    pub test_name: String,
-}
-
-/// One `perf_result` row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultRow {
-    pub case: CaseKey,
-    pub gpu_time: f64,
-    pub total_time: f64,
-    pub build_time: f64,
-    pub throughput: f64,
-    /// JSON text exactly as Python's `json.dumps` writes it.
-    pub perf_data: String,
-    pub log: String,
-    pub origin: Origin,
 }
 
 /// A CSV row that is not uploaded.
@@ -237,84 +202,6 @@ pub struct PlanOptions {
     pub env: RunInfoArgs,
     pub framework: Option<String>,
     pub run_key: Option<String>,
-}
-
-/// A string builder that keeps at most `cap` bytes: everything when the text fits, else the
-/// first eighth, a marker, and the end.
-#[derive(Debug)]
-pub struct CappedText {
-    cap: usize,
-    head: String,
-    tail: String,
-    total: usize,
-}
-
-impl CappedText {
-    pub fn new(cap: usize) -> Self {
-        CappedText {
-            cap,
-            head: String::new(),
-            tail: String::new(),
-            total: 0,
-        }
-    }
-    fn head_cap(&self) -> usize {
-        self.cap / 8
-    }
-    fn tail_cap(&self) -> usize {
-        self.cap - self.head_cap()
-    }
-    pub fn push(&mut self, s: &str) {
-        self.total += s.len();
-        let mut rest = s;
-        if self.head.len() < self.head_cap() {
-            let room = self.head_cap() - self.head.len();
-            let cut = floor_char_boundary(rest, room.min(rest.len()));
-            self.head.push_str(&rest[..cut]);
-            rest = &rest[cut..];
-        }
-        self.tail.push_str(rest);
-        if self.tail.len() > 2 * self.tail_cap().max(1) {
-            let drop = ceil_char_boundary(&self.tail, self.tail.len() - self.tail_cap());
-            self.tail.drain(..drop);
-        }
-    }
-    pub fn finish(self) -> String {
-        if self.total <= self.cap {
-            return self.head + &self.tail;
-        }
-        let start = ceil_char_boundary(&self.tail, self.tail.len().saturating_sub(self.tail_cap()));
-        let kept_tail = &self.tail[start..];
-        let omitted = self.total - self.head.len() - kept_tail.len();
-        format!(
-            "{}\n[... perf-run left out {omitted} bytes of this log to keep the row within the database's packet size ...]\n{}",
-            self.head, kept_tail
-        )
-    }
-}
-
-/// Cap one string with [`CappedText`].
-pub fn cap_text(s: String, cap: usize) -> String {
-    if s.len() <= cap {
-        return s;
-    }
-    let mut c = CappedText::new(cap);
-    c.push(&s);
-    c.finish()
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
-    while i < s.len() && !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 /// Parse a time as the legacy flags expect (`YYYY-MM-DD HH:MM:SS`) and as the result files

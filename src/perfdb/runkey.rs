@@ -17,7 +17,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::plan::ResultRow;
+use super::rows::ResultRow;
 
 #[derive(Debug, Clone, Default)]
 pub struct KeyParts {
