@@ -269,11 +269,12 @@ perf_run_monitor() {
   while :; do
     now=$SECONDS
     nctx=0 ngen=0 uctx=0 ugen=0 failed="" ended=""
-    [[ -e $testOutputDir/benchmark_status.0.txt ]] && finished=1
+    # Once the benchmark is done the roles stop by design: one last look, then their states
+    # stay as they were (a stub benchmark can start and end between two looks).
+    [[ -z $finished && -e $testOutputDir/benchmark_status.0.txt ]] && finished=1
     for n in "${names[@]}"; do
       st=${state[$n]:-}
-      # Once the benchmark is done the roles stop by design: keep their last state.
-      if [[ -z $finished || $n == BENCHMARK ]]; then
+      if [[ $finished != frozen || $n == BENCHMARK ]]; then
         case $n in
           CTX_*|GEN_*) st=starting; [[ -e $hn/$n.txt ]] && st=up ;;
           DISAGG_SERVER) st=starting; [[ -e $hn/DISAGG_SERVER.0.addr ]] && st=ready ;;
@@ -281,7 +282,7 @@ perf_run_monitor() {
         esac
         if grep -qs "^$n: " "$hn/worker_failed"; then
           st=failed
-        elif [[ $st != done && -n ${pid_of[$n]:-} ]] && ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
+        elif [[ -z $finished && -n ${pid_of[$n]:-} ]] && ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
           st=ended
         fi
       fi
@@ -339,6 +340,7 @@ perf_run_monitor() {
         echo "PERF_RUN_ROLE_STALLED $n $((now - since[$n]))s: $(perf_run_last_line "${files[@]}")"
       fi
     done
+    [[ -n $finished ]] && finished=frozen
     sleep 2 >/dev/null 2>&1 &
     wait $!
   done

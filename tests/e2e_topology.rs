@@ -18,6 +18,8 @@ const TINY_DISAGG: &str = "gb200_tiny-llama-fp8_1k1k_con8_ctx1_tp1_gen1_tp2_eplb
 /// GEN_0's silent start (s) and the stall time (s): the stall is reported well before GEN_0 is up.
 const STARTUP_S: &str = "14";
 const STALL_S: &str = "4";
+/// The stub's benchmark is over in a moment; this keeps it running for a few looks.
+const BENCH_SLEEP: &str = "PERF_RUN_STUB_SLEEP_S=5";
 const LOADING: &str = "[stub trtllm-serve GEN_0] loading the model weights (PERF_RUN_STUB_STARTUP_S=14: ready in 14 s)";
 
 /// The run's only case directory's collected files.
@@ -54,6 +56,7 @@ fn without_a_terminal_every_change_is_one_line_in_order() {
         .arg(stub())
         .args(["--config", TINY_DISAGG])
         .args(["--env", &format!("PERF_RUN_STUB_STARTUP_S={STARTUP_S}")])
+        .args(["--env", BENCH_SLEEP])
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
@@ -104,7 +107,7 @@ fn without_a_terminal_every_change_is_one_line_in_order() {
     );
     assert!(
         err.lines()
-            .any(|l| l.starts_with("warning: [01] disagg_upload-e2e-")
+            .any(|l| l.starts_with("warning: [00] disagg_upload-e2e-")
                 && l.contains("GEN_0 has made no progress")),
         "the stall names the case and is a warning:\n{err}"
     );
@@ -207,7 +210,7 @@ fn in_a_terminal_the_progress_row_shows_the_role_states() {
     std::fs::write(
         &script,
         format!(
-            "cd '{}' && unset CLUSTER_USER && PERF_RUN_HOME='{}' '{}' run --cluster local-test --trtllm-dir '{}' --config {TINY_DISAGG} --env PERF_RUN_STUB_STARTUP_S={STARTUP_S} --stall-after {STALL_S}; echo $? > '{}.tmp' && mv '{}.tmp' '{}'; sleep 600\n",
+            "cd '{}' && unset CLUSTER_USER && PERF_RUN_HOME='{}' '{}' run --cluster local-test --trtllm-dir '{}' --config {TINY_DISAGG} --env PERF_RUN_STUB_STARTUP_S={STARTUP_S} --env {BENCH_SLEEP} --stall-after {STALL_S}; echo $? > '{}.tmp' && mv '{}.tmp' '{}'; sleep 600\n",
             repo().display(),
             home.path().display(),
             bin.display(),
@@ -285,6 +288,7 @@ fn in_a_terminal_the_progress_row_shows_the_role_states() {
     let row = saw_waiting.unwrap_or_else(|| {
         panic!("no progress row with ctx up and gen starting; the pane:\n{history}")
     });
+    eprintln!("the progress row while GEN_0 starts:\n{row}");
     assert!(
         row.contains("RUNNING"),
         "the row shows the job state too: {row}"
