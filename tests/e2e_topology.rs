@@ -153,15 +153,15 @@ fn without_a_terminal_every_change_is_one_line_in_order() {
     );
 }
 
-/// A tmux server of its own (socket name), killed when dropped.
+/// A tmux server of its own (its socket in the test's temporary directory), killed when dropped.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
 }
 
 impl Tmux {
     fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c.arg("-S").arg(&self.socket).args(["-f", "/dev/null"]);
         c
     }
 
@@ -222,7 +222,7 @@ fn in_a_terminal_the_progress_row_shows_the_role_states() {
     )
     .unwrap();
     let tmux = Tmux {
-        socket: format!("perf-run-topology-{}", std::process::id()),
+        socket: home.path().join("tmux.sock"),
     };
     let mut start = tmux.cmd();
     start.args([
