@@ -19,11 +19,24 @@ perf_run_stop_steps() {
     local alive=0
     for pid in "${!perf_run_roles[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     (( alive )) || return 0
-    sleep 1
+    # A stop request kills this sleep too; under `set -e` that would end the shell with 143
+    # after the marker already said otherwise.
+    sleep 1 || true
   done
   for pid in "${!perf_run_roles[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 perf_run_signalled=""
+{%- if disagg %}
+# The role monitor (below, "role monitor") is no step: it never decides the exit code, and it
+# is killed (not asked) before the marker is written, so no line of it follows PERF_RUN_EXIT.
+perf_run_monitor_pid=""
+perf_run_stop_monitor() {
+  [[ -n $perf_run_monitor_pid ]] || return 0
+  kill -KILL "$perf_run_monitor_pid" 2>/dev/null || true
+  wait "$perf_run_monitor_pid" 2>/dev/null || true
+  perf_run_monitor_pid=""
+}
+{%- endif %}
 # Only this shell writes the marker, once. A child forked for a background step still holds
 # these traps until it execs srun (it expands `$(perf_run_slice …)` first); a SIGTERM from
 # perf_run_stop_steps in that window used to make the child print its own PERF_RUN_EXIT.
@@ -44,6 +57,9 @@ perf_run_on_exit() {
     # (30 s by default, often less), possibly before the steps are down; the end is recorded
     # first so it is never lost.
     trap '' TERM INT
+{%- if disagg %}
+    perf_run_stop_monitor
+{%- endif %}
     perf_run_write_marker "$rc"
     perf_run_stop_steps
   else
@@ -51,6 +67,9 @@ perf_run_on_exit() {
     # scancel signalled it) must not kill this shell before the end is recorded: record it
     # at once, then finish stopping the steps.
     trap 'trap "" TERM INT; perf_run_write_marker "$rc"' TERM INT
+{%- if disagg %}
+    perf_run_stop_monitor
+{%- endif %}
     perf_run_stop_steps
     trap '' TERM INT
     perf_run_write_marker "$rc"
@@ -214,6 +233,121 @@ perf_run_roles[$!]={{ s.name }}
 sleep {{ launch_delay }}  # give pyxis time to set up the container before the next step
 {%- endif %}
 {% endfor %}
+{%- if disagg %}
+# ---------------------------------------------------------------- role monitor
+# Live topology: a background loop (not a step, no scheduler call) reads, on the shared file
+# system, what upstream's test itself waits for: hostnames-<job>-0/<ROLE>.txt (a ctx/gen worker
+# published its address), hostnames-<job>-0/DISAGG_SERVER.0.addr (the router is up),
+# benchmark_status.0.txt (the benchmark is done), and the size of each role's logs. It keeps
+# heartbeat/<ROLE> (state, log bytes, last log line) and prints into this log one
+# `PERF_RUN_ROLES …` line per change and one `PERF_RUN_ROLE_STALLED <ROLE> <N>s: <last log line>`
+# line when a starting worker or router has written nothing for perf_run_stall_s seconds;
+# perf-run reads both from the log it already streams.
+perf_run_stall_s={{ stall_s }}
+perf_run_last_line() {
+  local f newest=""
+  for f in "$@"; do
+    [[ -f $f ]] || continue
+    if [[ -z $newest || $f -nt $newest ]]; then newest=$f; fi
+  done
+  [[ -n $newest ]] || return 0
+  tail -c 65536 "$newest" | tr '\r' '\n' | tr -d '\000-\010\013-\037\177' | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c 1-300
+}
+perf_run_monitor() {
+  set +eu +o pipefail
+  trap - EXIT ERR
+  trap 'exit 0' TERM INT
+  local names=({% for s in steps %} {{ s.name }}{% endfor %} )
+  local logs=({% for s in steps %} "$jobWorkspace"/{{ s.log }}{% endfor %} )
+  local hn="$testOutputDir/hostnames-${SLURM_JOB_ID:-local}-0" hb="$jobWorkspace/heartbeat"
+  local -A pid_of=() state=() size=() since=() stalled=()
+  local p i n st sz f line files prev="" now nctx ngen uctx ugen router="waiting" bench="waiting" failed ended finished=""
+  for p in "${!perf_run_roles[@]}"; do pid_of[${perf_run_roles[$p]}]=$p; done
+  # A requeued job's new attempt starts afresh.
+  rm -rf "$hb"
+  mkdir -p "$hb"
+  while :; do
+    now=$SECONDS
+    nctx=0 ngen=0 uctx=0 ugen=0 failed="" ended=""
+    # Once the benchmark is done the roles stop by design: one last look, then their states
+    # stay as they were (a stub benchmark can start and end between two looks).
+    [[ -z $finished && -e $testOutputDir/benchmark_status.0.txt ]] && finished=1
+    for n in "${names[@]}"; do
+      st=${state[$n]:-}
+      if [[ $finished != frozen || $n == BENCHMARK ]]; then
+        case $n in
+          CTX_*|GEN_*) st=starting; [[ -e $hn/$n.txt ]] && st=up ;;
+          DISAGG_SERVER) st=starting; [[ -e $hn/DISAGG_SERVER.0.addr ]] && st=ready ;;
+          BENCHMARK) st=waiting; [[ -e $hn/DISAGG_SERVER.0.addr ]] && st=running; [[ -n $finished ]] && st=done ;;
+        esac
+        if grep -qs "^$n: " "$hn/worker_failed"; then
+          st=failed
+        elif [[ -z $finished && -n ${pid_of[$n]:-} ]] && ! kill -0 "${pid_of[$n]}" 2>/dev/null; then
+          st=ended
+        fi
+      fi
+      case $n:$st in
+        CTX_*:up) uctx=$((uctx + 1)) ;;
+        GEN_*:up) ugen=$((ugen + 1)) ;;
+      esac
+      case $n in CTX_*) nctx=$((nctx + 1)) ;; GEN_*) ngen=$((ngen + 1)) ;; esac
+      [[ $st == failed ]] && failed+=${failed:+,}$n
+      [[ $st == ended ]] && ended+=${ended:+,}$n
+      state[$n]=$st
+    done
+    # The router waits for every worker; the benchmark for the router.
+    router=${state[DISAGG_SERVER]:-}
+    [[ $router == starting ]] && (( uctx + ugen < nctx + ngen )) && router=waiting
+    bench=${state[BENCHMARK]:-}
+    line="PERF_RUN_ROLES"
+    (( nctx > 0 )) && line+=" ctx=$uctx/$nctx"
+    line+=" gen=$ugen/$ngen router=${router:-none} benchmark=${bench:-none}"
+    [[ -n $failed ]] && line+=" failed=$failed"
+    [[ -n $ended ]] && line+=" ended=$ended"
+    if [[ $line != "$prev" ]]; then
+      echo "$line"
+      prev=$line
+    fi
+    for i in "${!names[@]}"; do
+      n=${names[$i]}
+      st=${state[$n]}
+      [[ $n == DISAGG_SERVER ]] && st=$router
+      # Its srun output and its server's log (the benchmark: its client logs).
+      files=("${logs[$i]}")
+      case $n in
+        BENCHMARK) files+=("$testOutputDir"/trtllm-benchmark.0.*.log) ;;
+        *) files+=("$testOutputDir/trtllm-serve.$n.0.log") ;;
+      esac
+      sz=0
+      for f in "${files[@]}"; do
+        [[ -f $f ]] && sz=$((sz + $(stat -c %s "$f" 2>/dev/null || echo 0)))
+      done
+      if [[ ${size[$n]:-} != "$sz:$st" ]]; then
+        size[$n]="$sz:$st"
+        since[$n]=$now
+        stalled[$n]=""
+        line=$(perf_run_last_line "${files[@]}")
+        printf 'state=%s\nlog_bytes=%s\nchanged=%s\nlast_line=%s\n' "$st" "$sz" "$(date +%s)" "$line" > "$hb/$n.tmp" && mv -f "$hb/$n.tmp" "$hb/$n"
+      fi
+      # Only a role that is itself starting can stall; one that waits for another role is not
+      # the one to look at, and a benchmark may rightly run for long without a line.
+      case $n:$st in
+        CTX_*:starting|GEN_*:starting|DISAGG_SERVER:starting) ;;
+        *) continue ;;
+      esac
+      if [[ -z ${stalled[$n]} ]] && (( now - since[$n] >= perf_run_stall_s )); then
+        stalled[$n]=1
+        echo "PERF_RUN_ROLE_STALLED $n $((now - since[$n]))s: $(perf_run_last_line "${files[@]}")"
+      fi
+    done
+    [[ -n $finished ]] && finished=frozen
+    sleep 2 >/dev/null 2>&1 &
+    wait $!
+  done
+}
+perf_run_monitor 2>/dev/null &
+perf_run_monitor_pid=$!
+{%- endif %}
 # ---------------------------------------------------------------- wait
 {%- if disagg %}
 # The benchmark decides the job's exit code. A worker or the router that dies first fails the

@@ -376,3 +376,120 @@ exit "$rc"
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The role monitor of a disaggregated job (live topology), under a fake `srun` whose roles
+/// publish upstream's coordination files: the script prints one `PERF_RUN_ROLES` line per
+/// change (ctx up before the slow gen worker), names the silent gen worker with its last log
+/// line once the stall time has passed, writes heartbeat files, and prints nothing of the
+/// monitor after its `PERF_RUN_EXIT` line.
+#[test]
+fn the_role_monitor_reports_each_change_once_and_ends_before_the_exit_line() {
+    let t = tempfile::tempdir().unwrap();
+    let disagg = "gb200_tiny-llama-fp8_1k1k_con8_ctx1_tp1_gen1_tp2_eplb0_mtp0_ccb-UCX";
+    let script = render_mode(
+        t.path(),
+        "disagg",
+        &["--config", disagg],
+        &[("PERF_RUN_STALL_S", "2")],
+    );
+    let text = fs::read_to_string(&script).unwrap();
+    assert!(
+        text.contains("perf_run_stall_s=2\n"),
+        "the stall time is rendered"
+    );
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    // Each role writes its srun output file itself and plays upstream's coordination files.
+    write_exe(
+        &bin.join("srun"),
+        r#"#!/bin/bash
+name=""; out=/dev/null
+for a in "$@"; do case $a in --job-name=*) name=${a#--job-name=};; --output=*) out=${a#--output=};; esac; done
+if [[ $name == BENCHMARK ]]; then
+  # No --output: its lines go to the batch log. It waits for the router's address.
+  until addr=$(compgen -G "$jobWorkspace/*/hostnames-$SLURM_JOB_ID-0/DISAGG_SERVER.0.addr"); do sleep 0.1; done
+  echo "benchmarking"; sleep 2.5; echo Done > "${addr%/hostnames-*}/benchmark_status.0.txt"; exit 0
+fi
+[[ $out == /dev/null ]] && exit 0
+dir=$(dirname "$out"); hn=$dir/hostnames-$SLURM_JOB_ID-0; mkdir -p "$hn"
+status=$dir/benchmark_status.0.txt
+wait_status() { for _ in $(seq 1 300); do [[ -e $status ]] && exit 0; sleep 0.1; done; exit 1; }
+case $name in
+  CTX_0) echo "ctx: starting" >> "$out"; sleep 0.3; touch "$hn/CTX_0.txt"; wait_status ;;
+  GEN_0) echo "gen: loading the model weights" >> "$out"; sleep 6; echo "gen: up" >> "$out"; touch "$hn/GEN_0.txt"; wait_status ;;
+  DISAGG_SERVER) until [[ -e $hn/CTX_0.txt && -e $hn/GEN_0.txt ]]; do sleep 0.1; done; sleep 0.5; touch "$hn/DISAGG_SERVER.0.addr"; wait_status ;;
+esac
+exit 0
+"#,
+    );
+    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
+    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    let out = Command::new("setsid")
+        .arg("bash")
+        .arg(&script)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("SLURM_JOB_ID", "77")
+        .env("SLURM_JOB_NODELIST", "n[1-2]")
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    let exit = lines
+        .iter()
+        .position(|l| l.starts_with("PERF_RUN_EXIT code=0 "))
+        .unwrap_or_else(|| panic!("no exit line:\n{log}"));
+    assert!(
+        !lines[exit..].iter().any(|l| l.starts_with("PERF_RUN_ROLE")),
+        "a monitor line after the exit line:\n{log}"
+    );
+    let roles: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("PERF_RUN_ROLES "))
+        .copied()
+        .collect();
+    for w in roles.windows(2) {
+        assert_ne!(w[0], w[1], "a line without a change:\n{log}");
+    }
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| *l == needle)
+            .unwrap_or_else(|| panic!("no line `{needle}`:\n{log}"))
+    };
+    let ctx_up = at("PERF_RUN_ROLES ctx=1/1 gen=0/1 router=waiting benchmark=waiting");
+    let running = at("PERF_RUN_ROLES ctx=1/1 gen=1/1 router=ready benchmark=running");
+    let stall = lines
+        .iter()
+        .position(|l| l.starts_with("PERF_RUN_ROLE_STALLED "))
+        .unwrap_or_else(|| panic!("no stall line:\n{log}"));
+    assert!(ctx_up < stall && stall < running, "{log}");
+    let s = lines[stall];
+    assert!(
+        s.starts_with("PERF_RUN_ROLE_STALLED GEN_0 ")
+            && s.ends_with("s: gen: loading the model weights"),
+        "{s}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("PERF_RUN_ROLE_STALLED"))
+            .count(),
+        1,
+        "one stall, reported once; the ctx worker and the waiting roles are not reported:\n{log}"
+    );
+    // The heartbeat files (in the job workspace: <wd>/runs/<run>/<case>/heartbeat/).
+    let ws = fs::read_dir(t.path().join("disagg/wd/runs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .and_then(|r| fs::read_dir(r.path()).ok()?.flatten().next())
+        .unwrap()
+        .path();
+    let hb = fs::read_to_string(ws.join("heartbeat/GEN_0")).unwrap();
+    assert!(hb.starts_with("state=up\n"), "{hb}");
+    assert!(hb.contains("last_line=gen: up\n"), "{hb}");
+    let hb = fs::read_to_string(ws.join("heartbeat/DISAGG_SERVER")).unwrap();
+    assert!(hb.starts_with("state=ready\n"), "{hb}");
+}

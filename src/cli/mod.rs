@@ -452,6 +452,11 @@ pub struct ClusterArgs {
     /// docs/slurm-faults.md).
     #[arg(long, help_heading = "Cluster")]
     pub no_requeue: bool,
+
+    /// Disaggregated jobs: report a role (its name and last log line) that shows no progress
+    /// for this many seconds while the job starts [env: PERF_RUN_STALL_S] [default: 600].
+    #[arg(long, value_name = "SECONDS", help_heading = "Cluster")]
+    pub stall_after: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -173,6 +173,9 @@ pub struct Settings {
     pub install: Option<Wheel>,
     /// `TRTLLM_DISAGG_CT_PRECHECK`: forces the cache-transceiver precheck on or off.
     pub ct_precheck: Option<bool>,
+    /// Seconds without progress after which the batch script's role monitor reports a
+    /// starting role as stalled (--stall-after, PERF_RUN_STALL_S; default 600).
+    pub stall_s: u64,
     pub templates_dir: Option<PathBuf>,
     pub profile_source: Option<String>,
     /// Which source each setting came from, by environment-variable name.
@@ -295,6 +298,31 @@ impl Resolver<'_> {
         self.origins.insert(key, s);
         // An explicit empty string means "nothing".
         v.filter(|s| !s.trim().is_empty())
+    }
+}
+
+/// The role monitor's stall time: --stall-after > PERF_RUN_STALL_S > 600 s; 1 s to a week.
+fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64> {
+    const WEEK: u64 = 604_800;
+    if let Some(s) = flag {
+        if !(1..=WEEK).contains(&s) {
+            return Err(UserError(format!(
+                "--stall-after {s} is not a number of seconds between 1 and {WEEK}"
+            ))
+            .into());
+        }
+        return Ok(s);
+    }
+    match env("PERF_RUN_STALL_S").filter(|v| !v.trim().is_empty()) {
+        None => Ok(600),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(s) if (1..=WEEK).contains(&s) => Ok(s),
+            _ => Err(UserError(format!(
+                "PERF_RUN_STALL_S=`{}` is not a whole number of seconds between 1 and {WEEK}; unset it for the default (600 s)",
+                crate::error::escape_for_message(&v)
+            ))
+            .into()),
+        },
     }
 }
 
@@ -571,6 +599,7 @@ pub fn resolve_with(
             .into());
         }
     };
+    let stall_s = resolve_stall(cluster.stall_after, &env)?;
     let container_mounts = profile
         .as_ref()
         .and_then(|p| p.container_mounts.clone())
@@ -648,6 +677,7 @@ pub fn resolve_with(
         trtllm_dir,
         install,
         ct_precheck,
+        stall_s,
         templates_dir: cluster.templates.clone(),
         profile_source: set.map(|s| s.source),
         origins: r.origins,
@@ -716,6 +746,35 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn stall_time_is_flag_then_env_then_600_and_bad_values_are_refused() {
+        let sel = SelectArgs::default();
+        let base = builtin_args(Some("gb200"));
+        let s = res(&base, &sel, &env_of(&[("USER", "me")])).unwrap();
+        assert_eq!(s.stall_s, 600);
+        let env = env_of(&[("USER", "me"), ("PERF_RUN_STALL_S", " 90 ")]);
+        assert_eq!(res(&base, &sel, &env).unwrap().stall_s, 90);
+        let flag = ClusterArgs {
+            stall_after: Some(5),
+            ..base.clone()
+        };
+        assert_eq!(res(&flag, &sel, &env).unwrap().stall_s, 5, "the flag wins");
+        for bad in ["0", "ten", "-3", "1.5", "604801"] {
+            let pairs = [("USER", "me"), ("PERF_RUN_STALL_S", bad)];
+            let env = env_of(&pairs);
+            let e = res(&base, &sel, &env).unwrap_err().to_string();
+            assert!(e.contains("PERF_RUN_STALL_S=`"), "{bad}: {e}");
+        }
+        let zero = ClusterArgs {
+            stall_after: Some(0),
+            ..base
+        };
+        let e = res(&zero, &sel, &env_of(&[("USER", "me")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--stall-after 0"), "{e}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::watch::signals::Interrupt;
 use crate::watch::stream::{
     self, StreamMsg, exit_line_attempt, exit_line_code, start_line_attempt,
 };
+use crate::watch::topology;
 
 /// Pacing and behaviour of the watcher.
 #[derive(Debug, Clone)]
@@ -299,6 +300,13 @@ impl<'a, R: Remote> Driver<'a, R> {
                                     t.state = Some(JobState::parse("RUNNING"));
                                     t.reason = None;
                                     progress.state(&key, "RUNNING", None);
+                                }
+                                if current {
+                                    if let Some(top) = topology::parse_roles_line(&line) {
+                                        progress.roles(&key, &top);
+                                    } else if let Some(stall) = topology::parse_stall_line(&line) {
+                                        progress.stalled(&key, &stall);
+                                    }
                                 }
                                 progress.log_line(&key, &line);
                                 if t.offset - t.offset_journaled > 64 * 1024 || t.marker_exit.is_some() {

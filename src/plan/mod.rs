@@ -218,6 +218,9 @@ pub struct RunPlan {
     /// `#SBATCH` options written commented out (profile `strip_sbatch`).
     pub strip_sbatch: Vec<String>,
     pub launch_delay: u32,
+    /// Disaggregated jobs: seconds without progress before the role monitor reports a
+    /// starting role as stalled (`PERF_RUN_ROLE_STALLED`, docs/ARCHITECTURE.md).
+    pub stall_s: u64,
     /// The wheel to install before the roles start (None: the image's TensorRT-LLM).
     pub install: Option<InstallPlan>,
     /// The cache-transceiver precheck, when enabled.
@@ -594,6 +597,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         srun_args,
         strip_sbatch: settings.strip_sbatch.clone(),
         launch_delay: settings.launch_delay,
+        stall_s: settings.stall_s,
         install,
         precheck,
         skip: selected.skip.clone(),

@@ -247,6 +247,7 @@ struct RenderContext<'a> {
     steps: Vec<StepCtx<'a>>,
     paths: &'a crate::plan::RemotePaths,
     launch_delay: u32,
+    stall_s: u64,
     install: Option<&'a crate::plan::InstallPlan>,
     precheck: Option<&'a crate::plan::PrecheckPlan>,
 }
@@ -356,6 +357,7 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
         steps,
         paths: &plan.paths,
         launch_delay: plan.launch_delay,
+        stall_s: plan.stall_s,
         install: plan.install.as_ref(),
         precheck: plan.precheck.as_ref(),
     })

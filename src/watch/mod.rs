@@ -5,6 +5,7 @@
 pub mod progress;
 pub mod signals;
 pub mod stream;
+pub mod topology;
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Progress display. On a terminal: one indicatif line per job (state, elapsed, pending reason,
 //! last log line). Without one (Jenkins): a timestamped line on every state change and a
 //! heartbeat every few minutes (indicatif draws nothing on a non-TTY, crates.md pitfall 8).
+//! A disaggregated job's role states (watch::topology) go into its row on a terminal, and
+//! without one into a line per change; a stalled role is a warning either way.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -28,6 +30,8 @@ struct Row {
     reason: Option<String>,
     last_line: String,
     since: Instant,
+    /// The roles of a disaggregated job, as the batch script's monitor last reported them.
+    roles: Option<String>,
 }
 
 /// The display for one run.
@@ -76,6 +80,7 @@ impl Progress {
                 reason: None,
                 last_line: String::new(),
                 since: Instant::now(),
+                roles: None,
             },
         );
         self.redraw(key);
@@ -90,8 +95,13 @@ impl Progress {
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default();
             let line: String = r.last_line.chars().take(80).collect();
+            let roles = r
+                .roles
+                .as_ref()
+                .map(|x| format!("  [{x}]"))
+                .unwrap_or_default();
             b.set_message(format!(
-                "{}  {}{reason}  {}  {}",
+                "{}  {}{reason}  {}{roles}  {}",
                 r.label,
                 r.state,
                 humantime::format_duration(Duration::from_secs(r.since.elapsed().as_secs())),
@@ -133,13 +143,47 @@ impl Progress {
         self.redraw(key);
     }
 
+    /// The role states of a disaggregated job changed: shown in its row on a terminal,
+    /// otherwise printed as one line (only when they differ from the last ones shown).
+    pub fn roles(&mut self, key: &str, topology: &crate::watch::topology::Topology) {
+        let Some(r) = self.rows.get_mut(key) else {
+            return;
+        };
+        let text = topology.describe();
+        if r.roles.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        r.roles = Some(text.clone());
+        if r.bar.is_none() {
+            output::info(format!("{} roles: {text}", r.label));
+        }
+        self.redraw(key);
+    }
+
+    /// A role of the job has made no progress for the stall time: a warning naming it.
+    pub fn stalled(&mut self, key: &str, stall: &crate::watch::topology::Stall) {
+        let label = self
+            .rows
+            .get(key)
+            .map(|r| r.label.clone())
+            .unwrap_or_else(|| key.to_string());
+        output::warn(format!("{label}: {}", stall.describe()));
+        self.redraw(key);
+    }
+
+    /// The roles text shown for a job (tests).
+    pub fn roles_of(&self, key: &str) -> Option<&str> {
+        self.rows.get(key)?.roles.as_deref()
+    }
+
     /// A line of the job log.
     pub fn log_line(&mut self, key: &str, line: &str) {
         let Some(r) = self.rows.get_mut(key) else {
             return;
         };
         let t = line.trim_end();
-        if !t.trim().is_empty() {
+        // The role monitor's lines are shown as roles, not as the job's last output.
+        if !t.trim().is_empty() && !crate::watch::topology::is_monitor_line(t) {
             r.last_line = t.to_string();
         }
         if self.follow {
@@ -198,5 +242,42 @@ impl Drop for Progress {
         if let Some(mp) = &self.mp {
             let _ = mp.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::topology::parse_roles_line;
+
+    #[test]
+    fn roles_are_kept_per_job_and_a_repeat_is_no_change() {
+        let mut p = Progress::new(false, Duration::from_secs(300));
+        p.add("a", "[01] a");
+        p.add("b", "[02] b");
+        assert_eq!(p.roles_of("a"), None);
+        let t = parse_roles_line("PERF_RUN_ROLES ctx=1/1 gen=0/1 router=waiting benchmark=waiting")
+            .unwrap();
+        p.roles("a", &t);
+        assert_eq!(
+            p.roles_of("a"),
+            Some("ctx 1/1 up, gen 0/1 up, router waiting, benchmark waiting")
+        );
+        assert_eq!(p.roles_of("b"), None, "another job's row is untouched");
+        // The monitor's lines never become the job's "last line".
+        p.log_line("a", "real output");
+        p.log_line(
+            "a",
+            "PERF_RUN_ROLES ctx=1/1 gen=1/1 router=ready benchmark=running",
+        );
+        assert_eq!(p.rows["a"].last_line, "real output");
+        let t2 = parse_roles_line("PERF_RUN_ROLES ctx=1/1 gen=1/1 router=ready benchmark=running")
+            .unwrap();
+        p.roles("a", &t2);
+        assert_eq!(
+            p.roles_of("a"),
+            Some("ctx 1/1 up, gen 1/1 up, router ready, benchmark running")
+        );
+        p.roles("unknown", &t2);
     }
 }

@@ -19,7 +19,10 @@ socket.gethostbyname(socket.gethostname()) if that address accepts a connection,
 
 Environment: STUB_SERVER_ROLE (AGGR | CTX_<i> | GEN_<i> | DISAGG_SERVER, set by the test),
 PERF_RUN_STUB_FAIL (worker_crash | failed_requests | zero_tokens | hang),
-PERF_RUN_STUB_FAIL_ROLE (default GEN_0). Knob effects here:
+PERF_RUN_STUB_FAIL_ROLE (default GEN_0), PERF_RUN_STUB_STARTUP_S and PERF_RUN_STUB_STARTUP_ROLE
+(default GEN_0): that role's server prints one "loading" line and then nothing for that many
+seconds before it binds and publishes its address (a slow-starting worker; not upstream).
+Knob effects here:
   worker_crash     the AGGR server, or the role named by PERF_RUN_STUB_FAIL_ROLE, exits with
                    code 1 right after publishing its address.
   failed_requests  AGGR and GEN_* servers answer HTTP 500 to request i when i % 4 == 0 (i from the
@@ -46,6 +49,7 @@ ROLE = os.environ.get("STUB_SERVER_ROLE", "AGGR")
 KNOB = os.environ.get("PERF_RUN_STUB_FAIL", "").strip()
 FAIL_ROLE = os.environ.get("PERF_RUN_STUB_FAIL_ROLE", "").strip() or "GEN_0"
 SERVES_TOKENS = ROLE == "AGGR" or ROLE.startswith("GEN_")
+STARTUP_ROLE = os.environ.get("PERF_RUN_STUB_STARTUP_ROLE", "").strip() or "GEN_0"
 
 
 def log(msg):
@@ -221,11 +225,22 @@ def main(argv):
     log("env: " + " ".join(f"{k}={os.environ.get(k, '')}" for k in (
         "CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_PROCID", "SLURMD_NODENAME")))
 
+    threading.Thread(target=exit_with_parent, daemon=True).start()
+    startup = os.environ.get("PERF_RUN_STUB_STARTUP_S", "").strip()
+    if startup and ROLE == STARTUP_ROLE:
+        try:
+            delay = float(startup)
+            if not 0 <= delay < 86400:
+                raise ValueError
+        except ValueError:
+            log(f"PERF_RUN_STUB_STARTUP_S={startup!r} is not a number of seconds")
+            sys.exit(1)
+        log(f"loading the model weights (PERF_RUN_STUB_STARTUP_S={startup}: ready in {delay:g} s)")
+        time.sleep(delay)
     httpd = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
     httpd.daemon_threads = True
     httpd.app = app
     port = httpd.server_address[1]
-    threading.Thread(target=exit_with_parent, daemon=True).start()
     host = advertised_host(port)
     if args.report_addr:
         report_addr(args.report_addr, host, port)
