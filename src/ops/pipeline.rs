@@ -207,7 +207,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                     Err(e) => {
                         let msg = format!("{e:#}");
                         output::error(format!("{}: {msg}", short_label(&job.case)));
-                        let _ = self.journal.record(Event::SubmitFailed {
+                        self.journal.note(Event::SubmitFailed {
                             case: job.case.case_dir.clone(),
                             error: msg.clone(),
                         });
@@ -222,7 +222,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                 }
             }
             if self.cfg.detach {
-                let _ = self.journal.record(Event::Detached);
+                self.journal.note(Event::Detached);
                 for t in &active {
                     if let Some(h) = &t.stream {
                         h.abort();
@@ -292,7 +292,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                                     if a >= t.attempt {
                                         t.marker_exit = Some(code);
                                         t.marker_at = Some(Instant::now());
-                                        let _ = self.journal.record(Event::MarkerSeen { case: key.clone(), exit_code: code });
+                                        self.journal.note(Event::MarkerSeen { case: key.clone(), exit_code: code });
                                         confirm.insert(key.clone());
                                     }
                                 }
@@ -311,12 +311,12 @@ impl<'a, R: Remote> Driver<'a, R> {
                                 progress.log_line(&key, &line);
                                 if t.offset - t.offset_journaled > 64 * 1024 || t.marker_exit.is_some() {
                                     t.offset_journaled = t.offset;
-                                    let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
+                                    self.journal.note(Event::LogOffset { case: key.clone(), offset: t.offset });
                                 }
                             }
                             StreamMsg::Ended => {
                                 t.stream = None;
-                                let _ = self.journal.record(Event::LogOffset { case: key.clone(), offset: t.offset });
+                                self.journal.note(Event::LogOffset { case: key.clone(), offset: t.offset });
                                 t.offset_journaled = t.offset;
                                 if t.marker_exit.is_none() && t.stream_attempt < t.attempt {
                                     // It stopped at an earlier attempt's marker: follow the
@@ -375,7 +375,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                     .map(|t| t.job_id.clone())
                     .collect();
                 let why = format!("perf-run received {}", sig.name());
-                let _ = self.journal.record(Event::CancelRequested {
+                self.journal.note(Event::CancelRequested {
                     jobs: ids.clone(),
                     why: why.clone(),
                 });
@@ -477,7 +477,7 @@ impl<'a, R: Remote> Driver<'a, R> {
                 next_poll = next_poll.min(Instant::now() + Duration::from_secs(3));
             }
             if !to_cancel.is_empty() {
-                let _ = self.journal.record(Event::CancelRequested {
+                self.journal.note(Event::CancelRequested {
                     jobs: to_cancel.clone(),
                     why: "pending or restarted too often".into(),
                 });
@@ -582,7 +582,7 @@ impl<'a, R: Remote> Driver<'a, R> {
         let nodes = previous
             .and_then(|p| p.node_list.clone())
             .or_else(|| t.node_list.clone());
-        let _ = self.journal.record(Event::Attempt {
+        self.journal.note(Event::Attempt {
             case: t.key().to_string(),
             job_id: t.job_id.clone(),
             attempt,
@@ -652,7 +652,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             .clone()
             .filter(|x| !r.state.is_final() && x != "None");
         if changed {
-            let _ = self.journal.record(Event::JobState {
+            self.journal.note(Event::JobState {
                 case: t.key().to_string(),
                 job_id: t.job_id.clone(),
                 state: r.state.raw.clone(),
@@ -732,7 +732,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             h.abort();
         }
         let key = t.key().to_string();
-        let _ = self.journal.record(Event::LogOffset {
+        self.journal.note(Event::LogOffset {
             case: key.clone(),
             offset: t.offset,
         });
@@ -758,7 +758,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             )
             .await;
             if let Some(code) = marker_exit {
-                let _ = self.journal.record(Event::MarkerSeen {
+                self.journal.note(Event::MarkerSeen {
                     case: key.clone(),
                     exit_code: code,
                 });
@@ -791,7 +791,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             r
         });
         if let Some(r) = &full {
-            let _ = self.journal.record(Event::Finished {
+            self.journal.note(Event::Finished {
                 case: key.clone(),
                 record: r.clone(),
             });
@@ -950,7 +950,7 @@ pub async fn collect_case<R: Remote>(
             missing.join(", ")
         ));
     }
-    let _ = journal.record(Event::Collected {
+    journal.note(Event::Collected {
         case: case.case_dir.clone(),
         files,
         missing,
