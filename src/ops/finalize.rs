@@ -372,6 +372,10 @@ pub fn print_summary(cases: &[results::CaseResult], results_dir: &Path, link: Op
         }
     }
     out.push_str(&format!("  results: {}\n", results_dir.display()));
+    let report = results_dir.join("report.html");
+    if report.is_file() {
+        out.push_str(&format!("  report:  {}\n", report.display()));
+    }
     if let Some(l) = link {
         out.push_str(&format!("  TRTPerf: {l}\n"));
     }

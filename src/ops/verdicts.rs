@@ -150,6 +150,13 @@ pub fn summary_lines(judgements: &[Judgement]) -> Vec<String> {
     for j in judgements {
         *counts.entry(j.verdict.as_str()).or_default() += 1;
     }
+    if counts.len() == 1 && counts.contains_key(Verdict::InsufficientData.as_str()) {
+        return vec![format!(
+            "no verdicts yet: the local history ({}) has too few earlier points for the {} series of this run; they get verdicts once it holds runs from at least 5 earlier days (docs/verdicts.md)",
+            crate::history::default_path().display(),
+            judgements.len()
+        )];
+    }
     let counts: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
     let mut lines = vec![format!(
         "verdicts against the history: {} series judged: {}",
