@@ -344,12 +344,13 @@ pub enum ModeFilter {
     Disagg,
 }
 
-/// A CI stage of upstream's test-db (`condition.terms.stage`).
+/// A CI stage: of upstream's test-db (`condition.terms.stage`, `--stage` of a list), and the
+/// gate the numbers are judged for (`run --gate`, `regress --stage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Stage {
-    #[value(name = "pre_merge")]
+    #[value(name = "pre_merge", alias = "pre-merge")]
     PreMerge,
-    #[value(name = "post_merge")]
+    #[value(name = "post_merge", alias = "post-merge")]
     PostMerge,
 }
 
@@ -673,17 +674,6 @@ Examples:
 
 Rules, thresholds and the explanation of every verdict: docs/verdicts.md.";
 
-/// Which gate `perf-run regress --stage` judges for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StageArg {
-    /// 10 % threshold floor; a confirmed regression of a gating metric exits 6.
-    #[value(name = "pre_merge", alias = "pre-merge")]
-    PreMerge,
-    /// 5 % threshold floor; regressions are reported, the exit code stays 0.
-    #[value(name = "post_merge", alias = "post-merge")]
-    PostMerge,
-}
-
 /// `perf-run regress [RUN] [-k EXPR] [--metric M] [--stage S] [--gate-latencies] [--json]`,
 /// `perf-run regress --accept -k EXPR [--metric M] --since TIME --reason TEXT`.
 #[derive(Debug, Clone, Args)]
@@ -705,7 +695,7 @@ pub struct RegressArgs {
     /// The gate: pre_merge (10 % floor, exit 6 on a gating regression) or post_merge (5 %
     /// floor, warn only).
     #[arg(long, value_enum, default_value = "post_merge")]
-    pub stage: StageArg,
+    pub stage: Stage,
 
     /// Latencies (TTFT, TPOT, ITL, E2EL, *_time) gate too, not only the token throughputs.
     #[arg(long)]

@@ -10,7 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::cli::upload::DbArgs;
-use crate::cli::{RegressArgs, StageArg};
+use crate::cli::RegressArgs;
 use crate::config::kexpr::KExpr;
 use crate::error::{Exit, UserError, escape_for_message};
 use crate::history::record::short_key;
@@ -389,11 +389,8 @@ pub async fn series_of_run(
     }
 }
 
-fn stage_of(s: StageArg) -> Stage {
-    match s {
-        StageArg::PreMerge => Stage::PreMerge,
-        StageArg::PostMerge => Stage::PostMerge,
-    }
+fn stage_of(s: crate::cli::Stage) -> Stage {
+    s.into()
 }
 
 pub async fn run(args: RegressArgs) -> Result<Exit> {
