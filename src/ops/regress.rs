@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::upload::DbArgs;
 use crate::cli::RegressArgs;
+use crate::cli::upload::DbArgs;
 use crate::config::kexpr::KExpr;
 use crate::error::{Exit, UserError, escape_for_message};
 use crate::history::record::short_key;
