@@ -406,7 +406,7 @@ impl HistoryStore {
         }
 
         // The run's series: created when new, then their ids.
-        let row_keys: Vec<SeriesKey> = run.measurements.iter().map(key_of).collect();
+        let row_keys: Vec<SeriesKey> = run.measurements.iter().map(Measurement::key).collect();
         let mut keys: Vec<&SeriesKey> = row_keys.iter().collect();
         keys.sort();
         keys.dedup();
@@ -766,14 +766,18 @@ struct RunInfo {
     container_image: Option<String>,
 }
 
-fn key_of(m: &Measurement) -> SeriesKey {
-    SeriesKey {
-        test_name: m.test_name.clone(),
-        network_name: m.network_name.clone(),
-        metric: m.metric.clone(),
-        gpu_type: m.gpu_type.clone(),
-        gpu_count: m.gpu_count,
-        cluster: m.cluster.clone(),
+impl Measurement {
+    /// The series this measurement belongs to.
+    pub fn key(&self) -> SeriesKey {
+        let m = self;
+        SeriesKey {
+            test_name: m.test_name.clone(),
+            network_name: m.network_name.clone(),
+            metric: m.metric.clone(),
+            gpu_type: m.gpu_type.clone(),
+            gpu_count: m.gpu_count,
+            cluster: m.cluster.clone(),
+        }
     }
 }
 

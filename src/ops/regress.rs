@@ -269,18 +269,6 @@ pub async fn resolve_run(arg: &str, sources: &Sources) -> Result<ResolvedRun> {
     }
 }
 
-/// The key a measurement of a record belongs to.
-fn key_of(m: &history::Measurement) -> SeriesKey {
-    SeriesKey {
-        test_name: m.test_name.clone(),
-        network_name: m.network_name.clone(),
-        metric: m.metric.clone(),
-        gpu_type: m.gpu_type.clone(),
-        gpu_count: m.gpu_count,
-        cluster: m.cluster.clone(),
-    }
-}
-
 /// The points of a run read from its directory (as the history would record them): one per
 /// measurement with a numeric value, with the provenance of its case.
 pub fn record_points(rec: &RunRecord) -> Vec<(SeriesKey, Point)> {
@@ -299,7 +287,7 @@ pub fn record_points(rec: &RunRecord) -> Vec<(SeriesKey, Point)> {
                 nodes: case.and_then(|c| c.nodes),
             };
             Some((
-                key_of(m),
+                m.key(),
                 Point {
                     time: rec.start_time,
                     value,

@@ -50,36 +50,40 @@ pub async fn run(args: ReportArgs) -> Result<Exit> {
     if !args.history {
         return run_with(args, &NoHistory);
     }
-    let dirs: Vec<PathBuf> = if args.runs.is_empty() {
-        vec![resolve_run(None)?]
-    } else {
-        args.runs
-            .iter()
-            .map(|r| resolve_run(Some(r)))
-            .collect::<Result<_>>()?
-    };
+    let began = std::time::Instant::now();
+    let dirs = resolve_runs(&args.runs)?;
     let loaded =
         crate::ops::verdicts::history_for_runs(&dirs, crate::judge::Stage::PostMerge).await?;
     let source = move |_: &[PathBuf]| Ok(loaded.clone());
-    run_with(args, &source)
+    write_report(&args, &dirs, &source, began)
 }
 
 /// `perf-run report` with an explicit history source (tests, other front ends).
 pub fn run_with(args: ReportArgs, history: &dyn HistorySource) -> Result<Exit> {
     let began = std::time::Instant::now();
-    let dirs: Vec<PathBuf> = if args.runs.is_empty() {
-        vec![resolve_run(None)?]
-    } else {
-        args.runs
-            .iter()
-            .map(|r| resolve_run(Some(r)))
-            .collect::<Result<_>>()?
-    };
+    let dirs = resolve_runs(&args.runs)?;
+    write_report(&args, &dirs, history, began)
+}
+
+/// The run directories of `RUN…`, or the newest run.
+fn resolve_runs(runs: &[String]) -> Result<Vec<PathBuf>> {
+    if runs.is_empty() {
+        return Ok(vec![resolve_run(None)?]);
+    }
+    runs.iter().map(|r| resolve_run(Some(r))).collect()
+}
+
+fn write_report(
+    args: &ReportArgs,
+    dirs: &[PathBuf],
+    history: &dyn HistorySource,
+    began: std::time::Instant,
+) -> Result<Exit> {
     let data = if args.history {
-        let (series, judgements) = history.load(&dirs)?;
-        ReportData::with_history(&dirs, &series, &judgements)?
+        let (series, judgements) = history.load(dirs)?;
+        ReportData::with_history(dirs, &series, &judgements)?
     } else {
-        ReportData::from_runs(&dirs, &[], &[])?
+        ReportData::from_runs(dirs, &[], &[])?
     };
     let written = report::write(&args.output_dir, &data)?;
     for n in &data.notes {

@@ -96,17 +96,15 @@ pub async fn history_for_runs(
     Ok((series, judgements))
 }
 
-/// The case a verdict belongs to: the longest case name whose long-CSV names it matches.
+/// The case a verdict belongs to (`report::model::owner_of`, as the report attaches it).
 fn case_of(j: &Judgement, cases: &[CaseResult]) -> Option<usize> {
-    cases
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| {
-            crate::report::model::belongs(&j.test_name, &c.test_id, &c.case_name)
-                || crate::report::model::belongs(&j.network_name, &c.test_id, &c.case_name)
-        })
-        .max_by_key(|(_, c)| c.case_name.len())
-        .map(|(i, _)| i)
+    crate::report::model::owner_of(
+        &j.test_name,
+        &j.network_name,
+        cases
+            .iter()
+            .map(|c| (c.test_id.as_str(), c.case_name.as_str())),
+    )
 }
 
 /// Mark the cases with their verdicts. Returns whether any case changed (the outputs are then

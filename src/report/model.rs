@@ -452,6 +452,21 @@ fn generated_at() -> DateTime<Utc> {
 
 /// Whether a series or verdict named `name` (a long-CSV `test_name`/`network_name`, or a test
 /// id) belongs to the case.
+/// The index of the case (`(test_id, case_name)` pairs) a series' `test_name`/`network_name`
+/// belongs to: the longest matching case name wins, so `aggr_upload-cfg` never takes the series
+/// of `aggr_upload-cfg-srv`.
+pub fn owner_of<'a>(
+    test_name: &str,
+    network_name: &str,
+    cases: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<usize> {
+    cases
+        .enumerate()
+        .filter(|(_, (id, name))| belongs(test_name, id, name) || belongs(network_name, id, name))
+        .max_by_key(|(_, (_, name))| name.len())
+        .map(|(i, _)| i)
+}
+
 /// Whether a history name (a series' `test_name` or `network_name`) belongs to the case
 /// `test_id` / `case_name` (the long CSV's naming); the longest matching case name should win.
 pub fn belongs(name: &str, test_id: &str, case_name: &str) -> bool {
@@ -943,15 +958,13 @@ fn attach_history(
     // The longest matching case name wins: `aggr_upload-cfg` must not take the series of
     // `aggr_upload-cfg-srv` (whose names also start with `[aggr_upload-cfg-`).
     let case_of = |test_name: &str, network_name: &str, cases: &[CaseEntry]| {
-        cases
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| {
-                belongs(test_name, &c.test_id, &c.case_name)
-                    || belongs(network_name, &c.test_id, &c.case_name)
-            })
-            .max_by_key(|(_, c)| c.case_name.len())
-            .map(|(i, _)| i)
+        owner_of(
+            test_name,
+            network_name,
+            cases
+                .iter()
+                .map(|c| (c.test_id.as_str(), c.case_name.as_str())),
+        )
     };
     let by_key: HashMap<crate::history::SeriesKey, &Judgement> =
         judgements.iter().map(|j| (j.key(), j)).collect();
