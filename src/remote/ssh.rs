@@ -32,7 +32,8 @@ pub struct SshOptions {
     pub idle_persist: Duration,
     /// Concurrent short commands (sshd's MaxSessions defaults to 10 per connection).
     pub max_exec: usize,
-    /// Concurrent long-running streams (log tails).
+    /// Concurrent long-running streams (log tails). With the keepalive session, 3 + 6 + 1 = 10,
+    /// sshd's default MaxSessions.
     pub max_streams: usize,
 }
 
@@ -102,6 +103,12 @@ pub struct SshRemote {
     stream_slots: Arc<Semaphore>,
     stats: RemoteStats,
     control_dir: PathBuf,
+    /// An idle remote `cat` held open for as long as this process lives, so the master never
+    /// idles out between sessions (a requeued job's pending phase, a poll pause while
+    /// accounting lags) and a reconnect is only ever for a real loss. When perf-run dies its
+    /// end of the session closes, `cat` sees end of input, and the master leaves after
+    /// `idle_persist` as before.
+    keepalive: std::sync::Mutex<Option<openssh::Child<Arc<Session>>>>,
 }
 
 /// Remove `.ssh-connection*` directories left by earlier perf-run processes (killed before
@@ -204,6 +211,18 @@ async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session> {
     })
 }
 
+/// Open the keepalive session of [`SshRemote::keepalive`]. Best effort: without it the
+/// master still works, it may only idle out (and be reconnected) in a long quiet phase.
+async fn keepalive_session(s: &Arc<Session>) -> Option<openssh::Child<Arc<Session>>> {
+    Session::to_command(s.clone(), "cat")
+        .stdin(openssh::Stdio::piped())
+        .stdout(openssh::Stdio::null())
+        .stderr(openssh::Stdio::null())
+        .spawn()
+        .await
+        .ok()
+}
+
 impl SshRemote {
     /// Open the master connection (the one handshake of this process).
     pub async fn connect(opts: SshOptions) -> Result<SshRemote> {
@@ -216,13 +235,16 @@ impl SshRemote {
         ));
         let stats = RemoteStats::default();
         stats.connects.fetch_add(1, Ordering::Relaxed);
+        let session = Arc::new(session);
+        let keepalive = keepalive_session(&session).await;
         Ok(SshRemote {
             exec_slots: Arc::new(Semaphore::new(opts.max_exec.max(1))),
             stream_slots: Arc::new(Semaphore::new(opts.max_streams.max(1))),
             opts,
-            session: RwLock::new(Arc::new(session)),
+            session: RwLock::new(session),
             stats,
             control_dir: dir,
+            keepalive: std::sync::Mutex::new(keepalive),
         })
     }
 
@@ -252,6 +274,10 @@ impl SshRemote {
                     self.stats.connects.fetch_add(1, Ordering::Relaxed);
                     let s = Arc::new(s);
                     *guard = s.clone();
+                    let keep = keepalive_session(&s).await;
+                    if let Ok(mut k) = self.keepalive.lock() {
+                        *k = keep;
+                    }
                     output::info(format!("reconnected to {}", self.opts.destination()));
                     return Ok(s);
                 }
@@ -283,6 +309,10 @@ impl SshRemote {
     }
 
     pub async fn close(self) {
+        // The keepalive session holds a reference to the master: end it first.
+        if let Ok(mut k) = self.keepalive.lock() {
+            k.take();
+        }
         let s = self.session.into_inner();
         if let Ok(s) = Arc::try_unwrap(s) {
             let _ = s.close().await;
@@ -524,5 +554,37 @@ mod tests {
         assert!(live.join("master").exists(), "a live master must survive");
         assert!(!dead.exists());
         assert!(other.exists());
+    }
+}
+
+/// Against the test services' sshd (`scripts/test-cluster up`; skipped without them).
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_master_outlives_a_quiet_phase_longer_than_its_idle_limit() {
+        let Ok(config) = std::env::var("PERFCI_SSH_CONFIG") else {
+            return;
+        };
+        let alias = std::env::var("PERFCI_SSH_ALIAS").unwrap_or_else(|_| "slurm-login".into());
+        let mut opts = SshOptions::new(&alias, None);
+        opts.config_file = Some(PathBuf::from(config));
+        opts.idle_persist = Duration::from_secs(1);
+        let r = SshRemote::connect(opts).await.expect("connect");
+        // No session of ours is open for three times the idle limit: only the keepalive
+        // session keeps the master (and with it the one handshake) alive.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let o = r
+            .exec("echo up", Duration::from_secs(10), true)
+            .await
+            .expect("exec");
+        assert!(o.success());
+        assert_eq!(
+            r.stats().connects.load(Ordering::Relaxed),
+            1,
+            "the master idled out and was reconnected"
+        );
+        r.close().await;
     }
 }
