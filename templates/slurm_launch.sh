@@ -48,8 +48,11 @@ perf_run_write_marker() {
   echo "PERF_RUN_EXIT code=$1 job=${SLURM_JOB_ID:-?} attempt=$perf_run_attempt at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf '%s %s %s\n' "$1" "$(date +%s)" "$perf_run_attempt" > "$perf_run_marker.tmp" && mv -f "$perf_run_marker.tmp" "$perf_run_marker" || true
 }
+# The job's exit code, set by the EXIT trap's first command (or by a stop request): once it
+# is set, the shell is on its way out and a stop request only records the end.
+perf_run_exit_rc=""
 perf_run_on_exit() {
-  local rc=$?
+  local rc=$perf_run_exit_rc
   trap - EXIT
   [[ $BASHPID == "$perf_run_main_pid" ]] || exit "$rc"
   if [[ -n $perf_run_signalled ]]; then
@@ -64,9 +67,8 @@ perf_run_on_exit() {
     perf_run_stop_steps
   else
     # A stop request while the steps are being stopped (the job ended just as Slurm or
-    # scancel signalled it) must not kill this shell before the end is recorded: record it
-    # at once, then finish stopping the steps.
-    trap 'trap "" TERM INT; perf_run_write_marker "$rc"' TERM INT
+    # scancel signalled it) records the end at once (perf_run_on_stop), then the steps are
+    # still stopped.
 {%- if disagg %}
     perf_run_stop_monitor
 {%- endif %}
@@ -76,9 +78,49 @@ perf_run_on_exit() {
   fi
   exit "$rc"
 }
-trap perf_run_on_exit EXIT
-trap '[[ $BASHPID == "$perf_run_main_pid" ]] || exit 143; perf_run_signalled=1; echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2; exit 143' TERM
-trap '[[ $BASHPID == "$perf_run_main_pid" ]] || exit 130; perf_run_signalled=1; exit 130' INT
+# SIGTERM (time limit, scancel) or SIGINT; $1 is the exit code it means (143, 130).
+perf_run_on_stop() {
+  [[ $BASHPID == "$perf_run_main_pid" ]] || exit "$1"
+  if [[ -n $perf_run_exit_rc ]]; then
+    # Already in the EXIT trap: record its code now, and let it finish stopping the steps.
+    trap '' TERM INT
+    perf_run_write_marker "$perf_run_exit_rc"
+    return 0
+  fi
+  # Not yet on the way out, or the request landed before the EXIT trap's first command (its
+  # code is not known then): the stop is the end. The EXIT trap cannot run twice, so the end
+  # is recorded here, not by `exit` running it.
+  trap - EXIT
+  perf_run_signalled=1
+  perf_run_exit_rc=$1
+  (( $1 != 143 )) || echo "perf-run: the job was told to stop (SIGTERM: time limit or scancel)" >&2
+  perf_run_on_exit
+}
+trap 'perf_run_exit_rc=${perf_run_exit_rc:-$?}; perf_run_on_exit' EXIT
+trap 'perf_run_on_stop 143' TERM
+trap 'perf_run_on_stop 130' INT
+# Slurm's warning before the time limit (#SBATCH --signal=B:USR1@N, to this shell only): say
+# so once, in the log and in a file perf-run collects, and let the steps run on. The points
+# that finished are already on disk; at the limit the TERM path above records the end. A
+# `wait` this signal interrupts returns 138 while the step runs on: perf_run_wait waits again.
+perf_run_on_warning() {
+  [[ $BASHPID == "$perf_run_main_pid" ]] || return 0
+  [[ -e $jobWorkspace/time_limit_warning ]] && return 0
+  date -u +%Y-%m-%dT%H:%M:%SZ > "$jobWorkspace/time_limit_warning" 2>/dev/null || true
+  echo "PERF_RUN_TIME_LIMIT_WARNING job=${SLURM_JOB_ID:-?} attempt=$perf_run_attempt within_s={{ time_warning_s }} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+trap perf_run_on_warning USR1
+[[ -z ${perf_run_early_warning:-} ]] || perf_run_on_warning
+# Wait for one background step and return its exit code, through any number of USR1 warnings.
+perf_run_wait() {
+  local rc
+  while :; do
+    rc=0
+    wait "$1" || rc=$?
+    if (( rc > 128 )) && kill -0 "$1" 2>/dev/null; then continue; fi
+    return "$rc"
+  done
+}
 
 # ---------------------------------------------------------------- system information
 # Recorded on the first node for the result files; `unknown` where a tool is missing. The
@@ -111,7 +153,7 @@ perf_run_prep() {
   "$@" > "$jobWorkspace/$log" 2>&1 &
   pid=$!
   perf_run_roles[$pid]=$name
-  wait "$pid" || rc=$?
+  perf_run_wait "$pid" || rc=$?
   unset "perf_run_roles[$pid]"
   return "$rc"
 }
@@ -192,7 +234,7 @@ perf_run_prechecks[$!]={{ s.name }}
 perf_run_precheck_failed=""
 for pid in "${!perf_run_prechecks[@]}"; do
   perf_run_step_rc=0
-  wait "$pid" || perf_run_step_rc=$?
+  perf_run_wait "$pid" || perf_run_step_rc=$?
   unset "perf_run_roles[$pid]"
   (( perf_run_step_rc == 0 )) || perf_run_precheck_failed+=" ${perf_run_prechecks[$pid]} (exit code $perf_run_step_rc)"
 done
@@ -359,7 +401,7 @@ while :; do
   for pid in "${!perf_run_roles[@]}"; do
     kill -0 "$pid" 2>/dev/null && continue
     perf_run_step_rc=0
-    wait "$pid" || perf_run_step_rc=$?
+    perf_run_wait "$pid" || perf_run_step_rc=$?
     role=${perf_run_roles[$pid]}
     unset "perf_run_roles[$pid]"
     echo "perf-run: step $role ended with exit code $perf_run_step_rc"
@@ -389,7 +431,7 @@ exit 0
 {%- else %}
 perf_run_rc=0
 for pid in "${!perf_run_roles[@]}"; do
-  wait "$pid" || perf_run_rc=$?
+  perf_run_wait "$pid" || perf_run_rc=$?
   unset "perf_run_roles[$pid]"
 done
 exit "$perf_run_rc"

@@ -8,6 +8,9 @@
 # Config {{ config_rel }}: {{ total_nodes }} node(s) x {{ gpus_per_node }} GPU(s) = {{ total_gpus }} GPU(s).
 # Every value below is shell-quoted by perf-run; re-render with `perf-run render` instead of editing.
 set -Eeuo pipefail
+# Slurm's time-limit warning (USR1) ends a shell that has no trap for it: noted until its
+# handler is set (slurm_launch.sh, perf_run_on_warning).
+trap 'perf_run_early_warning=1' USR1
 # sbatch's --export limits the job's environment to an allowlist; the steps below get the job's
 # whole environment, including every export that follows.
 export SLURM_EXPORT_ENV=ALL

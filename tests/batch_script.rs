@@ -167,6 +167,21 @@ fn expected_codes(roles: &[(String, Step)]) -> Vec<i32> {
     }
 }
 
+/// The stand-in `srun`: FAKE_STEPS="NAME=delay:rc …"; a step not named ends at once with 0.
+/// It touches $FAKE_STARTED when it starts (the script has set its traps by then).
+const FAKE_SRUN: &str = r#"#!/bin/bash
+name=""
+[[ -n ${FAKE_STARTED:-} ]] && touch "$FAKE_STARTED"
+for a in "$@"; do case $a in --job-name=*) name=${a#--job-name=};; esac; done
+d=0; rc=0
+for s in ${FAKE_STEPS:-}; do [[ ${s%%=*} == "$name" ]] && { v=${s#*=}; d=${v%%:*}; rc=${v##*:}; }; done
+[[ $d == 0 ]] && exit "$rc"
+trap 'kill $p 2>/dev/null; exit 143' TERM
+sleep "$d" & p=$!
+wait $p
+exit "$rc"
+"#;
+
 /// The issue-10 stress test: the rendered script of every mode under a fake `srun` whose
 /// steps end in every order, fail or not, sometimes with a SIGTERM on top. The script must
 /// print exactly one `PERF_RUN_EXIT`, with the code it really exits with, and the marker file
@@ -226,21 +241,7 @@ fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
     let bin = t.path().join("bin");
     fs::create_dir(&bin).unwrap();
     // FAKE_STEPS="NAME=delay:rc …"; a step not named ends at once with 0.
-    write_exe(
-        &bin.join("srun"),
-        r#"#!/bin/bash
-name=""
-[[ -n ${FAKE_STARTED:-} ]] && touch "$FAKE_STARTED"
-for a in "$@"; do case $a in --job-name=*) name=${a#--job-name=};; esac; done
-d=0; rc=0
-for s in ${FAKE_STEPS:-}; do [[ ${s%%=*} == "$name" ]] && { v=${s#*=}; d=${v%%:*}; rc=${v##*:}; }; done
-[[ $d == 0 ]] && exit "$rc"
-trap 'kill $p 2>/dev/null; exit 143' TERM
-sleep "$d" & p=$!
-wait $p
-exit "$rc"
-"#,
-    );
+    write_exe(&bin.join("srun"), FAKE_SRUN);
     write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
     write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
 
@@ -492,4 +493,198 @@ exit 0
     assert!(hb.contains("last_line=gen: up\n"), "{hb}");
     let hb = fs::read_to_string(ws.join("heartbeat/DISAGG_SERVER")).unwrap();
     assert!(hb.starts_with("state=ready\n"), "{hb}");
+}
+
+/// One run of a rendered script under the fake `srun`: its exit code, its log (stdout) and
+/// its marker file. `signals` are sent after the first `srun` started, each after its delay
+/// from the previous one: SIGTERM to the process group (Slurm's time limit, scancel), SIGUSR1
+/// to the batch shell alone (Slurm's `--signal=B:USR1@N` warning).
+fn run_once(
+    script: &Path,
+    bin: &Path,
+    spec: &str,
+    job: &str,
+    signals: &[(i32, u64)],
+) -> (i32, String, String, bool) {
+    let wd = script.parent().unwrap().parent().unwrap().join("wd");
+    let _ = fs::remove_dir_all(&wd);
+    let started = script.parent().unwrap().join(format!("started-{job}"));
+    let _ = fs::remove_file(&started);
+    let mut child = Command::new("setsid")
+        .arg("bash")
+        .arg(script)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("FAKE_STARTED", &started)
+        .env("FAKE_STEPS", spec)
+        .env("SLURM_JOB_ID", job)
+        .env("SLURM_JOB_NODELIST", "n[1-2]")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        use std::io::Read;
+        out.read_to_string(&mut log).unwrap();
+        log
+    });
+    if !signals.is_empty() {
+        let until = Instant::now() + Duration::from_secs(60);
+        while !started.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        for &(sig, after_ms) in signals {
+            std::thread::sleep(Duration::from_millis(after_ms));
+            let target = if sig == libc::SIGTERM { -pid } else { pid };
+            // SAFETY: a process (group) of a child we spawned (setsid).
+            unsafe { libc::kill(target, sig) };
+        }
+    }
+    let end = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let log = reader.join().unwrap();
+    let case_dir = fs::read_dir(wd.join("runs"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|r| fs::read_dir(r.unwrap().path()).ok()?.next())
+        .map(|c| c.unwrap().path());
+    let marker = case_dir
+        .as_ref()
+        .and_then(|c| fs::read_to_string(c.join("perf_run_exit")).ok())
+        .unwrap_or_default();
+    let warned = case_dir.is_some_and(|c| c.join("time_limit_warning").is_file());
+    (status.code().unwrap_or(-1), log, marker, warned)
+}
+
+/// Signals racing the script's own way out, and Slurm's time-limit warning on top of every
+/// `wait`: a SIGTERM 0–40 ms after the first step started, while steps that end at once (or
+/// fail at once) take the script to its EXIT trap, must still leave exactly one PERF_RUN_EXIT
+/// and a marker with the real exit code (143 when the stop won). Three USR1 warnings while
+/// steps run must change nothing but one warning line and its file: no `wait` may report the
+/// interrupted 138 as a step's code.
+#[test]
+fn the_exit_marker_never_lies_when_a_stop_races_the_end_or_slurm_warns() {
+    let t = tempfile::tempdir().unwrap();
+    let disagg = "gb200_tiny-llama-fp8_1k1k_con8_ctx1_tp1_gen1_tp2_eplb0_mtp0_ccb-UCX";
+    let modes = [
+        (
+            "single-agg",
+            render_mode(
+                t.path(),
+                "single-agg",
+                &["--config", "tiny_llama_fp8_grace_blackwell"],
+                &[],
+            ),
+        ),
+        (
+            "disagg",
+            render_mode(t.path(), "disagg", &["--config", disagg], &[]),
+        ),
+    ];
+    let text = fs::read_to_string(&modes[0].1).unwrap();
+    assert!(
+        text.contains("#SBATCH --signal=B:USR1@"),
+        "the job asks for Slurm's time-limit warning"
+    );
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    write_exe(&bin.join("srun"), FAKE_SRUN);
+    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
+    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+
+    let failures = std::sync::Mutex::new(Vec::<String>::new());
+    std::thread::scope(|s| {
+        for (mi, (mode, script)) in modes.iter().enumerate() {
+            let (bin, failures) = (&bin, &failures);
+            s.spawn(move || {
+                let text = fs::read_to_string(script).unwrap();
+                let mut roles: Vec<String> = text
+                    .split("--job-name=")
+                    .skip(1)
+                    .map(|r| r.split(' ').next().unwrap().to_string())
+                    .filter(|r| {
+                        !r.is_empty()
+                            && r.chars()
+                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                            && r != "SYSINFO"
+                            && r != "INSTALL"
+                    })
+                    .collect();
+                roles.dedup();
+                let mut rng = Lcg(0xface + mi as u64);
+                for run in 0..16 {
+                    let warn = run % 2 == 1;
+                    let steps: Vec<(String, Step)> = roles
+                        .iter()
+                        .map(|r| {
+                            let delay = if warn { [0.0, 0.3, 0.6][rng.next(3)] } else { 0.0 };
+                            let rc = [0, 0, 1, 3][rng.next(4)];
+                            (r.clone(), Step { delay, rc })
+                        })
+                        .collect();
+                    let spec: Vec<String> = steps
+                        .iter()
+                        .map(|(r, s)| format!("{r}={}:{}", s.delay, s.rc))
+                        .collect();
+                    let spec = spec.join(" ");
+                    let signals: Vec<(i32, u64)> = if warn {
+                        vec![(libc::SIGUSR1, 0), (libc::SIGUSR1, 150), (libc::SIGUSR1, 200)]
+                    } else {
+                        vec![(libc::SIGTERM, rng.next(41) as u64)]
+                    };
+                    let job = format!("{}", 5000 + 100 * mi + run);
+                    let (code, log, marker, warned) = run_once(script, bin, &spec, &job, &signals);
+                    let lines: Vec<&str> = log
+                        .lines()
+                        .filter(|l| l.starts_with("PERF_RUN_EXIT"))
+                        .collect();
+                    let warnings = log
+                        .lines()
+                        .filter(|l| l.starts_with("PERF_RUN_TIME_LIMIT_WARNING"))
+                        .count();
+                    let mut wrong = Vec::new();
+                    if lines.len() != 1
+                        || !lines[0].starts_with(&format!("PERF_RUN_EXIT code={code} "))
+                    {
+                        wrong.push(format!("exit {code} but printed {lines:?}"));
+                    }
+                    if marker.split_whitespace().next() != Some(code.to_string().as_str()) {
+                        wrong.push(format!("exit {code} but the marker file says {marker:?}"));
+                    }
+                    let mut ok = expected_codes(&steps);
+                    if !warn {
+                        ok.push(143);
+                    }
+                    if !ok.contains(&code) {
+                        wrong.push(format!("exit {code}, expected one of {ok:?}"));
+                    }
+                    if warn && (warnings != 1 || !warned) {
+                        wrong.push(format!(
+                            "{warnings} warning line(s), warning file {warned}; expected one of each"
+                        ));
+                    }
+                    if !wrong.is_empty() {
+                        failures.lock().unwrap().push(format!(
+                            "{mode} run {run} FAKE_STEPS='{spec}' signals={signals:?}: {}",
+                            wrong.join("; ")
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

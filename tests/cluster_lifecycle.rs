@@ -223,6 +223,22 @@ mod cluster {
                 .any(|l| l.contains("con:8") && l.contains(",valid,")),
             "{csv}"
         );
+        // Slurm's warning before the limit (#SBATCH --signal=B:USR1@N) reached the batch
+        // script, which said so once and went on; perf-run showed it and journaled it.
+        let warned = rd.events("time_limit_warning");
+        assert_eq!(warned.len(), 1, "{err}");
+        assert_eq!(warned[0]["job_id"], id.as_str());
+        assert!(
+            err.contains("Slurm warns that the job reaches its time limit"),
+            "{err}"
+        );
+        assert!(rd.artifacts().join("time_limit_warning").is_file());
+        let log = fs::read_to_string(rd.artifacts().join(format!("slurm-{id}.log"))).unwrap();
+        assert_eq!(
+            log.matches("PERF_RUN_TIME_LIMIT_WARNING").count(),
+            1,
+            "{log}"
+        );
     }
 
     #[test]

@@ -98,6 +98,12 @@ pub enum Event {
         case: String,
         exit_code: i32,
     },
+    /// Slurm warned the batch script that the job's time limit is near (`--signal=B:USR1@N`).
+    TimeLimitWarning {
+        case: String,
+        job_id: String,
+        attempt: u32,
+    },
     /// Slurm requeued the job: attempt `attempt` (1, 2, …; `SLURM_RESTART_COUNT`) follows the
     /// one that ended with `previous` (NODE_FAIL, PREEMPTED, REQUEUED, …) on `nodes`.
     Attempt {
@@ -324,6 +330,8 @@ impl RunState {
                 Event::MarkerSeen { case, exit_code } => {
                     s.by_case.entry(case.clone()).or_default().marker_exit = Some(*exit_code)
                 }
+                // Shown as it happens; the file the script writes is collected with the results.
+                Event::TimeLimitWarning { .. } => {}
                 Event::Attempt { case, attempt, .. } => {
                     let c = s.by_case.entry(case.clone()).or_default();
                     if *attempt > c.attempt {

@@ -306,6 +306,13 @@ impl<'a, R: Remote> Driver<'a, R> {
                                         progress.roles(&key, &top);
                                     } else if let Some(stall) = topology::parse_stall_line(&line) {
                                         progress.stalled(&key, &stall);
+                                    } else if let Some(within) = topology::parse_time_limit_warning(&line) {
+                                        progress.time_limit_warning(&key, within);
+                                        self.journal.note(Event::TimeLimitWarning {
+                                            case: key.clone(),
+                                            job_id: t.job_id.clone(),
+                                            attempt: t.attempt,
+                                        });
                                     }
                                 }
                                 progress.log_line(&key, &line);

@@ -130,6 +130,15 @@ pub struct SbatchPlan {
     pub output: String,
     /// `--requeue` (true) or `--no-requeue` (false), always explicit.
     pub requeue: bool,
+    /// `--signal=B:USR1@N`: Slurm warns the batch script N seconds before the time limit.
+    pub time_warning_s: u64,
+}
+
+/// How long before the time limit Slurm warns the batch script: 2 minutes, a quarter of a
+/// shorter job (at least 10 s). Slurm may send it up to a minute early (its time-limit
+/// check runs every 30 s), never late.
+pub fn time_warning_seconds(job_time_s: u64) -> u64 {
+    (job_time_s / 4).clamp(10, 120)
 }
 
 /// Remote paths of one case (all absolute, on the cluster).
@@ -522,6 +531,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         job_name: job_name(input.run_id, input.case_index, &id.kind),
         output: format!("{}/slurm-%j.log", paths.job_workspace),
         requeue: settings.requeue,
+        time_warning_s: time_warning_seconds(job_time.seconds),
     };
     let mut exports = command::exports(&ctx, input.run_id, &id.case, input.user_env);
     let container = format!("perf_run-{}-{:02}", input.run_id, input.case_index)

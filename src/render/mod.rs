@@ -241,6 +241,8 @@ struct RenderContext<'a> {
     sbatch: Vec<KeyValue>,
     /// `#SBATCH --requeue` or `--no-requeue` (docs/slurm-faults.md).
     requeue: bool,
+    /// `#SBATCH --signal=B:USR1@N`: N.
+    time_warning_s: u64,
     exports: Vec<NameValue>,
     srun_args: &'a [String],
     srun_args_no_gpu: &'a [String],
@@ -285,6 +287,9 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
         sbatch.push(("account", a.clone()));
     }
     sbatch.push(("time", s.time.clone()));
+    // Slurm's warning before the time limit, to the batch shell only (templates/slurm_launch.sh
+    // `perf_run_on_warning`).
+    sbatch.push(("signal", format!("B:USR1@{}", s.time_warning_s)));
     for (k, v) in &sbatch {
         check_sbatch_value(k, v)?;
     }
@@ -351,6 +356,7 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
             })
             .collect(),
         requeue: s.requeue,
+        time_warning_s: s.time_warning_s,
         exports,
         srun_args: &plan.srun_args,
         srun_args_no_gpu: &plan.srun_args_no_gpu,

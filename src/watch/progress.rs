@@ -171,6 +171,27 @@ impl Progress {
         self.redraw(key);
     }
 
+    /// Slurm warned the job that its time limit is about `within_s` seconds away (0: unknown).
+    pub fn time_limit_warning(&mut self, key: &str, within_s: u64) {
+        let label = self
+            .rows
+            .get(key)
+            .map(|r| r.label.clone())
+            .unwrap_or_else(|| key.to_string());
+        let when = if within_s > 0 {
+            format!(
+                "in about {}",
+                humantime::format_duration(Duration::from_secs(within_s))
+            )
+        } else {
+            "soon".to_string()
+        };
+        output::warn(format!(
+            "{label}: Slurm warns that the job reaches its time limit {when}; the concurrency points that finished are kept, the one running then is lost"
+        ));
+        self.redraw(key);
+    }
+
     /// The roles text shown for a job (tests).
     pub fn roles_of(&self, key: &str) -> Option<&str> {
         self.rows.get(key)?.roles.as_deref()

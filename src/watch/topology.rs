@@ -121,6 +121,25 @@ pub fn is_monitor_line(line: &str) -> bool {
     line.starts_with(ROLES_LINE) || line.starts_with(STALLED_LINE)
 }
 
+/// The line the batch script prints once when Slurm's time-limit warning (USR1) arrives:
+/// `PERF_RUN_TIME_LIMIT_WARNING job=N attempt=A within_s=S at <time>`.
+pub const TIME_LIMIT_WARNING_LINE: &str = "PERF_RUN_TIME_LIMIT_WARNING";
+
+/// The time-limit warning line's `within_s` (None for any other line; 0 when the line has no
+/// number).
+pub fn parse_time_limit_warning(line: &str) -> Option<u64> {
+    let rest = line.trim_start().strip_prefix(TIME_LIMIT_WARNING_LINE)?;
+    if !rest.is_empty() && !rest.starts_with(' ') {
+        return None;
+    }
+    Some(
+        rest.split_whitespace()
+            .find_map(|w| w.strip_prefix("within_s="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +213,21 @@ mod tests {
             assert_eq!(parse_stall_line(bad), None, "{bad:?}");
         }
         assert!(is_monitor_line("PERF_RUN_ROLES ctx=0/1"));
+        assert_eq!(
+            parse_time_limit_warning(
+                "PERF_RUN_TIME_LIMIT_WARNING job=7 attempt=0 within_s=120 at 2026-11-30T15:00:00Z"
+            ),
+            Some(120)
+        );
+        assert_eq!(
+            parse_time_limit_warning("PERF_RUN_TIME_LIMIT_WARNING"),
+            Some(0)
+        );
+        assert_eq!(
+            parse_time_limit_warning("PERF_RUN_TIME_LIMIT_WARNINGS x"),
+            None
+        );
+        assert_eq!(parse_time_limit_warning("perf-run: job 7 starting"), None);
         assert!(is_monitor_line("PERF_RUN_ROLE_STALLED GEN_0 5s: x"));
         assert!(!is_monitor_line("PERF_RUN_EXIT code=0"));
     }
