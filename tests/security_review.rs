@@ -489,7 +489,7 @@ async fn b2_collected_symlinks_never_lead_out_of_the_artifacts() {
         skip: None,
     };
     let remote = perf_run::remote::LocalRemote::new();
-    perf_run::ops::pipeline::collect_case(&remote, &journal, &case, &local, "1").await;
+    perf_run::watch::collect::collect_case(&remote, &journal, &case, &local, "1").await;
     let art = local.join("artifacts");
     assert!(art.join("case/real.log").is_file());
     for f in [

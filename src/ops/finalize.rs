@@ -14,7 +14,6 @@ use crate::error::Exit;
 use crate::journal::RunDir;
 use crate::journal::events::{Event, Journal, read_journal};
 use crate::journal::spec::RunSpec;
-use crate::ops::pipeline::CaseResult as JobOutcome;
 use crate::output;
 use crate::plan::ServerPlan;
 use crate::results::{
@@ -22,6 +21,7 @@ use crate::results::{
     ServerMeta,
 };
 use crate::slurm::JobRecord;
+use crate::watch::job::CaseResult as JobOutcome;
 use crate::watch::signals::Interrupt;
 
 pub struct FinalizeInput<'a> {

@@ -5,7 +5,6 @@ pub mod extract;
 pub mod finalize;
 pub mod history;
 pub mod lifecycle;
-pub mod pipeline;
 pub mod regress;
 pub mod render;
 pub mod report;

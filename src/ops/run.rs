@@ -13,11 +13,13 @@ use crate::error::{Exit, UserError};
 use crate::journal::events::{CaseRef, ClusterRef, Event, Journal, RunState, read_journal};
 use crate::journal::{self, RunDir, write_atomic};
 use crate::ops::finalize::{FinalizeInput, finalize};
-use crate::ops::pipeline::{CaseJob, CaseResult, Driver, WatchConfig, short_label, stage_cases};
 use crate::ops::render::{Prepared, prepare, print_prepared};
 use crate::output;
+use crate::remote::stage::stage_cases;
 use crate::remote::{AnyRemote, LocalRemote, Remote, SshOptions, SshRemote};
 use crate::slurm::Scheduler;
+use crate::watch::driver::Driver;
+use crate::watch::job::{CaseJob, CaseResult, WatchConfig, short_label};
 use crate::watch::signals;
 
 use crate::journal::spec::{CaseSpec, RunSpec, read_run_spec};
@@ -275,7 +277,7 @@ async fn watcher_failed<R: crate::remote::Remote>(
     rd: &RunDir,
     sched: &Scheduler<'_, R>,
     err: anyhow::Error,
-) -> crate::ops::pipeline::DriveOutcome {
+) -> crate::watch::job::DriveOutcome {
     let state = read_journal(&rd.journal_path())
         .map(|e| RunState::from_entries(&e))
         .unwrap_or_default();
@@ -321,7 +323,7 @@ async fn watcher_failed<R: crate::remote::Remote>(
             live.join(", ")
         ));
     }
-    crate::ops::pipeline::DriveOutcome {
+    crate::watch::job::DriveOutcome {
         results,
         interrupted: None,
         detached: false,
@@ -547,7 +549,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             match (&st.job_id, &st.finished) {
                 (Some(id), Some(rec)) => {
                     let collected = st.collected
-                        || crate::ops::pipeline::collect_case(
+                        || crate::watch::collect::collect_case(
                             &remote,
                             &journal,
                             &c.case,

@@ -8,6 +8,7 @@
 pub mod local;
 pub mod rsync;
 pub mod ssh;
+pub mod stage;
 
 use std::future::Future;
 use std::path::Path;

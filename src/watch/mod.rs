@@ -1,7 +1,11 @@
 //! Watching jobs: the job log streamed over the existing connection (the exit marker is the
 //! completion event), a slow batched safety poll with backoff and jitter, progress display and
-//! signals. The loop that drives them lives in `ops::pipeline`.
+//! signals, and the loop that drives them (`driver`), what it is given and returns (`job`),
+//! and the collection of a job's files (`collect`).
 
+pub mod collect;
+pub mod driver;
+pub mod job;
 pub mod progress;
 pub mod signals;
 pub mod stream;

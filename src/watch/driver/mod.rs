@@ -1,16 +1,19 @@
-//! The remote half of a run: stage → submit → watch → collect, for one case or a whole test
-//! list, with one shared watcher (one batched scheduler query per cycle for all jobs).
+//! The watcher: submit (up to `max_jobs` at a time), follow every job through one batched
+//! safety poll per cycle and one log stream per job, and collect each as it ends. Its end
+//! game (confirming a final state, waiting for markers, collecting) is in `finish`.
+
+mod finish;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tokio::sync::{mpsc, watch};
 
-use crate::journal::events::{CaseRef, Event, Journal};
+use super::job::{CaseJob, CaseResult, DriveOutcome, WatchConfig, short_label};
+use crate::journal::events::{Event, Journal};
 use crate::output;
-use crate::remote::{QUICK, Remote, sh};
+use crate::remote::Remote;
 use crate::slurm::{JobRecord, JobState, Scheduler, state::reason_is_hopeless};
 use crate::watch::Backoff;
 use crate::watch::progress::Progress;
@@ -19,87 +22,6 @@ use crate::watch::stream::{
     self, StreamMsg, exit_line_attempt, exit_line_code, start_line_attempt,
 };
 use crate::watch::topology;
-
-/// Pacing and behaviour of the watcher.
-#[derive(Debug, Clone)]
-pub struct WatchConfig {
-    pub follow: bool,
-    pub max_pending: Option<Duration>,
-    pub poll_min: Duration,
-    pub poll_max: Duration,
-    pub heartbeat: Duration,
-    pub max_jobs: usize,
-    pub detach: bool,
-    /// How long to wait for the exit marker of a job that ended without one being seen
-    /// (cancelled, timed out): the batch script writes it from its exit trap, after Slurm
-    /// already reports the final state.
-    pub marker_grace: Duration,
-    /// Cancel a job that Slurm restarted (requeued) more often than this (`--max-restarts`).
-    pub max_restarts: u32,
-}
-
-impl WatchConfig {
-    /// Defaults (safety poll: one look after 10 s, then every 5 min; 5 min progress
-    /// heartbeat); `PERF_RUN_POLL_MIN`/`MAX` (seconds) override the poll pacing, which the
-    /// tests use.
-    /// The pacing settings from the environment; a value that is not a number of seconds
-    /// above 0 (and at most a week) is refused, not silently replaced by the default.
-    pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<WatchConfig, crate::error::UserError> {
-        let secs = |k: &str, d: f64| -> Result<Duration, crate::error::UserError> {
-            let Some(v) = env(k).filter(|v| !v.trim().is_empty()) else {
-                return Ok(Duration::from_secs_f64(d));
-            };
-            match v.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() && x > 0.0 && x <= 604_800.0 => {
-                    Ok(Duration::from_secs_f64(x))
-                }
-                _ => Err(crate::error::UserError(format!(
-                    "{k}=`{v}` is not a number of seconds between 0 and 604800; unset it for the default ({d} s)."
-                ))),
-            }
-        };
-        Ok(WatchConfig {
-            follow: false,
-            max_pending: None,
-            poll_min: secs("PERF_RUN_POLL_MIN", 10.0)?,
-            poll_max: secs("PERF_RUN_POLL_MAX", 300.0)?,
-            heartbeat: secs("PERF_RUN_HEARTBEAT", 300.0)?,
-            max_jobs: 4,
-            detach: false,
-            marker_grace: secs("PERF_RUN_MARKER_GRACE", 45.0)?,
-            max_restarts: 2,
-        })
-    }
-}
-
-/// One case to submit or watch.
-#[derive(Debug, Clone)]
-pub struct CaseJob {
-    pub case: CaseRef,
-    /// Local case directory (`<run>/cases/<case_dir>`).
-    pub local_dir: PathBuf,
-    pub time_limit_s: u64,
-}
-
-/// What became of a case.
-#[derive(Debug, Clone, Default)]
-pub struct CaseResult {
-    pub record: Option<JobRecord>,
-    pub submit_error: Option<String>,
-    /// Why perf-run itself cancelled the job (max pending, signal, hopeless reason).
-    pub cancelled_by_perf_run: Option<String>,
-    pub marker_exit: Option<i32>,
-    pub collected: bool,
-    pub not_submitted: bool,
-}
-
-pub struct DriveOutcome {
-    pub results: BTreeMap<String, CaseResult>,
-    pub interrupted: Option<Interrupt>,
-    pub detached: bool,
-}
 
 struct Tracked {
     job: CaseJob,
@@ -141,14 +63,6 @@ impl Tracked {
     fn key(&self) -> &str {
         &self.job.case.case_dir
     }
-}
-
-pub fn short_label(c: &CaseRef) -> String {
-    let mut s: String = c.case_name.chars().take(70).collect();
-    if c.case_name.chars().count() > 70 {
-        s.push('…');
-    }
-    format!("[{:02}] {s}", c.index)
 }
 
 pub struct Driver<'a, R: Remote> {
@@ -668,195 +582,6 @@ impl<'a, R: Remote> Driver<'a, R> {
             progress.state(t.key(), &r.state.raw, t.reason.as_deref());
         }
     }
-
-    /// After the exit marker: one accounting query, repeated briefly while the job is still
-    /// COMPLETING (or not yet in accounting).
-    async fn confirm_final(
-        &self,
-        active: &mut [Tracked],
-        keys: &[String],
-        progress: &mut Progress,
-    ) {
-        let mut delay = Duration::from_millis(0);
-        for _attempt in 0..12 {
-            let ids: Vec<String> = active
-                .iter()
-                .filter(|t| keys.iter().any(|k| k == t.key()))
-                .filter(|t| !t.state.as_ref().is_some_and(JobState::is_final))
-                // A job that turned out requeued (its marker was an earlier attempt's) is
-                // followed by the stream again, not confirmed.
-                .filter(|t| t.marker_exit.is_some())
-                .map(|t| t.job_id.clone())
-                .collect();
-            if ids.is_empty() {
-                return;
-            }
-            tokio::time::sleep(delay).await;
-            match self.sched.poll(&ids, self.since_secs()).await {
-                Ok(recs) => {
-                    for t in active.iter_mut() {
-                        if let Some(r) = recs.get(&t.job_id) {
-                            self.observe(t, r, progress);
-                        }
-                    }
-                }
-                Err(e) => output::warn(format!("the scheduler did not answer ({e:#})")),
-            }
-            delay = (delay * 2)
-                .max(Duration::from_millis(250))
-                .min(Duration::from_secs(5));
-        }
-    }
-
-    /// After a cancel: poll until every job is final or `limit` passes.
-    async fn settle(&self, active: &mut [Tracked], limit: Duration, progress: &mut Progress) {
-        let end = Instant::now() + limit;
-        let mut delay = Duration::from_millis(500);
-        while Instant::now() < end {
-            let ids: Vec<String> = active
-                .iter()
-                .filter(|t| !t.state.as_ref().is_some_and(JobState::is_final))
-                .map(|t| t.job_id.clone())
-                .collect();
-            if ids.is_empty() {
-                return;
-            }
-            if let Ok(recs) = self.sched.poll(&ids, self.since_secs()).await {
-                for t in active.iter_mut() {
-                    if let Some(r) = recs.get(&t.job_id) {
-                        self.observe(t, r, progress);
-                    }
-                }
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(4));
-        }
-    }
-
-    /// The job is done (or we stop watching it): journal, stop the stream, collect.
-    async fn finish(&self, t: Tracked, progress: &mut Progress) -> (String, CaseResult) {
-        if let Some(h) = &t.stream {
-            h.abort();
-        }
-        let key = t.key().to_string();
-        self.journal.note(Event::LogOffset {
-            case: key.clone(),
-            offset: t.offset,
-        });
-        // Ended without the marker seen (scancel, time limit): let the batch script's exit
-        // trap finish before collecting, or the marker and the end of the log are lost.
-        let mut marker_exit = t.marker_exit;
-        // An attempt that never started (cancelled while pending after a requeue) writes none.
-        // (After a resume the start line may have been streamed before the crash: then
-        // accounting's start time of the attempt says it; squeue shows a start time also for
-        // a job cancelled while pending, so only sacct's counts.)
-        let started = t.log_attempt.is_some_and(|a| a >= t.attempt)
-            || t.attempt == 0
-            || t.record
-                .as_ref()
-                .is_some_and(|r| r.start.is_some() && r.source == "sacct");
-        if marker_exit.is_none() && started {
-            marker_exit = await_marker(
-                self.remote,
-                &t.batch_log,
-                &t.marker,
-                self.cfg.marker_grace,
-                t.attempt,
-            )
-            .await;
-            if let Some(code) = marker_exit {
-                self.journal.note(Event::MarkerSeen {
-                    case: key.clone(),
-                    exit_code: code,
-                });
-            }
-        }
-        let last = t.record.clone().filter(|r| r.state.is_final());
-        let record = t
-            .state
-            .as_ref()
-            .filter(|s| s.is_final())
-            .map(|s| JobRecord::bare(&t.job_id, s.clone(), "perf-run"));
-        // The full record of the last poll; ask once more only when it is not final (a job we
-        // stop watching after a signal).
-        let full = match last {
-            Some(r) => Some(r),
-            None => match self
-                .sched
-                .poll(std::slice::from_ref(&t.job_id), self.since_secs())
-                .await
-            {
-                Ok(mut m) => m.remove(&t.job_id).filter(|r| r.state.is_final()),
-                Err(_) => None,
-            },
-        }
-        .or(record)
-        .map(|mut r| {
-            if let Some(n) = &t.node_list {
-                r.node_list = Some(n.clone());
-            }
-            r
-        });
-        if let Some(r) = &full {
-            self.journal.note(Event::Finished {
-                case: key.clone(),
-                record: r.clone(),
-            });
-            let code = r
-                .exit_code
-                .map(|c| format!(", exit code {c}"))
-                .unwrap_or_default();
-            progress.finish(&key, &format!("finished: {}{code}", r.state.raw));
-        } else {
-            progress.finish(&key, "stopped watching (state unknown)");
-        }
-        let collected = collect_case(
-            self.remote,
-            self.journal,
-            &t.job.case,
-            &t.job.local_dir,
-            &t.job_id,
-        )
-        .await;
-        (
-            key,
-            CaseResult {
-                record: full,
-                submit_error: None,
-                cancelled_by_perf_run: t.cancel_reason,
-                marker_exit,
-                collected,
-                not_submitted: false,
-            },
-        )
-    }
-
-    /// Record intent, submit, record the job id.
-    async fn submit(&self, job: &CaseJob) -> Result<(String, String)> {
-        use sha2::Digest;
-        let script_path = job.local_dir.join("slurm_launch.sh");
-        let script = std::fs::read(&script_path).unwrap_or_default();
-        self.journal.record(Event::SubmitIntent {
-            case: job.case.case_dir.clone(),
-            script_sha256: hex::encode(sha2::Sha256::digest(&script)),
-        })?;
-        let ws = &job.case.remote_workspace;
-        let id = self
-            .sched
-            .submit(ws, &format!("{ws}/slurm_launch.sh"))
-            .await?;
-        let log = format!("{ws}/slurm-{id}.log");
-        self.journal.record(Event::Submitted {
-            case: job.case.case_dir.clone(),
-            job_id: id.clone(),
-            batch_log: log.clone(),
-        })?;
-        output::info(format!(
-            "{}: submitted as Slurm job {id}",
-            short_label(&job.case)
-        ));
-        Ok((id, log))
-    }
 }
 
 /// How long the exit marker alone may stand without any scheduler confirming the end.
@@ -876,136 +601,6 @@ fn starting_line_nodes(line: &str) -> Option<String> {
 /// squeue and scontrol ask slurmctld itself and are believed.
 pub fn accounting_lags(output_seen: bool, r: &JobRecord) -> bool {
     output_seen && r.source == "sacct" && r.state.is_pending() && r.state.flags.is_empty()
-}
-
-/// Wait (at most `grace`) for the exit marker of a job Slurm reports as ended; its exit code.
-pub async fn await_marker<R: Remote>(
-    remote: &R,
-    batch_log: &str,
-    marker: &str,
-    grace: Duration,
-    attempt: u32,
-) -> Option<i32> {
-    let script = stream::marker_wait_script(batch_log, marker, grace.as_secs(), attempt);
-    match remote.exec(&script, grace + QUICK, true).await {
-        Ok(o) if o.success() => stream::marker_file_code(&o.stdout_text()),
-        Ok(o) if o.code == Some(3) => {
-            output::detail(format!(
-                "no exit marker {marker} appeared within {}: the job was killed hard",
-                humantime::format_duration(grace)
-            ));
-            None
-        }
-        Ok(_) => None,
-        Err(e) => {
-            output::detail(format!("cannot look for the exit marker {marker}: {e:#}"));
-            None
-        }
-    }
-}
-
-/// Copy the job workspace back (every exit path). A missing file is recorded, not fatal.
-pub async fn collect_case<R: Remote>(
-    remote: &R,
-    journal: &Journal,
-    case: &CaseRef,
-    local_dir: &Path,
-    job_id: &str,
-) -> bool {
-    let dest = local_dir.join("artifacts");
-    let res = remote
-        .sync_from(
-            &case.remote_workspace,
-            &dest,
-            &[],
-            Duration::from_secs(1800),
-        )
-        .await;
-    // Belt and braces to rsync's --safe-links: nothing under artifacts/ may lead out of it.
-    let unsafe_links = crate::fsutil::remove_escaping_links(&dest);
-    if !unsafe_links.is_empty() {
-        output::warn(format!(
-            "{}: removed {} symbolic link(s) from the collected files that pointed out of the job's workspace (first: {})",
-            short_label(case),
-            unsafe_links.len(),
-            crate::error::escape_for_message(&unsafe_links[0].display().to_string())
-        ));
-    }
-    let expected = [
-        format!("slurm-{job_id}.log"),
-        "results.xml".to_string(),
-        "perf_run_exit".to_string(),
-        "sysinfo/gpu.txt".to_string(),
-    ];
-    let missing: Vec<String> = expected
-        .iter()
-        .filter(|f| !dest.join(f).exists())
-        .cloned()
-        .collect();
-    let files = walk_count(&dest);
-    let error = res.as_ref().err().map(|e| format!("{e:#}"));
-    if let Some(e) = &error {
-        output::warn(format!(
-            "{}: collecting the job's files failed ({e}); what arrived is in {}",
-            short_label(case),
-            dest.display()
-        ));
-    } else if !missing.is_empty() {
-        output::detail(format!(
-            "{}: collected {files} files; not produced by the job: {}",
-            short_label(case),
-            missing.join(", ")
-        ));
-    }
-    journal.note(Event::Collected {
-        case: case.case_dir.clone(),
-        files,
-        missing,
-        error: error.clone(),
-    });
-    error.is_none()
-}
-
-fn walk_count(dir: &Path) -> u64 {
-    let mut n = 0;
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                n += walk_count(&p);
-            } else {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
-/// Make sure the remote run directory exists and holds the generated files.
-pub async fn stage_cases<R: Remote>(
-    remote: &R,
-    run_cases_dir: &Path,
-    remote_run_dir: &str,
-) -> Result<crate::remote::SyncStats> {
-    let o = remote
-        .exec(&format!("mkdir -p {}", sh(&[remote_run_dir])), QUICK, true)
-        .await?;
-    if !o.success() {
-        anyhow::bail!(
-            "cannot create {remote_run_dir} on {}: {}",
-            remote.describe(),
-            o.stderr_summary()
-        );
-    }
-    remote
-        .sync_to(
-            run_cases_dir,
-            remote_run_dir,
-            &["artifacts/".to_string()],
-            false,
-            Duration::from_secs(600),
-        )
-        .await
 }
 
 #[cfg(test)]
