@@ -13,7 +13,7 @@ use crate::journal::spec::{CaseSpec, read_run_spec};
 use crate::ops::run::{cluster_ref, connect, find_run};
 use crate::output;
 use crate::remote::{QUICK, Remote, sh};
-use crate::slurm::{JobRecord, Scheduler};
+use crate::slurm::{JobRecord, Slurm};
 
 /// `perf-run status [RUN|JOBID]`.
 pub async fn status(args: StatusArgs) -> Result<Exit> {
@@ -25,7 +25,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
     {
         let settings = resolve(&args.cluster.clone().into(), &SelectArgs::default(), &env)?;
         let remote = connect(&cluster_ref(&settings)).await?;
-        let sched = Scheduler::new(&remote);
+        let sched = Slurm::new(&remote);
         let recs = sched.poll(std::slice::from_ref(t), 7 * 86_400).await;
         remote.close().await;
         let recs = recs?;
@@ -52,7 +52,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
     if !open.is_empty() {
         match connect(&spec.cluster).await {
             Ok(remote) => {
-                let sched = Scheduler::new(&remote);
+                let sched = Slurm::new(&remote);
                 match sched.poll(&open, 7 * 86_400).await {
                     Ok(r) => live = r,
                     Err(e) => output::warn(format!(
@@ -318,7 +318,7 @@ pub async fn cancel(args: RunRefArgs) -> Result<Exit> {
         why: "perf-run cancel".into(),
     })?;
     let remote = connect(&spec.cluster).await?;
-    let sched = Scheduler::new(&remote);
+    let sched = Slurm::new(&remote);
     let r = sched.cancel(&ids).await;
     remote.close().await;
     r?;
@@ -531,7 +531,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
         .await
         .is_ok_and(|o| o.success());
     if ok {
-        let sched = Scheduler::new(&remote);
+        let sched = Slurm::new(&remote);
         match sched.test_only(wd, &script).await {
             Ok(t) => c.report(true, "sbatch --test-only", t.lines().last().unwrap_or("")),
             Err(e) => c.report(false, "sbatch --test-only", &format!("{e:#}")),

@@ -17,7 +17,7 @@ use crate::ops::render::{Prepared, prepare, print_prepared};
 use crate::output;
 use crate::remote::stage::stage_cases;
 use crate::remote::{AnyRemote, LocalRemote, Remote, SshOptions, SshRemote};
-use crate::slurm::Scheduler;
+use crate::slurm::{Scheduler, Slurm};
 use crate::watch::driver::Driver;
 use crate::watch::job::{CaseJob, CaseResult, WatchConfig, short_label};
 use crate::watch::signals;
@@ -215,7 +215,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
                 time_limit_s: c.time_limit_s,
             });
         }
-        let sched = Scheduler::new(&remote);
+        let sched = Slurm::new(&remote);
         let mut cfg = watch_cfg;
         cfg.follow = args.follow;
         cfg.max_jobs = args.max_jobs.max(1);
@@ -227,7 +227,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             sched: &sched,
             journal: &journal,
             cfg,
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
         };
         let outcome = match driver.drive(queue, vec![], &mut sigs).await {
             Ok(o) => o,
@@ -273,9 +273,9 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
 /// burn GPU hours unwatched — and go on to the results with what is known. The cases whose end
 /// was not seen become `infra` ("perf-run lost track of the job"), so the run still ends with
 /// `results/`, a JUnit file and exit 4.
-async fn watcher_failed<R: crate::remote::Remote>(
+async fn watcher_failed<S: Scheduler>(
     rd: &RunDir,
-    sched: &Scheduler<'_, R>,
+    sched: &S,
     err: anyhow::Error,
 ) -> crate::watch::job::DriveOutcome {
     let state = read_journal(&rd.journal_path())
@@ -527,7 +527,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
     let mut sigs = signals::install().context("cannot install signal handlers")?;
     let remote = connect(&spec.cluster).await?;
     let result = async {
-        let sched = Scheduler::new(&remote);
+        let sched = Slurm::new(&remote);
         let mut queue = VecDeque::new();
         let mut attach = Vec::new();
         let mut results = std::collections::BTreeMap::new();
@@ -583,7 +583,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                 }
                 (None, _) if st.intent && st.submit_error.is_none() => {
                     // sbatch may or may not have happened before the crash: ask by job name.
-                    match find_by_name(&remote, &sched, &c.case.job_name).await? {
+                    match sched.find_by_name(&c.case.job_name).await? {
                         Some(id) => {
                             output::info(format!(
                                 "{}: found job {id} submitted before the interruption",
@@ -618,7 +618,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             sched: &sched,
             journal: &journal,
             cfg,
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
         };
         let outcome = match driver.drive(queue, attach, &mut sigs).await {
             Ok(o) => o,
@@ -645,32 +645,6 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
     .await;
     remote.close().await;
     result
-}
-
-/// A job of ours by its unique job name (for a crash between sbatch and the journal line).
-async fn find_by_name<R: Remote>(
-    remote: &R,
-    sched: &Scheduler<'_, R>,
-    name: &str,
-) -> Result<Option<String>> {
-    use std::sync::atomic::Ordering;
-    sched.calls.squeue.fetch_add(1, Ordering::Relaxed);
-    let o = remote
-        .exec(
-            &format!(
-                "squeue -h -t all --name={} -o %i; sacct -X -n -P --starttime=now-7days --name={} -o JobIDRaw 2>/dev/null",
-                crate::remote::sh(&[name]),
-                crate::remote::sh(&[name])
-            ),
-            crate::remote::QUICK,
-            true,
-        )
-        .await?;
-    Ok(o.stdout_text()
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
-        .map(str::to_string))
 }
 
 /// Put the wheel in `<run dir>/wheel/` on the cluster: a hard link (or a copy, across file

@@ -158,7 +158,36 @@ pub fn clean_env() -> String {
     )
 }
 
-pub struct Scheduler<'a, R: Remote> {
+/// The scheduler as the watcher and the commands use it: submit, one batched poll for many
+/// jobs (its records carry the pending reasons), cancel, and finding a job by its unique name
+/// (after a crash between `sbatch` and the journal line). [`Slurm`] is the real backend over a
+/// [`Remote`]; [`sim::SimCluster`] is an in-process simulator for the watcher's unit tests and
+/// its scale benchmark.
+pub trait Scheduler: Send + Sync {
+    /// Submit the batch script `script` from `workspace`; the job id.
+    fn submit(&self, workspace: &str, script: &str) -> impl Future<Output = Result<String>> + Send;
+
+    /// What is known about `ids` (jobs submitted within `since_secs`). A job no source knows is
+    /// absent from the result, never assumed finished.
+    fn poll(
+        &self,
+        ids: &[String],
+        since_secs: u64,
+    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>>> + Send;
+
+    /// Cancel `ids` (one call).
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+
+    /// The job of ours with this unique job name, if the scheduler knows one.
+    fn find_by_name(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// The calls made so far, by command.
+    fn calls(&self) -> &CallCounter;
+}
+
+/// The real Slurm backend: `sbatch`, `sacct`, `squeue`, `scontrol` and `scancel` over a
+/// [`Remote`].
+pub struct Slurm<'a, R: Remote> {
     pub remote: &'a R,
     pub calls: CallCounter,
     /// Per-call time limit.
@@ -373,9 +402,31 @@ fn accounting_unavailable(stderr: &str) -> bool {
         || s.contains("problem talking to the database")
 }
 
-impl<'a, R: Remote> Scheduler<'a, R> {
+impl<'a, R: Remote> Scheduler for Slurm<'a, R> {
+    fn submit(&self, workspace: &str, script: &str) -> impl Future<Output = Result<String>> + Send {
+        Slurm::submit(self, workspace, script)
+    }
+    fn poll(
+        &self,
+        ids: &[String],
+        since_secs: u64,
+    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>>> + Send {
+        Slurm::poll(self, ids, since_secs)
+    }
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send {
+        Slurm::cancel(self, ids)
+    }
+    fn find_by_name(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send {
+        Slurm::find_by_name(self, name)
+    }
+    fn calls(&self) -> &CallCounter {
+        &self.calls
+    }
+}
+
+impl<'a, R: Remote> Slurm<'a, R> {
     pub fn new(remote: &'a R) -> Self {
-        Scheduler {
+        Slurm {
             remote,
             calls: CallCounter::default(),
             timeout: Duration::from_secs(60),
@@ -604,6 +655,28 @@ impl<'a, R: Remote> Scheduler<'a, R> {
         Ok(recs)
     }
 
+    /// A job of ours by its unique job name: slurmctld's view, then accounting's (7 days).
+    pub async fn find_by_name(&self, name: &str) -> Result<Option<String>> {
+        self.calls.squeue.fetch_add(1, Ordering::Relaxed);
+        let o = self
+            .remote
+            .exec(
+                &format!(
+                    "squeue -h -t all --name={} -o %i; sacct -X -n -P --starttime=now-7days --name={} -o JobIDRaw 2>/dev/null",
+                    sh(&[name]),
+                    sh(&[name])
+                ),
+                crate::remote::QUICK,
+                true,
+            )
+            .await?;
+        Ok(o.stdout_text()
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_string))
+    }
+
     /// One `scancel` for all `ids`.
     pub async fn cancel(&self, ids: &[String]) -> Result<()> {
         if ids.is_empty() {
@@ -784,7 +857,7 @@ mod tests {
             },
             stats: Default::default(),
         };
-        let sched = Scheduler::new(&fake);
+        let sched = Slurm::new(&fake);
         let ids = vec!["7".to_string(), "8".to_string()];
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -905,7 +978,7 @@ mod tests {
             },
             stats: Default::default(),
         };
-        let sched = Scheduler::new(&fake);
+        let sched = Slurm::new(&fake);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -2,7 +2,9 @@
 //! the batch script finish writing its marker, collect the job's files, record the outcome;
 //! and submission.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::Result;
 
@@ -10,12 +12,12 @@ use super::{Driver, Tracked};
 use crate::journal::events::Event;
 use crate::output;
 use crate::remote::Remote;
-use crate::slurm::{JobRecord, JobState};
+use crate::slurm::{JobRecord, JobState, Scheduler};
 use crate::watch::collect::{await_marker, collect_case};
 use crate::watch::job::{CaseJob, CaseResult, short_label};
 use crate::watch::progress::Progress;
 
-impl<'a, R: Remote> Driver<'a, R> {
+impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
     /// After the exit marker: one accounting query, repeated briefly while the job is still
     /// COMPLETING (or not yet in accounting).
     pub(super) async fn confirm_final(

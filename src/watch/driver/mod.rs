@@ -5,7 +5,9 @@
 mod finish;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::Result;
 use tokio::sync::{mpsc, watch};
@@ -65,16 +67,16 @@ impl Tracked {
     }
 }
 
-pub struct Driver<'a, R: Remote> {
+pub struct Driver<'a, R: Remote, S: Scheduler> {
     pub remote: &'a R,
-    pub sched: &'a Scheduler<'a, R>,
+    pub sched: &'a S,
     pub journal: &'a Journal,
     pub cfg: WatchConfig,
     /// Start of the run (for sacct --starttime).
     pub started: Instant,
 }
 
-impl<'a, R: Remote> Driver<'a, R> {
+impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
     /// Submit `queue` (up to `max_jobs` at a time), re-attach to `attach` (job id, log offset,
     /// attempt), watch all of them, and collect each as it finishes.
     pub async fn drive(
@@ -171,7 +173,7 @@ impl<'a, R: Remote> Driver<'a, R> {
             }
 
             let tick = tokio::time::sleep(Duration::from_millis(500));
-            let poll_due = tokio::time::sleep_until(next_poll.into());
+            let poll_due = tokio::time::sleep_until(next_poll);
             tokio::select! {
                 msg = rx.recv() => {
                     let output = matches!(msg, Some((_, StreamMsg::Line(..))));
