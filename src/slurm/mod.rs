@@ -2,6 +2,7 @@
 //! of this process's jobs, cancel. Every call to a Slurm command is counted; the total is
 //! reported at the end of a run ("polite to the scheduler").
 
+pub mod sim;
 pub mod state;
 
 use std::collections::BTreeMap;

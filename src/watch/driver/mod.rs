@@ -564,16 +564,18 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             return;
         }
         t.record = Some(r.clone());
-        let changed =
-            t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != r.reason;
+        // Slurm's reason "None" (a running job) is no reason: comparing it with the kept one
+        // journaled every poll of a running job as a change.
+        let reason = r
+            .reason
+            .clone()
+            .filter(|x| !r.state.is_final() && x != "None");
+        let changed = t.state.as_ref().map(|s| &s.raw) != Some(&r.state.raw) || t.reason != reason;
         if r.state.is_pending() {
             t.pending_since.get_or_insert_with(Instant::now);
         }
         t.state = Some(r.state.clone());
-        t.reason = r
-            .reason
-            .clone()
-            .filter(|x| !r.state.is_final() && x != "None");
+        t.reason = reason;
         if changed {
             self.journal.note(Event::JobState {
                 case: t.key().to_string(),
@@ -632,3 +634,6 @@ mod tests {
         assert!(!accounting_lags(true, &rec("COMPLETED", "sacct")));
     }
 }
+
+#[cfg(test)]
+mod sim_tests;
