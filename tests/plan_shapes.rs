@@ -512,6 +512,21 @@ fn fixtures_tree() -> tempfile::TempDir {
 /// Plan one node id the way `perf-run render --test <id>` does (resolve → select → plan),
 /// in-process, with the project's cluster profiles and nothing from the host environment.
 fn plan(tree: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
+    let sel = SelectArgs {
+        test: Some(format!("perf/test_perf_sanity.py::test_e2e[{case}]")),
+        ..Default::default()
+    };
+    let mut plans = plan_selection(tree, cluster, sel)?;
+    anyhow::ensure!(plans.len() == 1, "`{case}` did not select exactly one case");
+    plans.remove(0).1
+}
+
+/// Every case a selection yields, each with its planned result (or why it was not planned).
+fn plan_selection(
+    tree: &Path,
+    cluster: &str,
+    sel: SelectArgs,
+) -> anyhow::Result<Vec<(Choice, anyhow::Result<RunPlan>)>> {
     let cluster_args = ClusterArgs {
         conn: ConnectionArgs {
             cluster: Some(cluster.to_string()),
@@ -522,10 +537,9 @@ fn plan(tree: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
         ..Default::default()
     };
     let sel = SelectArgs {
-        test: Some(format!("perf/test_perf_sanity.py::test_e2e[{case}]")),
         trtllm_dir: Some(tree.to_path_buf()),
         install: Some("none".into()),
-        ..Default::default()
+        ..sel
     };
     let env = |k: &str| (k == "USER").then(|| "ci".to_string());
     let settings = resolve_with(&cluster_args, &sel, &env, &|_, _| {
@@ -533,17 +547,24 @@ fn plan(tree: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
     })?;
     let layout = Layout::detect(tree)?;
     let choices = select(&sel, &settings, &layout)?;
-    let [Choice::Run(selected)] = choices.as_slice() else {
-        anyhow::bail!("`{case}` did not select exactly one runnable case");
-    };
-    build_plan(&PlanInput {
-        settings: &settings,
-        layout: &layout,
-        selected,
-        run_id: "shapes",
-        case_index: 0,
-        user_env: &[],
-    })
+    Ok(choices
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let planned = match &c {
+                Choice::Run(selected) => build_plan(&PlanInput {
+                    settings: &settings,
+                    layout: &layout,
+                    selected,
+                    run_id: "shapes",
+                    case_index: i,
+                    user_env: &[],
+                }),
+                Choice::Skip(u) => Err(anyhow::anyhow!("skipped: {}", u.reason)),
+            };
+            (c, planned)
+        })
+        .collect())
 }
 
 /// The shape of a plan in the table's terms.
@@ -708,4 +729,57 @@ fn every_fixture_config_has_a_row() {
     }
     // 3 + 2 stub, 1 + 1 + 2 + 2 fixture, 1 + 1 legacy configs.
     assert_eq!(seen.len(), 13, "{seen:#?}");
+}
+
+/// Upstream's 2026 test-db lists name their shape (`…_gen1_node2_gpu8`,
+/// `…_ctx1_node1_gpu4_gen4_node2_gpu8`) and say `system_gpu_count`; every id of theirs whose
+/// config the project carries plans exactly that many GPUs, read through the list itself.
+#[test]
+fn upstream_test_db_lists_agree_with_the_plans() {
+    let fixtures = fixtures_tree();
+    let lists = repo().join("tests/fixtures/trtllm/upstream-2026/test-db");
+    // (list, cluster, system_gpu_count of its one block (by hand from the file), ids whose
+    // config is in the fixtures)
+    for (list, cluster, gpus, planned_ids) in [
+        // gen1_node2_gpu8: 1 gen worker tep8 on gpn 4 = 2 nodes = 8 GPUs; 1 of its 3 ids
+        // names a config the project carries (the other two are upstream-only).
+        (
+            "l0_gb200_multi_nodes_perf_sanity_gen1_node2_gpu8.yml",
+            "gb200",
+            8,
+            1,
+        ),
+        // ctx1_node1_gpu4_gen4_node2_gpu8: 1 × 4 + 4 × 8 = 36 GPUs; all 3 ids.
+        (
+            "l0_gb300_multi_nodes_perf_sanity_ctx1_node1_gpu4_gen4_node2_gpu8.yml",
+            "gb300",
+            36,
+            3,
+        ),
+    ] {
+        let sel = SelectArgs {
+            testlist: Some(lists.join(list)),
+            ..Default::default()
+        };
+        let cases = plan_selection(fixtures.path(), cluster, sel).unwrap();
+        let mut planned = 0;
+        for (choice, p) in cases {
+            let Choice::Run(selected) = choice else {
+                panic!("{list}: a line was skipped")
+            };
+            match p {
+                Ok(p) => {
+                    planned += 1;
+                    assert_eq!(p.total_gpus, gpus, "{list}: {}", p.test_id);
+                    let (range, _) = selected.system_gpu_count.expect("the block has a range");
+                    assert!(range.contains(p.total_gpus), "{list}: {}", p.test_id);
+                }
+                Err(e) => assert!(
+                    e.to_string().contains("no perf-sanity config named"),
+                    "{list}: {e:#}"
+                ),
+            }
+        }
+        assert_eq!(planned, planned_ids, "{list}");
+    }
 }

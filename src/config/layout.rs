@@ -233,10 +233,13 @@ mod tests {
         t
     }
 
+    /// (folders that exist, generation, agg folders, disagg folders)
+    type LayoutRow<'a> = (&'a [&'a str], Generation, &'a [&'a str], &'a [&'a str]);
+
     #[test]
     fn generation_follows_the_folders_that_exist() {
         // (folders) → (generation, agg folders, disagg folders)
-        let rows: &[(&[&str], Generation, &[&str], &[&str])] = &[
+        let rows: &[LayoutRow] = &[
             (&[G3_AGG], Generation::G3, &[G3_AGG], &[G3_DISAGG]),
             (&[G3_DISAGG], Generation::G3, &[G3_AGG], &[G3_DISAGG]),
             // G3 wins over older folders left in the same tree.

@@ -462,6 +462,9 @@ mod tests {
         finish_step(step, &ctx)
     }
 
+    /// (name, kind, nodes, tasks per node, first node, mpi, launcher, scrub_env)
+    type CommandRow = (&'static str, RoleKind, u32, u32, u32, bool, bool, bool);
+
     /// Attaching the command never changes a step's shape; MPI goes to the workers and to
     /// multi-rank aggregated steps only (§11.7); the launcher only where there is more than
     /// one rank; the single-node aggregated step scrubs the MPI/Slurm env (slurm_run.sh).
@@ -469,7 +472,7 @@ mod tests {
     fn commands_keep_the_shape_and_place_mpi_and_the_launcher() {
         let s = settings();
         // (name, kind, nodes, tasks per node, first node) → (mpi, launcher, scrub_env)
-        let rows: &[(&str, RoleKind, u32, u32, u32, bool, bool, bool)] = &[
+        let rows: &[CommandRow] = &[
             ("AGGR", RoleKind::Aggr, 1, 1, 0, false, false, true),
             ("AGGR", RoleKind::Aggr, 2, 4, 0, true, true, false),
             ("GEN_0", RoleKind::Gen, 2, 4, 0, true, true, false),

@@ -95,7 +95,9 @@ fn server_gpu_math_by_hand() {
         (None, None, None, None, None, Some(8), None, 4, (8, 2, 4)),
         // `world_size: 4` wins over tp2.
         (Some(2), None, None, None, None, Some(4), None, 4, (4, 1, 4)),
-        // `gpus: 2` wins over tp4 (and over world_size).
+        // DISAGREES (mildly): `gpus: 2` wins over tp4 (and over world_size) here, as fact
+        // sheet §5 says; upstream submit.py @05323f95 reads only `world_size` (→ 8 GPUs for
+        // this row). No fixture sets `gpus` on a server.
         (
             Some(4),
             None,
@@ -188,10 +190,13 @@ fn agg_servers(gpus: &[u32], gpn: u32) -> Vec<ServerPlan> {
         .collect()
 }
 
+/// (server GPU counts, gpn, (mode, nodes, ntasks, per node, warnings))
+type AggRow = (&'static [u32], u32, (Mode, u32, u32, u32, usize));
+
 #[test]
 fn aggregated_shape_by_hand() {
     // (server GPU counts, gpn) → (mode, nodes, ntasks, per node, warnings)
-    let rows: &[(&[u32], u32, (Mode, u32, u32, u32, usize))] = &[
+    let rows: &[AggRow] = &[
         // 1 GPU: one node, one task (single-node launch: executor in-process).
         (&[1], 4, (Mode::SingleAgg, 1, 1, 1, 0)),
         // 4 GPUs on 4-GPU nodes: exactly one node, still one task.
@@ -489,6 +494,32 @@ fn disagg_shape_by_hand() {
             "row {i}"
         );
     }
+}
+
+/// DISAGREES: a disagg worker's `world_size` (or `gpus`) sizes it here (ServerConfig::gpus);
+/// upstream submit.py @05323f95 sizes ctx/gen workers with tp × pp × cp only, ignoring
+/// `world_size` (it reads `world_size` for aggregated and ctx_only servers). Gen
+/// `world_size: 8` with tp1 on gpn 4: perf-run plans 2 nodes × 4 for GEN_0 (3 nodes in
+/// all with a tp4 ctx); upstream would plan 1 node × 1 (2 nodes in all). No fixture sets
+/// `world_size` on a disagg worker, so no real config is affected today.
+#[test]
+fn disagg_worker_world_size_counts_here() {
+    let c = disagg_cfg(
+        "metadata: {model_name: m}\nhardware: {gpus_per_node: 4, num_ctx_servers: 1, num_gen_servers: 1}\nworker_config:\n  ctx: {tensor_parallel_size: 4}\n  gen: {tensor_parallel_size: 1, world_size: 8}\n",
+    );
+    let (_, l) = disagg_shape(&c, "e2e", Generation::G3, "cfg");
+    assert_eq!(
+        (l.total_nodes, steps_of(&l)),
+        (
+            3,
+            vec![
+                st("GEN_0", 2, 8, 4, 0),
+                st("CTX_0", 1, 4, 4, 2),
+                st("DISAGG_SERVER", 1, 1, 1, 0),
+                st("BENCHMARK", 1, 1, 1, 0),
+            ]
+        )
+    );
 }
 
 #[test]
