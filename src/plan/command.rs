@@ -395,3 +395,219 @@ pub fn srun_args(s: &Settings, p: &RemotePaths, container_name: &str) -> Vec<Str
     a.extend(s.extra_srun_params.iter().cloned());
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{ClusterArgs, ConnectionArgs, SelectArgs};
+    use crate::plan::{RoleKind, bare_step};
+
+    /// The built-in `gb200` profile (pmix, `--gres=gpu:4`, a container image).
+    fn settings() -> Settings {
+        let c = ClusterArgs {
+            conn: ConnectionArgs {
+                cluster: Some("gb200".into()),
+                clusters_file: Some(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/clusters.yaml"),
+                ),
+                user: Some("ci".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let s = SelectArgs {
+            install: Some("none".into()),
+            ..Default::default()
+        };
+        let env = |k: &str| (k == "USER").then(|| "ci".to_string());
+        crate::config::settings::resolve_with(&c, &s, &env, &|_, _| Err("no ssh".into()))
+            .expect("the built-in gb200 profile resolves")
+    }
+
+    fn paths() -> RemotePaths {
+        let ws = "/w/runs/r/00-case".to_string();
+        RemotePaths {
+            workdir: "/w".into(),
+            trtllm_root: "/w/TensorRT-LLM".into(),
+            defs_dir: "/w/TensorRT-LLM/tests/integration/defs".into(),
+            run_dir: "/w/runs/r".into(),
+            job_workspace: ws.clone(),
+            agg_config_folder: "/w/TensorRT-LLM/tests/scripts/perf-sanity/aggregated".into(),
+            disagg_config_folder: "/w/TensorRT-LLM/tests/scripts/perf-sanity/disaggregated".into(),
+            exit_marker: format!("{ws}/perf_run_exit"),
+            sysinfo_dir: format!("{ws}/sysinfo"),
+            test_output_dir: format!("{ws}/case"),
+            test_output_rel: "case".into(),
+        }
+    }
+
+    fn finish(settings: &Settings, step: RolePlan, bench_mode: Option<&str>) -> RolePlan {
+        let paths = paths();
+        let env = RoleEnv::default();
+        let ctx = CommandContext {
+            settings,
+            paths: &paths,
+            stage_name: "GB200-12_GPUs-3_Nodes-PyTorch-Disagg-PerfSanity",
+            node_id: "perf/test_perf_sanity.py::test_e2e[case]",
+            pytest_timeout_s: 3600,
+            env: &env,
+            bench_mode,
+            no_context: false,
+            queue_size: None,
+            ucx_prefix: ucx_prefix(settings),
+            agg_env: Vec::new(),
+            installed: false,
+            precheck: None,
+        };
+        finish_step(step, &ctx)
+    }
+
+    /// (name, kind, nodes, tasks per node, first node, mpi, launcher, scrub_env)
+    type CommandRow = (&'static str, RoleKind, u32, u32, u32, bool, bool, bool);
+
+    /// Attaching the command never changes a step's shape; MPI goes to the workers and to
+    /// multi-rank aggregated steps only (§11.7); the launcher only where there is more than
+    /// one rank; the single-node aggregated step scrubs the MPI/Slurm env (slurm_run.sh).
+    #[test]
+    fn commands_keep_the_shape_and_place_mpi_and_the_launcher() {
+        let s = settings();
+        // (name, kind, nodes, tasks per node, first node) → (mpi, launcher, scrub_env)
+        let rows: &[CommandRow] = &[
+            ("AGGR", RoleKind::Aggr, 1, 1, 0, false, false, true),
+            ("AGGR", RoleKind::Aggr, 2, 4, 0, true, true, false),
+            ("GEN_0", RoleKind::Gen, 2, 4, 0, true, true, false),
+            ("GEN_1", RoleKind::Gen, 1, 1, 2, true, false, false),
+            ("CTX_0", RoleKind::Ctx, 1, 4, 3, true, true, false),
+            ("CTX_1", RoleKind::Ctx, 1, 1, 4, true, false, false),
+            (
+                "DISAGG_SERVER",
+                RoleKind::DisaggServer,
+                1,
+                1,
+                0,
+                false,
+                false,
+                false,
+            ),
+            (
+                "BENCHMARK",
+                RoleKind::Benchmark,
+                1,
+                1,
+                0,
+                false,
+                false,
+                false,
+            ),
+        ];
+        for &(name, kind, nodes, per, first, mpi, launcher, scrub) in rows {
+            let mut bare = bare_step(name, kind, nodes, per, first);
+            bare.overlap = matches!(kind, RoleKind::DisaggServer | RoleKind::Benchmark);
+            let done = finish(&s, bare.clone(), Some("e2e"));
+            assert_eq!(
+                (
+                    done.nodes,
+                    done.ntasks,
+                    done.ntasks_per_node,
+                    done.first_node,
+                    done.overlap
+                ),
+                (nodes, nodes * per, per, first, bare.overlap),
+                "{name}"
+            );
+            assert_eq!(done.mpi.as_deref(), mpi.then_some("pmix"), "{name}");
+            assert_eq!(
+                done.command.contains("trtllm-llmapi-launch"),
+                launcher,
+                "{name}: {}",
+                done.command
+            );
+            assert_eq!(done.scrub_env, scrub, "{name}");
+        }
+    }
+
+    #[test]
+    fn per_role_logs_and_junit_files_follow_the_instance_index() {
+        let s = settings();
+        let g = finish(&s, bare_step("GEN_3", RoleKind::Gen, 2, 4, 0), Some("e2e"));
+        assert_eq!(
+            (
+                g.log.as_str(),
+                g.done.as_deref(),
+                g.log_append,
+                g.junit.as_str()
+            ),
+            (
+                "case/gen_server_3.log",
+                Some("case/gen_server_3.done"),
+                true,
+                "results-GEN_3.xml"
+            )
+        );
+        let c = finish(&s, bare_step("CTX_12", RoleKind::Ctx, 1, 4, 8), Some("e2e"));
+        assert_eq!(
+            (c.log.as_str(), c.done.as_deref(), c.junit.as_str()),
+            ("case/ctx_server_12.log", None, "results-CTX_12.xml")
+        );
+        let r = finish(
+            &s,
+            bare_step("DISAGG_SERVER", RoleKind::DisaggServer, 1, 1, 0),
+            Some("e2e"),
+        );
+        assert_eq!(
+            (r.log.as_str(), r.junit.as_str()),
+            ("case/disagg_server.log", "results-DISAGG_SERVER.xml")
+        );
+        let b = finish(
+            &s,
+            bare_step("BENCHMARK", RoleKind::Benchmark, 1, 1, 0),
+            None,
+        );
+        assert_eq!((b.log.as_str(), b.junit.as_str()), ("", "results.xml"));
+        assert!(b.command.contains("--csv=/w/runs/r/00-case/report.csv"));
+        assert!(!g.command.contains("--csv="), "workers drop --csv");
+    }
+
+    #[test]
+    fn ucx_prefix_follows_the_gpu_type_unless_the_profile_says() {
+        let mut s = settings();
+        for (gpu, want) in [
+            ("GB300", "export UCX_TLS=cuda_copy,cuda_ipc,sm,self,tcp &&"),
+            ("gb300", "export UCX_TLS=cuda_copy,cuda_ipc,sm,self,tcp &&"),
+            ("B200", "export UCX_TLS=^ib &&"),
+            ("GB200", "unset UCX_TLS UCX_NET_DEVICES &&"),
+            ("H100", "unset UCX_TLS UCX_NET_DEVICES &&"),
+        ] {
+            s.gpu_label = gpu.into();
+            assert_eq!(ucx_prefix(&s), want, "{gpu}");
+        }
+        s.ucx_env = Some(" export UCX_TLS=tcp ".into());
+        assert_eq!(ucx_prefix(&s), "export UCX_TLS=tcp &&");
+        s.ucx_env = Some("export UCX_TLS=tcp &&".into());
+        assert_eq!(ucx_prefix(&s), "export UCX_TLS=tcp &&");
+    }
+
+    #[test]
+    fn srun_args_have_container_flags_only_with_an_image() {
+        let mut s = settings();
+        let p = paths();
+        let a = srun_args(&s, &p, "perf_run-r-00");
+        assert!(
+            a.contains(&"--container-name=perf_run-r-00".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&"--no-container-mount-home".to_string()),
+            "{a:?}"
+        );
+        assert_eq!(a.last().map(String::as_str), Some("--gres=gpu:4"), "{a:?}");
+        // storage == llm_data in the gb200 profile: mounted once.
+        let mounts = a
+            .iter()
+            .find_map(|x| x.strip_prefix("--container-mounts="))
+            .unwrap_or_default();
+        assert_eq!(mounts.split(',').count(), 2, "{mounts}");
+        s.docker_image = None;
+        assert_eq!(srun_args(&s, &p, "x"), vec!["--gres=gpu:4".to_string()]);
+    }
+}

@@ -1235,3 +1235,6 @@ pub fn case_dir_name(index: usize, case: &str) -> String {
         format!("{index:02}-{}-{}", &safe[..80], &h[..8])
     }
 }
+
+#[cfg(test)]
+mod tests;
