@@ -327,6 +327,7 @@ async fn watcher_failed<S: Scheduler>(
         results,
         interrupted: None,
         detached: false,
+        cycles: 0,
     }
 }
 

@@ -252,6 +252,42 @@ impl SimJob {
         v
     }
 
+    /// The next moment after `now` at which the job's log or state changes by its timeline
+    /// (None: it has ended). A scancel can change it sooner.
+    fn next_change(&self, now: f64) -> Option<f64> {
+        let mut t = self.submitted;
+        for phase in &self.timeline.0 {
+            match phase {
+                Phase::Refused(_) | Phase::Ends { .. } => return (t > now).then_some(t),
+                Phase::Requeued { .. } => {
+                    if t > now {
+                        return Some(t);
+                    }
+                }
+                Phase::Pending { secs, .. } | Phase::Suspended { secs } => {
+                    if t > now {
+                        return Some(t);
+                    }
+                    t += secs;
+                }
+                Phase::Running { secs, lines } => {
+                    let n = lines.len().max(1) as f64;
+                    if t > now {
+                        return Some(t);
+                    }
+                    for i in 0..lines.len() {
+                        let at = t + secs * i as f64 / n;
+                        if at > now {
+                            return Some(at);
+                        }
+                    }
+                    t += secs;
+                }
+            }
+        }
+        None
+    }
+
     fn record(&self, v: &View, now: f64, source: &str) -> JobRecord {
         let mut r = JobRecord::bare(&self.id, JobState::parse(&v.state), source);
         r.exit_code = v.exit_code;
@@ -285,6 +321,9 @@ pub struct SimCluster {
     sim: Mutex<Sim>,
     calls: CallCounter,
     t0: Instant,
+    /// Woken on a change no timeline foresees (a scancel), so an idle log stream sleeps until
+    /// its job's next scripted change instead of polling.
+    changed: tokio::sync::Notify,
 }
 
 impl SimCluster {
@@ -302,6 +341,7 @@ impl SimCluster {
             }),
             calls: CallCounter::default(),
             t0: Instant::now(),
+            changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -385,6 +425,10 @@ impl SimCluster {
             .rev()
             .find(|j| j.workspace == ws)
             .map(|j| (j.id.clone(), j.view(now)))
+    }
+
+    fn next_change_of(&self, id: &str, now: f64) -> Option<f64> {
+        self.lock().jobs.get(id)?.next_change(now)
     }
 
     fn job_view(&self, id: &str) -> Option<View> {
@@ -518,6 +562,8 @@ impl Scheduler for Arc<SimCluster> {
                 j.cancelled_at = Some(now);
             }
         }
+        drop(s);
+        self.changed.notify_waiters();
         Ok(())
     }
 
@@ -635,6 +681,9 @@ impl Remote for SimRemote {
             let started = cluster.now();
             let mut done_at: Option<f64> = None;
             loop {
+                let changed = cluster.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
                 let now = cluster.now();
                 if cluster.unreachable(now) {
                     return;
@@ -656,7 +705,19 @@ impl Remote for SimRemote {
                 if done_at.is_some_and(|d| now >= d) || now - started > deadline {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Wake at the job's next scripted change, its end of tail, its deadline or a
+                // scancel (as `tail -s 0.2` would see them, give or take 0.2 s), without waking
+                // a thousand idle tails five times a second.
+                let next = cluster
+                    .next_change_of(&id, now)
+                    .unwrap_or(f64::MAX)
+                    .min(done_at.unwrap_or(f64::MAX))
+                    .min(started + deadline + 0.5)
+                    .max(now + 0.2);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs_f64(next - now)) => {}
+                    _ = &mut changed => {}
+                }
             }
         });
         Ok(RemoteStream {

@@ -90,6 +90,9 @@ pub struct DriveOutcome {
     pub results: BTreeMap<String, CaseResult>,
     pub interrupted: Option<Interrupt>,
     pub detached: bool,
+    /// Turns of the watch loop (a log line, a poll, a tick or a signal each), for the scale
+    /// benchmark.
+    pub cycles: u64,
 }
 
 pub fn short_label(c: &CaseRef) -> String {

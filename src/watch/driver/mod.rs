@@ -94,6 +94,11 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
         let mut confirm: BTreeSet<String> = BTreeSet::new();
         // A signal that arrived while staging: submit nothing.
         let mut interrupted = *signals.borrow();
+        let mut cycles = 0u64;
+        // Something happened that housekeeping acts on (a submission, a poll, a stream's end,
+        // a signal); or it is due by the clock.
+        let mut dirty = true;
+        let mut housekeeping_at = Instant::now();
 
         for (job, job_id, offset, attempt) in attach {
             let mut t = self.track(job, job_id, offset);
@@ -112,6 +117,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                 let Some(job) = queue.pop_front() else { break };
                 match self.submit(&job).await {
                     Ok((job_id, batch_log)) => {
+                        dirty = true;
                         let mut t = self.track(job, job_id, 0);
                         t.batch_log = batch_log;
                         progress.add(t.key(), &short_label(&t.job.case));
@@ -148,6 +154,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                     results,
                     interrupted: None,
                     detached: true,
+                    cycles,
                 });
             }
             if active.is_empty() {
@@ -164,11 +171,22 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                 }
                 break;
             }
+            // Housekeeping (stream restarts; pending, restart and marker checks) walks every
+            // job: it runs when something happened that it acts on, and twice a second, not
+            // on every log line, so a turn costs about the same for 10 or 1,000 jobs.
+            let now = Instant::now();
+            let housekeeping = dirty || now >= housekeeping_at;
+            if housekeeping {
+                dirty = false;
+                housekeeping_at = now + HOUSEKEEPING_EVERY;
+            }
             // (Re)start log streams.
-            for t in active.iter_mut() {
-                let due = t.stream_retry_at.is_none_or(|at| Instant::now() >= at);
-                if t.stream.is_none() && t.marker_exit.is_none() && due {
-                    self.start_stream(t, &tx).await;
+            if housekeeping {
+                for t in active.iter_mut() {
+                    let due = t.stream_retry_at.is_none_or(|at| now >= at);
+                    if t.stream.is_none() && t.marker_exit.is_none() && due {
+                        self.start_stream(t, &tx).await;
+                    }
                 }
             }
 
@@ -238,6 +256,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                                 }
                             }
                             StreamMsg::Ended => {
+                                dirty = true;
                                 t.stream = None;
                                 self.journal.note(Event::LogOffset { case: key.clone(), offset: t.offset });
                                 t.offset_journaled = t.offset;
@@ -260,11 +279,16 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                     // another job has said nothing lately (it may pend with a hopeless reason,
                     // or have died).
                     let quiet = backoff.current();
-                    if output && active.iter().all(|t| t.last_output.is_some_and(|o| o.elapsed() < quiet)) {
-                        next_poll = next_poll.max(Instant::now() + quiet);
+                    let now = Instant::now();
+                    if output
+                        && next_poll < now + quiet
+                        && active.iter().all(|t| t.last_output.is_some_and(|o| now.duration_since(o) < quiet))
+                    {
+                        next_poll = now + quiet;
                     }
                 }
                 _ = poll_due => {
+                    dirty = true;
                     let ids: Vec<String> = active.iter().map(|t| t.job_id.clone()).collect();
                     match self.sched.poll(&ids, self.since_secs()).await {
                         Ok(recs) => {
@@ -283,12 +307,14 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                 }
                 _ = tick => {}
                 changed = signals.changed() => {
+                    dirty = true;
                     if changed.is_ok() && let Some(sig) = *signals.borrow() {
                         interrupted = Some(sig);
                     }
                 }
             }
             progress.tick();
+            cycles += 1;
 
             // Signal: cancel every own job with one scancel, then wait briefly for final states.
             if let Some(sig) = interrupted {
@@ -326,111 +352,118 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                 break;
             }
 
-            // Max pending, hopeless pending reasons, and too many restarts.
-            let mut to_cancel = Vec::new();
-            for t in active.iter_mut() {
-                if t.cancel_reason.is_some() {
-                    // Slurm drops a cancel that arrives while a requeue is completing: the job
-                    // is back in the queue, so cancel it again (at most every 5 s).
-                    let back = t.state.as_ref().is_some_and(|s| {
-                        !s.is_final() && !s.flags.iter().any(|f| f == "COMPLETING")
-                    });
-                    if back
-                        && t.cancel_sent_at
-                            .is_some_and(|at| at.elapsed() > Duration::from_secs(5))
+            if !(housekeeping || dirty) {
+                // Nothing a check acts on has changed since the last one; a marker seen is
+                // confirmed below.
+            } else {
+                dirty = false;
+                // Max pending, hopeless pending reasons, and too many restarts.
+                let mut to_cancel = Vec::new();
+                for t in active.iter_mut() {
+                    if t.cancel_reason.is_some() {
+                        // Slurm drops a cancel that arrives while a requeue is completing: the job
+                        // is back in the queue, so cancel it again (at most every 5 s).
+                        let back = t.state.as_ref().is_some_and(|s| {
+                            !s.is_final() && !s.flags.iter().any(|f| f == "COMPLETING")
+                        });
+                        if back
+                            && t.cancel_sent_at
+                                .is_some_and(|at| at.elapsed() > Duration::from_secs(5))
+                        {
+                            output::detail(format!(
+                                "{}: job {} is {} after perf-run cancelled it; cancelling it again",
+                                short_label(&t.job.case),
+                                t.job_id,
+                                t.state.as_ref().map(|s| s.raw.as_str()).unwrap_or("?")
+                            ));
+                            t.cancel_sent_at = Some(Instant::now());
+                            to_cancel.push(t.job_id.clone());
+                        }
+                        continue;
+                    }
+                    if t.attempt > self.cfg.max_restarts
+                        && !t.state.as_ref().is_some_and(JobState::is_final)
                     {
-                        output::detail(format!(
-                            "{}: job {} is {} after perf-run cancelled it; cancelling it again",
-                            short_label(&t.job.case),
-                            t.job_id,
-                            t.state.as_ref().map(|s| s.raw.as_str()).unwrap_or("?")
+                        let why = format!(
+                            "Slurm restarted the job {} time(s), more than --max-restarts {}",
+                            t.attempt, self.cfg.max_restarts
+                        );
+                        output::error(format!(
+                            "{}: {why}; cancelling it",
+                            short_label(&t.job.case)
                         ));
+                        t.cancel_reason = Some(why);
+                        t.cancel_sent_at = Some(Instant::now());
+                        to_cancel.push(t.job_id.clone());
+                        continue;
+                    }
+                    let pending = t.state.as_ref().is_some_and(JobState::is_pending);
+                    if !pending {
+                        continue;
+                    }
+                    let waited = t.pending_since.map(|s| s.elapsed()).unwrap_or_default();
+                    let why = if let Some(r) = t.reason.as_deref().filter(|r| reason_is_hopeless(r))
+                    {
+                        Some(format!(
+                            "the job can never start as submitted (pending reason {r})"
+                        ))
+                    } else {
+                        self.cfg.max_pending.filter(|m| waited > *m).map(|m| {
+                            format!(
+                                "the job was still pending after {} (--max-pending)",
+                                humantime::format_duration(m)
+                            )
+                        })
+                    };
+                    if let Some(why) = why {
+                        output::error(format!(
+                            "{}: {why}; cancelling it",
+                            short_label(&t.job.case)
+                        ));
+                        t.cancel_reason = Some(why);
                         t.cancel_sent_at = Some(Instant::now());
                         to_cancel.push(t.job_id.clone());
                     }
-                    continue;
                 }
-                if t.attempt > self.cfg.max_restarts
-                    && !t.state.as_ref().is_some_and(JobState::is_final)
-                {
-                    let why = format!(
-                        "Slurm restarted the job {} time(s), more than --max-restarts {}",
-                        t.attempt, self.cfg.max_restarts
-                    );
-                    output::error(format!(
-                        "{}: {why}; cancelling it",
-                        short_label(&t.job.case)
-                    ));
-                    t.cancel_reason = Some(why);
-                    t.cancel_sent_at = Some(Instant::now());
-                    to_cancel.push(t.job_id.clone());
-                    continue;
+                // A job perf-run cancelled is looked at every few seconds until it has ended.
+                if active.iter().any(|t| {
+                    t.cancel_sent_at.is_some() && !t.state.as_ref().is_some_and(JobState::is_final)
+                }) {
+                    next_poll = next_poll.min(Instant::now() + Duration::from_secs(3));
                 }
-                let pending = t.state.as_ref().is_some_and(JobState::is_pending);
-                if !pending {
-                    continue;
+                if !to_cancel.is_empty() {
+                    self.journal.note(Event::CancelRequested {
+                        jobs: to_cancel.clone(),
+                        why: "pending or restarted too often".into(),
+                    });
+                    if let Err(e) = self.sched.cancel(&to_cancel).await {
+                        output::error(format!("could not cancel {}: {e:#}", to_cancel.join(",")));
+                    }
+                    next_poll = next_poll.min(Instant::now() + Duration::from_secs(1));
                 }
-                let waited = t.pending_since.map(|s| s.elapsed()).unwrap_or_default();
-                let why = if let Some(r) = t.reason.as_deref().filter(|r| reason_is_hopeless(r)) {
-                    Some(format!(
-                        "the job can never start as submitted (pending reason {r})"
-                    ))
-                } else {
-                    self.cfg.max_pending.filter(|m| waited > *m).map(|m| {
-                        format!(
-                            "the job was still pending after {} (--max-pending)",
-                            humantime::format_duration(m)
-                        )
-                    })
-                };
-                if let Some(why) = why {
-                    output::error(format!(
-                        "{}: {why}; cancelling it",
-                        short_label(&t.job.case)
-                    ));
-                    t.cancel_reason = Some(why);
-                    t.cancel_sent_at = Some(Instant::now());
-                    to_cancel.push(t.job_id.clone());
-                }
-            }
-            // A job perf-run cancelled is looked at every few seconds until it has ended.
-            if active.iter().any(|t| {
-                t.cancel_sent_at.is_some() && !t.state.as_ref().is_some_and(JobState::is_final)
-            }) {
-                next_poll = next_poll.min(Instant::now() + Duration::from_secs(3));
-            }
-            if !to_cancel.is_empty() {
-                self.journal.note(Event::CancelRequested {
-                    jobs: to_cancel.clone(),
-                    why: "pending or restarted too often".into(),
-                });
-                if let Err(e) = self.sched.cancel(&to_cancel).await {
-                    output::error(format!("could not cancel {}: {e:#}", to_cancel.join(",")));
-                }
-                next_poll = next_poll.min(Instant::now() + Duration::from_secs(1));
-            }
 
-            // The batch script said it ended, but no source (sacct, squeue, scontrol, sacct -c)
-            // has reported a final state for a long time: believe the script rather than wait
-            // forever, and say so.
-            for t in active.iter_mut() {
-                if let (Some(code), Some(at)) = (t.marker_exit, t.marker_at)
-                    && !t.state.as_ref().is_some_and(JobState::is_final)
-                    && at.elapsed() > MARKER_TRUST_AFTER
-                {
-                    output::warn(format!(
-                        "{}: the scheduler has not reported job {} as ended {} after its batch script exited with code {code}; taking the batch script's word for it",
-                        short_label(&t.job.case),
-                        t.job_id,
-                        humantime::format_duration(MARKER_TRUST_AFTER)
-                    ));
-                    t.state = Some(JobState::parse(if code == 0 {
-                        "COMPLETED"
-                    } else {
-                        "FAILED"
-                    }));
-                    t.record = None;
-                    confirm.insert(t.key().to_string());
+                // The batch script said it ended, but no source (sacct, squeue, scontrol, sacct -c)
+                // has reported a final state for a long time: believe the script rather than wait
+                // forever, and say so.
+                for t in active.iter_mut() {
+                    if let (Some(code), Some(at)) = (t.marker_exit, t.marker_at)
+                        && !t.state.as_ref().is_some_and(JobState::is_final)
+                        && at.elapsed() > MARKER_TRUST_AFTER
+                    {
+                        output::warn(format!(
+                            "{}: the scheduler has not reported job {} as ended {} after its batch script exited with code {code}; taking the batch script's word for it",
+                            short_label(&t.job.case),
+                            t.job_id,
+                            humantime::format_duration(MARKER_TRUST_AFTER)
+                        ));
+                        t.state = Some(JobState::parse(if code == 0 {
+                            "COMPLETED"
+                        } else {
+                            "FAILED"
+                        }));
+                        t.record = None;
+                        confirm.insert(t.key().to_string());
+                    }
                 }
             }
 
@@ -453,6 +486,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             results,
             interrupted,
             detached: false,
+            cycles,
         })
     }
 
@@ -587,6 +621,9 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
         }
     }
 }
+
+/// How often the watcher walks every job when nothing else asks it to.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_millis(500);
 
 /// How long the exit marker alone may stand without any scheduler confirming the end.
 const MARKER_TRUST_AFTER: Duration = Duration::from_secs(900);
