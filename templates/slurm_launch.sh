@@ -8,7 +8,7 @@ srunArgsNoGpu=({% for a in srun_args_no_gpu %} {{ a }}{% endfor %} )
 # ---------------------------------------------------------------- exit marker
 # perf-run watches for the marker file and the PERF_RUN_EXIT line: the end of the job is an
 # event, not a guess. Written on every way out (success, failure, time limit, scancel).
-perf_run_marker="$jobWorkspace/perf_run_exit"
+perf_run_marker="$jobWorkspace/{{ files.exit_marker }}"
 # The marker of an earlier attempt of this job (requeued by Slurm) is not this attempt's end.
 (( perf_run_attempt == 0 )) || rm -f "$perf_run_marker"
 declare -A perf_run_roles=()
@@ -105,8 +105,8 @@ trap 'perf_run_on_stop 130' INT
 # `wait` this signal interrupts returns 138 while the step runs on: perf_run_wait waits again.
 perf_run_on_warning() {
   [[ $BASHPID == "$perf_run_main_pid" ]] || return 0
-  [[ -e $jobWorkspace/time_limit_warning ]] && return 0
-  date -u +%Y-%m-%dT%H:%M:%SZ > "$jobWorkspace/time_limit_warning" 2>/dev/null || true
+  [[ -e $jobWorkspace/{{ files.time_limit_warning }} ]] && return 0
+  date -u +%Y-%m-%dT%H:%M:%SZ > "$jobWorkspace/{{ files.time_limit_warning }}" 2>/dev/null || true
   echo "PERF_RUN_TIME_LIMIT_WARNING job=${SLURM_JOB_ID:-?} attempt=$perf_run_attempt within_s={{ time_warning_s }} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 trap perf_run_on_warning USR1
@@ -133,7 +133,7 @@ perf_run_probe() {
   [[ -n $v ]] || v=unknown
   printf '%s\n' "$v" > "$out"
 }
-perf_run_sysinfo="$jobWorkspace/sysinfo"
+perf_run_sysinfo="$jobWorkspace/{{ files.sysinfo }}"
 mkdir -p "$perf_run_sysinfo" "$jobWorkspace/logs"
 perf_run_probe "$perf_run_sysinfo"/gpu.txt nvidia-smi --query-gpu=name --format=csv,noheader
 perf_run_probe "$perf_run_sysinfo"/driver.txt nvidia-smi --query-gpu=driver_version --format=csv,noheader
@@ -189,7 +189,7 @@ fi
 
 # Inside the container, on the first node: what the roles will really run with.
 cat > "$perf_run_sysinfo/probe.sh" <<'PERF_RUN_PROBE'
-d=$jobWorkspace/sysinfo
+d=$jobWorkspace/{{ files.sysinfo }}
 put() { local f=$1 v; shift; v=$("$@" 2>/dev/null | head -n 1) || v=""; [[ -n $v ]] && printf '%s\n' "$v" > "$d/$f"; return 0; }
 put gpu.txt nvidia-smi --query-gpu=name --format=csv,noheader
 put driver.txt nvidia-smi --query-gpu=driver_version --format=csv,noheader
@@ -198,7 +198,7 @@ put tensorrt_version.txt python3 -c 'import importlib.metadata as m; print(m.ver
 put trtllm_installed_version.txt python3 -c 'import importlib.metadata as m; print(m.version("tensorrt_llm"))'
 put trtllm_installed_location.txt python3 -c 'import importlib.util as u; s = u.find_spec("tensorrt_llm"); print(s.origin if s else "")'
 PERF_RUN_PROBE
-perf_run_prep SYSINFO logs/sysinfo.log srun "${srunArgs[@]}" --nodes=1 --ntasks=1 --ntasks-per-node=1 --nodelist="${perf_run_nodes[0]}" --job-name=SYSINFO bash -c '{% if install %}export PYTHONPATH=$PERF_RUN_SITE${PYTHONPATH:+:$PYTHONPATH}; {% endif %}bash "$jobWorkspace/sysinfo/probe.sh"' \
+perf_run_prep SYSINFO logs/sysinfo.log srun "${srunArgs[@]}" --nodes=1 --ntasks=1 --ntasks-per-node=1 --nodelist="${perf_run_nodes[0]}" --job-name=SYSINFO bash -c '{% if install %}export PYTHONPATH=$PERF_RUN_SITE${PYTHONPATH:+:$PYTHONPATH}; {% endif %}bash "$jobWorkspace/{{ files.sysinfo }}/probe.sh"' \
   || echo "perf-run: probing the container failed (see logs/sysinfo.log); the host values are kept" >&2
 
 # ---------------------------------------------------------------- steps

@@ -210,8 +210,8 @@ fn role_log(role: Option<&str>, job_id: &str, test_id: &str) -> Result<String> {
         .map(|(_, c)| c.trim_end_matches(']'))
         .unwrap_or(test_id);
     Ok(match role.map(|r| r.to_ascii_uppercase()) {
-        None => format!("slurm-{job_id}.log"),
-        Some(r) if r == "BENCHMARK" || r == "AGGR" => format!("slurm-{job_id}.log"),
+        None => crate::plan::workspace::batch_log(job_id),
+        Some(r) if r == "BENCHMARK" || r == "AGGR" => crate::plan::workspace::batch_log(job_id),
         Some(r) if r == "DISAGG_SERVER" => format!("{case}/disagg_server.log"),
         Some(r) if r.starts_with("GEN_") => format!("{case}/gen_server_{}.log", &r[4..]),
         Some(r) if r.starts_with("CTX_") => format!("{case}/ctx_server_{}.log", &r[4..]),
@@ -257,7 +257,8 @@ pub async fn logs(args: LogsArgs) -> Result<Exit> {
     let path = format!("{}/{rel}", case.case.remote_workspace);
     let result = if args.follow {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let marker = format!("{}/perf_run_exit", case.case.remote_workspace);
+        let marker =
+            crate::plan::workspace::JobWorkspace(&case.case.remote_workspace).exit_marker();
         let script = crate::watch::stream::tail_script(
             &path,
             &marker,

@@ -593,7 +593,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
                             journal.record(Event::Submitted {
                                 case: c.case.case_dir.clone(),
                                 job_id: id.clone(),
-                                batch_log: format!("{}/slurm-{id}.log", c.case.remote_workspace),
+                                batch_log: crate::plan::workspace::JobWorkspace(&c.case.remote_workspace).batch_log(&id),
                             })?;
                             attach.push((job, id, 0, 0));
                         }

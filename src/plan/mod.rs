@@ -5,6 +5,7 @@
 pub mod command;
 pub mod select;
 pub mod test_id;
+pub mod workspace;
 
 use std::path::PathBuf;
 
@@ -425,8 +426,8 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         defs_dir: format!("{trtllm_root}/{DEFS_DIR}"),
         agg_config_folder: format!("{trtllm_root}/{}", layout.agg_dir()),
         disagg_config_folder: format!("{trtllm_root}/{}", layout.disagg_dir()),
-        exit_marker: format!("{job_workspace}/perf_run_exit"),
-        sysinfo_dir: format!("{job_workspace}/sysinfo"),
+        exit_marker: workspace::JobWorkspace(&job_workspace).exit_marker(),
+        sysinfo_dir: workspace::JobWorkspace(&job_workspace).sysinfo_dir(),
         test_output_dir: format!("{job_workspace}/{}", id.case),
         test_output_rel: id.case.clone(),
         workdir,
@@ -529,7 +530,7 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
         account: settings.account.clone(),
         time: job_time.text.clone(),
         job_name: job_name(input.run_id, input.case_index, &id.kind),
-        output: format!("{}/slurm-%j.log", paths.job_workspace),
+        output: workspace::JobWorkspace(&paths.job_workspace).batch_log_pattern(),
         requeue: settings.requeue,
         time_warning_s: time_warning_seconds(job_time.seconds),
     };

@@ -243,6 +243,8 @@ struct RenderContext<'a> {
     requeue: bool,
     /// `#SBATCH --signal=B:USR1@N`: N.
     time_warning_s: u64,
+    /// The job workspace's file names (`plan::workspace`).
+    files: crate::plan::workspace::TemplateFiles,
     exports: Vec<NameValue>,
     srun_args: &'a [String],
     srun_args_no_gpu: &'a [String],
@@ -357,6 +359,7 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
             .collect(),
         requeue: s.requeue,
         time_warning_s: s.time_warning_s,
+        files: crate::plan::workspace::TEMPLATE_FILES,
         exports,
         srun_args: &plan.srun_args,
         srun_args_no_gpu: &plan.srun_args_no_gpu,

@@ -83,7 +83,7 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
         return Ok(finish_case(ctx, g));
     };
 
-    g.marker_exit = read_marker(&dir.join("perf_run_exit"));
+    g.marker_exit = read_marker(&dir.join(crate::plan::workspace::EXIT_MARKER));
     let case_dir = dir.join(&ctx.case_name);
     let case_dir = (!ctx.case_name.is_empty() && case_dir.is_dir()).then_some(case_dir);
 

@@ -26,6 +26,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{AttemptRecord, CallCounter, JobRecord, JobState, Scheduler};
+use crate::plan::workspace;
 use crate::remote::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats};
 
 /// One phase of a job's life.
@@ -754,12 +755,15 @@ impl Remote for SimRemote {
         let mut st = SyncStats::default();
         if let Some((id, v)) = self.cluster.job_in(remote_dir.trim_end_matches('/')) {
             if !v.log.is_empty() {
-                std::fs::write(local_dir.join(format!("slurm-{id}.log")), &v.log)?;
+                std::fs::write(local_dir.join(workspace::batch_log(&id)), &v.log)?;
                 st.files_transferred += 1;
                 st.bytes_received += v.log.len() as u64;
             }
             if let Some((code, a)) = v.marker {
-                std::fs::write(local_dir.join("perf_run_exit"), format!("{code} 0 {a}\n"))?;
+                std::fs::write(
+                    local_dir.join(workspace::EXIT_MARKER),
+                    format!("{code} 0 {a}\n"),
+                )?;
                 st.files_transferred += 1;
             }
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::journal::events::{CaseRef, Event, Journal};
 use crate::output;
+use crate::plan::workspace;
 use crate::remote::{QUICK, Remote};
 use crate::watch::job::short_label;
 use crate::watch::stream::{self};
@@ -64,10 +65,10 @@ pub async fn collect_case<R: Remote>(
         ));
     }
     let expected = [
-        format!("slurm-{job_id}.log"),
+        workspace::batch_log(job_id),
         "results.xml".to_string(),
-        "perf_run_exit".to_string(),
-        "sysinfo/gpu.txt".to_string(),
+        workspace::EXIT_MARKER.to_string(),
+        format!("{}/gpu.txt", workspace::SYSINFO_DIR),
     ];
     let missing: Vec<String> = expected
         .iter()

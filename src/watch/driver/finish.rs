@@ -199,7 +199,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             .sched
             .submit(ws, &format!("{ws}/slurm_launch.sh"))
             .await?;
-        let log = format!("{ws}/slurm-{id}.log");
+        let log = crate::plan::workspace::JobWorkspace(ws).batch_log(&id);
         self.journal.record(Event::Submitted {
             case: job.case.case_dir.clone(),
             job_id: id.clone(),

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use super::job::{CaseJob, CaseResult, DriveOutcome, WatchConfig, short_label};
 use crate::journal::events::{Event, Journal};
 use crate::output;
+use crate::plan::workspace::JobWorkspace;
 use crate::remote::Remote;
 use crate::slurm::{JobRecord, JobState, Scheduler, state::reason_is_hopeless};
 use crate::watch::Backoff;
@@ -497,8 +498,8 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
     fn track(&self, job: CaseJob, job_id: String, offset: u64) -> Tracked {
         let ws = job.case.remote_workspace.clone();
         Tracked {
-            batch_log: format!("{ws}/slurm-{job_id}.log"),
-            marker: format!("{ws}/perf_run_exit"),
+            batch_log: JobWorkspace(&ws).batch_log(&job_id),
+            marker: JobWorkspace(&ws).exit_marker(),
             job,
             job_id,
             offset,
