@@ -63,6 +63,28 @@ fn stamp() -> String {
     }
 }
 
+/// The progress display on screen now (`watch::progress` registers it): every line printed
+/// goes above it instead of tearing it. Kept here, in the lowest layer, so printing never
+/// depends on the watcher.
+static ACTIVE_PROGRESS: std::sync::Mutex<Option<indicatif::MultiProgress>> =
+    std::sync::Mutex::new(None);
+
+/// Register (or, with `None`, remove) the progress display lines are printed above.
+pub fn set_active_progress(mp: Option<indicatif::MultiProgress>) {
+    if let Ok(mut g) = ACTIVE_PROGRESS.lock() {
+        *g = mp;
+    }
+}
+
+/// Run `f` (which prints to stderr) without tearing an active progress display.
+pub fn suspend_progress<R>(f: impl FnOnce() -> R) -> R {
+    let mp = ACTIVE_PROGRESS.lock().ok().and_then(|g| g.clone());
+    match mp {
+        Some(mp) => mp.suspend(f),
+        None => f(),
+    }
+}
+
 fn emit(tag: &str, style: console::Style, msg: &str) {
     let tag = if console::colors_enabled_stderr() {
         style.apply_to(tag).to_string()
@@ -70,7 +92,7 @@ fn emit(tag: &str, style: console::Style, msg: &str) {
         tag.to_string()
     };
     let line = format!("{}{tag} {msg}\n", stamp());
-    crate::watch::progress::suspend(|| {
+    suspend_progress(|| {
         let _ = std::io::stderr().write_all(line.as_bytes());
     });
 }

@@ -379,7 +379,7 @@ pub fn print_summary(cases: &[results::CaseResult], results_dir: &Path, link: Op
     if let Some(l) = link {
         out.push_str(&format!("  TRTPerf: {l}\n"));
     }
-    crate::watch::progress::suspend(|| eprint!("{out}"));
+    crate::output::suspend_progress(|| eprint!("{out}"));
 }
 
 pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
@@ -450,7 +450,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     print_summary(&cases, &results_dir, link.as_deref());
     let lines = super::verdicts::summary_lines(&verdicts.judgements);
     if !lines.is_empty() {
-        crate::watch::progress::suspend(|| eprintln!("{}", lines.join("\n")));
+        crate::output::suspend_progress(|| eprintln!("{}", lines.join("\n")));
     }
     output::info(format!(
         "{}; {} ssh connection(s); {:.1} s",

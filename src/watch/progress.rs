@@ -5,23 +5,11 @@
 //! without one into a line per change; a stalled role is a warning either way.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output;
-
-static ACTIVE: Mutex<Option<MultiProgress>> = Mutex::new(None);
-
-/// Run `f` (which prints to stderr) without tearing an active progress display.
-pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
-    let mp = ACTIVE.lock().ok().and_then(|g| g.clone());
-    match mp {
-        Some(mp) => mp.suspend(f),
-        None => f(),
-    }
-}
 
 struct Row {
     label: String,
@@ -48,9 +36,7 @@ impl Progress {
     pub fn new(follow: bool, heartbeat: Duration) -> Progress {
         let mp = (output::stderr_is_tty() && !output::is_quiet()).then(|| {
             let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            if let Ok(mut g) = ACTIVE.lock() {
-                *g = Some(mp.clone());
-            }
+            output::set_active_progress(Some(mp.clone()));
             mp
         });
         Progress {
@@ -211,7 +197,7 @@ impl Progress {
         }
         if self.follow {
             let label = r.label.clone();
-            suspend(|| eprintln!("[{label}] {t}"));
+            output::suspend_progress(|| eprintln!("[{label}] {t}"));
         }
         self.redraw(key);
     }
@@ -264,9 +250,7 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Ok(mut g) = ACTIVE.lock() {
-            *g = None;
-        }
+        output::set_active_progress(None);
         if let Some(mp) = &self.mp {
             let _ = mp.clear();
         }
