@@ -9,8 +9,9 @@ srunArgsNoGpu=({% for a in srun_args_no_gpu %} {{ a }}{% endfor %} )
 # perf-run watches for the marker file and the PERF_RUN_EXIT line: the end of the job is an
 # event, not a guess. Written on every way out (success, failure, time limit, scancel).
 perf_run_marker="$jobWorkspace/{{ files.exit_marker }}"
-# The marker of an earlier attempt of this job (requeued by Slurm) is not this attempt's end.
-(( perf_run_attempt == 0 )) || rm -f "$perf_run_marker"
+# The marker (and the time-limit warning) of an earlier attempt of this job (requeued by
+# Slurm) are not this attempt's.
+(( perf_run_attempt == 0 )) || rm -f "$perf_run_marker" "$jobWorkspace/{{ files.time_limit_warning }}"
 declare -A perf_run_roles=()
 perf_run_stop_steps() {
   local pid
@@ -103,9 +104,11 @@ trap 'perf_run_on_stop 130' INT
 # so once, in the log and in a file perf-run collects, and let the steps run on. The points
 # that finished are already on disk; at the limit the TERM path above records the end. A
 # `wait` this signal interrupts returns 138 while the step runs on: perf_run_wait waits again.
+perf_run_warned=""
 perf_run_on_warning() {
   [[ $BASHPID == "$perf_run_main_pid" ]] || return 0
-  [[ -e $jobWorkspace/{{ files.time_limit_warning }} ]] && return 0
+  [[ -z $perf_run_warned ]] || return 0
+  perf_run_warned=1
   date -u +%Y-%m-%dT%H:%M:%SZ > "$jobWorkspace/{{ files.time_limit_warning }}" 2>/dev/null || true
   echo "PERF_RUN_TIME_LIMIT_WARNING job=${SLURM_JOB_ID:-?} attempt=$perf_run_attempt within_s={{ time_warning_s }} at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }

@@ -688,3 +688,81 @@ fn the_exit_marker_never_lies_when_a_stop_races_the_end_or_slurm_warns() {
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A requeued job's new attempt does not inherit the earlier attempt's time-limit warning:
+/// the file is removed with the old marker, and a warning of this attempt is reported again.
+#[test]
+fn a_new_attempt_starts_without_the_last_attempts_time_limit_warning() {
+    let t = tempfile::tempdir().unwrap();
+    let script = render_mode(
+        t.path(),
+        "single-agg",
+        &["--config", "tiny_llama_fp8_grace_blackwell"],
+        &[],
+    );
+    let text = fs::read_to_string(&script).unwrap();
+    let ws = text
+        .lines()
+        .find_map(|l| l.strip_prefix("export jobWorkspace="))
+        .unwrap()
+        .trim_matches('\'')
+        .to_string();
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    write_exe(&bin.join("srun"), FAKE_SRUN);
+    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
+    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    for (attempt, warn) in [("1", false), ("2", true)] {
+        fs::create_dir_all(&ws).unwrap();
+        fs::write(
+            Path::new(&ws).join("time_limit_warning"),
+            "from the last attempt\n",
+        )
+        .unwrap();
+        fs::write(Path::new(&ws).join("perf_run_exit"), "143 1 0\n").unwrap();
+        let started = t.path().join(format!("started-{attempt}"));
+        let mut child = Command::new("setsid")
+            .arg("bash")
+            .arg(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("FAKE_STARTED", &started)
+            .env("FAKE_STEPS", "AGGR=0.5:0")
+            .env("SLURM_JOB_ID", "77")
+            .env("SLURM_JOB_NODELIST", "n[1-2]")
+            .env("SLURM_RESTART_COUNT", attempt)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        if warn {
+            wait_for("the first step", Duration::from_secs(30), || {
+                started.exists()
+            });
+            // SAFETY: the batch shell we spawned.
+            unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+        }
+        let mut log = String::new();
+        use std::io::Read;
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "{log}");
+        let marker = fs::read_to_string(Path::new(&ws).join("perf_run_exit")).unwrap();
+        assert_eq!(marker.split_whitespace().nth(2), Some(attempt), "{marker}");
+        let file = Path::new(&ws).join("time_limit_warning");
+        let lines = log.matches("PERF_RUN_TIME_LIMIT_WARNING").count();
+        if warn {
+            assert_eq!(lines, 1, "{log}");
+            assert_ne!(
+                fs::read_to_string(&file).unwrap(),
+                "from the last attempt\n"
+            );
+        } else {
+            assert_eq!(lines, 0, "{log}");
+            assert!(!file.exists(), "the last attempt's warning is left");
+        }
+    }
+}
