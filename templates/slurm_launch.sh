@@ -173,10 +173,14 @@ if ! perf_run_prep INSTALL install.log srun "${srunArgs[@]}" --nodes={{ total_no
   site=$PERF_RUN_SITE
   exec 9>"/tmp/perf_run_install_job${SLURM_JOB_ID}.lock"
   flock 9
-  if [[ -f $site/.installed ]]; then echo "$(hostname): already installed in $site"; exit 0; fi
+  # Installed by this job (another task on this node): its .installed names this wheel. Anything
+  # else there (a job with the same id on an earlier incarnation of the cluster, a broken
+  # install) is not the build under test and goes.
+  if [[ -f $site/.installed && $(cat "$site/.installed") == "$PERF_RUN_TRTLLM_WHEEL" ]]; then echo "$(hostname): already installed in $site"; exit 0; fi
+  rm -rf "$site"
   for try in 1 2 3; do
     if python3 -m pip install --no-deps --force-reinstall --no-index --no-cache-dir --target "$site" "$PERF_RUN_TRTLLM_WHEEL"; then
-      touch "$site/.installed"
+      printf "%s\n" "$PERF_RUN_TRTLLM_WHEEL" > "$site/.installed"
       echo "$(hostname): installed ${PERF_RUN_TRTLLM_WHEEL##*/} in $site"
       exit 0
     fi

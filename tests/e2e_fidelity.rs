@@ -253,6 +253,49 @@ mod cluster {
         let build = tempfile::tempdir().unwrap();
         let wheel = build_wheel(build.path(), "1.9.9.post4242");
         let home = tempfile::tempdir().unwrap();
+        // A node-local install left by a job with the same id on an earlier incarnation of the
+        // cluster (job ids start again after a fresh slurmctld state): another build, marked
+        // installed. It must not be taken for the wheel under test. Planted for the next job
+        // ids, as the job's user.
+        let ssh = |script: &str| {
+            let o = std::process::Command::new("ssh")
+                .args([
+                    "-F",
+                    &format!("{}/ssh/config", _svc.state),
+                    "slurm-login",
+                    script,
+                ])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let last: u64 = ssh("sbatch --parsable --wrap=true -o /dev/null")
+            .split(';')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let planted = format!(
+            "for i in $(seq {} {}); do d=/tmp/perf_run_trtllm_$i; [ -e $d ] && continue; mkdir -p $d/tensorrt_llm && echo '__version__ = \"0.0.1.stale\"' > $d/tensorrt_llm/__init__.py && echo /old/run/wheel/tensorrt_llm-0.0.1.stale-py3-none-any.whl > $d/.installed && echo $i; done",
+            last + 1,
+            last + 30
+        );
+        let planted: Vec<String> = ssh(&planted).lines().map(str::to_string).collect();
+        // Removed however the test ends.
+        struct Cleanup(String, Vec<String>);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("ssh")
+                    .args(["-F", &self.0, "slurm-login"])
+                    .arg(format!(
+                        "for i in {}; do rm -rf /tmp/perf_run_trtllm_$i; done",
+                        self.1.join(" ")
+                    ))
+                    .output();
+            }
+        }
+        let _cleanup = Cleanup(format!("{}/ssh/config", _svc.state), planted.clone());
         let (code, run, err) = run(
             home.path(),
             &[
@@ -295,6 +338,14 @@ mod cluster {
         assert!(
             under_test.starts_with("1.9.9.post4242 /tmp/perf_run_trtllm_"),
             "{under_test}"
+        );
+        let job = s["cases"][0]["job"]["job_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            planted.contains(&job),
+            "job {job} was to find a stale install (planted for {planted:?})"
         );
     }
 
