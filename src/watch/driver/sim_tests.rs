@@ -153,7 +153,12 @@ async fn a_job_that_completes_costs_sbatch_and_a_few_polls() {
     assert_eq!(rec.state.base, BaseState::Completed);
     assert_eq!(r.marker_exit, Some(0));
     assert!(r.collected);
-    assert!(h.dir.path().join("cases/00-tiny/artifacts").is_dir() || r.collected);
+    // The job's log and marker were brought home.
+    let art = h.dir.path().join("cases/00-tiny/artifacts");
+    let id = &rec.job_id;
+    let log = std::fs::read_to_string(art.join(format!("slurm-{id}.log"))).unwrap();
+    assert!(log.contains("PERF_RUN_EXIT code=0"), "{log}");
+    assert!(art.join("perf_run_exit").is_file());
     let (sbatch, sacct, other) = h.calls();
     assert_eq!(sbatch, 1);
     // One early look, the heartbeat polls of a 10-minute run (every 5 min at most), and the
