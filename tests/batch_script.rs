@@ -283,71 +283,20 @@ fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
                     // first srun (the script has set its traps by then; a SIGTERM before that
                     // kills it outright, as Slurm's would a script that never started), plus
                     // 0–0.8 s, in runs where a step lasts 1.5 s, so it lands while steps run.
-                    // A signal racing the script's own normal exit is not covered here.
+                    // A signal racing the script's own normal exit: the test after `run_once`.
                     let long = steps.iter().any(|(_, s)| s.delay >= 1.5);
                     let pick = rng.next(4);
                     let term_after = (long && pick == 0).then(|| rng.next(9) as u64 * 100);
                     let job = format!("{}", 1000 * (mi + 1) + run);
 
-                    let wd = script.parent().unwrap().parent().unwrap().join("wd");
-                    let _ = fs::remove_dir_all(&wd);
-                    let started = script.parent().unwrap().join(format!("started-{run}"));
-                    let _ = fs::remove_file(&started);
-                    let mut child = Command::new("setsid")
-                        .arg("bash")
-                        .arg(script)
-                        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-                        .env("FAKE_STARTED", &started)
-                        .env("FAKE_STEPS", &spec)
-                        .env("SLURM_JOB_ID", &job)
-                        .env("SLURM_JOB_NODELIST", "n[1-2]")
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .unwrap();
-                    if let Some(ms) = term_after {
-                        let until = Instant::now() + Duration::from_secs(60);
-                        while !started.exists() && Instant::now() < until {
-                            std::thread::sleep(Duration::from_millis(10));
-                        }
-                        std::thread::sleep(Duration::from_millis(ms));
-                        // SAFETY: the process group of a child we spawned (setsid).
-                        unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
-                    }
-                    let mut log = String::new();
-                    use std::io::Read;
-                    child
-                        .stdout
-                        .take()
-                        .unwrap()
-                        .read_to_string(&mut log)
-                        .unwrap();
-                    let end = Instant::now() + Duration::from_secs(120);
-                    let status = loop {
-                        if let Some(st) = child.try_wait().unwrap() {
-                            break st;
-                        }
-                        if Instant::now() > end {
-                            // SAFETY: as above.
-                            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-                            break child.wait().unwrap();
-                        }
-                        std::thread::sleep(Duration::from_millis(20));
-                    };
-                    let code = status.code().unwrap_or(-1);
-
+                    let signals: Vec<(i32, u64)> = term_after
+                        .map(|ms| vec![(libc::SIGTERM, ms)])
+                        .unwrap_or_default();
+                    let (code, log, marker, _) = run_once(script, bin, &spec, &job, &signals);
                     let lines: Vec<&str> = log
                         .lines()
                         .filter(|l| l.starts_with("PERF_RUN_EXIT"))
                         .collect();
-                    let marker = fs::read_dir(wd.join("runs"))
-                        .ok()
-                        .and_then(|mut d| d.next())
-                        .and_then(|r| fs::read_dir(r.unwrap().path()).ok()?.next())
-                        .and_then(|c| {
-                            fs::read_to_string(c.unwrap().path().join("perf_run_exit")).ok()
-                        })
-                        .unwrap_or_default();
                     let mut wrong = Vec::new();
                     if lines.len() != 1
                         || !lines[0].starts_with(&format!("PERF_RUN_EXIT code={code} "))

@@ -160,15 +160,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             }
             if active.is_empty() {
                 if interrupted.is_some() {
-                    for job in queue.drain(..) {
-                        results.insert(
-                            job.case.case_dir.clone(),
-                            CaseResult {
-                                not_submitted: true,
-                                ..Default::default()
-                            },
-                        );
-                    }
+                    not_submitted(&mut queue, &mut results);
                 }
                 break;
             }
@@ -341,15 +333,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                     let r = self.finish(t, &mut progress).await;
                     results.insert(r.0, r.1);
                 }
-                for job in queue.drain(..) {
-                    results.insert(
-                        job.case.case_dir.clone(),
-                        CaseResult {
-                            not_submitted: true,
-                            ..Default::default()
-                        },
-                    );
-                }
+                not_submitted(&mut queue, &mut results);
                 break;
             }
 
@@ -620,6 +604,19 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             });
             progress.state(t.key(), &r.state.raw, t.reason.as_deref());
         }
+    }
+}
+
+/// The cases a signal kept from being submitted.
+fn not_submitted(queue: &mut VecDeque<CaseJob>, results: &mut BTreeMap<String, CaseResult>) {
+    for job in queue.drain(..) {
+        results.insert(
+            job.case.case_dir.clone(),
+            CaseResult {
+                not_submitted: true,
+                ..Default::default()
+            },
+        );
     }
 }
 
