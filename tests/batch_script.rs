@@ -182,6 +182,44 @@ wait $p
 exit "$rc"
 "#;
 
+/// The srun roles of a rendered script, in launch order (not the preparatory steps).
+fn step_roles(text: &str) -> Vec<String> {
+    let mut roles: Vec<String> = text
+        .split("--job-name=")
+        .skip(1)
+        .map(|r| r.split(' ').next().unwrap().to_string())
+        .filter(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && r != "SYSINFO"
+                && r != "INSTALL"
+        })
+        .collect();
+    roles.dedup();
+    roles
+}
+
+/// What is wrong with a script's end: not exactly one PERF_RUN_EXIT line with the code it
+/// exited with, a marker file that says otherwise, or a code outside `ok`.
+fn wrong_end(code: i32, log: &str, marker: &str, ok: &[i32]) -> Vec<String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("PERF_RUN_EXIT"))
+        .collect();
+    let mut wrong = Vec::new();
+    if lines.len() != 1 || !lines[0].starts_with(&format!("PERF_RUN_EXIT code={code} ")) {
+        wrong.push(format!("exit {code} but printed {lines:?}"));
+    }
+    if marker.split_whitespace().next() != Some(code.to_string().as_str()) {
+        wrong.push(format!("exit {code} but the marker file says {marker:?}"));
+    }
+    if !ok.contains(&code) {
+        wrong.push(format!("exit {code}, expected one of {ok:?}"));
+    }
+    wrong
+}
+
 /// The issue-10 stress test: the rendered script of every mode under a fake `srun` whose
 /// steps end in every order, fail or not, sometimes with a SIGTERM on top. The script must
 /// print exactly one `PERF_RUN_EXIT`, with the code it really exits with, and the marker file
@@ -251,19 +289,7 @@ fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
             let (bin, failures) = (&bin, &failures);
             s.spawn(move || {
                 let text = fs::read_to_string(script).unwrap();
-                let mut roles: Vec<String> = text
-                    .split("--job-name=")
-                    .skip(1)
-                    .map(|r| r.split(' ').next().unwrap().to_string())
-                    .filter(|r| {
-                        !r.is_empty()
-                            && r.chars()
-                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-                            && r != "SYSINFO"
-                            && r != "INSTALL"
-                    })
-                    .collect();
-                roles.dedup();
+                let roles = step_roles(&text);
                 let mut rng = Lcg(0x5eed + mi as u64);
                 for run in 0..*runs {
                     let steps: Vec<(String, Step)> = roles
@@ -293,26 +319,11 @@ fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
                         .map(|ms| vec![(libc::SIGTERM, ms)])
                         .unwrap_or_default();
                     let (code, log, marker, _) = run_once(script, bin, &spec, &job, &signals);
-                    let lines: Vec<&str> = log
-                        .lines()
-                        .filter(|l| l.starts_with("PERF_RUN_EXIT"))
-                        .collect();
-                    let mut wrong = Vec::new();
-                    if lines.len() != 1
-                        || !lines[0].starts_with(&format!("PERF_RUN_EXIT code={code} "))
-                    {
-                        wrong.push(format!("exit {code} but printed {lines:?}"));
-                    }
-                    if marker.split_whitespace().next() != Some(code.to_string().as_str()) {
-                        wrong.push(format!("exit {code} but the marker file says {marker:?}"));
-                    }
                     let mut ok = expected_codes(&steps);
                     if term_after.is_some() {
                         ok.push(143);
                     }
-                    if !ok.contains(&code) {
-                        wrong.push(format!("exit {code}, expected one of {ok:?}"));
-                    }
+                    let wrong = wrong_end(code, &log, &marker, &ok);
                     if !wrong.is_empty() {
                         failures.lock().unwrap().push(format!(
                             "{mode} run {run} FAKE_STEPS='{spec}' term={term_after:?}: {}",
@@ -559,19 +570,7 @@ fn the_exit_marker_never_lies_when_a_stop_races_the_end_or_slurm_warns() {
             let (bin, failures) = (&bin, &failures);
             s.spawn(move || {
                 let text = fs::read_to_string(script).unwrap();
-                let mut roles: Vec<String> = text
-                    .split("--job-name=")
-                    .skip(1)
-                    .map(|r| r.split(' ').next().unwrap().to_string())
-                    .filter(|r| {
-                        !r.is_empty()
-                            && r.chars()
-                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-                            && r != "SYSINFO"
-                            && r != "INSTALL"
-                    })
-                    .collect();
-                roles.dedup();
+                let roles = step_roles(&text);
                 let mut rng = Lcg(0xface + mi as u64);
                 for run in 0..16 {
                     let warn = run % 2 == 1;
@@ -595,30 +594,15 @@ fn the_exit_marker_never_lies_when_a_stop_races_the_end_or_slurm_warns() {
                     };
                     let job = format!("{}", 5000 + 100 * mi + run);
                     let (code, log, marker, warned) = run_once(script, bin, &spec, &job, &signals);
-                    let lines: Vec<&str> = log
-                        .lines()
-                        .filter(|l| l.starts_with("PERF_RUN_EXIT"))
-                        .collect();
                     let warnings = log
                         .lines()
                         .filter(|l| l.starts_with("PERF_RUN_TIME_LIMIT_WARNING"))
                         .count();
-                    let mut wrong = Vec::new();
-                    if lines.len() != 1
-                        || !lines[0].starts_with(&format!("PERF_RUN_EXIT code={code} "))
-                    {
-                        wrong.push(format!("exit {code} but printed {lines:?}"));
-                    }
-                    if marker.split_whitespace().next() != Some(code.to_string().as_str()) {
-                        wrong.push(format!("exit {code} but the marker file says {marker:?}"));
-                    }
                     let mut ok = expected_codes(&steps);
                     if !warn {
                         ok.push(143);
                     }
-                    if !ok.contains(&code) {
-                        wrong.push(format!("exit {code}, expected one of {ok:?}"));
-                    }
+                    let mut wrong = wrong_end(code, &log, &marker, &ok);
                     if warn && (warnings != 1 || !warned) {
                         wrong.push(format!(
                             "{warnings} warning line(s), warning file {warned}; expected one of each"
