@@ -15,6 +15,7 @@
 //! pass, except under `CI=true`, where they fail.
 
 const SUITE: &str = "lifecycle";
+mod common;
 include!("cluster_support/harness.rs");
 
 // ------------------------------------------------------------------------------ tests

@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 const SUITE: &str = "fault";
+mod common;
 include!("cluster_support/harness.rs");
 
 // ------------------------------------------------------------------------------ faults

@@ -134,6 +134,17 @@ fn stamp(t: f64) -> String {
 }
 
 impl SimJob {
+    /// The batch script's way out at `t`: its PERF_RUN_EXIT line and its marker.
+    fn exit(&self, v: &mut View, code: i32, t: f64) {
+        v.log.push_str(&format!(
+            "PERF_RUN_EXIT code={code} job={} attempt={} at {}\n",
+            self.id,
+            v.attempt,
+            stamp(t)
+        ));
+        v.marker = Some((code, v.attempt));
+    }
+
     /// The job at `now` (seconds on the cluster clock).
     fn view(&self, now: f64) -> View {
         let mut v = View {
@@ -191,13 +202,7 @@ impl SimJob {
                 }
                 Phase::Requeued { state, marker } => {
                     if let Some(code) = marker {
-                        v.log.push_str(&format!(
-                            "PERF_RUN_EXIT code={code} job={} attempt={} at {}\n",
-                            self.id,
-                            v.attempt,
-                            stamp(t)
-                        ));
-                        v.marker = Some((*code, v.attempt));
+                        self.exit(&mut v, *code, t);
                     }
                     v.attempts.push(AttemptRecord {
                         state: state.clone(),
@@ -218,13 +223,7 @@ impl SimJob {
                     marker,
                 } => {
                     if let Some(code) = marker {
-                        v.log.push_str(&format!(
-                            "PERF_RUN_EXIT code={code} job={} attempt={} at {}\n",
-                            self.id,
-                            v.attempt,
-                            stamp(t)
-                        ));
-                        v.marker = Some((*code, v.attempt));
+                        self.exit(&mut v, *code, t);
                     }
                     v.state = state.clone();
                     v.exit_code = Some(*exit_code);
@@ -237,13 +236,7 @@ impl SimJob {
         if let Some(c) = self.cancelled_at.filter(|c| *c <= now) {
             // scancel: a running batch script is told to stop and writes its marker (143).
             if v.state == "RUNNING" || v.state == "SUSPENDED" {
-                v.log.push_str(&format!(
-                    "PERF_RUN_EXIT code=143 job={} attempt={} at {}\n",
-                    self.id,
-                    v.attempt,
-                    stamp(c)
-                ));
-                v.marker = Some((143, v.attempt));
+                self.exit(&mut v, 143, c);
                 v.exit_code = Some(0);
             }
             v.state = "CANCELLED by 1001".into();

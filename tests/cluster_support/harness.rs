@@ -286,18 +286,7 @@ impl Ctx {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin("perf-run"));
         for (k, _) in std::env::vars() {
-            if k.starts_with("CLUSTER_")
-                || k.starts_with("PERF_TEST_")
-                || k.starts_with("PERF_RUN_")
-                || k.starts_with("DB_")
-                || [
-                    "TRTLLM_DIR",
-                    "DOCKER_IMAGE",
-                    "MPI_TYPE",
-                    "EXTRA_SRUN_PARAMS",
-                    "USE_TRT_PERF_DB",
-                ]
-                .contains(&k.as_str())
+            if common::is_host_setting(&k)
             {
                 c.env_remove(k);
             }

@@ -71,27 +71,34 @@ pub fn g1_tree() -> tempfile::TempDir {
 }
 
 /// `perf-run` with a clean, deterministic environment (no host CLUSTER_* leaking in).
+/// A setting of the host's environment that must not reach a perf-run under test (cluster,
+/// database, checkout, CI provenance): every test harness removes these.
+pub fn is_host_setting(k: &str) -> bool {
+    k.starts_with("CLUSTER_")
+        || k.starts_with("PERF_TEST_")
+        || k.starts_with("PERF_RUN_")
+        || k.starts_with("DB_")
+        || [
+            "TRTLLM_DIR",
+            "TRTLLM_WHEEL",
+            "TRTLLM_DISAGG_CT_PRECHECK",
+            "DOCKER_IMAGE",
+            "MPI_TYPE",
+            "EXTRA_SRUN_PARAMS",
+            "USE_TRT_PERF_DB",
+            "BUILD_URL",
+            "GIT_COMMIT",
+        ]
+        .contains(&k)
+        || perf_run::perfdb::runinfo::ENV_VARS
+            .iter()
+            .any(|(var, _)| *var == k)
+}
+
 pub fn perf_run() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("perf-run").unwrap();
     for (k, _) in std::env::vars() {
-        if k.starts_with("CLUSTER_")
-            || k.starts_with("PERF_TEST_")
-            || k.starts_with("PERF_RUN_")
-            || k.starts_with("DB_")
-            || [
-                "TRTLLM_DIR",
-                "TRTLLM_WHEEL",
-                "TRTLLM_DISAGG_CT_PRECHECK",
-                "DOCKER_IMAGE",
-                "MPI_TYPE",
-                "EXTRA_SRUN_PARAMS",
-                "USE_TRT_PERF_DB",
-            ]
-            .contains(&k.as_str())
-            || perf_run::perfdb::runinfo::ENV_VARS
-                .iter()
-                .any(|(var, _)| *var == k)
-        {
+        if is_host_setting(&k) {
             c.env_remove(k);
         }
     }

@@ -4,6 +4,9 @@
 //! (numbers scaled per concurrency), plus a history of generated series and verdicts.
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod host;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,19 +34,7 @@ pub fn bin() -> PathBuf {
 pub fn perf_run(home: &Path) -> Command {
     let mut c = Command::new(bin());
     for (k, _) in std::env::vars() {
-        if k.starts_with("CLUSTER_")
-            || k.starts_with("PERF_TEST_")
-            || k.starts_with("PERF_RUN_")
-            || k.starts_with("DB_")
-            || [
-                "TRTLLM_DIR",
-                "TRTLLM_WHEEL",
-                "DOCKER_IMAGE",
-                "BUILD_URL",
-                "GIT_COMMIT",
-            ]
-            .contains(&k.as_str())
-        {
+        if host::is_host_setting(&k) {
             c.env_remove(k);
         }
     }
