@@ -6,12 +6,19 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::history::{Acceptance, Direction, Provenance, Series, SeriesKey};
 use crate::judge::changepoint::{ChangePointOptions, change_points_of};
 use crate::judge::model::{ChangePoint, Judgement, Stage, Verdict};
 use crate::judge::stats::{cv_pct, median};
+
+mod days;
+use days::*;
+mod text;
+pub(crate) use text::*;
+#[cfg(test)]
+mod tests;
 
 /// The metrics that gate by default (R12): output-token and total-token throughput, under
 /// the names perf-run uses (`configs/metrics.yaml` names and TRT_perf metric types; matched
@@ -176,53 +183,6 @@ pub fn judge_all(
 pub fn judge(series: &Series, accepted: &[Acceptance], opts: &JudgeOptions) -> Judgement {
     let acc: Vec<&Acceptance> = accepted.iter().filter(|a| a.key == series.key).collect();
     judge_with(series, &acc, opts)
-}
-
-/// One UTC day of baseline points.
-struct Day {
-    median: f64,
-    first: DateTime<Utc>,
-    last: DateTime<Utc>,
-    points: usize,
-}
-
-fn days_of(series: &Series, positions: &[usize], valid: &[usize]) -> Vec<Day> {
-    let mut out: Vec<Day> = Vec::new();
-    let mut cur: Option<NaiveDate> = None;
-    let mut vals: Vec<f64> = Vec::new();
-    let mut first = DateTime::<Utc>::MIN_UTC;
-    let mut last = first;
-    let flush = |vals: &mut Vec<f64>, first, last, out: &mut Vec<Day>| {
-        if let Some(m) = median(vals) {
-            out.push(Day {
-                median: m,
-                first,
-                last,
-                points: vals.len(),
-            });
-        }
-        vals.clear();
-    };
-    for &pos in positions {
-        let p = &series.points[valid[pos]];
-        let d = p.time.date_naive();
-        if cur != Some(d) {
-            flush(&mut vals, first, last, &mut out);
-            cur = Some(d);
-            first = p.time;
-        }
-        last = p.time;
-        vals.push(p.value);
-    }
-    flush(&mut vals, first, last, &mut out);
-    out
-}
-
-fn keep_newest(mut days: Vec<Day>, max: usize) -> Vec<Day> {
-    if days.len() > max {
-        days.drain(..days.len() - max);
-    }
-    days
 }
 
 /// Where the baseline starts and why.
@@ -632,149 +592,4 @@ fn judge_with(series: &Series, accepted: &[&Acceptance], opts: &JudgeOptions) ->
     }
     j.explanation = text;
     j
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn day(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
-
-/// A value with as many digits as a reader needs: 1346, 12.3, 1.23, 0.123.
-pub(crate) fn value(v: f64) -> String {
-    let a = v.abs();
-    if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-fn trim_num(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v}")
-    }
-}
-
-fn signed_pct(d: f64) -> String {
-    if d < 0.0 {
-        format!("−{:.1} %", -d)
-    } else {
-        format!("+{d:.1} %")
-    }
-}
-
-fn p_text(p: f64) -> String {
-    if p <= 0.0 {
-        "≈ 0".to_string()
-    } else if p >= 0.001 {
-        format!("{p:.3}")
-    } else {
-        format!("{p:.0e}")
-    }
-}
-
-pub(crate) fn short_hash(h: &str) -> String {
-    if h.len() > 12 && h.is_ascii() {
-        h[..12].to_string()
-    } else {
-        h.to_string()
-    }
-}
-
-fn commit_range(c: &ChangePoint) -> String {
-    match (&c.previous_commit, &c.commit) {
-        (Some(a), Some(b)) if a == b => format!("commit {}", short_hash(b)),
-        (Some(a), Some(b)) => format!("commits {}..{}", short_hash(a), short_hash(b)),
-        (None, Some(b)) => format!("up to commit {}", short_hash(b)),
-        (Some(a), None) => format!("after commit {}", short_hash(a)),
-        (None, None) => "commit unknown".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gating_metrics_match_perf_run_names() {
-        let o = JudgeOptions::new(Stage::PreMerge);
-        for m in [
-            "token_throughput",
-            "TOKEN_THROUGHPUT",
-            "total_token_throughput",
-            "TOTAL_TOKEN_THROUGHPUT",
-            "output_token_throughput",
-        ] {
-            assert!(o.is_gating(m), "{m}");
-        }
-        for m in [
-            "seq_throughput",
-            "user_throughput",
-            "mean_ttft",
-            "P99_FIRST_TOKEN_TIME",
-        ] {
-            assert!(!o.is_gating(m), "{m}");
-        }
-        let mut o = o;
-        o.gate_latencies = true;
-        for m in [
-            "mean_ttft",
-            "p99_tpot",
-            "median_itl",
-            "mean_e2el",
-            "INFERENCE_TIME",
-        ] {
-            assert!(o.is_gating(m), "{m}");
-        }
-        assert!(!o.is_gating("user_throughput"));
-        assert_eq!(o.floor_pct(), 10.0);
-        assert_eq!(JudgeOptions::default().floor_pct(), 5.0);
-    }
-
-    #[test]
-    fn formatting_helpers() {
-        assert_eq!(value(1346.4), "1346");
-        assert_eq!(value(12.345), "12.3");
-        assert_eq!(value(1.2345), "1.23");
-        assert_eq!(value(0.12345), "0.123");
-        assert_eq!(p_text(0.0), "≈ 0");
-        assert_eq!(p_text(3.2e-7), "3e-7");
-        assert_eq!(p_text(0.0042), "0.004");
-        assert_eq!(signed_pct(-12.34), "−12.3 %");
-        assert_eq!(short_hash("0123456789abcdef"), "0123456789ab");
-    }
-
-    #[test]
-    fn incomparable_fields_ignore_unknown_and_software() {
-        let a = Provenance {
-            config_hash: Some("aaa".into()),
-            nodes: Some(1),
-            trtllm_version: Some("1.2".into()),
-            ..Provenance::default()
-        };
-        let mut b = a.clone();
-        b.trtllm_version = Some("1.3".into());
-        b.container_image = Some("img".into());
-        assert!(incomparable_fields(&a, &b).is_empty());
-        b.config_hash = None;
-        assert!(
-            incomparable_fields(&a, &b).is_empty(),
-            "unknown is not a difference"
-        );
-        b.config_hash = Some("bbb".into());
-        b.nodes = Some(2);
-        let d = incomparable_fields(&a, &b);
-        assert_eq!(d.len(), 2);
-        assert_eq!(d[0].0, "config hash");
-        assert_eq!(d[1], ("nodes", "1".to_string(), "2".to_string()));
-    }
 }
