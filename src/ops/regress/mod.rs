@@ -15,14 +15,18 @@ use crate::config::kexpr::KExpr;
 use crate::error::{Exit, UserError, escape_for_message};
 use crate::history::record::short_key;
 use crate::history::{
-    self, Acceptance, Direction, HistoryStore, Point, Provenance, RunRecord, Series, SeriesFilter,
-    SeriesKey,
+    self, Direction, HistoryStore, Point, Provenance, RunRecord, Series, SeriesFilter, SeriesKey,
 };
-use crate::judge::{
-    JudgeOptions, Judgement, Stage, Verdict, fails_gate, judge_all, needs_attention,
-};
+use crate::judge::{JudgeOptions, Stage, Verdict, fails_gate, judge_all};
 use crate::output;
 use crate::perfdb::{self, DbSettings, UploadOptions};
+
+mod text;
+pub use text::*;
+mod accept;
+use accept::*;
+#[cfg(test)]
+mod tests;
 
 /// The two history sources a command reads: the local store (when its file exists) and
 /// TRT_perf (when a database host is configured and `--local-only` is not given).
@@ -506,85 +510,6 @@ pub async fn run(args: RegressArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// How a verdict line names its series: test, network when it differs, GPU, cluster.
-fn label(j: &Judgement) -> String {
-    let mut out = j.test_name.clone();
-    if !j.network_name.eq_ignore_ascii_case(&j.test_name) {
-        out.push_str(&format!(" ({})", j.network_name));
-    }
-    let gpu = if j.gpu_type.is_empty() {
-        "unknown GPU".to_string()
-    } else {
-        j.gpu_type.clone()
-    };
-    out.push_str(&format!(" [{gpu}"));
-    if j.gpu_count > 0 {
-        out.push_str(&format!(" × {}", j.gpu_count));
-    }
-    if !j.cluster.is_empty() {
-        out.push_str(&format!(", {}", j.cluster));
-    }
-    out.push(']');
-    out
-}
-
-fn line(j: &Judgement) -> String {
-    format!("{:<17} {}: {}", j.verdict.as_str(), label(j), j.explanation)
-}
-
-/// The human view: one line per series needing attention (worst first), the count of every
-/// verdict, then the other series with their explanations.
-pub fn human(judgements: &[Judgement], run: Option<&ResolvedRun>, stage: Stage) -> String {
-    let rank = |v: Verdict| match v {
-        Verdict::Regression => 0,
-        Verdict::Suspect => 1,
-        Verdict::NotComparable => 2,
-        Verdict::Unstable => 3,
-        Verdict::Improved => 4,
-        Verdict::Ok => 5,
-        Verdict::InsufficientData => 6,
-    };
-    let mut sorted: Vec<&Judgement> = judgements.iter().collect();
-    sorted.sort_by_key(|j| rank(j.verdict));
-    let mut out = String::new();
-    for j in sorted.iter().filter(|j| needs_attention(j)) {
-        out.push_str(&line(j));
-        out.push('\n');
-    }
-    let order = [
-        Verdict::Regression,
-        Verdict::Suspect,
-        Verdict::NotComparable,
-        Verdict::Unstable,
-        Verdict::Ok,
-        Verdict::Improved,
-        Verdict::InsufficientData,
-    ];
-    let counts: Vec<String> = order
-        .iter()
-        .map(|v| {
-            let n = judgements.iter().filter(|j| j.verdict == *v).count();
-            format!("{n} {}", v.as_str())
-        })
-        .collect();
-    out.push_str(&format!(
-        "{} series judged{} ({}): {}.\n",
-        judgements.len(),
-        run.map(|r| format!(" as of run {}", r.label))
-            .unwrap_or_default(),
-        match stage {
-            Stage::PreMerge => "pre-merge",
-            Stage::PostMerge => "post-merge",
-        },
-        counts.join(", ")
-    ));
-    for j in sorted.iter().filter(|j| !needs_attention(j)) {
-        out.push_str(&line(j));
-        out.push('\n');
-    }
-    out
-}
-
 /// Parse `--since`: a date, a date and time (UTC) or a zoned time.
 pub fn parse_since(s: &str) -> Result<DateTime<Utc>, UserError> {
     perfdb::plan::parse_time(s)
@@ -595,145 +520,4 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, UserError> {
                 escape_for_message(s)
             ))
         })
-}
-
-/// `perf-run regress --accept -k EXPR [--metric M] --since TIME --reason TEXT`.
-async fn accept(args: RegressArgs) -> Result<Exit> {
-    let Some(k) = args.k.as_deref().filter(|k| !k.trim().is_empty()) else {
-        return Err(UserError(
-            "--accept needs -k EXPR naming the series whose new level is accepted, so that no change is ever accepted for every series by accident.".into(),
-        )
-        .into());
-    };
-    let Some(since) = args.since.as_deref() else {
-        return Err(UserError(
-            "--accept needs --since TIME: from when the new level counts (use the change point's start time that `perf-run regress` shows).".into(),
-        )
-        .into());
-    };
-    let since = parse_since(since)?;
-    let Some(reason) = args
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-    else {
-        return Err(UserError(
-            "--accept needs --reason TEXT saying why the change is intended; the reason is recorded with the acceptance and quoted in every verdict that uses it.".into(),
-        )
-        .into());
-    };
-    let filter = SeriesFilter {
-        k_expr: parse_k(Some(k))?,
-        metric: clean_metric(args.metric.as_deref()),
-        ..Default::default()
-    };
-    let sources = Sources::open(args.local_only, &args.db).await?;
-    if sources.is_empty() {
-        return Err(UserError(format!(
-            "The history {} is empty, so there is no series to accept a change of; nothing was accepted.",
-            sources.path.display()
-        ))
-        .into());
-    }
-    let series = sources.read(&filter).await?;
-    if series.is_empty() {
-        return Err(sources
-            .no_match(&filter, Some(k), None, "so nothing was accepted")
-            .await);
-    }
-    let store = match &sources.store {
-        Some(s) => s.clone(),
-        None => HistoryStore::open(&sources.path).await?,
-    };
-    let who = std::env::var("USER").ok().filter(|u| !u.is_empty());
-    let now = Utc::now();
-    let mut done: Vec<Acceptance> = Vec::new();
-    for s in &series {
-        let a = Acceptance {
-            key: s.key.clone(),
-            since,
-            reason: reason.to_string(),
-            accepted_by: who.clone(),
-            accepted_at: now,
-        };
-        store.accept(&a).await?;
-        if !s.points.iter().any(|p| p.valid && p.time >= since) {
-            output::warn(format!(
-                "{} {} has no valid point since {} yet; the acceptance applies once points are measured.",
-                s.key.test_name,
-                s.key.metric,
-                since.format("%Y-%m-%d %H:%M:%S UTC")
-            ));
-        }
-        done.push(a);
-    }
-    if args.json {
-        output::data(serde_json::to_string_pretty(&done)?);
-    } else {
-        let lines: Vec<String> = done
-            .iter()
-            .map(|a| {
-                format!(
-                    "accepted  {} · {} [{}{}{}] since {}",
-                    a.key.test_name,
-                    a.key.metric,
-                    if a.key.gpu_type.is_empty() {
-                        "unknown GPU"
-                    } else {
-                        a.key.gpu_type.as_str()
-                    },
-                    if a.key.gpu_count > 0 {
-                        format!(" × {}", a.key.gpu_count)
-                    } else {
-                        String::new()
-                    },
-                    if a.key.cluster.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {}", a.key.cluster)
-                    },
-                    a.since.format("%Y-%m-%d %H:%M:%S UTC")
-                )
-            })
-            .collect();
-        output::data(lines.join("\n"));
-    }
-    output::info(format!(
-        "Accepted the level since {} as the new normal of {} series (by {}, reason: “{}”), recorded in {}; their baseline now starts there.",
-        since.format("%Y-%m-%d %H:%M:%S UTC"),
-        done.len(),
-        who.as_deref().unwrap_or("an unknown user"),
-        escape_for_message(reason),
-        store.path().display()
-    ));
-    Ok(Exit::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_accepts_dates_times_and_zones() {
-        assert_eq!(
-            parse_since("2026-11-20").unwrap().to_rfc3339(),
-            "2026-11-20T00:00:00+00:00"
-        );
-        assert_eq!(
-            parse_since("2026-11-20 08:30:00").unwrap().to_rfc3339(),
-            "2026-11-20T08:30:00+00:00"
-        );
-        assert_eq!(
-            parse_since("2026-11-20T08:30:00+01:00")
-                .unwrap()
-                .to_rfc3339(),
-            "2026-11-20T07:30:00+00:00"
-        );
-        let e = parse_since("last tuesday").unwrap_err();
-        assert!(
-            e.0.starts_with("--since `last tuesday` is not a time"),
-            "{e}"
-        );
-    }
 }
