@@ -87,9 +87,14 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(c) = cause.downcast_ref::<CliError>() {
             return c.exit;
         }
-        if let Some(u) = cause.downcast_ref::<UserError>() {
-            let _ = u;
+        if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::report::ReportError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::judge::compare::CompareError>() {
+            return e.exit();
         }
     }
     Exit::Infra

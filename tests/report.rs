@@ -356,9 +356,9 @@ fn bad_inputs_are_one_sentence() {
     std::fs::write(foreign.join("summary.json"), "[1, 2]").unwrap();
     let e = ReportData::from_runs(&[foreign], &[], &[]).unwrap_err();
     assert!(
-        e.0.contains("is not a summary.json perf-run can read"),
-        "{}",
-        e.0
+        e.to_string()
+            .contains("is not a summary.json perf-run can read"),
+        "{e}"
     );
 }
 

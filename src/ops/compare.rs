@@ -45,8 +45,7 @@ pub async fn run(args: CompareArgs) -> Result<Exit> {
     let side_a = side(&a, &sources).await?;
     let side_b = side(&b, &sources).await?;
     let noise = noise(&sources, &side_a, &side_b, &[&a.run_key, &b.run_key]).await?;
-    let cmp = compare_runs(&side_a, &side_b, &noise, &CompareOptions::default())
-        .map_err(|e| UserError(e.0))?;
+    let cmp = compare_runs(&side_a, &side_b, &noise, &CompareOptions::default())?;
     if args.json {
         output::data(serde_json::to_string_pretty(&cmp)?);
     } else {

@@ -4,7 +4,6 @@
 //! caller reads the runs (history store) and passes the measurements and the noise.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
 use serde::Serialize;
 
@@ -123,16 +122,32 @@ pub struct Comparison {
 }
 
 /// Why two runs cannot be compared: one sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompareError(pub String);
-
-impl fmt::Display for CompareError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompareError {
+    #[error(
+        "Run {run} has no measurements in the history, so there is nothing to compare; check the run key with `perf-run history`."
+    )]
+    NoMeasurements { run: String },
+    /// `sample_*`: one `<test name> <metric>` of each side, for the message.
+    #[error(
+        "Runs {run_a} and {run_b} have no case and metric in common ({run_a} has {only_a} such as {sample_a}; {run_b} has {only_b} such as {sample_b}), so there is nothing to compare."
+    )]
+    NothingInCommon {
+        run_a: String,
+        run_b: String,
+        only_a: usize,
+        only_b: usize,
+        sample_a: String,
+        sample_b: String,
+    },
 }
 
-impl std::error::Error for CompareError {}
+impl CompareError {
+    /// Both are about the runs the user named.
+    pub fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Usage
+    }
+}
 
 /// The measurements of one side merged by key.
 struct Merged {
@@ -298,10 +313,9 @@ pub fn compare_runs(
 ) -> Result<Comparison, CompareError> {
     for side in [a, b] {
         if side.measurements.is_empty() {
-            return Err(CompareError(format!(
-                "Run {} has no measurements in the history, so there is nothing to compare; check the run key with `perf-run history`.",
-                side.run
-            )));
+            return Err(CompareError::NoMeasurements {
+                run: side.run.to_string(),
+            });
         }
     }
     let ma = merge_side(a);
@@ -348,17 +362,14 @@ pub fn compare_runs(
                 .map(|k| format!("{} {}", k.test_name, k.metric))
                 .unwrap_or_default()
         };
-        return Err(CompareError(format!(
-            "Runs {} and {} have no case and metric in common ({} has {} such as {}; {} has {} such as {}), so there is nothing to compare.",
-            a.run,
-            b.run,
-            a.run,
-            only_in_a.len(),
-            sample(&only_in_a),
-            b.run,
-            only_in_b.len(),
-            sample(&only_in_b)
-        )));
+        return Err(CompareError::NothingInCommon {
+            run_a: a.run.to_string(),
+            run_b: b.run.to_string(),
+            only_a: only_in_a.len(),
+            only_b: only_in_b.len(),
+            sample_a: sample(&only_in_a),
+            sample_b: sample(&only_in_b),
+        });
     }
 
     let mut rows: Vec<CompareRow> = pairs

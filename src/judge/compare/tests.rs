@@ -210,11 +210,13 @@ fn nothing_in_common_is_one_sentence() {
     };
     let e = compare_runs(&a, &b, &HashMap::new(), &CompareOptions::default()).unwrap_err();
     assert!(
-        e.0.starts_with("Runs a and b have no case and metric in common"),
+        e.to_string()
+            .starts_with("Runs a and b have no case and metric in common"),
         "{e}"
     );
     assert!(
-        e.0.contains("c1 token_throughput") && e.0.contains("c9 token_throughput"),
+        e.to_string().contains("c1 token_throughput")
+            && e.to_string().contains("c9 token_throughput"),
         "{e}"
     );
     let empty = RunSide {
@@ -222,7 +224,10 @@ fn nothing_in_common_is_one_sentence() {
         measurements: vec![],
     };
     let e = compare_runs(&a, &empty, &HashMap::new(), &CompareOptions::default()).unwrap_err();
-    assert!(e.0.starts_with("Run z has no measurements"), "{e}");
+    assert!(
+        e.to_string().starts_with("Run z has no measurements"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::UserError;
 use crate::history::Series;
 use crate::judge::{Judgement, Verdict};
+use crate::report::ReportError;
 
 mod read;
 pub use read::*;
@@ -254,7 +254,7 @@ impl ReportData {
         run_dirs: &[PathBuf],
         series: &[Series],
         judgements: &[Judgement],
-    ) -> Result<ReportData, UserError> {
+    ) -> Result<ReportData, ReportError> {
         let want_history = !series.is_empty() || !judgements.is_empty();
         Self::build(run_dirs, want_history.then_some((series, judgements)))
     }
@@ -265,18 +265,16 @@ impl ReportData {
         run_dirs: &[PathBuf],
         series: &[Series],
         judgements: &[Judgement],
-    ) -> Result<ReportData, UserError> {
+    ) -> Result<ReportData, ReportError> {
         Self::build(run_dirs, Some((series, judgements)))
     }
 
     fn build(
         run_dirs: &[PathBuf],
         history: Option<(&[Series], &[Judgement])>,
-    ) -> Result<ReportData, UserError> {
+    ) -> Result<ReportData, ReportError> {
         if run_dirs.is_empty() {
-            return Err(UserError(
-                "there is no run to report on: give a run id or a run directory.".into(),
-            ));
+            return Err(ReportError::NoRun);
         }
         let mut runs = Vec::new();
         let mut units = BTreeMap::new();

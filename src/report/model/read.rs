@@ -1,6 +1,7 @@
 use super::*;
 
-use crate::error::{UserError, escape_for_message};
+use crate::error::escape_for_message;
+use crate::report::ReportError;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -100,43 +101,35 @@ pub fn summary_of(dir: &Path) -> Option<PathBuf> {
     crate::perfdb::summary::summary_path(dir)
 }
 
-pub(super) fn read_summary(dir: &Path) -> Result<(PathBuf, SummaryFile), UserError> {
-    let path = summary_of(dir).ok_or_else(|| {
-        UserError(format!(
-            "{} holds no summary.json (looked for results/summary.json and summary.json); extract the run first (`perf-run resume` or `perf-run extract`).",
-            dir.display()
-        ))
+pub(super) fn read_summary(dir: &Path) -> Result<(PathBuf, SummaryFile), ReportError> {
+    let path = summary_of(dir).ok_or_else(|| ReportError::NoSummary {
+        dir: dir.to_path_buf(),
     })?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| UserError(format!("Cannot read {}: {e}.", path.display())))?;
-    let file: SummaryFile = serde_json::from_str(&text).map_err(|e| {
-        UserError(format!(
-            "{} is not a summary.json perf-run can read (line {}, column {}: {}).",
-            path.display(),
-            e.line(),
-            e.column(),
-            escape_for_message(&e.to_string())
-        ))
+    let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let file: SummaryFile = serde_json::from_str(&text).map_err(|e| ReportError::NotJson {
+        path: path.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: escape_for_message(&e.to_string()),
     })?;
     match file.schema.as_deref() {
         Some("perf-run.summary") => {}
         other => {
-            return Err(UserError(format!(
-                "{} is not a perf-run summary (its \"schema\" is {}, expected \"perf-run.summary\").",
-                path.display(),
-                other
+            return Err(ReportError::NotSummary {
+                path,
+                schema: other
                     .map(|s| format!("{:?}", escape_for_message(s)))
-                    .unwrap_or_else(|| "missing".into())
-            )));
+                    .unwrap_or_else(|| "missing".into()),
+            });
         }
     }
-    if let Some(v) = file.version
-        && v > 1
+    if let Some(version) = file.version
+        && version > 1
     {
-        return Err(UserError(format!(
-            "{} is summary.json version {v}, newer than this perf-run reads (1); use a newer perf-run to build the report.",
-            path.display()
-        )));
+        return Err(ReportError::TooNew { path, version });
     }
     Ok((path, file))
 }

@@ -73,7 +73,7 @@ fn the_longest_case_name_takes_the_series() {
 #[test]
 fn no_run_is_a_sentence_not_a_panic() {
     let e = ReportData::from_runs(&[], &[], &[]).unwrap_err();
-    assert!(e.0.contains("no run to report on"), "{}", e.0);
+    assert!(e.to_string().contains("no run to report on"), "{e}");
 }
 
 #[test]
@@ -82,14 +82,14 @@ fn foreign_json_names_the_file_and_the_schema() {
     std::fs::write(d.path().join("summary.json"), r#"{"schema": "other"}"#).unwrap();
     let e = ReportData::from_runs(&[d.path().to_path_buf()], &[], &[]).unwrap_err();
     assert!(
-        e.0.contains("summary.json") && e.0.contains("\"other\""),
+        e.to_string().contains("summary.json") && e.to_string().contains("\"other\""),
         "{}",
-        e.0
+        e
     );
     std::fs::write(d.path().join("summary.json"), "{\n  \"schema\": ").unwrap();
     let e = ReportData::from_runs(&[d.path().to_path_buf()], &[], &[]).unwrap_err();
-    assert!(e.0.contains("line 2"), "{}", e.0);
+    assert!(e.to_string().contains("line 2"), "{e}");
     let empty = tempfile::tempdir().unwrap();
     let e = ReportData::from_runs(&[empty.path().to_path_buf()], &[], &[]).unwrap_err();
-    assert!(e.0.contains("holds no summary.json"), "{}", e.0);
+    assert!(e.to_string().contains("holds no summary.json"), "{e}");
 }
