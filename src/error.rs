@@ -90,6 +90,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }
+        if let Some(e) = cause.downcast_ref::<crate::history::HistoryError>() {
+            return e.exit();
+        }
         if let Some(e) = cause.downcast_ref::<crate::report::ReportError>() {
             return e.exit();
         }

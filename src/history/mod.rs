@@ -6,7 +6,9 @@ pub mod record;
 pub mod store;
 
 pub use model::{Acceptance, Direction, Point, Provenance, Series, SeriesKey};
-pub use store::{CaseRecord, HistoryStore, Measurement, RunRecord, SeriesFilter, default_path};
+pub use store::{
+    CaseRecord, HistoryError, HistoryStore, Measurement, RunRecord, SeriesFilter, default_path,
+};
 
 pub mod trtperf;
 

@@ -17,7 +17,6 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::model::{Acceptance, Direction, Point, Provenance, Series, SeriesKey};
 use crate::config::kexpr::KExpr;
-use crate::error::UserError;
 
 mod read;
 use read::*;
@@ -197,23 +196,58 @@ pub struct HistoryStore {
     path: PathBuf,
 }
 
-fn foreign(path: &Path, why: &str) -> UserError {
-    UserError(format!(
+/// Why the history could not be opened, read or written: one sentence naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(
         "{} is not a perf-run history ({why}); move it away or point PERF_RUN_HOME elsewhere, and perf-run will start a new history there.",
         path.display()
-    ))
+    )]
+    NotAHistory { path: PathBuf, why: String },
+    #[error("Cannot create the directory {} for the history: {source}.", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    /// `what` is the operation ("Reading", "Recording a run into", …).
+    #[error("{what} the history {} failed: {message}", path.display())]
+    Database {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    /// A column that does not hold what this perf-run wrote (a damaged or hand-edited file).
+    #[error("A row of the history could not be read ({0}); the file may be damaged.")]
+    Row(#[from] sqlx::Error),
 }
 
-fn db_error(path: &Path, what: &str, e: &sqlx::Error) -> anyhow::Error {
+impl HistoryError {
+    /// A foreign file is the user's to move; a database that fails is the machine's trouble.
+    pub fn exit(&self) -> crate::error::Exit {
+        match self {
+            HistoryError::NotAHistory { .. } => crate::error::Exit::Usage,
+            _ => crate::error::Exit::Infra,
+        }
+    }
+}
+
+fn foreign(path: &Path, why: &str) -> HistoryError {
+    HistoryError::NotAHistory {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    }
+}
+
+fn db_error(path: &Path, what: &'static str, e: &impl std::fmt::Display) -> HistoryError {
     let text = e.to_string();
     if text.contains("file is not a database") || text.contains("malformed") {
-        return foreign(path, "the file is not an SQLite database or is damaged").into();
+        return foreign(path, "the file is not an SQLite database or is damaged");
     }
-    anyhow::anyhow!(
-        "{what} the history {} failed: {}",
-        path.display(),
-        text.trim_end_matches('.')
-    )
+    HistoryError::Database {
+        what,
+        path: path.to_path_buf(),
+        message: text.trim_end_matches('.').to_string(),
+    }
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -223,17 +257,15 @@ fn to_i64(v: u64) -> i64 {
 impl HistoryStore {
     /// Open (creating and migrating when needed) the history at `path`. A file that is not
     /// SQLite, or an SQLite database of something else, is refused with one sentence.
-    pub async fn open(path: &Path) -> anyhow::Result<HistoryStore> {
+    pub async fn open(path: &Path) -> Result<HistoryStore, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "Cannot create the directory {} for the history: {e}.",
-                    dir.display()
-                )
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
             })?;
         }
         if path.is_dir() {
-            return Err(foreign(path, "it is a directory").into());
+            return Err(foreign(path, "it is a directory"));
         }
         if let Ok(meta) = std::fs::metadata(path)
             && meta.len() > 0
@@ -244,7 +276,7 @@ impl HistoryStore {
                 .and_then(|mut f| f.read_exact(&mut head))
                 .is_ok();
             if !ok || &head != b"SQLite format 3\0" {
-                return Err(foreign(path, "the file is not an SQLite database").into());
+                return Err(foreign(path, "the file is not an SQLite database"));
             }
         }
         let url = format!("sqlite://{}", path.display());
@@ -275,20 +307,16 @@ impl HistoryStore {
                     &format!(
                         "it was written by a newer perf-run (schema version {v}); use that perf-run to read it"
                     ),
-                )
-                .into(),
-                sqlx::migrate::MigrateError::Execute(e) => db_error(path, "Migrating", &e),
-                other => anyhow::anyhow!(
-                    "Migrating the history {} failed: {other}.",
-                    path.display()
                 ),
+                sqlx::migrate::MigrateError::Execute(e) => db_error(path, "Migrating", &e),
+                other => db_error(path, "Migrating", &other),
             })?;
         Ok(store)
     }
 
     /// Open the history at `path` for reading: `None` when there is no file yet (a reader
     /// never creates one). A foreign file is refused as by [`HistoryStore::open`].
-    pub async fn open_if_exists(path: &Path) -> anyhow::Result<Option<HistoryStore>> {
+    pub async fn open_if_exists(path: &Path) -> Result<Option<HistoryStore>, HistoryError> {
         if path.exists() {
             Ok(Some(HistoryStore::open(path).await?))
         } else {
@@ -297,7 +325,7 @@ impl HistoryStore {
     }
 
     /// Refuse an SQLite database that holds tables but is not a perf-run history.
-    async fn check_identity(&self) -> anyhow::Result<()> {
+    async fn check_identity(&self) -> Result<(), HistoryError> {
         let names: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
         )
@@ -315,8 +343,7 @@ impl HistoryStore {
                     "it is an SQLite database with other tables ({})",
                     shown.join(", ")
                 ),
-            )
-            .into());
+            ));
         }
         let schema: Option<String> =
             sqlx::query_scalar("SELECT value FROM perf_run_history_meta WHERE name = 'schema'")
@@ -324,9 +351,10 @@ impl HistoryStore {
                 .await
                 .map_err(|e| db_error(&self.path, "Reading", &e))?;
         if schema.as_deref() != Some("perf-run.history") {
-            return Err(
-                foreign(&self.path, "its marker table does not say perf-run.history").into(),
-            );
+            return Err(foreign(
+                &self.path,
+                "its marker table does not say perf-run.history",
+            ));
         }
         Ok(())
     }
@@ -342,7 +370,7 @@ impl HistoryStore {
 
     /// Record one run: replaces whatever was recorded under the same run key, in one
     /// transaction. Returns the number of measurements written.
-    pub async fn record(&self, run: &RunRecord) -> anyhow::Result<usize> {
+    pub async fn record(&self, run: &RunRecord) -> Result<usize, HistoryError> {
         let p = &self.path;
         let err = |e: sqlx::Error| db_error(p, "Recording a run into", &e);
         let mut tx = self.pool.begin().await.map_err(err)?;

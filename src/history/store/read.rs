@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 // Reading.
 impl HistoryStore {
     /// Whether no run has been recorded yet.
-    pub async fn is_empty(&self) -> anyhow::Result<bool> {
+    pub async fn is_empty(&self) -> Result<bool, HistoryError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM runs LIMIT 1)")
             .fetch_one(&self.pool)
             .await
@@ -16,7 +16,7 @@ impl HistoryStore {
     }
 
     /// How many runs are recorded.
-    pub async fn run_count(&self) -> anyhow::Result<u64> {
+    pub async fn run_count(&self) -> Result<u64, HistoryError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs")
             .fetch_one(&self.pool)
             .await
@@ -25,7 +25,7 @@ impl HistoryStore {
     }
 
     /// The distinct metric names in the history (sorted), for "no such metric" messages.
-    pub async fn metrics(&self) -> anyhow::Result<Vec<String>> {
+    pub async fn metrics(&self) -> Result<Vec<String>, HistoryError> {
         sqlx::query_scalar("SELECT DISTINCT metric FROM series WHERE metric <> '' AND EXISTS (SELECT 1 FROM measurements m WHERE m.series_pk = series.id) ORDER BY metric")
             .fetch_all(&self.pool)
             .await
@@ -33,7 +33,7 @@ impl HistoryStore {
     }
 
     /// The run keys recorded, newest first (start time).
-    pub async fn run_keys(&self) -> anyhow::Result<Vec<String>> {
+    pub async fn run_keys(&self) -> Result<Vec<String>, HistoryError> {
         sqlx::query_scalar("SELECT run_key FROM runs ORDER BY start_time DESC, id DESC")
             .fetch_all(&self.pool)
             .await
@@ -45,7 +45,7 @@ impl HistoryStore {
     ///
     /// Three small reads (series keys, runs, cases) and one narrow read of the points: the
     /// `-k` expression is matched against the keys before any point is read.
-    pub async fn series(&self, filter: &SeriesFilter) -> anyhow::Result<Vec<Series>> {
+    pub async fn series(&self, filter: &SeriesFilter) -> Result<Vec<Series>, HistoryError> {
         let err = |e: sqlx::Error| db_error(&self.path, "Reading", &e);
         let mut conn = self.pool.acquire().await.map_err(err)?;
         let mut keys: HashMap<i64, SeriesKey> = read_series_keys(&mut conn)
@@ -202,7 +202,7 @@ impl HistoryStore {
     }
 
     /// Record that a change is accepted as the new normal.
-    pub async fn accept(&self, a: &Acceptance) -> anyhow::Result<()> {
+    pub async fn accept(&self, a: &Acceptance) -> Result<(), HistoryError> {
         sqlx::query(
             "INSERT INTO acceptances (test_name, network_name, metric, gpu_type, gpu_count, cluster, \
              since, reason, accepted_by, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -224,7 +224,10 @@ impl HistoryStore {
     }
 
     /// The acceptances whose key passes `filter`, oldest `since` first.
-    pub async fn acceptances(&self, filter: &SeriesFilter) -> anyhow::Result<Vec<Acceptance>> {
+    pub async fn acceptances(
+        &self,
+        filter: &SeriesFilter,
+    ) -> Result<Vec<Acceptance>, HistoryError> {
         let rows = sqlx::query(
             "SELECT test_name, network_name, metric, gpu_type, gpu_count, cluster, since, reason, \
              accepted_by, accepted_at FROM acceptances ORDER BY since, id",
@@ -261,7 +264,7 @@ impl HistoryStore {
     pub async fn run_measurements(
         &self,
         run_key: &str,
-    ) -> anyhow::Result<Option<Vec<Measurement>>> {
+    ) -> Result<Option<Vec<Measurement>>, HistoryError> {
         let err = |e: sqlx::Error| db_error(&self.path, "Reading", &e);
         let pk: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE run_key = ?")
             .bind(run_key)

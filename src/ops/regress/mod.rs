@@ -82,7 +82,7 @@ impl Sources {
     /// The run keys of the local history, newest first.
     pub async fn run_keys(&self) -> Result<Vec<String>> {
         match &self.store {
-            Some(s) => s.run_keys().await,
+            Some(s) => Ok(s.run_keys().await?),
             None => Ok(Vec::new()),
         }
     }
