@@ -16,6 +16,7 @@ pub mod remote;
 pub mod render;
 pub mod report;
 pub mod results;
+pub mod shell;
 pub mod slurm;
 pub mod watch;
 

@@ -12,7 +12,8 @@ use crate::journal::events::{Event, Journal, RunState, read_journal};
 use crate::journal::spec::{CaseSpec, read_run_spec};
 use crate::ops::run::{cluster_ref, connect, find_run};
 use crate::output;
-use crate::remote::{QUICK, Remote, sh};
+use crate::remote::{QUICK, Remote};
+use crate::shell::sh;
 use crate::slurm::{JobRecord, Slurm};
 
 /// `perf-run status [RUN|JOBID]`.

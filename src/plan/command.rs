@@ -4,7 +4,7 @@
 use super::{RoleEnv, RoleKind, RolePlan};
 use crate::config::settings::Settings;
 use crate::plan::RemotePaths;
-use crate::render::quote::{is_env_name, quote_word};
+use crate::shell::{is_env_name, quote_word};
 
 pub struct CommandContext<'a> {
     pub settings: &'a Settings,

@@ -901,9 +901,7 @@ pub fn parse_env_assignments(s: &str) -> Result<Vec<(String, String)>, String> {
     words
         .into_iter()
         .map(|w| match w.split_once('=') {
-            Some((k, v)) if crate::render::quote::is_env_name(k) => {
-                Ok((k.to_string(), v.to_string()))
-            }
+            Some((k, v)) if crate::shell::is_env_name(k) => Ok((k.to_string(), v.to_string())),
             _ => Err(format!(
                 "`{}` is not a NAME=VALUE assignment",
                 crate::error::escape_for_message(&w)

@@ -2,7 +2,7 @@
 //! ControlMaster per perf-run process, strict host keys, bounded sessions, reconnect with
 //! backoff) and a local one for `CLUSTER_TYPE=local` (perf-run already runs on the login node).
 //!
-//! Every remote command is a bash script built from quoted words (`render::quote::quote_word`);
+//! Every remote command is a bash script built from quoted words (`shell::quote_word`);
 //! nothing user-supplied is pasted into a command line unquoted.
 
 pub mod local;
@@ -202,15 +202,6 @@ impl Remote for AnyRemote {
             AnyRemote::Local(l) => l.stats(),
         }
     }
-}
-
-/// Join words into a bash command line, each quoted.
-pub fn sh(words: &[&str]) -> String {
-    words
-        .iter()
-        .map(|w| crate::render::quote::quote_word(w))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Default time limit for a quick remote command (a scheduler query, mkdir, cat).

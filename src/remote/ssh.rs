@@ -296,7 +296,7 @@ impl SshRemote {
             .opts
             .config_file
             .as_ref()
-            .map(|f| format!(" -F {}", crate::remote::sh(&[&f.display().to_string()])))
+            .map(|f| format!(" -F {}", crate::shell::sh(&[&f.display().to_string()])))
             .unwrap_or_default();
         format!(
             "ssh{config} -S {} -o ControlMaster=no -o BatchMode=yes -o StrictHostKeyChecking=yes",
@@ -444,7 +444,7 @@ impl Remote for SshRemote {
         timeout: Duration,
     ) -> Result<SyncStats> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-        let mk = format!("mkdir -p {}", super::sh(&[remote_dir]));
+        let mk = format!("mkdir -p {}", crate::shell::sh(&[remote_dir]));
         let o = self.exec(&mk, super::QUICK, true).await?;
         if !o.success() {
             anyhow::bail!(

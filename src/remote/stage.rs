@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::remote::{QUICK, Remote, sh};
+use crate::remote::{QUICK, Remote};
+use crate::shell::sh;
 
 /// Make sure the remote run directory exists and holds the generated files.
 pub async fn stage_cases<R: Remote>(

@@ -3,8 +3,6 @@
 //! template is shell-quoted by the escape function; `#SBATCH` values and env-var names go
 //! through validating filters instead (DESIGN.md "Quoting").
 
-pub mod quote;
-
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -13,7 +11,7 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::error::UserError;
 use crate::plan::{Mode, RunPlan};
-use quote::{check_value, is_env_name, is_sbatch_key, is_sbatch_value, quote_word};
+use crate::shell::{check_value, is_env_name, is_sbatch_key, is_sbatch_value, quote_word};
 
 /// The files perf-run generates for each case, in the order they are printed.
 pub const FILES: [&str; 4] = [

@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::remote::{Remote, sh};
+use crate::remote::Remote;
+use crate::shell::sh;
 pub use state::{BaseState, JobState};
 
 /// What perf-run knows about one job after a query.

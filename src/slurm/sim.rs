@@ -584,7 +584,7 @@ pub struct SimRemote {
 }
 
 /// The value of `name=` in a generated script (`f=/path; m='/a path'`): quoted by
-/// `remote::sh` only when it needs to be.
+/// `shell::sh` only when it needs to be.
 fn quoted(script: &str, name: &str) -> Option<String> {
     let at = script.find(&format!("{name}="))? + name.len() + 1;
     let rest = &script[at..];

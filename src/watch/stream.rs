@@ -5,7 +5,8 @@
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::remote::{Remote, RemoteStream, sh};
+use crate::remote::{Remote, RemoteStream};
+use crate::shell::sh;
 
 /// What a stream reader reports.
 #[derive(Debug)]
