@@ -1,9 +1,9 @@
-//! Exit codes and the one error type that reaches `main`.
+//! Exit codes, and how `main` turns an error into one.
 //!
-//! Library code returns typed errors (`thiserror`) or `anyhow::Error` with context; `main`
-//! maps whatever comes back to one of the documented exit codes below and prints one line.
-
-use std::fmt;
+//! Each layer returns its own `thiserror` enum (`PlanError`, `RenderError`, `SlurmError`, …, in
+//! `src/<layer>/error.rs`), and each enum knows its exit code (`fn exit`); the edge
+//! (`src/ops/`, `main.rs`) carries them in an `anyhow::Error` with context. `main` prints one line and ends with [`exit_of`] of the
+//! chain. The exit code of a command that ran cases is `ops::exit::exit_code`.
 
 /// The documented exit codes of `perf-run` (README "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,56 +39,12 @@ impl Exit {
     }
 }
 
-/// An error that carries the exit code it should end the process with.
-#[derive(Debug)]
-pub struct CliError {
-    pub exit: Exit,
-    pub error: anyhow::Error,
-}
-
-impl CliError {
-    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
-        CliError {
-            exit,
-            error: error.into(),
-        }
-    }
-    pub fn usage(msg: impl fmt::Display) -> Self {
-        CliError::new(Exit::Usage, anyhow::anyhow!("{msg}"))
-    }
-    pub fn infra(msg: impl fmt::Display) -> Self {
-        CliError::new(Exit::Infra, anyhow::anyhow!("{msg}"))
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
-    }
-}
-
-impl std::error::Error for CliError {}
-
-/// Shorthand: attach an exit code to any error.
-pub trait WithExit<T> {
-    fn exit(self, exit: Exit) -> Result<T, CliError>;
-}
-
-impl<T, E: Into<anyhow::Error>> WithExit<T> for Result<T, E> {
-    fn exit(self, exit: Exit) -> Result<T, CliError> {
-        self.map_err(|e| CliError::new(exit, e))
-    }
-}
-
-/// Find the exit code of an `anyhow::Error` chain: a `CliError` inside wins, then typed
-/// errors that know their class, else `Infra` for I/O trouble and `Usage` for the rest.
+/// Find the exit code of an `anyhow::Error` chain: the outermost typed error that knows its
+/// class decides (a layer's error enum, one line each below; `UserError`); anything else is
+/// `Infra` (I/O, network, scheduler trouble).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<CliError>() {
-            return c.exit;
-        }
-        if let Some(u) = cause.downcast_ref::<UserError>() {
-            let _ = u;
+        if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }
     }
@@ -99,14 +55,6 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UserError(pub String);
-
-/// `bail!`-style helper for user mistakes.
-#[macro_export]
-macro_rules! user_err {
-    ($($arg:tt)*) => { $crate::error::UserError(format!($($arg)*)) };
-}
-
-pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// Input echoed into a message: control characters (newlines, terminal escapes) are shown
 /// escaped, and very long values are cut, so one bad value stays one readable line.

@@ -20,4 +20,4 @@ pub mod shell;
 pub mod slurm;
 pub mod watch;
 
-pub use error::{CliError, Exit};
+pub use error::Exit;
