@@ -57,7 +57,7 @@ fn job_info(r: &JobRecord, our_reason: Option<&String>) -> JobInfo {
     let end = slurm_time(r.end.as_ref());
     JobInfo {
         job_id: r.job_id.clone(),
-        state: r.state.base.as_str().to_string(),
+        state: r.state.base,
         // perf-run knows it cancelled the job (Slurm only names the uid perf-run runs as).
         cancelled_by: our_reason
             .map(|_| "perf-run".to_string())
@@ -236,7 +236,7 @@ pub fn extract_all(
             let ctx = CaseContext {
                 test_id: c.case.test_id.clone(),
                 case_name: c.case.case_name.clone(),
-                mode: c.case.mode.clone(),
+                mode: c.case.mode_name().to_string(),
                 artifacts_dir: artifacts.is_dir().then_some(artifacts),
                 job: o
                     .record

@@ -21,7 +21,9 @@ use crate::error::UserError;
 pub use select::Selected;
 pub use test_id::{CaseKind, TestId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How a case runs. Serde reads and writes `single-agg`, `multi-agg`, `disagg` (run.json,
+/// journal.jsonl, `render --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     #[serde(rename = "single-agg")]
     SingleAgg,

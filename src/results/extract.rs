@@ -887,7 +887,7 @@ mod tests {
             artifacts_dir: Some(dir.to_path_buf()),
             job: Some(JobInfo {
                 job_id: "77".into(),
-                state: "COMPLETED".into(),
+                state: crate::slurm::BaseState::Completed,
                 exit_code: Some(0),
                 ..JobInfo::default()
             }),
@@ -972,7 +972,7 @@ mod tests {
         write(&t.path().join("results.xml"), &xml);
         let mut c = ctx(t.path());
         c.job = Some(JobInfo {
-            state: "COMPLETED".into(),
+            state: crate::slurm::BaseState::Completed,
             ..JobInfo::default()
         });
         let r = extract_case(&c, &cfg()).expect("extract");
@@ -1000,7 +1000,7 @@ mod tests {
         let mut c = ctx(t.path());
         c.job = Some(JobInfo {
             job_id: "9".into(),
-            state: "TIMEOUT".into(),
+            state: crate::slurm::BaseState::Timeout,
             ..JobInfo::default()
         });
         let r = extract_case(&c, &cfg()).expect("extract");
@@ -1019,7 +1019,7 @@ mod tests {
         let mut c = ctx(t.path());
         c.job = Some(JobInfo {
             job_id: "9".into(),
-            state: "FAILED".into(),
+            state: crate::slurm::BaseState::Failed,
             exit_code: Some(1),
             ..JobInfo::default()
         });

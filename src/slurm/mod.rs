@@ -33,8 +33,8 @@ pub struct JobRecord {
     pub end: Option<String>,
     pub elapsed_s: Option<u64>,
     pub node_list: Option<String>,
-    /// Which command answered: sacct, squeue, scontrol, sacct -c.
-    pub source: String,
+    /// Which command answered (or the batch script's exit marker).
+    pub source: RecordSource,
     /// How often Slurm restarted (requeued) the job: squeue's `RestartCnt`, scontrol's
     /// `Restarts`, else the number of earlier attempts `sacct -D` shows (Slurm 22.05's sacct has
     /// no `Restarts` field).
@@ -46,6 +46,34 @@ pub struct JobRecord {
     /// The earlier attempts of a requeued job, oldest first (`sacct -D`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
+}
+
+/// Who told perf-run about a job. Serde writes the words journal.jsonl has always held
+/// (`"sacct"`, `"sacct -c"`, `"squeue"`, `"scontrol"`, `"perf-run"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordSource {
+    /// Accounting (`sacct`): the fullest record, once slurmdbd has it.
+    #[serde(rename = "sacct")]
+    Sacct,
+    /// Slurm's job-completion log (`sacct -c`): the fallback when accounting is down.
+    #[serde(rename = "sacct -c")]
+    JobComp,
+    /// slurmctld's view (`squeue`).
+    #[serde(rename = "squeue")]
+    Squeue,
+    /// slurmctld's view of one job (`scontrol show job`).
+    #[serde(rename = "scontrol")]
+    Scontrol,
+    /// perf-run itself, from the batch script's exit marker (no Slurm source answered).
+    #[serde(rename = "perf-run")]
+    PerfRun,
+}
+
+impl RecordSource {
+    /// Accounting answered (`sacct` or `sacct -c`).
+    pub fn is_accounting(self) -> bool {
+        matches!(self, RecordSource::Sacct | RecordSource::JobComp)
+    }
 }
 
 /// How one earlier attempt of a requeued job ended (one `sacct -D` row).
@@ -61,7 +89,7 @@ pub struct AttemptRecord {
 
 impl JobRecord {
     /// A record with only an id, a state and its source (everything else unknown).
-    pub fn bare(job_id: &str, state: JobState, source: &str) -> JobRecord {
+    pub fn bare(job_id: &str, state: JobState, source: RecordSource) -> JobRecord {
         JobRecord {
             job_id: job_id.to_string(),
             state,
@@ -73,7 +101,7 @@ impl JobRecord {
             end: None,
             elapsed_s: None,
             node_list: None,
-            source: source.into(),
+            source,
             restarts: 0,
             suspended_s: None,
             attempts: Vec::new(),
@@ -315,7 +343,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
         let out = self.remote.exec(&cmd, self.timeout, true).await?;
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         if out.success() && !accounting_unavailable(&err) {
-            let recs = parse_sacct(&out.stdout_text(), "sacct");
+            let recs = parse_sacct(&out.stdout_text(), RecordSource::Sacct);
             if ids.iter().all(|i| recs.contains_key(i)) {
                 return self.check_requeued(recs).await;
             }
@@ -351,7 +379,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     ) -> Result<BTreeMap<String, JobRecord>> {
         let ids: Vec<String> = recs
             .values()
-            .filter(|r| r.source.starts_with("sacct") && r.may_be_requeued())
+            .filter(|r| r.source.is_accounting() && r.may_be_requeued())
             .map(|r| r.job_id.clone())
             .collect();
         if ids.is_empty() {
@@ -453,7 +481,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
                 )
                 .await?;
             if o.success() {
-                recs.extend(parse_sacct(&o.stdout_text(), "sacct -c"));
+                recs.extend(parse_sacct(&o.stdout_text(), RecordSource::JobComp));
             }
         }
         Ok(recs)
@@ -514,7 +542,7 @@ mod tests {
     fn sacct_rows() {
         let r = parse_sacct(
             "12|CANCELLED by 1001|0:15|None|2026-11-22T10:00:00|2026-11-22T10:00:01|2026-11-22T10:00:09|8|n[1-2]\n12.batch|CANCELLED|0:15||||||\n13|PENDING|0:0|Resources|2026-11-22T10:00:00|Unknown|Unknown|0|None assigned\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert_eq!(r.len(), 2);
         let a = &r["12"];
@@ -535,19 +563,19 @@ mod tests {
         // What sacct printed 0.4 s after a 2-node job ended, then once slurmdbd caught up.
         let early = parse_sacct(
             "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n3|allocation\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert!(early.is_empty(), "{early:?}");
         let late = parse_sacct(
             "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n[3-4]|perf-run.qtest\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert_eq!(late["69"].node_list.as_deref(), Some("n[3-4]"));
         // Seen for a job that failed within a second: the name and the final state are there,
         // the end time and the exit code (1) are not yet.
         let partial = parse_sacct(
             "134|FAILED|0:0||2026-11-22T18:46:12|2026-11-22T18:46:13|Unknown|1|n1|perf-run.x\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert!(partial.is_empty(), "{partial:?}");
     }
@@ -693,7 +721,7 @@ mod tests {
             "1|NODE_FAIL|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n\
              1|REQUEUED|0:0|None|2026-11-30T12:07:15|2026-11-30T12:07:30|2026-11-30T12:07:41|11|n1|perf-run.x|00:00:05\n\
              1|RUNNING|0:0|None|2026-11-30T12:07:41|2026-11-30T12:08:00|Unknown|3|n2|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         let j = &r["1"];
         assert_eq!(j.state.base, BaseState::Running);
@@ -705,7 +733,7 @@ mod tests {
         assert_eq!(j.suspended_s, Some(0));
         let s = parse_sacct(
             "2|COMPLETED|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:08:15|65|n1|perf-run.x|00:00:20\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert_eq!((s["2"].restarts, s["2"].suspended_s), (0, Some(20)));
     }
@@ -714,7 +742,7 @@ mod tests {
     fn slurmctld_knows_a_requeue_before_accounting() {
         let mut acct = parse_sacct(
             "3|NODE_FAIL|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         )
         .remove("3")
         .unwrap();
@@ -733,7 +761,7 @@ mod tests {
         // long time; slurmctld's CANCELLED wins.
         let mut acct = parse_sacct(
             "5|REQUEUED|0:0|None|a|b|2026-11-30T12:45:19|1|n1|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         )
         .remove("5")
         .unwrap();
@@ -749,7 +777,7 @@ mod tests {
         // --no-requeue: slurmctld says NODE_FAIL too; accounting's record stays.
         let mut acct = parse_sacct(
             "4|NODE_FAIL|0:0|None|a|b|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         )
         .remove("4")
         .unwrap();
@@ -760,7 +788,7 @@ mod tests {
                 .unwrap(),
         );
         assert!(acct.state.is_final());
-        assert_eq!((acct.source.as_str(), acct.restarts), ("sacct", 0));
+        assert_eq!((acct.source, acct.restarts), (RecordSource::Sacct, 0));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use anyhow::{Result, bail};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use super::{AttemptRecord, CallCounter, JobRecord, JobState, Scheduler};
+use super::{AttemptRecord, CallCounter, JobRecord, JobState, RecordSource, Scheduler};
 use crate::plan::workspace;
 use crate::remote::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats};
 
@@ -282,7 +282,7 @@ impl SimJob {
         None
     }
 
-    fn record(&self, v: &View, now: f64, source: &str) -> JobRecord {
+    fn record(&self, v: &View, now: f64, source: RecordSource) -> JobRecord {
         let mut r = JobRecord::bare(&self.id, JobState::parse(&v.state), source);
         r.exit_code = v.exit_code;
         r.signal = v.exit_code.map(|_| 0);
@@ -500,11 +500,12 @@ impl Scheduler for Arc<SimCluster> {
                 let aged = v.end.is_some_and(|e| now - e > s.min_job_age);
                 if aged {
                     forgotten = true;
-                    let mut r = JobRecord::bare(id, JobState::parse(&v.state), "sacct -c");
+                    let mut r =
+                        JobRecord::bare(id, JobState::parse(&v.state), RecordSource::JobComp);
                     r.exit_code = v.exit_code;
                     out.insert(id.clone(), r);
                 } else {
-                    out.insert(id.clone(), j.record(&v, now, "squeue"));
+                    out.insert(id.clone(), j.record(&v, now, RecordSource::Squeue));
                 }
             }
             if forgotten {
@@ -520,11 +521,11 @@ impl Scheduler for Arc<SimCluster> {
             } else {
                 live.clone()
             };
-            let mut r = j.record(&seen, now, "sacct");
+            let mut r = j.record(&seen, now, RecordSource::Sacct);
             if r.may_be_requeued() || live.attempt > seen.attempt {
                 // What the real backend's one squeue adds: slurmctld's state and restarts.
                 requeue_check = true;
-                r = j.record(&live, now, "squeue");
+                r = j.record(&live, now, RecordSource::Squeue);
             }
             out.insert(id.clone(), r);
         }
@@ -829,7 +830,7 @@ mod tests {
         assert_eq!((v.state.as_str(), v.attempt), ("COMPLETED", 1));
         assert_eq!(v.marker, Some((0, 1)));
         assert_eq!(v.log.matches("starting on").count(), 2);
-        let r = j.record(&v, 30.0, "sacct");
+        let r = j.record(&v, 30.0, RecordSource::Sacct);
         assert_eq!(r.restarts, 1);
         assert_eq!(r.attempts[0].state, "PREEMPTED");
     }
