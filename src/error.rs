@@ -44,6 +44,9 @@ impl Exit {
 /// `Infra` (I/O, network, scheduler trouble).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::plan::PlanError>() {
+            return e.exit();
+        }
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }

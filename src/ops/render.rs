@@ -139,7 +139,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
                 plans.push(p)
             }
             // One case alone (--config, --test): its planning error is the command's error.
-            Err(e) if !is_list => return Err(e),
+            Err(e) if !is_list => return Err(e.into()),
             // A test list runs what it can, like CI: this case becomes a skipped one.
             Err(e) => unplanned.push(UnplannedCase {
                 index: i,
