@@ -47,6 +47,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<crate::plan::PlanError>() {
             return e.exit();
         }
+        if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
+            return e.exit();
+        }
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }
