@@ -50,6 +50,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
             return e.exit();
         }
+        if let Some(e) = cause.downcast_ref::<crate::journal::JournalError>() {
+            return e.exit();
+        }
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }

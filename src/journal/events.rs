@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use super::JournalError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -199,7 +199,7 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn open(path: &Path) -> Result<Journal> {
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let mut o = std::fs::OpenOptions::new();
         o.create(true).append(true);
         // Never append through a link planted under the journal's name (security review B4).
@@ -208,9 +208,10 @@ impl Journal {
             use std::os::unix::fs::OpenOptionsExt;
             o.custom_flags(libc::O_NOFOLLOW);
         }
-        let file = o
-            .open(path)
-            .with_context(|| format!("cannot open the run journal {}", path.display()))?;
+        let file = o.open(path).map_err(|error| JournalError::Open {
+            path: path.to_path_buf(),
+            error,
+        })?;
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -223,23 +224,25 @@ impl Journal {
     }
 
     /// Append one event. Events that a resume depends on are flushed to disk (fsync).
-    pub fn record(&self, event: Event) -> Result<()> {
+    pub fn record(&self, event: Event) -> Result<(), JournalError> {
         let durable = !matches!(event, Event::LogOffset { .. } | Event::JobState { .. });
         let line = serde_json::to_string(&Entry {
             ts: Utc::now(),
             event,
         })
-        .context("cannot serialise a journal event")?;
-        let mut f = self
-            .file
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the journal lock is poisoned"))?;
+        .map_err(JournalError::Serialize)?;
+        let mut f = self.file.lock().map_err(|_| JournalError::Poisoned)?;
         f.write_all(line.as_bytes())
             .and_then(|_| f.write_all(b"\n"))
-            .with_context(|| format!("cannot write the run journal {}", self.path.display()))?;
+            .map_err(|error| JournalError::Write {
+                path: self.path.clone(),
+                error,
+            })?;
         if durable {
-            f.sync_data()
-                .with_context(|| format!("cannot sync the run journal {}", self.path.display()))?;
+            f.sync_data().map_err(|error| JournalError::Sync {
+                path: self.path.clone(),
+                error,
+            })?;
         }
         Ok(())
     }
@@ -254,7 +257,7 @@ impl Journal {
         {
             crate::output::warn(format!(
                 "{}; perf-run goes on and writes the results, but `perf-run status` and `perf-run resume` will not see what happens from now on",
-                format!("{e:#}").trim_end_matches('.')
+                format!("{:#}", anyhow::Error::new(e)).trim_end_matches('.')
             ));
         }
     }
@@ -262,9 +265,11 @@ impl Journal {
 
 /// Read every event; a torn last line (power loss mid-write) is ignored, anything else that
 /// does not parse is an error naming the line.
-pub fn read_journal(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the run journal {}", path.display()))?;
+pub fn read_journal(path: &Path) -> Result<Vec<Entry>, JournalError> {
+    let text = std::fs::read_to_string(path).map_err(|error| JournalError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -275,12 +280,11 @@ pub fn read_journal(path: &Path) -> Result<Vec<Entry>> {
             Ok(e) => out.push(e),
             Err(_) if i + 1 == lines.len() => {}
             Err(e) => {
-                return Err(crate::error::UserError(format!(
-                    "{}:{}: this journal line cannot be read ({e})",
-                    path.display(),
-                    i + 1
-                ))
-                .into());
+                return Err(JournalError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    why: e.to_string(),
+                });
             }
         }
     }

@@ -493,7 +493,7 @@ pub fn find_run(arg: Option<&str>) -> Result<RunDir> {
             ))
         })?,
     };
-    RunDir::open(&dir)
+    Ok(RunDir::open(&dir)?)
 }
 
 fn newest_run(home: &Path) -> Option<PathBuf> {
