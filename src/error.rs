@@ -53,11 +53,27 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<crate::journal::JournalError>() {
             return e.exit();
         }
+        if let Some(e) = cause.downcast_ref::<crate::watch::WatchError>() {
+            return e.exit();
+        }
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }
     }
     Exit::Infra
+}
+
+/// A typed error and its causes as one line, `outer: inner: …` (what `{:#}` prints for an
+/// `anyhow::Error`), for the places that report an error and go on.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// A mistake in what the user gave us (a file, a flag, an id). Always exit code 2.

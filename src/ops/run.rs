@@ -228,7 +228,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         };
         let outcome = match driver.drive(queue, vec![], &mut sigs).await {
             Ok(o) => o,
-            Err(e) => watcher_failed(&rd, &sched, e).await,
+            Err(e) => watcher_failed(&rd, &sched, e.into()).await,
         };
         if outcome.detached {
             output::info(format!(
@@ -620,7 +620,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
         };
         let outcome = match driver.drive(queue, attach, &mut sigs).await {
             Ok(o) => o,
-            Err(e) => watcher_failed(&rd, &sched, e).await,
+            Err(e) => watcher_failed(&rd, &sched, e.into()).await,
         };
         results.extend(outcome.results);
         finalize(FinalizeInput {

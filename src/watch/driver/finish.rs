@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use anyhow::Result;
+use crate::watch::WatchError;
 
 use super::{Driver, Tracked};
 use crate::journal::events::Event;
@@ -186,7 +186,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
     }
 
     /// Record intent, submit, record the job id.
-    pub(super) async fn submit(&self, job: &CaseJob) -> Result<(String, String)> {
+    pub(super) async fn submit(&self, job: &CaseJob) -> Result<(String, String), WatchError> {
         use sha2::Digest;
         let script_path = job.local_dir.join("slurm_launch.sh");
         let script = std::fs::read(&script_path).unwrap_or_default();
@@ -198,7 +198,8 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
         let id = self
             .sched
             .submit(ws, &format!("{ws}/slurm_launch.sh"))
-            .await?;
+            .await
+            .map_err(WatchError::Scheduler)?;
         let log = crate::plan::workspace::JobWorkspace(ws).batch_log(&id);
         self.journal.record(Event::Submitted {
             case: job.case.case_dir.clone(),

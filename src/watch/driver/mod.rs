@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use anyhow::Result;
+use super::WatchError;
 use tokio::sync::{mpsc, watch};
 
 use super::job::{CaseJob, CaseResult, DriveOutcome, WatchConfig, short_label};
@@ -85,7 +85,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
         mut queue: VecDeque<CaseJob>,
         attach: Vec<(CaseJob, String, u64, u32)>,
         signals: &mut watch::Receiver<Option<Interrupt>>,
-    ) -> Result<DriveOutcome> {
+    ) -> Result<DriveOutcome, WatchError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, StreamMsg)>();
         let mut progress = Progress::new(self.cfg.follow, self.cfg.heartbeat);
         let mut active: Vec<Tracked> = Vec::new();
@@ -128,7 +128,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                         next_poll = next_poll.min(Instant::now() + backoff.next_interval());
                     }
                     Err(e) => {
-                        let msg = format!("{e:#}");
+                        let msg = crate::error::chain(&e);
                         output::error(format!("{}: {msg}", short_label(&job.case)));
                         self.journal.note(Event::SubmitFailed {
                             case: job.case.case_dir.clone(),
