@@ -2,6 +2,7 @@
 //! of this process's jobs, cancel. Every call to a Slurm command is counted; the total is
 //! reported at the end of a run ("polite to the scheduler").
 
+pub mod error;
 mod parse;
 pub mod sim;
 pub mod state;
@@ -13,11 +14,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::remote::Remote;
 use crate::shell::sh;
+pub use error::SlurmError;
 pub use state::{BaseState, JobState};
 
 /// What perf-run knows about one job after a query.
@@ -199,7 +200,11 @@ pub fn clean_env() -> String {
 /// its scale benchmark.
 pub trait Scheduler: Send + Sync {
     /// Submit the batch script `script` from `workspace`; the job id.
-    fn submit(&self, workspace: &str, script: &str) -> impl Future<Output = Result<String>> + Send;
+    fn submit(
+        &self,
+        workspace: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<String, SlurmError>> + Send;
 
     /// What is known about `ids` (jobs submitted within `since_secs`). A job no source knows is
     /// absent from the result, never assumed finished.
@@ -207,13 +212,16 @@ pub trait Scheduler: Send + Sync {
         &self,
         ids: &[String],
         since_secs: u64,
-    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>, SlurmError>> + Send;
 
     /// Cancel `ids` (one call).
-    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<(), SlurmError>> + Send;
 
     /// The job of ours with this unique job name, if the scheduler knows one.
-    fn find_by_name(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn find_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, SlurmError>> + Send;
 
     /// The calls made so far, by command.
     fn calls(&self) -> &CallCounter;
@@ -235,20 +243,27 @@ pub struct Slurm<'a, R: Remote> {
 const ACCT_RETRY: Duration = Duration::from_secs(300);
 
 impl<'a, R: Remote> Scheduler for Slurm<'a, R> {
-    fn submit(&self, workspace: &str, script: &str) -> impl Future<Output = Result<String>> + Send {
+    fn submit(
+        &self,
+        workspace: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<String, SlurmError>> + Send {
         Slurm::submit(self, workspace, script)
     }
     fn poll(
         &self,
         ids: &[String],
         since_secs: u64,
-    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>>> + Send {
+    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>, SlurmError>> + Send {
         Slurm::poll(self, ids, since_secs)
     }
-    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send {
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<(), SlurmError>> + Send {
         Slurm::cancel(self, ids)
     }
-    fn find_by_name(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send {
+    fn find_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, SlurmError>> + Send {
         Slurm::find_by_name(self, name)
     }
     fn calls(&self) -> &CallCounter {
@@ -267,7 +282,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// `sbatch --parsable` in the job's workspace, with a clean Slurm environment.
-    pub async fn submit(&self, workspace: &str, script: &str) -> Result<String> {
+    pub async fn submit(&self, workspace: &str, script: &str) -> Result<String, SlurmError> {
         let cmd = format!(
             "{} cd {} && sbatch --parsable \"$perf_run_export\" {}",
             clean_env(),
@@ -292,18 +307,15 @@ impl<'a, R: Remote> Slurm<'a, R> {
             } else {
                 ""
             };
-            bail!("sbatch refused the job: {why}.{hint}");
+            return Err(SlurmError::SbatchRefused { why, hint });
         }
-        parse_parsable(&out.stdout_text()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "sbatch printed no job id (stdout: `{}`)",
-                out.stdout_text().trim()
-            )
+        parse_parsable(&out.stdout_text()).ok_or_else(|| SlurmError::NoJobId {
+            stdout: out.stdout_text().trim().to_string(),
         })
     }
 
     /// `sbatch --test-only`: would the cluster accept this script? (doctor)
-    pub async fn test_only(&self, workspace: &str, script: &str) -> Result<String> {
+    pub async fn test_only(&self, workspace: &str, script: &str) -> Result<String, SlurmError> {
         let cmd = format!(
             "{} cd {} && sbatch --test-only \"$perf_run_export\" {} 2>&1",
             clean_env(),
@@ -314,7 +326,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
         let out = self.remote.exec(&cmd, self.timeout, true).await?;
         let text = out.stdout_text().trim().to_string();
         if !out.success() {
-            bail!("sbatch --test-only refused the script: {text}");
+            return Err(SlurmError::TestOnlyRefused { text });
         }
         Ok(text)
     }
@@ -326,7 +338,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
         &self,
         ids: &[String],
         since_secs: u64,
-    ) -> Result<BTreeMap<String, JobRecord>> {
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -376,7 +388,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     async fn check_requeued(
         &self,
         mut recs: BTreeMap<String, JobRecord>,
-    ) -> Result<BTreeMap<String, JobRecord>> {
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         let ids: Vec<String> = recs
             .values()
             .filter(|r| r.source.is_accounting() && r.may_be_requeued())
@@ -395,7 +407,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// `squeue -t all` for `ids` (slurmctld's view); empty when squeue fails.
-    async fn squeue(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
+    async fn squeue(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         let cmd = format!(
             "squeue -h -t all -j {} -O {}",
             sh(&[&ids.join(",")]),
@@ -424,7 +436,10 @@ impl<'a, R: Remote> Slurm<'a, R> {
         }
     }
 
-    async fn poll_fallback(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
+    async fn poll_fallback(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         let list = ids.join(",");
         let cmd = format!(
             "squeue -h -t all -j {} -O {}",
@@ -488,7 +503,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// A job of ours by its unique job name: slurmctld's view, then accounting's (7 days).
-    pub async fn find_by_name(&self, name: &str) -> Result<Option<String>> {
+    pub async fn find_by_name(&self, name: &str) -> Result<Option<String>, SlurmError> {
         self.calls.squeue.fetch_add(1, Ordering::Relaxed);
         let o = self
             .remote
@@ -510,7 +525,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// One `scancel` for all `ids`.
-    pub async fn cancel(&self, ids: &[String]) -> Result<()> {
+    pub async fn cancel(&self, ids: &[String]) -> Result<(), SlurmError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -519,7 +534,9 @@ impl<'a, R: Remote> Slurm<'a, R> {
         self.calls.scancel.fetch_add(1, Ordering::Relaxed);
         let out = self.remote.exec(&sh(&words), self.timeout, true).await?;
         if !out.success() {
-            bail!("scancel failed: {}", out.stderr_summary());
+            return Err(SlurmError::ScancelFailed {
+                why: out.stderr_summary(),
+            });
         }
         Ok(())
     }
@@ -528,6 +545,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::{Result, bail};
 
     #[test]
     fn parsable_output() {

@@ -25,7 +25,7 @@ use anyhow::{Result, bail};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use super::{AttemptRecord, CallCounter, JobRecord, JobState, RecordSource, Scheduler};
+use super::{AttemptRecord, CallCounter, JobRecord, JobState, RecordSource, Scheduler, SlurmError};
 use crate::plan::workspace;
 use crate::remote::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats};
 
@@ -432,7 +432,7 @@ impl SimCluster {
 }
 
 impl Scheduler for Arc<SimCluster> {
-    async fn submit(&self, workspace: &str, script: &str) -> Result<String> {
+    async fn submit(&self, workspace: &str, script: &str) -> Result<String, SlurmError> {
         self.calls.sbatch.fetch_add(1, Ordering::Relaxed);
         let now = self.now();
         // The job name, as sbatch reads it from the script (when the file is readable here).
@@ -443,7 +443,11 @@ impl Scheduler for Arc<SimCluster> {
         });
         let mut s = self.lock();
         if self.controller_down(&s, now) {
-            bail!("sbatch: error: Batch job submission failed: Unable to contact slurm controller");
+            return Err(SlurmError::Unreachable {
+                said:
+                    "sbatch: error: Batch job submission failed: Unable to contact slurm controller"
+                        .into(),
+            });
         }
         let timeline = s
             .scripts
@@ -452,7 +456,10 @@ impl Scheduler for Arc<SimCluster> {
             .map(|(_, t)| t.clone())
             .unwrap_or_else(|| s.default.clone());
         if let Some(Phase::Refused(why)) = timeline.0.first() {
-            bail!("sbatch refused the job: {why}.");
+            return Err(SlurmError::SbatchRefused {
+                why: why.clone(),
+                hint: "",
+            });
         }
         let id = s.next_id.to_string();
         s.next_id += 1;
@@ -470,7 +477,11 @@ impl Scheduler for Arc<SimCluster> {
         Ok(id)
     }
 
-    async fn poll(&self, ids: &[String], _since_secs: u64) -> Result<BTreeMap<String, JobRecord>> {
+    async fn poll(
+        &self,
+        ids: &[String],
+        _since_secs: u64,
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -479,9 +490,9 @@ impl Scheduler for Arc<SimCluster> {
         s.polls.push(ids.len());
         self.calls.sacct.fetch_add(1, Ordering::Relaxed);
         if self.controller_down(&s, now) {
-            bail!(
-                "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection"
-            );
+            return Err(SlurmError::Unreachable {
+                said: "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection".into(),
+            });
         }
         let acct_down = self.down(&s, now, |o| match o {
             Outage::Accounting { from, to } => Some((*from, *to)),
@@ -536,7 +547,7 @@ impl Scheduler for Arc<SimCluster> {
         Ok(out)
     }
 
-    async fn cancel(&self, ids: &[String]) -> Result<()> {
+    async fn cancel(&self, ids: &[String]) -> Result<(), SlurmError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -544,10 +555,12 @@ impl Scheduler for Arc<SimCluster> {
         let now = self.now();
         let mut s = self.lock();
         if self.controller_down(&s, now) {
-            bail!(
-                "scancel: error: Kill job error on job id {}: Unable to contact slurm controller",
-                ids[0]
-            );
+            return Err(SlurmError::Unreachable {
+                said: format!(
+                    "scancel: error: Kill job error on job id {}: Unable to contact slurm controller",
+                    ids[0]
+                ),
+            });
         }
         for id in ids {
             if let Some(j) = s.jobs.get_mut(id)
@@ -562,7 +575,7 @@ impl Scheduler for Arc<SimCluster> {
         Ok(())
     }
 
-    async fn find_by_name(&self, name: &str) -> Result<Option<String>> {
+    async fn find_by_name(&self, name: &str) -> Result<Option<String>, SlurmError> {
         self.calls.squeue.fetch_add(1, Ordering::Relaxed);
         Ok(self
             .lock()

@@ -21,7 +21,7 @@ pub enum WatchError {
 
     /// The scheduler (or the remote under it) failed, unchanged.
     #[error(transparent)]
-    Scheduler(anyhow::Error),
+    Scheduler(#[from] crate::slurm::SlurmError),
 }
 
 impl WatchError {
@@ -29,7 +29,7 @@ impl WatchError {
         match self {
             WatchError::Pacing { .. } => Exit::Usage,
             WatchError::Journal(e) => e.exit(),
-            WatchError::Scheduler(e) => crate::error::exit_of(e),
+            WatchError::Scheduler(e) => e.exit(),
         }
     }
 }

@@ -198,8 +198,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
         let id = self
             .sched
             .submit(ws, &format!("{ws}/slurm_launch.sh"))
-            .await
-            .map_err(WatchError::Scheduler)?;
+            .await?;
         let log = crate::plan::workspace::JobWorkspace(ws).batch_log(&id);
         self.journal.record(Event::Submitted {
             case: job.case.case_dir.clone(),
