@@ -59,6 +59,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<crate::slurm::SlurmError>() {
             return e.exit();
         }
+        if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
+            return e.exit();
+        }
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
         }

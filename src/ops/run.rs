@@ -664,7 +664,7 @@ async fn stage_wheel<R: crate::remote::Remote>(
         std::fs::copy(&install.local, &dst)
             .with_context(|| format!("cannot copy {}", install.local.display()))?;
     }
-    remote
+    Ok(remote
         .sync_to(
             local_dir,
             &format!("{remote_run_dir}/wheel"),
@@ -672,7 +672,7 @@ async fn stage_wheel<R: crate::remote::Remote>(
             false,
             Duration::from_secs(3600),
         )
-        .await
+        .await?)
 }
 
 #[cfg(test)]

@@ -25,13 +25,13 @@ pub enum SlurmError {
 
     /// The connection to the login node failed, unchanged.
     #[error(transparent)]
-    Remote(#[from] anyhow::Error),
+    Remote(#[from] crate::remote::RemoteError),
 }
 
 impl SlurmError {
     pub fn exit(&self) -> Exit {
         match self {
-            SlurmError::Remote(e) => crate::error::exit_of(e),
+            SlurmError::Remote(e) => e.exit(),
             _ => Exit::Infra,
         }
     }

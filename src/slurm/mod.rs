@@ -545,7 +545,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::{Result, bail};
+    use crate::remote::RemoteError;
 
     #[test]
     fn parsable_output() {
@@ -645,12 +645,14 @@ mod tests {
             script: &str,
             _t: Duration,
             _i: bool,
-        ) -> Result<crate::remote::ExecOutput> {
+        ) -> Result<crate::remote::ExecOutput, RemoteError> {
             self.calls.lock().unwrap().push(script.to_string());
             Ok((self.answer)(script))
         }
-        async fn stream(&self, _: &str) -> Result<crate::remote::RemoteStream> {
-            bail!("not in this test")
+        async fn stream(&self, _: &str) -> Result<crate::remote::RemoteStream, RemoteError> {
+            Err(RemoteError::Simulated {
+                said: "not in this test".into(),
+            })
         }
         async fn sync_to(
             &self,
@@ -659,8 +661,10 @@ mod tests {
             _: &[String],
             _: bool,
             _: Duration,
-        ) -> Result<crate::remote::SyncStats> {
-            bail!("not in this test")
+        ) -> Result<crate::remote::SyncStats, RemoteError> {
+            Err(RemoteError::Simulated {
+                said: "not in this test".into(),
+            })
         }
         async fn sync_from(
             &self,
@@ -668,8 +672,10 @@ mod tests {
             _: &std::path::Path,
             _: &[String],
             _: Duration,
-        ) -> Result<crate::remote::SyncStats> {
-            bail!("not in this test")
+        ) -> Result<crate::remote::SyncStats, RemoteError> {
+            Err(RemoteError::Simulated {
+                said: "not in this test".into(),
+            })
         }
         fn stats(&self) -> &crate::remote::RemoteStats {
             &self.stats

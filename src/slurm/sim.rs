@@ -21,13 +21,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{AttemptRecord, CallCounter, JobRecord, JobState, RecordSource, Scheduler, SlurmError};
 use crate::plan::workspace;
-use crate::remote::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats};
+use crate::remote::{ExecOutput, Remote, RemoteError, RemoteStats, RemoteStream, SyncStats};
 
 /// One phase of a job's life.
 #[derive(Debug, Clone)]
@@ -637,15 +636,35 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The simulated login node cannot be reached (an outage of the timeline).
+fn down() -> RemoteError {
+    RemoteError::Simulated {
+        said: "the connection to the simulated login node is down".into(),
+    }
+}
+
+/// A local file of the simulated transfer could not be written.
+fn io(path: &Path, error: std::io::Error) -> RemoteError {
+    RemoteError::CreateDir {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
 impl Remote for SimRemote {
     fn describe(&self) -> String {
         "the simulated cluster".into()
     }
 
-    async fn exec(&self, script: &str, _timeout: Duration, _idem: bool) -> Result<ExecOutput> {
+    async fn exec(
+        &self,
+        script: &str,
+        _timeout: Duration,
+        _idem: bool,
+    ) -> Result<ExecOutput, RemoteError> {
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         if self.cluster.unreachable(self.cluster.now()) {
-            bail!("the connection to the simulated login node is down");
+            return Err(down());
         }
         let ok = |code: i32, out: String| ExecOutput {
             code: Some(code),
@@ -670,15 +689,17 @@ impl Remote for SimRemote {
         Ok(ok(0, String::new()))
     }
 
-    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+    async fn stream(&self, script: &str) -> Result<RemoteStream, RemoteError> {
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         let cluster = self.cluster.clone();
         if cluster.unreachable(cluster.now()) {
-            bail!("the connection to the simulated login node is down");
+            return Err(down());
         }
         let log = quoted(script, "f").unwrap_or_default();
         let Some(id) = job_of_log(&log) else {
-            bail!("the simulated login node streams only job logs, not `{log}`");
+            return Err(RemoteError::Simulated {
+                said: format!("the simulated login node streams only job logs, not `{log}`"),
+            });
         };
         // `tail -c +N`: from byte N-1.
         let mut offset = number_after(script, "-c +").unwrap_or(1).saturating_sub(1) as usize;
@@ -741,7 +762,7 @@ impl Remote for SimRemote {
         _excludes: &[String],
         _delete: bool,
         _timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(SyncStats::default())
     }
@@ -753,24 +774,23 @@ impl Remote for SimRemote {
         local_dir: &Path,
         _excludes: &[String],
         _timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         if self.cluster.unreachable(self.cluster.now()) {
-            bail!("the connection to the simulated login node is down");
+            return Err(down());
         }
-        std::fs::create_dir_all(local_dir)?;
+        std::fs::create_dir_all(local_dir).map_err(|e| io(local_dir, e))?;
         let mut st = SyncStats::default();
         if let Some((id, v)) = self.cluster.job_in(remote_dir.trim_end_matches('/')) {
             if !v.log.is_empty() {
-                std::fs::write(local_dir.join(workspace::batch_log(&id)), &v.log)?;
+                let p = local_dir.join(workspace::batch_log(&id));
+                std::fs::write(&p, &v.log).map_err(|e| io(&p, e))?;
                 st.files_transferred += 1;
                 st.bytes_received += v.log.len() as u64;
             }
             if let Some((code, a)) = v.marker {
-                std::fs::write(
-                    local_dir.join(workspace::EXIT_MARKER),
-                    format!("{code} 0 {a}\n"),
-                )?;
+                let p = local_dir.join(workspace::EXIT_MARKER);
+                std::fs::write(&p, format!("{code} 0 {a}\n")).map_err(|e| io(&p, e))?;
                 st.files_transferred += 1;
             }
         }
