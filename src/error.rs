@@ -115,3 +115,68 @@ fn escape_and_cut(s: &str, max: usize, cut: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    /// Each layer's error keeps its exit code through the context the edge adds.
+    #[test]
+    fn layer_errors_keep_their_exit_code_under_context() {
+        let io = || std::io::Error::other("disk full");
+        let cases: Vec<(anyhow::Error, Exit)> = vec![
+            (
+                crate::plan::PlanError::WheelName {
+                    file: "a b".into(),
+                    origin: "--install".into(),
+                }
+                .into(),
+                Exit::Usage,
+            ),
+            (
+                crate::render::RenderError::SrunArg { arg: "a b".into() }.into(),
+                Exit::Usage,
+            ),
+            (
+                crate::journal::JournalError::Write {
+                    path: "/r/journal.jsonl".into(),
+                    error: io(),
+                }
+                .into(),
+                Exit::Infra,
+            ),
+            (
+                crate::slurm::SlurmError::Remote(crate::remote::RemoteError::SshMissing).into(),
+                Exit::Usage,
+            ),
+            (
+                crate::remote::RemoteError::RsyncFailed {
+                    code: 23,
+                    last_lines: "x".into(),
+                }
+                .into(),
+                Exit::Infra,
+            ),
+            (UserError("bad flag".into()).into(), Exit::Usage),
+            (anyhow::anyhow!("anything else"), Exit::Infra),
+        ];
+        for (e, want) in cases {
+            let e = Err::<(), _>(e).context("while running").unwrap_err();
+            assert_eq!(exit_of(&e), want, "{e:#}");
+        }
+    }
+
+    #[test]
+    fn chain_prints_the_causes_as_anyhow_does() {
+        let e = crate::journal::JournalError::Write {
+            path: "/r/journal.jsonl".into(),
+            error: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            chain(&e),
+            "cannot write the run journal /r/journal.jsonl: disk full"
+        );
+        assert_eq!(chain(&e), format!("{:#}", anyhow::Error::new(e)));
+    }
+}

@@ -257,7 +257,7 @@ impl Journal {
         {
             crate::output::warn(format!(
                 "{}; perf-run goes on and writes the results, but `perf-run status` and `perf-run resume` will not see what happens from now on",
-                format!("{:#}", anyhow::Error::new(e)).trim_end_matches('.')
+                crate::error::chain(&e).trim_end_matches('.')
             ));
         }
     }
