@@ -134,7 +134,7 @@ fn run(jobs: usize) -> Figures {
                         case_dir: case_dir.clone(),
                         test_id: format!("perf/test_perf_sanity.py::test_e2e[bench-{i}]"),
                         case_name: format!("bench-{i}"),
-                        mode: "aggr".into(),
+                        mode: Some(perf_run::plan::Mode::SingleAgg),
                         job_name: format!("perf-run-bench-{i:04}"),
                         remote_workspace: format!("/sim/run/cases/{case_dir}"),
                         skip: None,

@@ -1,9 +1,9 @@
-//! Exit codes and the one error type that reaches `main`.
+//! Exit codes, and how `main` turns an error into one.
 //!
-//! Library code returns typed errors (`thiserror`) or `anyhow::Error` with context; `main`
-//! maps whatever comes back to one of the documented exit codes below and prints one line.
-
-use std::fmt;
+//! Each layer returns its own `thiserror` enum (`PlanError`, `RenderError`, `SlurmError`, …, in
+//! `src/<layer>/error.rs`), and each enum knows its exit code (`fn exit`); the edge
+//! (`src/ops/`, `main.rs`) carries them in an `anyhow::Error` with context. `main` prints one line and ends with [`exit_of`] of the
+//! chain. The exit code of a command that ran cases is `ops::exit::exit_code`.
 
 /// The documented exit codes of `perf-run` (README "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,53 +39,28 @@ impl Exit {
     }
 }
 
-/// An error that carries the exit code it should end the process with.
-#[derive(Debug)]
-pub struct CliError {
-    pub exit: Exit,
-    pub error: anyhow::Error,
-}
-
-impl CliError {
-    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
-        CliError {
-            exit,
-            error: error.into(),
-        }
-    }
-    pub fn usage(msg: impl fmt::Display) -> Self {
-        CliError::new(Exit::Usage, anyhow::anyhow!("{msg}"))
-    }
-    pub fn infra(msg: impl fmt::Display) -> Self {
-        CliError::new(Exit::Infra, anyhow::anyhow!("{msg}"))
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
-    }
-}
-
-impl std::error::Error for CliError {}
-
-/// Shorthand: attach an exit code to any error.
-pub trait WithExit<T> {
-    fn exit(self, exit: Exit) -> Result<T, CliError>;
-}
-
-impl<T, E: Into<anyhow::Error>> WithExit<T> for Result<T, E> {
-    fn exit(self, exit: Exit) -> Result<T, CliError> {
-        self.map_err(|e| CliError::new(exit, e))
-    }
-}
-
-/// Find the exit code of an `anyhow::Error` chain: a `CliError` inside wins, then typed
-/// errors that know their class, else `Infra` for I/O trouble and `Usage` for the rest.
+/// Find the exit code of an `anyhow::Error` chain: the outermost typed error that knows its
+/// class decides (a layer's error enum, one line each below; `UserError`); anything else is
+/// `Infra` (I/O, network, scheduler trouble).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<CliError>() {
-            return c.exit;
+        if let Some(e) = cause.downcast_ref::<crate::plan::PlanError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::journal::JournalError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::watch::WatchError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::slurm::SlurmError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
+            return e.exit();
         }
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
@@ -103,18 +78,23 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
     Exit::Infra
 }
 
+/// A typed error and its causes as one line, `outer: inner: …` (what `{:#}` prints for an
+/// `anyhow::Error`), for the places that report an error and go on.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// A mistake in what the user gave us (a file, a flag, an id). Always exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UserError(pub String);
-
-/// `bail!`-style helper for user mistakes.
-#[macro_export]
-macro_rules! user_err {
-    ($($arg:tt)*) => { $crate::error::UserError(format!($($arg)*)) };
-}
-
-pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// Input echoed into a message: control characters (newlines, terminal escapes) are shown
 /// escaped, and very long values are cut, so one bad value stays one readable line.
@@ -143,4 +123,69 @@ fn escape_and_cut(s: &str, max: usize, cut: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    /// Each layer's error keeps its exit code through the context the edge adds.
+    #[test]
+    fn layer_errors_keep_their_exit_code_under_context() {
+        let io = || std::io::Error::other("disk full");
+        let cases: Vec<(anyhow::Error, Exit)> = vec![
+            (
+                crate::plan::PlanError::WheelName {
+                    file: "a b".into(),
+                    origin: "--install".into(),
+                }
+                .into(),
+                Exit::Usage,
+            ),
+            (
+                crate::render::RenderError::SrunArg { arg: "a b".into() }.into(),
+                Exit::Usage,
+            ),
+            (
+                crate::journal::JournalError::Write {
+                    path: "/r/journal.jsonl".into(),
+                    error: io(),
+                }
+                .into(),
+                Exit::Infra,
+            ),
+            (
+                crate::slurm::SlurmError::Remote(crate::remote::RemoteError::SshMissing).into(),
+                Exit::Usage,
+            ),
+            (
+                crate::remote::RemoteError::RsyncFailed {
+                    code: 23,
+                    last_lines: "x".into(),
+                }
+                .into(),
+                Exit::Infra,
+            ),
+            (UserError("bad flag".into()).into(), Exit::Usage),
+            (anyhow::anyhow!("anything else"), Exit::Infra),
+        ];
+        for (e, want) in cases {
+            let e = Err::<(), _>(e).context("while running").unwrap_err();
+            assert_eq!(exit_of(&e), want, "{e:#}");
+        }
+    }
+
+    #[test]
+    fn chain_prints_the_causes_as_anyhow_does() {
+        let e = crate::journal::JournalError::Write {
+            path: "/r/journal.jsonl".into(),
+            error: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            chain(&e),
+            "cannot write the run journal /r/journal.jsonl: disk full"
+        );
+        assert_eq!(chain(&e), format!("{:#}", anyhow::Error::new(e)));
+    }
 }

@@ -16,7 +16,8 @@ pub mod remote;
 pub mod render;
 pub mod report;
 pub mod results;
+pub mod shell;
 pub mod slurm;
 pub mod watch;
 
-pub use error::{CliError, Exit};
+pub use error::Exit;

@@ -559,7 +559,8 @@ fn plan_selection(
                     run_id: "shapes",
                     case_index: i,
                     user_env: &[],
-                }),
+                })
+                .map_err(anyhow::Error::from),
                 Choice::Skip(u) => Err(anyhow::anyhow!("skipped: {}", u.reason)),
             };
             (c, planned)

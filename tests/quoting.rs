@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use perf_run::cli::{ClusterArgs, ConnectionArgs, RenderArgs, SelectArgs};
 use perf_run::ops::render::prepare;
-use perf_run::render::quote::quote_word;
+use perf_run::shell::quote_word;
 use proptest::prelude::*;
 
 /// Run a bash script, return stdout bytes.

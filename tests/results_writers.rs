@@ -131,7 +131,7 @@ fn case(ctx: CaseContext, clients: Vec<ClientResult>, duration: Option<f64>) -> 
 fn job(id: &str, state: &str, start: &str, end: &str, elapsed: f64) -> JobInfo {
     JobInfo {
         job_id: id.into(),
-        state: state.into(),
+        state: perf_run::slurm::JobState::parse(state).base,
         exit_code: Some(0),
         signal: Some(0),
         start: Some(t(start)),

@@ -483,7 +483,7 @@ async fn b2_collected_symlinks_never_lead_out_of_the_artifacts() {
         case_dir: "00-x".into(),
         test_id: "t".into(),
         case_name: "x".into(),
-        mode: "single-agg".into(),
+        mode: Some(perf_run::plan::Mode::SingleAgg),
         job_name: "j".into(),
         remote_workspace: ws.display().to_string(),
         skip: None,

@@ -40,13 +40,24 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Serde reads and writes `ssh` / `local` (run.json's `cluster.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClusterType {
     /// perf-run runs elsewhere and reaches the login node over ssh.
     Ssh,
     /// perf-run runs on the login node itself.
     Local,
+}
+
+impl ClusterType {
+    /// The word `CLUSTER_TYPE` takes: `ssh` or `local`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterType::Ssh => "ssh",
+            ClusterType::Local => "local",
+        }
+    }
 }
 
 /// A Slurm time limit, validated; kept in the form the user wrote (sbatch understands it).

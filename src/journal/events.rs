@@ -7,18 +7,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use super::JournalError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::settings::ClusterType;
+use crate::plan::Mode;
 use crate::slurm::JobRecord;
 
 /// Where the run executes (enough to reconnect on resume).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClusterRef {
     pub name: Option<String>,
-    /// `ssh` or `local`.
-    pub kind: String,
+    /// `ssh` or `local` in run.json.
+    pub kind: ClusterType,
     pub host: Option<String>,
     /// The user the cluster sees (configured, or what the ssh config says).
     pub user: Option<String>,
@@ -44,11 +46,43 @@ pub struct CaseRef {
     pub case_dir: String,
     pub test_id: String,
     pub case_name: String,
-    pub mode: String,
+    /// How the case runs; `None` for a test-list line that was never planned (written as
+    /// `"unplanned"`, next to `single-agg`, `multi-agg` and `disagg`).
+    #[serde(with = "case_mode")]
+    pub mode: Option<Mode>,
     pub job_name: String,
     /// The job workspace on the cluster.
     pub remote_workspace: String,
     pub skip: Option<String>,
+}
+
+/// The `mode` recorded for a case that was never planned.
+pub const UNPLANNED_MODE: &str = "unplanned";
+
+impl CaseRef {
+    /// The mode as run.json writes it: `single-agg`, `multi-agg`, `disagg` or `unplanned`.
+    pub fn mode_name(&self) -> &'static str {
+        self.mode.map_or(UNPLANNED_MODE, Mode::as_str)
+    }
+}
+
+/// `CaseRef.mode`: a `plan::Mode`, or `"unplanned"` for `None`.
+mod case_mode {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Mode, UNPLANNED_MODE};
+
+    pub fn serialize<S: Serializer>(mode: &Option<Mode>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(mode.map_or(UNPLANNED_MODE, Mode::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mode>, D::Error> {
+        let word = String::deserialize(d)?;
+        if word == UNPLANNED_MODE {
+            return Ok(None);
+        }
+        Mode::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&word)).map(Some)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,7 +199,7 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn open(path: &Path) -> Result<Journal> {
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let mut o = std::fs::OpenOptions::new();
         o.create(true).append(true);
         // Never append through a link planted under the journal's name (security review B4).
@@ -174,9 +208,10 @@ impl Journal {
             use std::os::unix::fs::OpenOptionsExt;
             o.custom_flags(libc::O_NOFOLLOW);
         }
-        let file = o
-            .open(path)
-            .with_context(|| format!("cannot open the run journal {}", path.display()))?;
+        let file = o.open(path).map_err(|error| JournalError::Open {
+            path: path.to_path_buf(),
+            error,
+        })?;
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -189,23 +224,25 @@ impl Journal {
     }
 
     /// Append one event. Events that a resume depends on are flushed to disk (fsync).
-    pub fn record(&self, event: Event) -> Result<()> {
+    pub fn record(&self, event: Event) -> Result<(), JournalError> {
         let durable = !matches!(event, Event::LogOffset { .. } | Event::JobState { .. });
         let line = serde_json::to_string(&Entry {
             ts: Utc::now(),
             event,
         })
-        .context("cannot serialise a journal event")?;
-        let mut f = self
-            .file
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the journal lock is poisoned"))?;
+        .map_err(JournalError::Serialize)?;
+        let mut f = self.file.lock().map_err(|_| JournalError::Poisoned)?;
         f.write_all(line.as_bytes())
             .and_then(|_| f.write_all(b"\n"))
-            .with_context(|| format!("cannot write the run journal {}", self.path.display()))?;
+            .map_err(|error| JournalError::Write {
+                path: self.path.clone(),
+                error,
+            })?;
         if durable {
-            f.sync_data()
-                .with_context(|| format!("cannot sync the run journal {}", self.path.display()))?;
+            f.sync_data().map_err(|error| JournalError::Sync {
+                path: self.path.clone(),
+                error,
+            })?;
         }
         Ok(())
     }
@@ -220,7 +257,7 @@ impl Journal {
         {
             crate::output::warn(format!(
                 "{}; perf-run goes on and writes the results, but `perf-run status` and `perf-run resume` will not see what happens from now on",
-                format!("{e:#}").trim_end_matches('.')
+                crate::error::chain(&e).trim_end_matches('.')
             ));
         }
     }
@@ -228,9 +265,11 @@ impl Journal {
 
 /// Read every event; a torn last line (power loss mid-write) is ignored, anything else that
 /// does not parse is an error naming the line.
-pub fn read_journal(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the run journal {}", path.display()))?;
+pub fn read_journal(path: &Path) -> Result<Vec<Entry>, JournalError> {
+    let text = std::fs::read_to_string(path).map_err(|error| JournalError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -241,12 +280,11 @@ pub fn read_journal(path: &Path) -> Result<Vec<Entry>> {
             Ok(e) => out.push(e),
             Err(_) if i + 1 == lines.len() => {}
             Err(e) => {
-                return Err(crate::error::UserError(format!(
-                    "{}:{}: this journal line cannot be read ({e})",
-                    path.display(),
-                    i + 1
-                ))
-                .into());
+                return Err(JournalError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    why: e.to_string(),
+                });
             }
         }
     }
@@ -374,6 +412,70 @@ mod tests {
         assert_eq!(old.ssh_config, None);
     }
 
+    /// Lines as perf-run wrote them while `kind`, `mode` and `source` were strings: they read
+    /// into the typed fields and write back the same words, so older runs still resume.
+    #[test]
+    fn journal_lines_of_older_runs_read_into_the_typed_fields() {
+        let lines = [
+            r#"{"ts":"2026-11-30T13:07:37.973614314Z","event":"run_started","run_id":"20261130-130737-ce69","version":"0.1.0","cluster":{"name":"local-test","kind":"ssh","host":"slurm-login","user":"perfci","user_configured":true,"workdir":"/home/perfci/perf-run"},"cases":[{"index":0,"case_dir":"00-a","test_id":"perf/test_perf_sanity.py::test_e2e[aggr_upload-a-b]","case_name":"aggr_upload-a-b","mode":"single-agg","job_name":"perf-run.x.00.a","remote_workspace":"/w/00-a","skip":null},{"index":1,"case_dir":"01-d","test_id":"perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-d]","case_name":"disagg_upload-e2e-d","mode":"disagg","job_name":"perf-run.x.01.d","remote_workspace":"/w/01-d","skip":null},{"index":2,"case_dir":"02-m","test_id":"t","case_name":"m","mode":"multi-agg","job_name":"j","remote_workspace":"/w/02-m","skip":null},{"index":3,"case_dir":"03-u","test_id":"not a test id","case_name":"u","mode":"unplanned","job_name":"","remote_workspace":"","skip":"perf-run cannot run this line: it is not a perf-sanity test id"}],"upload":false}"#,
+            r#"{"ts":"2026-11-30T13:07:38Z","event":"run_started","run_id":"r","version":"0.1.0","cluster":{"name":null,"kind":"local","host":null,"user":null,"user_configured":false,"workdir":"/w"},"cases":[],"upload":true}"#,
+            r#"{"ts":"2026-11-30T13:07:40.125364474Z","event":"finished","case":"00-a","record":{"job_id":"267","state":{"base":"CANCELLED","flags":[],"cancelled_by":null,"raw":"CANCELLED"},"exit_code":0,"signal":0,"reason":null,"submit":"2026-11-30T13:07:38","start":"2026-11-30T13:07:39","end":"2026-11-30T13:07:39","elapsed_s":null,"node_list":"n1","source":"squeue","restarts":0}}"#,
+            r#"{"ts":"2026-11-30T16:25:31.500138838Z","event":"finished","case":"00-a","record":{"job_id":"181","state":{"base":"COMPLETED","flags":[],"cancelled_by":null,"raw":"COMPLETED"},"exit_code":0,"signal":0,"reason":null,"submit":"2026-11-30T16:25:29","start":"2026-11-30T16:25:30","end":"2026-11-30T16:25:31","elapsed_s":1,"node_list":"n1","source":"sacct","restarts":0,"suspended_s":0}}"#,
+            r#"{"ts":"2026-11-30T16:25:31Z","event":"finished","case":"01-d","record":{"job_id":"182","state":{"base":"NODE_FAIL","flags":[],"cancelled_by":null,"raw":"NODE_FAIL"},"exit_code":null,"signal":null,"reason":null,"submit":null,"start":null,"end":null,"elapsed_s":null,"node_list":null,"source":"sacct -c","restarts":0}}"#,
+            r#"{"ts":"2026-11-30T16:25:31Z","event":"finished","case":"02-m","record":{"job_id":"183","state":{"base":"OUT_OF_MEMORY","flags":[],"cancelled_by":null,"raw":"OUT_OF_MEMORY"},"exit_code":null,"signal":null,"reason":null,"submit":null,"start":null,"end":null,"elapsed_s":null,"node_list":null,"source":"scontrol","restarts":0}}"#,
+            r#"{"ts":"2026-11-30T16:25:31Z","event":"finished","case":"02-m","record":{"job_id":"184","state":{"base":"FAILED","flags":[],"cancelled_by":null,"raw":"FAILED"},"exit_code":null,"signal":null,"reason":null,"submit":null,"start":null,"end":null,"elapsed_s":null,"node_list":null,"source":"perf-run","restarts":0}}"#,
+        ];
+        let entries: Vec<Entry> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        for (line, entry) in lines.iter().zip(&entries) {
+            let again = serde_json::to_value(entry).unwrap();
+            let before: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(again, before, "written back differently: {line}");
+        }
+        let Event::RunStarted { cluster, cases, .. } = &entries[0].event else {
+            panic!("{:?}", entries[0].event)
+        };
+        assert_eq!(cluster.kind, ClusterType::Ssh);
+        let modes: Vec<_> = cases.iter().map(|c| c.mode).collect();
+        assert_eq!(
+            modes,
+            [
+                Some(Mode::SingleAgg),
+                Some(Mode::Disagg),
+                Some(Mode::MultiAgg),
+                None
+            ]
+        );
+        assert_eq!(cases[3].mode_name(), "unplanned");
+        let Event::RunStarted { cluster, .. } = &entries[1].event else {
+            panic!("{:?}", entries[1].event)
+        };
+        assert_eq!(cluster.kind, ClusterType::Local);
+        use crate::slurm::{BaseState, RecordSource};
+        let finished: Vec<(RecordSource, BaseState)> = entries[2..]
+            .iter()
+            .map(|e| match &e.event {
+                Event::Finished { record, .. } => (record.source, record.state.base),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            finished,
+            [
+                (RecordSource::Squeue, BaseState::Cancelled),
+                (RecordSource::Sacct, BaseState::Completed),
+                (RecordSource::JobComp, BaseState::NodeFail),
+                (RecordSource::Scontrol, BaseState::OutOfMemory),
+                (RecordSource::PerfRun, BaseState::Failed),
+            ]
+        );
+        // A mode no perf-run ever wrote is an error, not a silent guess.
+        let bad = lines[0].replace("\"multi-agg\"", "\"aggr\"");
+        assert!(serde_json::from_str::<Entry>(&bad).is_err());
+    }
+
     #[test]
     fn journal_round_trip_and_fold() {
         let dir = tempfile::tempdir().unwrap();
@@ -384,7 +486,7 @@ mod tests {
             version: "0".into(),
             cluster: ClusterRef {
                 name: None,
-                kind: "local".into(),
+                kind: ClusterType::Local,
                 host: None,
                 user: None,
                 user_configured: false,

@@ -10,12 +10,13 @@
 //!   results/                 perf_script_test_results.csv, perf_summary.csv, summary.json, …
 //! ```
 
+pub mod error;
 pub mod events;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+pub use error::JournalError;
 
 /// Where run directories live: `$PERF_RUN_HOME`, else `./perf-runs`.
 pub fn runs_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
@@ -83,46 +84,41 @@ impl RunDir {
     /// Create a new run directory. An existing one (or anything else under that name, e.g. a
     /// planted link) is refused: a run id names one run, and `perf-run resume` continues one
     /// (security review B4).
-    pub fn create(home: &Path, run_id: &str) -> Result<RunDir> {
+    pub fn create(home: &Path, run_id: &str) -> Result<RunDir, JournalError> {
         let root = home.join(run_id);
-        std::fs::create_dir_all(home)
-            .with_context(|| format!("cannot create the runs directory {}", home.display()))?;
+        std::fs::create_dir_all(home).map_err(|error| JournalError::CreateHome {
+            home: home.to_path_buf(),
+            error,
+        })?;
         match std::fs::create_dir(&root) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(crate::error::UserError(format!(
-                    "run id `{run_id}` is already taken by {}: continue that run with `perf-run resume {}`, or start a new one with another --run-id (e.g. add a suffix such as `{run_id}-2`)",
-                    root.display(),
-                    root.display()
-                ))
-                .into());
+                return Err(JournalError::RunIdTaken {
+                    run_id: run_id.to_string(),
+                    root,
+                });
             }
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!(
-                    "cannot create the run directory {}",
-                    root.display()
-                )));
-            }
+            Err(error) => return Err(JournalError::CreateRunDir { root, error }),
         }
-        std::fs::create_dir(root.join("cases"))
-            .with_context(|| format!("cannot create the run directory {}", root.display()))?;
+        std::fs::create_dir(root.join("cases")).map_err(|error| JournalError::CreateRunDir {
+            root: root.clone(),
+            error,
+        })?;
         Ok(RunDir {
             root,
             run_id: run_id.to_string(),
         })
     }
 
-    pub fn open(root: &Path) -> Result<RunDir> {
+    pub fn open(root: &Path) -> Result<RunDir, JournalError> {
         let run_id = root
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         if !root.join("journal.jsonl").is_file() && !root.join("run.json").is_file() {
-            return Err(crate::error::UserError(format!(
-                "{} is not a perf-run run directory (no run.json or journal.jsonl)",
-                root.display()
-            ))
-            .into());
+            return Err(JournalError::NotARunDir {
+                root: root.to_path_buf(),
+            });
         }
         Ok(RunDir {
             root: root.to_path_buf(),
@@ -144,7 +140,9 @@ impl RunDir {
 }
 
 /// Write a file atomically (temp file in the same directory, fsync, rename).
-pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
-    crate::fsutil::write_atomic(path, content)
-        .with_context(|| format!("cannot write {}", path.display()))
+pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), JournalError> {
+    crate::fsutil::write_atomic(path, content).map_err(|error| JournalError::WriteFile {
+        path: path.to_path_buf(),
+        error,
+    })
 }

@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::JournalError;
 use super::RunDir;
 use super::events::{CaseRef, ClusterRef};
-use crate::error::UserError;
 
 /// `run.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,10 +27,14 @@ pub struct CaseSpec {
     pub time_limit_s: u64,
 }
 
-pub fn read_run_spec(rd: &RunDir) -> Result<RunSpec> {
+pub fn read_run_spec(rd: &RunDir) -> Result<RunSpec, JournalError> {
     let p = rd.root.join("run.json");
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| UserError(format!("{} is damaged: {e}", p.display())).into())
+    let text = std::fs::read_to_string(&p).map_err(|error| JournalError::ReadFile {
+        path: p.clone(),
+        error,
+    })?;
+    serde_json::from_str(&text).map_err(|e| JournalError::Damaged {
+        path: p,
+        why: e.to_string(),
+    })
 }

@@ -117,7 +117,7 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    Ok(results::exit_for_outcomes(outcomes, false, false))
+    Ok(crate::ops::exit::exit_code(None, outcomes, false, false))
 }
 
 /// The numbers of every case (the run summary's lines), and for a case that did not pass its

@@ -57,7 +57,7 @@ fn job_info(r: &JobRecord, our_reason: Option<&String>) -> JobInfo {
     let end = slurm_time(r.end.as_ref());
     JobInfo {
         job_id: r.job_id.clone(),
-        state: r.state.base.as_str().to_string(),
+        state: r.state.base,
         // perf-run knows it cancelled the job (Slurm only names the uid perf-run runs as).
         cancelled_by: our_reason
             .map(|_| "perf-run".to_string())
@@ -236,7 +236,7 @@ pub fn extract_all(
             let ctx = CaseContext {
                 test_id: c.case.test_id.clone(),
                 case_name: c.case.case_name.clone(),
-                mode: c.case.mode.clone(),
+                mode: c.case.mode_name().to_string(),
                 artifacts_dir: artifacts.is_dir().then_some(artifacts),
                 job: o
                     .record
@@ -274,20 +274,17 @@ pub fn extract_all(
         .collect()
 }
 
-/// The exit code of a run: a signal wins; then test failures (1), invalid measurements (3),
-/// infrastructure (4), cancellations by others (7), a pending upload (5).
+/// The exit code of a run or a resume ([`crate::ops::exit::exit_code`]). A regression fails
+/// only the pre-merge gate; otherwise it is the JUnit failure and the summary's warning, and
+/// the exit code says how the run itself went.
 pub fn run_exit(
     cases: &[results::CaseResult],
     interrupted: Option<Interrupt>,
     upload_pending: bool,
     gate: Option<crate::judge::Stage>,
 ) -> Exit {
-    if let Some(s) = interrupted {
-        return s.exit();
-    }
-    // A regression fails only the pre-merge gate; otherwise it is the JUnit failure and the
-    // summary's warning, and the exit code says how the run itself went.
-    results::exit_for_outcomes(
+    crate::ops::exit::exit_code(
+        interrupted,
         cases.iter().map(|c| (c.status, c.failure_class)),
         gate == Some(crate::judge::Stage::PreMerge),
         upload_pending,

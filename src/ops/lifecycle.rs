@@ -6,13 +6,14 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::{DoctorArgs, LogsArgs, RunRefArgs, SelectArgs, StatusArgs};
-use crate::config::settings::resolve;
+use crate::config::settings::{ClusterType, resolve};
 use crate::error::{Exit, UserError};
 use crate::journal::events::{Event, Journal, RunState, read_journal};
 use crate::journal::spec::{CaseSpec, read_run_spec};
 use crate::ops::run::{cluster_ref, connect, find_run};
 use crate::output;
-use crate::remote::{QUICK, Remote, sh};
+use crate::remote::{QUICK, Remote};
+use crate::shell::sh;
 use crate::slurm::{JobRecord, Slurm};
 
 /// `perf-run status [RUN|JOBID]`.
@@ -373,7 +374,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
         &format!(
             "{} ({}, host {}, user {} from {}, work dir {})",
             settings.cluster_name.as_deref().unwrap_or("(none)"),
-            cref.kind,
+            cref.kind.as_str(),
             settings.host.as_deref().unwrap_or("-"),
             settings.user.as_deref().unwrap_or("-"),
             settings
@@ -393,7 +394,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
         "rsync on this machine",
         "needed to sync files",
     );
-    if cref.kind == "ssh" {
+    if cref.kind == ClusterType::Ssh {
         c.report(
             which::which("ssh").is_ok(),
             "ssh client on this machine",
@@ -561,7 +562,7 @@ mod tests {
     #[test]
     fn no_exit_code_before_the_end() {
         let rec = |state: &str| {
-            crate::slurm::parse_sacct(&format!("5|{state}|0:0||2026-01-01T00:00:00|2026-01-01T00:00:01|2026-01-01T00:00:02|1|n1|x\n"), "sacct")
+            crate::slurm::parse_sacct(&format!("5|{state}|0:0||2026-01-01T00:00:00|2026-01-01T00:00:01|2026-01-01T00:00:02|1|n1|x\n"), crate::slurm::RecordSource::Sacct)
                 .remove("5")
                 .unwrap()
         };

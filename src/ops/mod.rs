@@ -1,6 +1,7 @@
 //! Operations: one function per command. Commands only parse (src/cli); operations do the work.
 
 pub mod compare;
+pub mod exit;
 pub mod extract;
 pub mod finalize;
 pub mod history;

@@ -60,7 +60,7 @@ pub fn parse_user_env(items: &[String]) -> Result<Vec<(String, String)>> {
     items
         .iter()
         .map(|item| match item.split_once('=') {
-            Some((k, v)) if crate::render::quote::is_env_name(k) => Ok((k.to_string(), v.to_string())),
+            Some((k, v)) if crate::shell::is_env_name(k) => Ok((k.to_string(), v.to_string())),
             _ => Err(UserError(format!(
                 "--env `{item}` must look like NAME=VALUE with NAME matching ^[A-Za-z_][A-Za-z0-9_]*$", item = crate::error::escape_for_message(item)
             ))
@@ -139,7 +139,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
                 plans.push(p)
             }
             // One case alone (--config, --test): its planning error is the command's error.
-            Err(e) if !is_list => return Err(e),
+            Err(e) if !is_list => return Err(e.into()),
             // A test list runs what it can, like CI: this case becomes a skipped one.
             Err(e) => unplanned.push(UnplannedCase {
                 index: i,

@@ -27,10 +27,7 @@ use crate::journal::spec::{CaseSpec, RunSpec, read_run_spec};
 pub fn cluster_ref(s: &Settings) -> ClusterRef {
     ClusterRef {
         name: s.cluster_name.clone(),
-        kind: match s.cluster_type {
-            ClusterType::Ssh => "ssh".into(),
-            ClusterType::Local => "local".into(),
-        },
+        kind: s.cluster_type,
         host: s.host.clone(),
         user: s.user.clone(),
         user_configured: s.ssh_user.is_some(),
@@ -41,9 +38,9 @@ pub fn cluster_ref(s: &Settings) -> ClusterRef {
 
 /// Connect to the cluster described by `c` (the one ssh handshake of this process).
 pub async fn connect(c: &ClusterRef) -> Result<AnyRemote> {
-    match c.kind.as_str() {
-        "local" => Ok(AnyRemote::Local(LocalRemote::new())),
-        _ => {
+    match c.kind {
+        ClusterType::Local => Ok(AnyRemote::Local(LocalRemote::new())),
+        ClusterType::Ssh => {
             let host = c.host.as_deref().ok_or_else(|| {
                 UserError(
                     "no login host is known: set CLUSTER_HOST (or --host, or `host:` in the cluster profile)"
@@ -231,7 +228,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         };
         let outcome = match driver.drive(queue, vec![], &mut sigs).await {
             Ok(o) => o,
-            Err(e) => watcher_failed(&rd, &sched, e).await,
+            Err(e) => watcher_failed(&rd, &sched, e.into()).await,
         };
         if outcome.detached {
             output::info(format!(
@@ -446,7 +443,7 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
                     case_dir: c.plan.case_dir.clone(),
                     test_id: c.plan.test_id.clone(),
                     case_name: c.plan.case_name.clone(),
-                    mode: c.plan.mode.as_str().to_string(),
+                    mode: Some(c.plan.mode),
                     job_name: c.plan.sbatch.job_name.clone(),
                     remote_workspace: c.plan.paths.job_workspace.clone(),
                     skip: c.plan.skip.clone(),
@@ -459,7 +456,7 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
                     case_dir: u.case_dir.clone(),
                     test_id: u.test_id.clone(),
                     case_name: u.case_name.clone(),
-                    mode: crate::ops::render::UNPLANNED_MODE.to_string(),
+                    mode: None,
                     job_name: String::new(),
                     remote_workspace: String::new(),
                     skip: Some(u.reason.clone()),
@@ -496,7 +493,7 @@ pub fn find_run(arg: Option<&str>) -> Result<RunDir> {
             ))
         })?,
     };
-    RunDir::open(&dir)
+    Ok(RunDir::open(&dir)?)
 }
 
 fn newest_run(home: &Path) -> Option<PathBuf> {
@@ -623,7 +620,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
         };
         let outcome = match driver.drive(queue, attach, &mut sigs).await {
             Ok(o) => o,
-            Err(e) => watcher_failed(&rd, &sched, e).await,
+            Err(e) => watcher_failed(&rd, &sched, e.into()).await,
         };
         results.extend(outcome.results);
         finalize(FinalizeInput {
@@ -667,7 +664,7 @@ async fn stage_wheel<R: crate::remote::Remote>(
         std::fs::copy(&install.local, &dst)
             .with_context(|| format!("cannot copy {}", install.local.display()))?;
     }
-    remote
+    Ok(remote
         .sync_to(
             local_dir,
             &format!("{remote_run_dir}/wheel"),
@@ -675,7 +672,7 @@ async fn stage_wheel<R: crate::remote::Remote>(
             false,
             Duration::from_secs(3600),
         )
-        .await
+        .await?)
 }
 
 #[cfg(test)]
@@ -716,7 +713,11 @@ mod tests {
         }
         j.record(Event::Finished {
             case: "00-a".into(),
-            record: JobRecord::bare(&ids[0], JobState::parse("COMPLETED"), "sacct"),
+            record: JobRecord::bare(
+                &ids[0],
+                JobState::parse("COMPLETED"),
+                crate::slurm::RecordSource::Sacct,
+            ),
         })
         .unwrap();
         let out = watcher_failed(

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::cli::UploadArgs;
 use crate::cli::upload::YesNo;
 use crate::error::{Exit, UserError};
+use crate::ops::exit::exit_code;
 use crate::output;
 use crate::perfdb::{self, DbSettings, RunInfoArgs, SourceFiles, UploadOptions, UploadOutcome};
 
@@ -142,7 +143,7 @@ pub async fn run(args: UploadArgs) -> Result<Exit> {
                 sig.name(),
                 settings.spool_dir.display()
             ));
-            return Ok(sig.exit());
+            return Ok(exit_code(Some(sig), [], false, false));
         }
     };
     Ok(report(&settings, &outcome))
@@ -176,7 +177,7 @@ pub fn report(settings: &DbSettings, outcome: &UploadOutcome) -> Exit {
                 "Nothing is lost: the upload is kept in {}; run `perf-run upload --spool` to retry every pending upload (safe from cron or the next job).",
                 entry.display()
             ));
-            Exit::UploadPending
+            exit_code(None, [], false, true)
         }
         UploadOutcome::LegacyDuplicate { run_id, link } => {
             output::error(perfdb::legacy_duplicate_message(
@@ -242,6 +243,6 @@ async fn retry(settings: &DbSettings) -> Result<Exit> {
             r.pending.len(),
             settings.spool_dir.display()
         ));
-        Ok(Exit::UploadPending)
+        Ok(exit_code(None, [], false, true))
     }
 }

@@ -4,7 +4,7 @@
 use super::{RoleEnv, RoleKind, RolePlan};
 use crate::config::settings::Settings;
 use crate::plan::RemotePaths;
-use crate::render::quote::{is_env_name, quote_word};
+use crate::shell::{is_env_name, quote_word};
 
 pub struct CommandContext<'a> {
     pub settings: &'a Settings,
@@ -331,16 +331,7 @@ pub fn exports(
         ("CLUSTER_NAME", s.cluster_name.clone()),
         ("CLUSTER_HOST", s.host.clone()),
         ("CLUSTER_USER", s.user.clone()),
-        (
-            "CLUSTER_TYPE",
-            Some(
-                match s.cluster_type {
-                    crate::config::settings::ClusterType::Ssh => "ssh",
-                    crate::config::settings::ClusterType::Local => "local",
-                }
-                .to_string(),
-            ),
-        ),
+        ("CLUSTER_TYPE", Some(s.cluster_type.as_str().to_string())),
         ("CLUSTER_WORKDIR", Some(p.workdir.clone())),
         ("CLUSTER_PARTITION", s.partition.clone()),
         ("CLUSTER_ACCOUNT", s.account.clone()),

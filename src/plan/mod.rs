@@ -3,13 +3,13 @@
 //! apart from reading the config YAML (DESIGN.md "plan").
 
 pub mod command;
+pub mod error;
 pub mod select;
 pub mod test_id;
 pub mod workspace;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::config::layout::{DEFS_DIR, Generation, Layout};
@@ -17,11 +17,13 @@ use crate::config::perf_sanity::{
     ClientConfig, ConfigKind, DisaggConfig, PerfConfig, ServerConfig, load_config,
 };
 use crate::config::settings::{Settings, SlurmTime, Source};
-use crate::error::UserError;
+pub use error::PlanError;
 pub use select::Selected;
 pub use test_id::{CaseKind, TestId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How a case runs. Serde reads and writes `single-agg`, `multi-agg`, `disagg` (run.json,
+/// journal.jsonl, `render --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     #[serde(rename = "single-agg")]
     SingleAgg,
@@ -256,7 +258,7 @@ pub struct PlanInput<'a> {
 const DEFAULT_TIME: &str = "04:00:00";
 
 /// Plan one case.
-pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
+pub fn build_plan(input: &PlanInput) -> Result<RunPlan, PlanError> {
     let PlanInput {
         settings,
         layout,
@@ -368,24 +370,24 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
     if let Some(cap) = settings.gpus_per_node_capacity
         && gpn > cap
     {
-        return Err(UserError(format!(
-            "{} plans {gpn} GPUs per node, but cluster `{}` has {cap} GPUs per node",
-            found.path.display(),
-            settings.cluster_name.as_deref().unwrap_or("?")
-        ))
-        .into());
+        return Err(PlanError::TooManyGpusPerNode {
+            config: found.path.clone(),
+            gpus_per_node: gpn,
+            cluster: settings.cluster_name.as_deref().unwrap_or("?").to_string(),
+            capacity: cap,
+        });
     }
     let total_nodes = layout_steps.total_nodes;
     if let Some(cap) = settings.nodes_capacity
         && total_nodes > cap
     {
-        return Err(UserError(format!(
-            "`{}` needs {total_nodes} nodes ({} GPUs), but cluster `{}` has only {cap} nodes",
-            id.case,
-            total_nodes * gpn,
-            settings.cluster_name.as_deref().unwrap_or("?")
-        ))
-        .into());
+        return Err(PlanError::TooManyNodes {
+            case: id.case.clone(),
+            nodes: total_nodes,
+            gpus: total_nodes * gpn,
+            cluster: settings.cluster_name.as_deref().unwrap_or("?").to_string(),
+            capacity: cap,
+        });
     }
     let total_gpus = total_nodes * gpn;
 
@@ -401,12 +403,9 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
             .clone()
             .filter(|_| origin == Some(Source::Profile));
         let from_cfg = match job_time_cfg {
-            Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
-                UserError(format!(
-                    "{}: field `slurm.job_time`: `{}` is not a Slurm time of at most 365 days",
-                    found.path.display(),
-                    crate::error::escape_for_message(&t)
-                ))
+            Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| PlanError::JobTime {
+                config: found.path.clone(),
+                value: t.clone(),
             })?),
             None => None,
         };
@@ -452,12 +451,10 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
             {
-                return Err(UserError(format!(
-                    "the wheel file name `{}` ({}) has characters a wheel name cannot have",
-                    crate::error::escape_for_message(&file),
-                    w.source
-                ))
-                .into());
+                return Err(PlanError::WheelName {
+                    file,
+                    origin: w.source.to_string(),
+                });
             }
             Some(InstallPlan {
                 local: w.path.clone(),
@@ -629,7 +626,7 @@ fn plan_precheck(
     path: &std::path::Path,
     case: &str,
     warnings: &mut Vec<String>,
-) -> Result<Option<PrecheckPlan>> {
+) -> Result<Option<PrecheckPlan>, PlanError> {
     let yaml = c.cache_transceiver_precheck.as_ref();
     let enabled = settings
         .ct_precheck
@@ -645,25 +642,23 @@ fn plan_precheck(
         return Ok(None);
     }
     if !layout.root.join(PRECHECK_SCRIPT).is_file() {
-        return Err(UserError(format!(
-            "{}: the cache-transceiver precheck is enabled ({}), but the checkout {} has no {PRECHECK_SCRIPT}; use a checkout that has it, or TRTLLM_DISAGG_CT_PRECHECK=0 to run without the precheck",
-            path.display(),
-            if settings.ct_precheck.is_some() {
+        return Err(PlanError::PrecheckScriptMissing {
+            config: path.to_path_buf(),
+            switch: if settings.ct_precheck.is_some() {
                 "TRTLLM_DISAGG_CT_PRECHECK"
             } else {
                 "cache_transceiver_precheck.enabled"
             },
-            layout.root.display()
-        ))
-        .into());
+            checkout: layout.root.clone(),
+            script: PRECHECK_SCRIPT,
+        });
     }
     let timeout_s = yaml.and_then(|p| p.step_timeout_s).unwrap_or(1200);
     if timeout_s == 0 || timeout_s > 1800 {
-        return Err(UserError(format!(
-            "{}: field `cache_transceiver_precheck.step_timeout_s`: {timeout_s} s is outside 1..1800 (upstream's limit)",
-            path.display()
-        ))
-        .into());
+        return Err(PlanError::PrecheckTimeout {
+            config: path.to_path_buf(),
+            seconds: timeout_s,
+        });
     }
     Ok(Some(PrecheckPlan {
         timeout_s,
@@ -677,7 +672,7 @@ fn check_load_balancers(
     layout: &Layout,
     config: &PerfConfig,
     path: &std::path::Path,
-) -> Result<()> {
+) -> Result<(), PlanError> {
     let servers: Vec<(String, &ServerConfig)> = match config {
         PerfConfig::Aggregated(c) => c
             .server_configs
@@ -705,13 +700,12 @@ fn check_load_balancers(
         if let Some(full) = in_checkout
             && !full.is_file()
         {
-            return Err(UserError(format!(
-                "{}: field `{field}.moe_config.load_balancer`: `{}` is not in the checkout {} (the test resolves it from the checkout root)",
-                path.display(),
-                crate::error::escape_for_message(lb),
-                layout.root.display()
-            ))
-            .into());
+            return Err(PlanError::LoadBalancerOutsideCheckout {
+                config: path.to_path_buf(),
+                field,
+                value: lb.clone(),
+                checkout: layout.root.clone(),
+            });
         }
     }
     Ok(())
@@ -749,16 +743,14 @@ fn aggregated_env(
     model: &str,
     path: &std::path::Path,
     warnings: &mut Vec<String>,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, String)>, PlanError> {
     let mut envs = Vec::new();
     for s in chosen {
         let text = s.server_env_var.as_deref().unwrap_or("");
-        let env = parse_env_assignments(text).map_err(|why| {
-            UserError(format!(
-                "{}: field `server_configs[{}].server_env_var`: {why}",
-                path.display(),
-                s.resolved_name(model)
-            ))
+        let env = parse_env_assignments(text).map_err(|why| PlanError::EnvField {
+            config: path.to_path_buf(),
+            field: format!("server_configs[{}].server_env_var", s.resolved_name(model)),
+            why,
         })?;
         envs.push(env);
     }
@@ -774,7 +766,7 @@ fn aggregated_env(
 
 /// The test module must exist in the checkout (pytest would only say "file not found" from
 /// inside the job); the message names the closest module that does.
-fn check_module(layout: &Layout, module: &str) -> Result<()> {
+fn check_module(layout: &Layout, module: &str) -> Result<(), PlanError> {
     let defs = layout.root.join(DEFS_DIR);
     if defs.join(module).is_file() {
         return Ok(());
@@ -797,23 +789,17 @@ fn check_module(layout: &Layout, module: &str) -> Result<()> {
     }
     let close =
         crate::config::layout::close_matches(module, candidates.iter().map(String::as_str), 3);
-    Err(UserError(format!(
-        "the test module `{}` (PERF_TEST_MODULE / --module, relative to {DEFS_DIR}) does not exist in the checkout {}{}",
-        crate::error::escape_for_message(module),
-        layout.root.display(),
-        if close.is_empty() {
-            String::new()
-        } else {
-            format!("; did you mean {}?", close.join(" or "))
-        }
-    ))
-    .into())
+    Err(PlanError::NoModule {
+        module: module.to_string(),
+        checkout: layout.root.clone(),
+        close,
+    })
 }
 
 /// A custom prefix's case (`custom_test-<rest>`): the mode comes from where the config lives.
 /// `<rest>` is a config name of either kind, or `<aggregated config>-<server>[,<server>…]`.
 /// A disaggregated config runs the mode its YAML's `benchmark.mode` names.
-fn resolve_custom(layout: &Layout, rest: &str) -> Result<CaseKind> {
+fn resolve_custom(layout: &Layout, rest: &str) -> Result<CaseKind, PlanError> {
     let whole = layout.find_config(rest, None);
     let found = match whole {
         Ok(f) => f,
@@ -826,7 +812,7 @@ fn resolve_custom(layout: &Layout, rest: &str) -> Result<CaseKind> {
                     servers: Some(servers.split(',').map(str::to_string).collect()),
                 });
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     Ok(match found.kind {
@@ -868,15 +854,13 @@ pub struct RoleEnv {
 }
 
 impl RoleEnv {
-    fn from_disagg(c: &DisaggConfig, path: &std::path::Path) -> Result<RoleEnv> {
+    fn from_disagg(c: &DisaggConfig, path: &std::path::Path) -> Result<RoleEnv, PlanError> {
         let e = &c.environment;
-        let parse = |field: &str, v: &Option<String>| -> Result<Vec<(String, String)>> {
-            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|why| {
-                UserError(format!(
-                    "{}: field `environment.{field}`: {why}",
-                    path.display()
-                ))
-                .into()
+        let parse = |field: &str, v: &Option<String>| -> Result<Vec<(String, String)>, PlanError> {
+            parse_env_assignments(v.as_deref().unwrap_or("")).map_err(|why| PlanError::EnvField {
+                config: path.to_path_buf(),
+                field: format!("environment.{field}"),
+                why,
             })
         };
         let mut benchmark = parse("client_env_var", &e.client_env_var)?;
@@ -901,9 +885,7 @@ pub fn parse_env_assignments(s: &str) -> Result<Vec<(String, String)>, String> {
     words
         .into_iter()
         .map(|w| match w.split_once('=') {
-            Some((k, v)) if crate::render::quote::is_env_name(k) => {
-                Ok((k.to_string(), v.to_string()))
-            }
+            Some((k, v)) if crate::shell::is_env_name(k) => Ok((k.to_string(), v.to_string())),
             _ => Err(format!(
                 "`{}` is not a NAME=VALUE assignment",
                 crate::error::escape_for_message(&w)
@@ -917,7 +899,7 @@ fn select_servers<'a>(
     model: &str,
     wanted: Option<&[String]>,
     path: &std::path::Path,
-) -> Result<Vec<&'a ServerConfig>> {
+) -> Result<Vec<&'a ServerConfig>, PlanError> {
     let Some(wanted) = wanted else {
         return Ok(all.iter().collect());
     };
@@ -929,17 +911,12 @@ fn select_servers<'a>(
             None => {
                 let close =
                     crate::config::layout::close_matches(w, names.iter().map(String::as_str), 3);
-                return Err(UserError(format!(
-                    "{} has no server config named `{w}`{}; its servers are: {}",
-                    path.display(),
-                    if close.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (close: {})", close.join(", "))
-                    },
-                    names.join(", ")
-                ))
-                .into());
+                return Err(PlanError::NoServer {
+                    config: path.to_path_buf(),
+                    name: w.clone(),
+                    close,
+                    servers: names.clone(),
+                });
             }
         }
     }

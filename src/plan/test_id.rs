@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
+use super::PlanError;
 use crate::config::layout::{DEFS_DIR, Generation};
-use crate::error::UserError;
 
 /// The module upstream's CI runs; its grammar is the only one perf-run can check.
 pub const PERF_SANITY_MODULE: &str = "perf/test_perf_sanity.py";
@@ -117,13 +117,11 @@ pub fn normalize_module(module: &str) -> String {
 }
 
 /// Parse `module::function[case]` (reference §3, G3 `parse_test_string`; G1 rule for disagg).
-pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, UserError> {
+pub fn parse_node_id(text: &str, generation: Generation) -> Result<TestId, PlanError> {
     let t = text.trim();
-    let shown = crate::error::escape_for_message(t);
-    let bad = |why: &str| {
-        UserError(format!(
-            "`{shown}` is not a perf-sanity test id: {why} (expected e.g. `perf/test_perf_sanity.py::test_e2e[aggr_upload-<config>-<server>]`)"
-        ))
+    let bad = |why: &str| PlanError::NotATestId {
+        text: t.to_string(),
+        why: why.to_string(),
     };
     let (module, rest) = t.split_once("::").ok_or_else(|| bad("there is no `::`"))?;
     let open = rest
@@ -320,7 +318,7 @@ pub fn build_case(
     modifier: Option<&str>,
     prefix: Option<&str>,
     perf_sanity: bool,
-) -> Result<String, UserError> {
+) -> Result<String, PlanError> {
     let default_prefix = match kind {
         CaseKind::Disagg { .. } => "disagg_upload",
         _ => "aggr_upload",
@@ -367,10 +365,10 @@ pub fn build_case(
         return Ok(case);
     }
     // Round-trip: the id must read back as the same selection, or pytest will not find it.
-    let back = parse_case(&case, generation, true).map_err(|why| {
-        UserError(format!(
-            "the test id `{case}` built from the prefix `{p}` cannot work with upstream's test_perf_sanity.py: {why}"
-        ))
+    let back = parse_case(&case, generation, true).map_err(|why| PlanError::PrefixBreaksId {
+        case: case.clone(),
+        prefix: p.to_string(),
+        why,
     })?;
     if back.note.is_some() {
         return Ok(case);
@@ -383,10 +381,11 @@ pub fn build_case(
         _ => false,
     } && back.modifier.as_deref() == modifier;
     if !same {
-        return Err(UserError(format!(
-            "the test id `{case}` would not select config `{}` in upstream's test_perf_sanity.py: the prefix `{p}` does not fit this kind of config (aggregated ids need `aggr` in the prefix, disaggregated ids `disagg`, and aggregated config names must not contain `-`)",
-            kind.config(),
-        )));
+        return Err(PlanError::PrefixSelectsOther {
+            case,
+            config: kind.config().to_string(),
+            prefix: p.to_string(),
+        });
     }
     Ok(case)
 }

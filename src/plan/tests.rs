@@ -608,7 +608,7 @@ fn tree(agg: &[(&str, &str)], disagg: &[(&str, &str)]) -> tempfile::TempDir {
 /// Profiles: `free` has no capacity; `small` has 4 GPUs per node and 4 nodes.
 const CLUSTERS: &str = "clusters:\n  free:\n    host: h\n    type: local\n    workdir: /w\n    docker_image: \"\"\n  small:\n    host: h\n    type: local\n    workdir: /w\n    docker_image: \"\"\n    gpus_per_node: 4\n    nodes: 4\n";
 
-fn plan_of(t: &Path, cluster: &str, case: &str) -> Result<RunPlan> {
+fn plan_of(t: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
     let clusters = t.join("clusters.yaml");
     std::fs::write(&clusters, CLUSTERS).unwrap();
     let cargs = ClusterArgs {
@@ -650,6 +650,7 @@ fn plan_of(t: &Path, cluster: &str, case: &str) -> Result<RunPlan> {
         case_index: 0,
         user_env: &[],
     })
+    .map_err(anyhow::Error::from)
 }
 
 fn agg_yaml(gpn: u32, server: &str) -> String {
@@ -810,7 +811,7 @@ fn oversized_configs_are_refused_with_the_field_named() {
             Err(e) => e,
         };
         assert!(
-            e.downcast_ref::<crate::error::UserError>().is_some(),
+            crate::error::exit_of(&e) == crate::error::Exit::Usage,
             "{case}: not a user error: {e:#}"
         );
         let msg = e.to_string();

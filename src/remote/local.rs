@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use super::RemoteError;
 
 use super::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats, rsync};
 
@@ -25,7 +25,12 @@ impl Remote for LocalRemote {
         "this machine (CLUSTER_TYPE=local)".into()
     }
 
-    async fn exec(&self, script: &str, timeout: Duration, _idempotent: bool) -> Result<ExecOutput> {
+    async fn exec(
+        &self,
+        script: &str,
+        timeout: Duration,
+        _idempotent: bool,
+    ) -> Result<ExecOutput, RemoteError> {
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         let mut cmd = tokio::process::Command::new("bash");
         cmd.arg("-c")
@@ -36,13 +41,11 @@ impl Remote for LocalRemote {
             .kill_on_drop(true);
         let out = tokio::time::timeout(timeout, cmd.output())
             .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "a local command did not finish within {}",
-                    humantime::format_duration(timeout)
-                )
-            })?
-            .context("cannot start bash")?;
+            .map_err(|_| RemoteError::LocalTimeout { timeout })?
+            .map_err(|error| RemoteError::Spawn {
+                program: "bash",
+                error,
+            })?;
         Ok(ExecOutput {
             code: out.status.code(),
             stdout: out.stdout,
@@ -50,7 +53,7 @@ impl Remote for LocalRemote {
         })
     }
 
-    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+    async fn stream(&self, script: &str) -> Result<RemoteStream, RemoteError> {
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         let mut child = tokio::process::Command::new("bash")
             .arg("-c")
@@ -60,11 +63,13 @@ impl Remote for LocalRemote {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .context("cannot start bash")?;
-        let stdout = child
-            .stdout
-            .take()
-            .context("the streamed command has no stdout")?;
+            .map_err(|error| RemoteError::Spawn {
+                program: "bash",
+                error,
+            })?;
+        let stdout = child.stdout.take().ok_or(RemoteError::NoStdout {
+            what: "the streamed command",
+        })?;
         Ok(RemoteStream {
             reader: Box::pin(stdout),
             guard: Box::new(child),
@@ -78,11 +83,14 @@ impl Remote for LocalRemote {
         excludes: &[String],
         delete: bool,
         timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         tokio::fs::create_dir_all(remote_dir)
             .await
-            .with_context(|| format!("cannot create {remote_dir}"))?;
+            .map_err(|error| RemoteError::CreateDir {
+                path: remote_dir.to_string(),
+                error,
+            })?;
         let args = rsync::transfer_args(
             excludes,
             delete,
@@ -98,11 +106,14 @@ impl Remote for LocalRemote {
         local_dir: &Path,
         excludes: &[String],
         timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         tokio::fs::create_dir_all(local_dir)
             .await
-            .with_context(|| format!("cannot create {}", local_dir.display()))?;
+            .map_err(|error| RemoteError::CreateDir {
+                path: local_dir.display().to_string(),
+                error,
+            })?;
         let args = rsync::collect_args(
             excludes,
             rsync::slash(remote_dir),

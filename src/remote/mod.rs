@@ -2,9 +2,10 @@
 //! ControlMaster per perf-run process, strict host keys, bounded sessions, reconnect with
 //! backoff) and a local one for `CLUSTER_TYPE=local` (perf-run already runs on the login node).
 //!
-//! Every remote command is a bash script built from quoted words (`render::quote::quote_word`);
+//! Every remote command is a bash script built from quoted words (`shell::quote_word`);
 //! nothing user-supplied is pasted into a command line unquoted.
 
+pub mod error;
 pub mod local;
 pub mod rsync;
 pub mod ssh;
@@ -16,9 +17,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
 use tokio::io::AsyncRead;
 
+pub use error::RemoteError;
 pub use local::LocalRemote;
 pub use ssh::{SshOptions, SshRemote};
 
@@ -104,10 +105,13 @@ pub trait Remote: Send + Sync {
         script: &str,
         timeout: Duration,
         idempotent: bool,
-    ) -> impl Future<Output = Result<ExecOutput>> + Send;
+    ) -> impl Future<Output = Result<ExecOutput, RemoteError>> + Send;
 
     /// Start a long-running script and stream its stdout.
-    fn stream(&self, script: &str) -> impl Future<Output = Result<RemoteStream>> + Send;
+    fn stream(
+        &self,
+        script: &str,
+    ) -> impl Future<Output = Result<RemoteStream, RemoteError>> + Send;
 
     /// rsync `local_dir/` to `remote_dir/` (delta transfer over the same connection).
     fn sync_to(
@@ -117,7 +121,7 @@ pub trait Remote: Send + Sync {
         excludes: &[String],
         delete: bool,
         timeout: Duration,
-    ) -> impl Future<Output = Result<SyncStats>> + Send;
+    ) -> impl Future<Output = Result<SyncStats, RemoteError>> + Send;
 
     /// rsync `remote_dir/` into `local_dir/`.
     fn sync_from(
@@ -126,7 +130,7 @@ pub trait Remote: Send + Sync {
         local_dir: &Path,
         excludes: &[String],
         timeout: Duration,
-    ) -> impl Future<Output = Result<SyncStats>> + Send;
+    ) -> impl Future<Output = Result<SyncStats, RemoteError>> + Send;
 
     fn stats(&self) -> &RemoteStats;
 }
@@ -153,13 +157,18 @@ impl Remote for AnyRemote {
             AnyRemote::Local(l) => l.describe(),
         }
     }
-    async fn exec(&self, script: &str, timeout: Duration, idempotent: bool) -> Result<ExecOutput> {
+    async fn exec(
+        &self,
+        script: &str,
+        timeout: Duration,
+        idempotent: bool,
+    ) -> Result<ExecOutput, RemoteError> {
         match self {
             AnyRemote::Ssh(s) => s.exec(script, timeout, idempotent).await,
             AnyRemote::Local(l) => l.exec(script, timeout, idempotent).await,
         }
     }
-    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+    async fn stream(&self, script: &str) -> Result<RemoteStream, RemoteError> {
         match self {
             AnyRemote::Ssh(s) => s.stream(script).await,
             AnyRemote::Local(l) => l.stream(script).await,
@@ -172,7 +181,7 @@ impl Remote for AnyRemote {
         excludes: &[String],
         delete: bool,
         timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         match self {
             AnyRemote::Ssh(s) => {
                 s.sync_to(local_dir, remote_dir, excludes, delete, timeout)
@@ -190,7 +199,7 @@ impl Remote for AnyRemote {
         local_dir: &Path,
         excludes: &[String],
         timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         match self {
             AnyRemote::Ssh(s) => s.sync_from(remote_dir, local_dir, excludes, timeout).await,
             AnyRemote::Local(l) => l.sync_from(remote_dir, local_dir, excludes, timeout).await,
@@ -202,15 +211,6 @@ impl Remote for AnyRemote {
             AnyRemote::Local(l) => l.stats(),
         }
     }
-}
-
-/// Join words into a bash command line, each quoted.
-pub fn sh(words: &[&str]) -> String {
-    words
-        .iter()
-        .map(|w| crate::render::quote::quote_word(w))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Default time limit for a quick remote command (a scheduler query, mkdir, cat).

@@ -5,18 +5,15 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-
-use super::SyncStats;
+use super::{RemoteError, SyncStats};
 
 /// Run rsync with `args` (sources and destination last) and parse `--stats`.
-pub async fn run(ssh_cmd: Option<&str>, args: &[String], timeout: Duration) -> Result<SyncStats> {
-    which::which("rsync").map_err(|_| {
-        crate::error::UserError(
-            "rsync is not installed on this machine; perf-run needs it to sync files (apt-get install rsync)"
-                .into(),
-        )
-    })?;
+pub async fn run(
+    ssh_cmd: Option<&str>,
+    args: &[String],
+    timeout: Duration,
+) -> Result<SyncStats, RemoteError> {
+    which::which("rsync").map_err(|_| RemoteError::RsyncMissing)?;
     let mut cmd = tokio::process::Command::new("rsync");
     cmd.args(["-a", "-s", "--partial", "--stats"]);
     if let Some(e) = ssh_cmd {
@@ -29,27 +26,25 @@ pub async fn run(ssh_cmd: Option<&str>, args: &[String], timeout: Duration) -> R
         .kill_on_drop(true);
     let out = tokio::time::timeout(timeout, cmd.output())
         .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "rsync did not finish within {}",
-                humantime::format_duration(timeout)
-            )
-        })?
-        .context("cannot start rsync")?;
+        .map_err(|_| RemoteError::RsyncTimeout { timeout })?
+        .map_err(|error| RemoteError::Spawn {
+            program: "rsync",
+            error,
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-        bail!(
-            "rsync failed (exit code {}): {}",
-            out.status.code().unwrap_or(-1),
-            last.iter()
+        return Err(RemoteError::RsyncFailed {
+            code: out.status.code().unwrap_or(-1),
+            last_lines: last
+                .iter()
                 .rev()
                 .take(2)
                 .rev()
                 .cloned()
                 .collect::<Vec<_>>()
-                .join(" / ")
-        );
+                .join(" / "),
+        });
     }
     Ok(parse_stats(&String::from_utf8_lossy(&out.stdout)))
 }

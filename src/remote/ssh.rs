@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use super::RemoteError;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::{RwLock, Semaphore};
 
@@ -144,29 +144,30 @@ pub fn clean_stale_control_dirs(dir: &Path, min_age: Duration) -> usize {
 
 /// A short, private directory for the control socket: `/tmp/prun-<uid>`, or
 /// `$PERF_RUN_SSH_CONTROL_DIR` (keep it short: unix socket paths are limited to ~108 bytes).
-fn control_dir() -> Result<PathBuf> {
+fn control_dir() -> Result<PathBuf, RemoteError> {
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     let dir = std::env::var_os("PERF_RUN_SSH_CONTROL_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(format!("/tmp/prun-{uid}")));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the ssh control directory {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|error| RemoteError::ControlDir {
+        dir: dir.display().to_string(),
+        error,
+    })?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot protect {}", dir.display()))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(|error| {
+        RemoteError::ProtectControlDir {
+            dir: dir.display().to_string(),
+            error,
+        }
+    })?;
     clean_stale_control_dirs(&dir, Duration::from_secs(120));
     Ok(dir)
 }
 
-async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session> {
-    which::which("ssh").map_err(|_| {
-        crate::error::UserError(
-            "the `ssh` client is not installed on this machine (apt-get install openssh-client)"
-                .into(),
-        )
-    })?;
+async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session, RemoteError> {
+    which::which("ssh").map_err(|_| RemoteError::SshMissing)?;
     let mut b = SessionBuilder::default();
     b.known_hosts_check(KnownHosts::Strict)
         .control_directory(dir)
@@ -203,11 +204,12 @@ async fn connect_once(opts: &SshOptions, dir: &Path) -> Result<Session> {
         } else {
             ""
         };
-        anyhow::anyhow!(
-            "cannot open an ssh connection to {}: {}.{hint}",
-            opts.destination(),
-            cause.trim().trim_end_matches('.').to_string() + if cause.is_empty() { &detail } else { "" }
-        )
+        RemoteError::Connect {
+            destination: opts.destination(),
+            why: cause.trim().trim_end_matches('.').to_string()
+                + if cause.is_empty() { &detail } else { "" },
+            hint,
+        }
     })
 }
 
@@ -225,7 +227,7 @@ async fn keepalive_session(s: &Arc<Session>) -> Option<openssh::Child<Arc<Sessio
 
 impl SshRemote {
     /// Open the master connection (the one handshake of this process).
-    pub async fn connect(opts: SshOptions) -> Result<SshRemote> {
+    pub async fn connect(opts: SshOptions) -> Result<SshRemote, RemoteError> {
         let dir = control_dir()?;
         let session = connect_once(&opts, &dir).await?;
         output::detail(format!(
@@ -254,7 +256,7 @@ impl SshRemote {
 
     /// Replace a broken master, with backoff. Only the first caller reconnects; the others
     /// find the new session already in place.
-    async fn reconnect(&self, broken: &Arc<Session>) -> Result<Arc<Session>> {
+    async fn reconnect(&self, broken: &Arc<Session>) -> Result<Arc<Session>, RemoteError> {
         let mut guard = self.session.write().await;
         if !Arc::ptr_eq(&guard, broken) {
             return Ok(guard.clone());
@@ -286,7 +288,7 @@ impl SshRemote {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(15));
         }
-        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("reconnecting failed")))
+        Err(last_err.unwrap_or(RemoteError::ReconnectFailed))
     }
 
     /// The control socket of the master, for rsync's `ssh -S`.
@@ -296,7 +298,7 @@ impl SshRemote {
             .opts
             .config_file
             .as_ref()
-            .map(|f| format!(" -F {}", crate::remote::sh(&[&f.display().to_string()])))
+            .map(|f| format!(" -F {}", crate::shell::sh(&[&f.display().to_string()])))
             .unwrap_or_default();
         format!(
             "ssh{config} -S {} -o ControlMaster=no -o BatchMode=yes -o StrictHostKeyChecking=yes",
@@ -349,58 +351,63 @@ impl Remote for SshRemote {
         self.opts.destination()
     }
 
-    async fn exec(&self, script: &str, timeout: Duration, idempotent: bool) -> Result<ExecOutput> {
+    async fn exec(
+        &self,
+        script: &str,
+        timeout: Duration,
+        idempotent: bool,
+    ) -> Result<ExecOutput, RemoteError> {
         let _permit = self
             .exec_slots
             .acquire()
             .await
-            .context("the ssh session pool was closed")?;
+            .map_err(|_| RemoteError::PoolClosed)?;
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         let s = self.current().await;
         match self.exec_on(&s, script, timeout).await {
             Ok(o) => Ok(o),
-            Err(ExecErr::Timeout) => Err(anyhow::anyhow!(
-                "a command on {} did not answer within {}",
-                self.opts.destination(),
-                humantime::format_duration(timeout)
-            )),
+            Err(ExecErr::Timeout) => Err(RemoteError::CommandTimeout {
+                destination: self.opts.destination(),
+                timeout,
+            }),
             Err(ExecErr::Transport(e)) => {
-                let s2 = self.reconnect(&s).await.with_context(|| {
-                    format!(
-                        "the ssh connection to {} broke ({e})",
-                        self.opts.destination()
-                    )
-                })?;
+                let s2 = self
+                    .reconnect(&s)
+                    .await
+                    .map_err(|r| RemoteError::Reconnect {
+                        destination: self.opts.destination(),
+                        why: e.to_string(),
+                        reconnect: Box::new(r),
+                    })?;
                 if !idempotent {
-                    return Err(anyhow::anyhow!(
-                        "the ssh connection to {} broke while a command was running ({e}); it was not retried because running it twice could do harm",
-                        self.opts.destination()
-                    ));
+                    return Err(RemoteError::NotRetried {
+                        destination: self.opts.destination(),
+                        why: e.to_string(),
+                    });
                 }
                 self.stats.execs.fetch_add(1, Ordering::Relaxed);
                 match self.exec_on(&s2, script, timeout).await {
                     Ok(o) => Ok(o),
-                    Err(ExecErr::Timeout) => Err(anyhow::anyhow!(
-                        "a command on {} did not answer within {}",
-                        self.opts.destination(),
-                        humantime::format_duration(timeout)
-                    )),
-                    Err(ExecErr::Transport(e)) => Err(anyhow::anyhow!(
-                        "the ssh connection to {} broke again ({e})",
-                        self.opts.destination()
-                    )),
+                    Err(ExecErr::Timeout) => Err(RemoteError::CommandTimeout {
+                        destination: self.opts.destination(),
+                        timeout,
+                    }),
+                    Err(ExecErr::Transport(e)) => Err(RemoteError::BrokeAgain {
+                        destination: self.opts.destination(),
+                        why: e.to_string(),
+                    }),
                 }
             }
         }
     }
 
-    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+    async fn stream(&self, script: &str) -> Result<RemoteStream, RemoteError> {
         let permit = self
             .stream_slots
             .clone()
             .acquire_owned()
             .await
-            .context("the ssh session pool was closed")?;
+            .map_err(|_| RemoteError::PoolClosed)?;
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         let mut s = self.current().await;
         for attempt in 0..2 {
@@ -414,10 +421,9 @@ impl Remote for SshRemote {
                 .await;
             match spawned {
                 Ok(mut child) => {
-                    let stdout = child
-                        .stdout()
-                        .take()
-                        .context("the remote stream has no stdout")?;
+                    let stdout = child.stdout().take().ok_or(RemoteError::NoStdout {
+                        what: "the remote stream",
+                    })?;
                     return Ok(RemoteStream {
                         reader: Box::pin(stdout),
                         guard: Box::new((child, permit)),
@@ -429,7 +435,9 @@ impl Remote for SshRemote {
                     ));
                     s = self.reconnect(&s).await?;
                 }
-                Err(e) => return Err(e).context("cannot start a remote stream"),
+                Err(e) => {
+                    return Err(RemoteError::StreamStart { why: e.to_string() });
+                }
             }
         }
         unreachable!("the loop returns")
@@ -442,16 +450,16 @@ impl Remote for SshRemote {
         excludes: &[String],
         delete: bool,
         timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
-        let mk = format!("mkdir -p {}", super::sh(&[remote_dir]));
+        let mk = format!("mkdir -p {}", crate::shell::sh(&[remote_dir]));
         let o = self.exec(&mk, super::QUICK, true).await?;
         if !o.success() {
-            anyhow::bail!(
-                "cannot create {remote_dir} on {}: {}",
-                self.describe(),
-                o.stderr_summary()
-            );
+            return Err(RemoteError::RemoteMkdir {
+                dir: remote_dir.to_string(),
+                on: self.describe(),
+                why: o.stderr_summary(),
+            });
         }
         let args = rsync::transfer_args(
             excludes,
@@ -469,11 +477,14 @@ impl Remote for SshRemote {
         local_dir: &Path,
         excludes: &[String],
         timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         tokio::fs::create_dir_all(local_dir)
             .await
-            .with_context(|| format!("cannot create {}", local_dir.display()))?;
+            .map_err(|error| RemoteError::CreateDir {
+                path: local_dir.display().to_string(),
+                error,
+            })?;
         let args = rsync::collect_args(
             excludes,
             self.rsync_remote(remote_dir),

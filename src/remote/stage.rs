@@ -3,25 +3,24 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
-
-use crate::remote::{QUICK, Remote, sh};
+use crate::remote::{QUICK, Remote, RemoteError};
+use crate::shell::sh;
 
 /// Make sure the remote run directory exists and holds the generated files.
 pub async fn stage_cases<R: Remote>(
     remote: &R,
     run_cases_dir: &Path,
     remote_run_dir: &str,
-) -> Result<crate::remote::SyncStats> {
+) -> Result<crate::remote::SyncStats, RemoteError> {
     let o = remote
         .exec(&format!("mkdir -p {}", sh(&[remote_run_dir])), QUICK, true)
         .await?;
     if !o.success() {
-        anyhow::bail!(
-            "cannot create {remote_run_dir} on {}: {}",
-            remote.describe(),
-            o.stderr_summary()
-        );
+        return Err(RemoteError::RemoteMkdir {
+            dir: remote_run_dir.to_string(),
+            on: remote.describe(),
+            why: o.stderr_summary(),
+        });
     }
     remote
         .sync_to(

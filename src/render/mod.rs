@@ -3,17 +3,16 @@
 //! template is shell-quoted by the escape function; `#SBATCH` values and env-var names go
 //! through validating filters instead (DESIGN.md "Quoting").
 
-pub mod quote;
+pub mod error;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::Serialize;
 use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 
-use crate::error::UserError;
 use crate::plan::{Mode, RunPlan};
-use quote::{check_value, is_env_name, is_sbatch_key, is_sbatch_value, quote_word};
+use crate::shell::{check_value, is_env_name, is_sbatch_key, is_sbatch_value, quote_word};
+pub use error::RenderError;
 
 /// The files perf-run generates for each case, in the order they are printed.
 pub const FILES: [&str; 4] = [
@@ -89,7 +88,7 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn load(dir: Option<&Path>) -> Result<Templates> {
+    pub fn load(dir: Option<&Path>) -> Result<Templates, RenderError> {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".sh"]);
         tera.set_escape_fn(escape_bash);
@@ -121,9 +120,12 @@ impl Templates {
         for (name, builtin) in BUILTIN {
             let over = dir.map(|d| d.join(name)).filter(|p| p.is_file());
             let text = match &over {
-                Some(p) => std::fs::read_to_string(p).map_err(|e| {
-                    UserError(format!("cannot read the template {}: {e}", p.display()))
-                })?,
+                Some(p) => {
+                    std::fs::read_to_string(p).map_err(|error| RenderError::ReadTemplate {
+                        path: p.clone(),
+                        error,
+                    })?
+                }
                 None => builtin.to_string(),
             };
             sources.push((name, text, over));
@@ -131,22 +133,19 @@ impl Templates {
         if let Some(d) = dir
             && !d.is_dir()
         {
-            return Err(UserError(format!(
-                "the templates directory {} does not exist (--templates)",
-                d.display()
-            ))
-            .into());
+            return Err(RenderError::NoTemplatesDir {
+                dir: d.to_path_buf(),
+            });
         }
         for (name, text, over) in &sources {
-            tera.add_raw_template(name, text).map_err(|e| {
-                UserError(format!(
-                    "the template {} has a syntax error: {}",
-                    over.as_ref()
+            tera.add_raw_template(name, text)
+                .map_err(|e| RenderError::TemplateSyntax {
+                    template: over
+                        .as_ref()
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|| format!("(built-in) {name}")),
-                    one_line(&e.to_string())
-                ))
-            })?;
+                    why: one_line(&e.to_string()),
+                })?;
         }
         Ok(Templates {
             tera,
@@ -155,10 +154,9 @@ impl Templates {
     }
 
     /// Render every file of one plan.
-    pub fn render(&self, plan: &RunPlan) -> Result<Vec<Rendered>> {
-        let ctx = Context::from_serialize(&context(plan)?).map_err(|e| {
-            anyhow::anyhow!("internal error: the render context cannot be built: {e}")
-        })?;
+    pub fn render(&self, plan: &RunPlan) -> Result<Vec<Rendered>, RenderError> {
+        let ctx = Context::from_serialize(&context(plan)?)
+            .map_err(|e| RenderError::Context { why: e.to_string() })?;
         FILES
             .iter()
             .map(|name| {
@@ -167,10 +165,10 @@ impl Templates {
                         Some(d) if d.join(name).is_file() => d.join(name).display().to_string(),
                         _ => format!("(built-in) {name}"),
                     };
-                    UserError(format!(
-                        "the template {from} cannot be rendered: {}",
-                        one_line(&format!("{e:#}"))
-                    ))
+                    RenderError::TemplateRender {
+                        template: from,
+                        why: one_line(&format!("{e:#}")),
+                    }
                 })?;
                 Ok(Rendered { name, content })
             })
@@ -258,18 +256,18 @@ struct RenderContext<'a> {
 
 /// An `#SBATCH --key=value` value must pass the allowlist: sbatch reads these lines itself,
 /// not bash (DESIGN.md "Quoting"). Used by `render` and `doctor`.
-pub fn check_sbatch_value(key: &str, value: &str) -> std::result::Result<(), UserError> {
+pub fn check_sbatch_value(key: &str, value: &str) -> Result<(), RenderError> {
     if is_sbatch_value(value) {
         return Ok(());
     }
-    Err(UserError(format!(
-        "the #SBATCH --{key} value `{}` cannot be used: sbatch reads these lines itself, so only letters, digits and . _ , : = @ % + / - are allowed (check the cluster profile, CLUSTER_* variables and flags)",
-        crate::error::escape_for_message(value)
-    )))
+    Err(RenderError::SbatchValue {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
 }
 
 /// The template context of a plan, after checking every value that is not quoted.
-fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
+fn context(plan: &RunPlan) -> Result<RenderContext<'_>, RenderError> {
     let s = &plan.sbatch;
     let mut sbatch = vec![
         ("job-name", s.job_name.clone()),
@@ -297,22 +295,18 @@ fn context(plan: &RunPlan) -> Result<RenderContext<'_>> {
     }
     for a in &plan.srun_args {
         if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(UserError(format!(
-                "the srun argument `{}` cannot be used: srun arguments may not contain spaces or control characters (check EXTRA_SRUN_PARAMS, DOCKER_IMAGE and the paths in the profile)",
-                crate::error::escape_for_message(a)
-            ))
-            .into());
+            return Err(RenderError::SrunArg { arg: a.clone() });
         }
     }
     let mut exports = Vec::new();
     for (k, v) in &plan.exports {
         if !is_env_name(k) {
-            return Err(UserError(format!(
-                "`{k}` cannot be exported: environment variable names must match ^[A-Za-z_][A-Za-z0-9_]*$"
-            ))
-            .into());
+            return Err(RenderError::ExportName { name: k.clone() });
         }
-        check_value(&format!("the value of {k}"), v).map_err(UserError)?;
+        check_value(&format!("the value of {k}"), v).map_err(|why| RenderError::ExportValue {
+            name: k.clone(),
+            why,
+        })?;
         exports.push(NameValue {
             name: k.clone(),
             value: v.clone(),

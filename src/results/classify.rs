@@ -20,6 +20,7 @@
 
 use super::junit::JunitStatus;
 use super::model::{CaseStatus, FailureClass, JobInfo};
+use crate::slurm::state::BaseState;
 
 /// What extraction found out about a case, reduced to what classification needs.
 #[derive(Debug, Clone, Default)]
@@ -62,16 +63,6 @@ impl Verdict {
             reasons,
         }
     }
-}
-
-/// The Slurm base state: upper case, first word, no `+` flag (`CANCELLED by 1000` → `CANCELLED`).
-pub fn base_state(state: &str) -> String {
-    state
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('+')
-        .to_ascii_uppercase()
 }
 
 fn job_name(job: &JobInfo) -> String {
@@ -197,18 +188,18 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
         );
     }
 
-    let state = e.job.map(|j| base_state(&j.state)).unwrap_or_default();
     if let Some(job) = e.job {
         let name = job_name(job);
-        match state.as_str() {
-            "TIMEOUT" | "DEADLINE" => {
+        let state = job.state;
+        match state {
+            BaseState::Timeout | BaseState::Deadline => {
                 let msg = format!(
                     "{name} hit its time limit and was stopped (state {state}{})",
                     after(job)
                 );
                 return Verdict::new(S::Failed, Some(F::Timeout), vec![msg]);
             }
-            "OUT_OF_MEMORY" => {
+            BaseState::OutOfMemory => {
                 let msg = with_slurm_reason(
                     format!(
                         "{name} ran out of memory (state OUT_OF_MEMORY{})",
@@ -218,7 +209,7 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
                 );
                 return Verdict::new(S::Failed, Some(F::Oom), vec![msg]);
             }
-            "NODE_FAIL" | "BOOT_FAIL" => {
+            BaseState::NodeFail | BaseState::BootFail => {
                 let nodes = job
                     .node_list
                     .as_deref()
@@ -231,8 +222,8 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
                 );
                 return Verdict::new(S::Failed, Some(F::NodeFail), vec![msg]);
             }
-            "CANCELLED" | "PREEMPTED" => {
-                let msg = if state == "PREEMPTED" {
+            BaseState::Cancelled | BaseState::Preempted => {
+                let msg = if state == BaseState::Preempted {
                     format!("{name} was preempted by the scheduler{}", after(job))
                 } else {
                     let by = job
@@ -259,10 +250,10 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
     let mut failures: Vec<String> = Vec::new();
     if let Some(job) = e.job {
         let name = job_name(job);
-        if state == "FAILED" || job.exit_code.is_some_and(|c| c != 0) {
+        if job.state == BaseState::Failed || job.exit_code.is_some_and(|c| c != 0) {
             match job.exit_code {
                 Some(c) if c != 0 => failures.push(format!("{name} failed with exit code {c}")),
-                _ => failures.push(format!("{name} failed (state {state})")),
+                _ => failures.push(format!("{name} failed (state {})", job.state)),
             }
         }
         if let Some(sig) = job.signal.filter(|&s| s != 0) {
@@ -291,7 +282,7 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
     }
     failures.extend(e.worker_failures.iter().cloned());
 
-    let not_completed = e.job.is_some() && state != "COMPLETED";
+    let not_completed = e.job.is_some_and(|j| j.state != BaseState::Completed);
     let would_pass = failures.is_empty() && e.invalid_reasons.is_empty() && !not_completed;
     if let Some((sig, place)) = e.oom_signature
         && !would_pass
@@ -334,10 +325,14 @@ fn classify_inner(e: &Evidence<'_>) -> Verdict {
         );
     }
     if let Some(job) = e.job.filter(|_| not_completed) {
-        let msg = if state.is_empty() {
+        let msg = if job.state == BaseState::Unknown {
             format!("{} has no known end state", job_name(job))
         } else {
-            format!("{} ended in state {state}, not COMPLETED", job_name(job))
+            format!(
+                "{} ended in state {}, not COMPLETED",
+                job_name(job),
+                job.state
+            )
         };
         return Verdict::new(S::Failed, Some(F::TestFailed), vec![msg]);
     }
@@ -402,10 +397,11 @@ mod tests {
         );
     }
 
+    /// A job in the state Slurm printed (`JobState::parse`, as the watcher reads it).
     fn job(state: &str) -> JobInfo {
         JobInfo {
             job_id: "4242".into(),
-            state: state.into(),
+            state: crate::slurm::JobState::parse(state).base,
             exit_code: Some(0),
             signal: Some(0),
             ..JobInfo::default()
@@ -703,9 +699,9 @@ mod tests {
     }
 
     #[test]
-    fn base_state_normalises() {
-        assert_eq!(base_state("CANCELLED by 0"), "CANCELLED");
-        assert_eq!(base_state(" completed+ "), "COMPLETED");
-        assert_eq!(base_state(""), "");
+    fn an_unknown_end_state_is_not_a_pass() {
+        let v = classify(&ok(&job("SOMETHING_NEW")));
+        assert_eq!(class(&v), Some("test_failed"));
+        assert_eq!(v.reasons, ["Slurm job 4242 has no known end state"]);
     }
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::slurm::state::BaseState;
+
 /// Why a case did not pass. Serialised as the snake_case strings that also appear in the JUnit
 /// `<failure type>` and in the database row (DESIGN.md "Honest states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -95,8 +97,9 @@ impl Validity {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobInfo {
     pub job_id: String,
-    /// Slurm base state, e.g. COMPLETED, FAILED, TIMEOUT, CANCELLED, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED.
-    pub state: String,
+    /// Slurm base state (summary.json writes Slurm's word: COMPLETED, FAILED, TIMEOUT,
+    /// CANCELLED, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, …).
+    pub state: BaseState,
     pub cancelled_by: Option<String>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -404,5 +407,30 @@ impl WrittenFiles {
             &self.summary_json,
             &self.junit_xml,
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `job` object of a summary.json written while `state` was a string (perf-run 0.1.0):
+    /// it reads into the typed state and writes back the same words.
+    #[test]
+    fn summary_job_objects_of_older_runs_read_into_the_typed_state() {
+        let old = r#"{"job_id": "267", "state": "CANCELLED", "cancelled_by": null, "exit_code": 0, "signal": 0, "reason": null, "submit": "2026-11-30T13:07:38+00:00", "start": "2026-11-30T13:07:39+00:00", "end": "2026-11-30T13:07:39+00:00", "elapsed_s": 0.0, "node_list": "n1", "restarts": 0, "restart_states": [], "restart_nodes": null, "lost_s": null, "suspended_s": null}"#;
+        let j: JobInfo = serde_json::from_str(old).unwrap();
+        assert_eq!(j.state, BaseState::Cancelled);
+        for (word, state) in [
+            ("COMPLETED", BaseState::Completed),
+            ("NODE_FAIL", BaseState::NodeFail),
+            ("OUT_OF_MEMORY", BaseState::OutOfMemory),
+            ("UNKNOWN", BaseState::Unknown),
+        ] {
+            let text = old.replace("CANCELLED", word);
+            let j: JobInfo = serde_json::from_str(&text).unwrap();
+            assert_eq!(j.state, state, "{word}");
+            assert_eq!(serde_json::to_value(&j).unwrap()["state"], word);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! of this process's jobs, cancel. Every call to a Slurm command is counted; the total is
 //! reported at the end of a run ("polite to the scheduler").
 
+pub mod error;
 mod parse;
 pub mod sim;
 pub mod state;
@@ -13,10 +14,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::remote::{Remote, sh};
+use crate::remote::Remote;
+use crate::shell::sh;
+pub use error::SlurmError;
 pub use state::{BaseState, JobState};
 
 /// What perf-run knows about one job after a query.
@@ -32,8 +34,8 @@ pub struct JobRecord {
     pub end: Option<String>,
     pub elapsed_s: Option<u64>,
     pub node_list: Option<String>,
-    /// Which command answered: sacct, squeue, scontrol, sacct -c.
-    pub source: String,
+    /// Which command answered (or the batch script's exit marker).
+    pub source: RecordSource,
     /// How often Slurm restarted (requeued) the job: squeue's `RestartCnt`, scontrol's
     /// `Restarts`, else the number of earlier attempts `sacct -D` shows (Slurm 22.05's sacct has
     /// no `Restarts` field).
@@ -45,6 +47,34 @@ pub struct JobRecord {
     /// The earlier attempts of a requeued job, oldest first (`sacct -D`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
+}
+
+/// Who told perf-run about a job. Serde writes the words journal.jsonl has always held
+/// (`"sacct"`, `"sacct -c"`, `"squeue"`, `"scontrol"`, `"perf-run"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordSource {
+    /// Accounting (`sacct`): the fullest record, once slurmdbd has it.
+    #[serde(rename = "sacct")]
+    Sacct,
+    /// Slurm's job-completion log (`sacct -c`): the fallback when accounting is down.
+    #[serde(rename = "sacct -c")]
+    JobComp,
+    /// slurmctld's view (`squeue`).
+    #[serde(rename = "squeue")]
+    Squeue,
+    /// slurmctld's view of one job (`scontrol show job`).
+    #[serde(rename = "scontrol")]
+    Scontrol,
+    /// perf-run itself, from the batch script's exit marker (no Slurm source answered).
+    #[serde(rename = "perf-run")]
+    PerfRun,
+}
+
+impl RecordSource {
+    /// Accounting answered (`sacct` or `sacct -c`).
+    pub fn is_accounting(self) -> bool {
+        matches!(self, RecordSource::Sacct | RecordSource::JobComp)
+    }
 }
 
 /// How one earlier attempt of a requeued job ended (one `sacct -D` row).
@@ -60,7 +90,7 @@ pub struct AttemptRecord {
 
 impl JobRecord {
     /// A record with only an id, a state and its source (everything else unknown).
-    pub fn bare(job_id: &str, state: JobState, source: &str) -> JobRecord {
+    pub fn bare(job_id: &str, state: JobState, source: RecordSource) -> JobRecord {
         JobRecord {
             job_id: job_id.to_string(),
             state,
@@ -72,7 +102,7 @@ impl JobRecord {
             end: None,
             elapsed_s: None,
             node_list: None,
-            source: source.into(),
+            source,
             restarts: 0,
             suspended_s: None,
             attempts: Vec::new(),
@@ -170,7 +200,11 @@ pub fn clean_env() -> String {
 /// its scale benchmark.
 pub trait Scheduler: Send + Sync {
     /// Submit the batch script `script` from `workspace`; the job id.
-    fn submit(&self, workspace: &str, script: &str) -> impl Future<Output = Result<String>> + Send;
+    fn submit(
+        &self,
+        workspace: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<String, SlurmError>> + Send;
 
     /// What is known about `ids` (jobs submitted within `since_secs`). A job no source knows is
     /// absent from the result, never assumed finished.
@@ -178,13 +212,16 @@ pub trait Scheduler: Send + Sync {
         &self,
         ids: &[String],
         since_secs: u64,
-    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>, SlurmError>> + Send;
 
     /// Cancel `ids` (one call).
-    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<(), SlurmError>> + Send;
 
     /// The job of ours with this unique job name, if the scheduler knows one.
-    fn find_by_name(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn find_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, SlurmError>> + Send;
 
     /// The calls made so far, by command.
     fn calls(&self) -> &CallCounter;
@@ -206,20 +243,27 @@ pub struct Slurm<'a, R: Remote> {
 const ACCT_RETRY: Duration = Duration::from_secs(300);
 
 impl<'a, R: Remote> Scheduler for Slurm<'a, R> {
-    fn submit(&self, workspace: &str, script: &str) -> impl Future<Output = Result<String>> + Send {
+    fn submit(
+        &self,
+        workspace: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<String, SlurmError>> + Send {
         Slurm::submit(self, workspace, script)
     }
     fn poll(
         &self,
         ids: &[String],
         since_secs: u64,
-    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>>> + Send {
+    ) -> impl Future<Output = Result<BTreeMap<String, JobRecord>, SlurmError>> + Send {
         Slurm::poll(self, ids, since_secs)
     }
-    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<()>> + Send {
+    fn cancel(&self, ids: &[String]) -> impl Future<Output = Result<(), SlurmError>> + Send {
         Slurm::cancel(self, ids)
     }
-    fn find_by_name(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send {
+    fn find_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, SlurmError>> + Send {
         Slurm::find_by_name(self, name)
     }
     fn calls(&self) -> &CallCounter {
@@ -238,7 +282,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// `sbatch --parsable` in the job's workspace, with a clean Slurm environment.
-    pub async fn submit(&self, workspace: &str, script: &str) -> Result<String> {
+    pub async fn submit(&self, workspace: &str, script: &str) -> Result<String, SlurmError> {
         let cmd = format!(
             "{} cd {} && sbatch --parsable \"$perf_run_export\" {}",
             clean_env(),
@@ -263,18 +307,15 @@ impl<'a, R: Remote> Slurm<'a, R> {
             } else {
                 ""
             };
-            bail!("sbatch refused the job: {why}.{hint}");
+            return Err(SlurmError::SbatchRefused { why, hint });
         }
-        parse_parsable(&out.stdout_text()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "sbatch printed no job id (stdout: `{}`)",
-                out.stdout_text().trim()
-            )
+        parse_parsable(&out.stdout_text()).ok_or_else(|| SlurmError::NoJobId {
+            stdout: out.stdout_text().trim().to_string(),
         })
     }
 
     /// `sbatch --test-only`: would the cluster accept this script? (doctor)
-    pub async fn test_only(&self, workspace: &str, script: &str) -> Result<String> {
+    pub async fn test_only(&self, workspace: &str, script: &str) -> Result<String, SlurmError> {
         let cmd = format!(
             "{} cd {} && sbatch --test-only \"$perf_run_export\" {} 2>&1",
             clean_env(),
@@ -285,7 +326,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
         let out = self.remote.exec(&cmd, self.timeout, true).await?;
         let text = out.stdout_text().trim().to_string();
         if !out.success() {
-            bail!("sbatch --test-only refused the script: {text}");
+            return Err(SlurmError::TestOnlyRefused { text });
         }
         Ok(text)
     }
@@ -297,7 +338,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
         &self,
         ids: &[String],
         since_secs: u64,
-    ) -> Result<BTreeMap<String, JobRecord>> {
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -314,7 +355,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
         let out = self.remote.exec(&cmd, self.timeout, true).await?;
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         if out.success() && !accounting_unavailable(&err) {
-            let recs = parse_sacct(&out.stdout_text(), "sacct");
+            let recs = parse_sacct(&out.stdout_text(), RecordSource::Sacct);
             if ids.iter().all(|i| recs.contains_key(i)) {
                 return self.check_requeued(recs).await;
             }
@@ -347,10 +388,10 @@ impl<'a, R: Remote> Slurm<'a, R> {
     async fn check_requeued(
         &self,
         mut recs: BTreeMap<String, JobRecord>,
-    ) -> Result<BTreeMap<String, JobRecord>> {
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         let ids: Vec<String> = recs
             .values()
-            .filter(|r| r.source.starts_with("sacct") && r.may_be_requeued())
+            .filter(|r| r.source.is_accounting() && r.may_be_requeued())
             .map(|r| r.job_id.clone())
             .collect();
         if ids.is_empty() {
@@ -366,7 +407,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// `squeue -t all` for `ids` (slurmctld's view); empty when squeue fails.
-    async fn squeue(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
+    async fn squeue(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         let cmd = format!(
             "squeue -h -t all -j {} -O {}",
             sh(&[&ids.join(",")]),
@@ -395,7 +436,10 @@ impl<'a, R: Remote> Slurm<'a, R> {
         }
     }
 
-    async fn poll_fallback(&self, ids: &[String]) -> Result<BTreeMap<String, JobRecord>> {
+    async fn poll_fallback(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         let list = ids.join(",");
         let cmd = format!(
             "squeue -h -t all -j {} -O {}",
@@ -452,14 +496,14 @@ impl<'a, R: Remote> Slurm<'a, R> {
                 )
                 .await?;
             if o.success() {
-                recs.extend(parse_sacct(&o.stdout_text(), "sacct -c"));
+                recs.extend(parse_sacct(&o.stdout_text(), RecordSource::JobComp));
             }
         }
         Ok(recs)
     }
 
     /// A job of ours by its unique job name: slurmctld's view, then accounting's (7 days).
-    pub async fn find_by_name(&self, name: &str) -> Result<Option<String>> {
+    pub async fn find_by_name(&self, name: &str) -> Result<Option<String>, SlurmError> {
         self.calls.squeue.fetch_add(1, Ordering::Relaxed);
         let o = self
             .remote
@@ -481,7 +525,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
     }
 
     /// One `scancel` for all `ids`.
-    pub async fn cancel(&self, ids: &[String]) -> Result<()> {
+    pub async fn cancel(&self, ids: &[String]) -> Result<(), SlurmError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -490,7 +534,9 @@ impl<'a, R: Remote> Slurm<'a, R> {
         self.calls.scancel.fetch_add(1, Ordering::Relaxed);
         let out = self.remote.exec(&sh(&words), self.timeout, true).await?;
         if !out.success() {
-            bail!("scancel failed: {}", out.stderr_summary());
+            return Err(SlurmError::ScancelFailed {
+                why: out.stderr_summary(),
+            });
         }
         Ok(())
     }
@@ -499,6 +545,7 @@ impl<'a, R: Remote> Slurm<'a, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::RemoteError;
 
     #[test]
     fn parsable_output() {
@@ -513,7 +560,7 @@ mod tests {
     fn sacct_rows() {
         let r = parse_sacct(
             "12|CANCELLED by 1001|0:15|None|2026-11-22T10:00:00|2026-11-22T10:00:01|2026-11-22T10:00:09|8|n[1-2]\n12.batch|CANCELLED|0:15||||||\n13|PENDING|0:0|Resources|2026-11-22T10:00:00|Unknown|Unknown|0|None assigned\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert_eq!(r.len(), 2);
         let a = &r["12"];
@@ -534,19 +581,19 @@ mod tests {
         // What sacct printed 0.4 s after a 2-node job ended, then once slurmdbd caught up.
         let early = parse_sacct(
             "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n3|allocation\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert!(early.is_empty(), "{early:?}");
         let late = parse_sacct(
             "69|COMPLETED|0:0||2026-11-22T18:19:04|2026-11-22T18:19:04|2026-11-22T18:19:05|1|n[3-4]|perf-run.qtest\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert_eq!(late["69"].node_list.as_deref(), Some("n[3-4]"));
         // Seen for a job that failed within a second: the name and the final state are there,
         // the end time and the exit code (1) are not yet.
         let partial = parse_sacct(
             "134|FAILED|0:0||2026-11-22T18:46:12|2026-11-22T18:46:13|Unknown|1|n1|perf-run.x\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert!(partial.is_empty(), "{partial:?}");
     }
@@ -598,12 +645,14 @@ mod tests {
             script: &str,
             _t: Duration,
             _i: bool,
-        ) -> Result<crate::remote::ExecOutput> {
+        ) -> Result<crate::remote::ExecOutput, RemoteError> {
             self.calls.lock().unwrap().push(script.to_string());
             Ok((self.answer)(script))
         }
-        async fn stream(&self, _: &str) -> Result<crate::remote::RemoteStream> {
-            bail!("not in this test")
+        async fn stream(&self, _: &str) -> Result<crate::remote::RemoteStream, RemoteError> {
+            Err(RemoteError::Simulated {
+                said: "not in this test".into(),
+            })
         }
         async fn sync_to(
             &self,
@@ -612,8 +661,10 @@ mod tests {
             _: &[String],
             _: bool,
             _: Duration,
-        ) -> Result<crate::remote::SyncStats> {
-            bail!("not in this test")
+        ) -> Result<crate::remote::SyncStats, RemoteError> {
+            Err(RemoteError::Simulated {
+                said: "not in this test".into(),
+            })
         }
         async fn sync_from(
             &self,
@@ -621,8 +672,10 @@ mod tests {
             _: &std::path::Path,
             _: &[String],
             _: Duration,
-        ) -> Result<crate::remote::SyncStats> {
-            bail!("not in this test")
+        ) -> Result<crate::remote::SyncStats, RemoteError> {
+            Err(RemoteError::Simulated {
+                said: "not in this test".into(),
+            })
         }
         fn stats(&self) -> &crate::remote::RemoteStats {
             &self.stats
@@ -692,7 +745,7 @@ mod tests {
             "1|NODE_FAIL|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n\
              1|REQUEUED|0:0|None|2026-11-30T12:07:15|2026-11-30T12:07:30|2026-11-30T12:07:41|11|n1|perf-run.x|00:00:05\n\
              1|RUNNING|0:0|None|2026-11-30T12:07:41|2026-11-30T12:08:00|Unknown|3|n2|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         let j = &r["1"];
         assert_eq!(j.state.base, BaseState::Running);
@@ -704,7 +757,7 @@ mod tests {
         assert_eq!(j.suspended_s, Some(0));
         let s = parse_sacct(
             "2|COMPLETED|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:08:15|65|n1|perf-run.x|00:00:20\n",
-            "sacct",
+            RecordSource::Sacct,
         );
         assert_eq!((s["2"].restarts, s["2"].suspended_s), (0, Some(20)));
     }
@@ -713,7 +766,7 @@ mod tests {
     fn slurmctld_knows_a_requeue_before_accounting() {
         let mut acct = parse_sacct(
             "3|NODE_FAIL|0:0|None|2026-11-30T12:07:10|2026-11-30T12:07:10|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         )
         .remove("3")
         .unwrap();
@@ -732,7 +785,7 @@ mod tests {
         // long time; slurmctld's CANCELLED wins.
         let mut acct = parse_sacct(
             "5|REQUEUED|0:0|None|a|b|2026-11-30T12:45:19|1|n1|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         )
         .remove("5")
         .unwrap();
@@ -748,7 +801,7 @@ mod tests {
         // --no-requeue: slurmctld says NODE_FAIL too; accounting's record stays.
         let mut acct = parse_sacct(
             "4|NODE_FAIL|0:0|None|a|b|2026-11-30T12:07:15|5|n1|perf-run.x|00:00:00\n",
-            "sacct",
+            RecordSource::Sacct,
         )
         .remove("4")
         .unwrap();
@@ -759,7 +812,7 @@ mod tests {
                 .unwrap(),
         );
         assert!(acct.state.is_final());
-        assert_eq!((acct.source.as_str(), acct.restarts), ("sacct", 0));
+        assert_eq!((acct.source, acct.restarts), (RecordSource::Sacct, 0));
     }
 
     #[test]

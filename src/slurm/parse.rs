@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{AttemptRecord, JobRecord, JobState};
+use super::{AttemptRecord, JobRecord, JobState, RecordSource};
 
 /// Parse `sbatch --parsable` output: `12345` or `12345;cluster`.
 pub fn parse_parsable(stdout: &str) -> Option<String> {
@@ -33,7 +33,7 @@ const PLACEHOLDER_NAME: &str = "allocation";
 /// Steps, placeholder rows (see `PLACEHOLDER_NAME`) and final states without an end time are
 /// left out: such a job counts as not (fully) in accounting yet. With `sacct -D` a requeued
 /// job has one row per attempt, oldest first: the last is the job, the others its `attempts`.
-pub fn parse_sacct(text: &str, source: &str) -> BTreeMap<String, JobRecord> {
+pub fn parse_sacct(text: &str, source: RecordSource) -> BTreeMap<String, JobRecord> {
     let mut rows: BTreeMap<String, Vec<JobRecord>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('|').collect();
@@ -109,7 +109,7 @@ pub(super) fn parse_squeue(text: &str) -> BTreeMap<String, JobRecord> {
             Some(w) if state.is_final() => (Some((w >> 8) & 0xff), Some(w & 0x7f)),
             _ => (None, None),
         };
-        let mut r = JobRecord::bare(f[0], state, "squeue");
+        let mut r = JobRecord::bare(f[0], state, RecordSource::Squeue);
         r.exit_code = exit_code;
         r.signal = signal;
         r.reason = get(3);
@@ -139,7 +139,7 @@ pub fn parse_scontrol(text: &str) -> Option<JobRecord> {
     let mut r = JobRecord::bare(
         kv.get("JobId")?,
         JobState::parse(kv.get("JobState").unwrap_or(&"")),
-        "scontrol",
+        RecordSource::Scontrol,
     );
     r.exit_code = code;
     r.signal = sig;

@@ -21,13 +21,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use super::{AttemptRecord, CallCounter, JobRecord, JobState, Scheduler};
+use super::{AttemptRecord, CallCounter, JobRecord, JobState, RecordSource, Scheduler, SlurmError};
 use crate::plan::workspace;
-use crate::remote::{ExecOutput, Remote, RemoteStats, RemoteStream, SyncStats};
+use crate::remote::{ExecOutput, Remote, RemoteError, RemoteStats, RemoteStream, SyncStats};
 
 /// One phase of a job's life.
 #[derive(Debug, Clone)]
@@ -282,7 +281,7 @@ impl SimJob {
         None
     }
 
-    fn record(&self, v: &View, now: f64, source: &str) -> JobRecord {
+    fn record(&self, v: &View, now: f64, source: RecordSource) -> JobRecord {
         let mut r = JobRecord::bare(&self.id, JobState::parse(&v.state), source);
         r.exit_code = v.exit_code;
         r.signal = v.exit_code.map(|_| 0);
@@ -432,7 +431,7 @@ impl SimCluster {
 }
 
 impl Scheduler for Arc<SimCluster> {
-    async fn submit(&self, workspace: &str, script: &str) -> Result<String> {
+    async fn submit(&self, workspace: &str, script: &str) -> Result<String, SlurmError> {
         self.calls.sbatch.fetch_add(1, Ordering::Relaxed);
         let now = self.now();
         // The job name, as sbatch reads it from the script (when the file is readable here).
@@ -443,7 +442,11 @@ impl Scheduler for Arc<SimCluster> {
         });
         let mut s = self.lock();
         if self.controller_down(&s, now) {
-            bail!("sbatch: error: Batch job submission failed: Unable to contact slurm controller");
+            return Err(SlurmError::Unreachable {
+                said:
+                    "sbatch: error: Batch job submission failed: Unable to contact slurm controller"
+                        .into(),
+            });
         }
         let timeline = s
             .scripts
@@ -452,7 +455,10 @@ impl Scheduler for Arc<SimCluster> {
             .map(|(_, t)| t.clone())
             .unwrap_or_else(|| s.default.clone());
         if let Some(Phase::Refused(why)) = timeline.0.first() {
-            bail!("sbatch refused the job: {why}.");
+            return Err(SlurmError::SbatchRefused {
+                why: why.clone(),
+                hint: "",
+            });
         }
         let id = s.next_id.to_string();
         s.next_id += 1;
@@ -470,7 +476,11 @@ impl Scheduler for Arc<SimCluster> {
         Ok(id)
     }
 
-    async fn poll(&self, ids: &[String], _since_secs: u64) -> Result<BTreeMap<String, JobRecord>> {
+    async fn poll(
+        &self,
+        ids: &[String],
+        _since_secs: u64,
+    ) -> Result<BTreeMap<String, JobRecord>, SlurmError> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -479,9 +489,9 @@ impl Scheduler for Arc<SimCluster> {
         s.polls.push(ids.len());
         self.calls.sacct.fetch_add(1, Ordering::Relaxed);
         if self.controller_down(&s, now) {
-            bail!(
-                "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection"
-            );
+            return Err(SlurmError::Unreachable {
+                said: "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection".into(),
+            });
         }
         let acct_down = self.down(&s, now, |o| match o {
             Outage::Accounting { from, to } => Some((*from, *to)),
@@ -500,11 +510,12 @@ impl Scheduler for Arc<SimCluster> {
                 let aged = v.end.is_some_and(|e| now - e > s.min_job_age);
                 if aged {
                     forgotten = true;
-                    let mut r = JobRecord::bare(id, JobState::parse(&v.state), "sacct -c");
+                    let mut r =
+                        JobRecord::bare(id, JobState::parse(&v.state), RecordSource::JobComp);
                     r.exit_code = v.exit_code;
                     out.insert(id.clone(), r);
                 } else {
-                    out.insert(id.clone(), j.record(&v, now, "squeue"));
+                    out.insert(id.clone(), j.record(&v, now, RecordSource::Squeue));
                 }
             }
             if forgotten {
@@ -520,11 +531,11 @@ impl Scheduler for Arc<SimCluster> {
             } else {
                 live.clone()
             };
-            let mut r = j.record(&seen, now, "sacct");
+            let mut r = j.record(&seen, now, RecordSource::Sacct);
             if r.may_be_requeued() || live.attempt > seen.attempt {
                 // What the real backend's one squeue adds: slurmctld's state and restarts.
                 requeue_check = true;
-                r = j.record(&live, now, "squeue");
+                r = j.record(&live, now, RecordSource::Squeue);
             }
             out.insert(id.clone(), r);
         }
@@ -535,7 +546,7 @@ impl Scheduler for Arc<SimCluster> {
         Ok(out)
     }
 
-    async fn cancel(&self, ids: &[String]) -> Result<()> {
+    async fn cancel(&self, ids: &[String]) -> Result<(), SlurmError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -543,10 +554,12 @@ impl Scheduler for Arc<SimCluster> {
         let now = self.now();
         let mut s = self.lock();
         if self.controller_down(&s, now) {
-            bail!(
-                "scancel: error: Kill job error on job id {}: Unable to contact slurm controller",
-                ids[0]
-            );
+            return Err(SlurmError::Unreachable {
+                said: format!(
+                    "scancel: error: Kill job error on job id {}: Unable to contact slurm controller",
+                    ids[0]
+                ),
+            });
         }
         for id in ids {
             if let Some(j) = s.jobs.get_mut(id)
@@ -561,7 +574,7 @@ impl Scheduler for Arc<SimCluster> {
         Ok(())
     }
 
-    async fn find_by_name(&self, name: &str) -> Result<Option<String>> {
+    async fn find_by_name(&self, name: &str) -> Result<Option<String>, SlurmError> {
         self.calls.squeue.fetch_add(1, Ordering::Relaxed);
         Ok(self
             .lock()
@@ -584,7 +597,7 @@ pub struct SimRemote {
 }
 
 /// The value of `name=` in a generated script (`f=/path; m='/a path'`): quoted by
-/// `remote::sh` only when it needs to be.
+/// `shell::sh` only when it needs to be.
 fn quoted(script: &str, name: &str) -> Option<String> {
     let at = script.find(&format!("{name}="))? + name.len() + 1;
     let rest = &script[at..];
@@ -623,15 +636,35 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The simulated login node cannot be reached (an outage of the timeline).
+fn down() -> RemoteError {
+    RemoteError::Simulated {
+        said: "the connection to the simulated login node is down".into(),
+    }
+}
+
+/// A local file of the simulated transfer could not be written.
+fn io(path: &Path, error: std::io::Error) -> RemoteError {
+    RemoteError::CreateDir {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
 impl Remote for SimRemote {
     fn describe(&self) -> String {
         "the simulated cluster".into()
     }
 
-    async fn exec(&self, script: &str, _timeout: Duration, _idem: bool) -> Result<ExecOutput> {
+    async fn exec(
+        &self,
+        script: &str,
+        _timeout: Duration,
+        _idem: bool,
+    ) -> Result<ExecOutput, RemoteError> {
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         if self.cluster.unreachable(self.cluster.now()) {
-            bail!("the connection to the simulated login node is down");
+            return Err(down());
         }
         let ok = |code: i32, out: String| ExecOutput {
             code: Some(code),
@@ -656,15 +689,17 @@ impl Remote for SimRemote {
         Ok(ok(0, String::new()))
     }
 
-    async fn stream(&self, script: &str) -> Result<RemoteStream> {
+    async fn stream(&self, script: &str) -> Result<RemoteStream, RemoteError> {
         self.stats.execs.fetch_add(1, Ordering::Relaxed);
         let cluster = self.cluster.clone();
         if cluster.unreachable(cluster.now()) {
-            bail!("the connection to the simulated login node is down");
+            return Err(down());
         }
         let log = quoted(script, "f").unwrap_or_default();
         let Some(id) = job_of_log(&log) else {
-            bail!("the simulated login node streams only job logs, not `{log}`");
+            return Err(RemoteError::Simulated {
+                said: format!("the simulated login node streams only job logs, not `{log}`"),
+            });
         };
         // `tail -c +N`: from byte N-1.
         let mut offset = number_after(script, "-c +").unwrap_or(1).saturating_sub(1) as usize;
@@ -727,7 +762,7 @@ impl Remote for SimRemote {
         _excludes: &[String],
         _delete: bool,
         _timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(SyncStats::default())
     }
@@ -739,24 +774,23 @@ impl Remote for SimRemote {
         local_dir: &Path,
         _excludes: &[String],
         _timeout: Duration,
-    ) -> Result<SyncStats> {
+    ) -> Result<SyncStats, RemoteError> {
         self.stats.syncs.fetch_add(1, Ordering::Relaxed);
         if self.cluster.unreachable(self.cluster.now()) {
-            bail!("the connection to the simulated login node is down");
+            return Err(down());
         }
-        std::fs::create_dir_all(local_dir)?;
+        std::fs::create_dir_all(local_dir).map_err(|e| io(local_dir, e))?;
         let mut st = SyncStats::default();
         if let Some((id, v)) = self.cluster.job_in(remote_dir.trim_end_matches('/')) {
             if !v.log.is_empty() {
-                std::fs::write(local_dir.join(workspace::batch_log(&id)), &v.log)?;
+                let p = local_dir.join(workspace::batch_log(&id));
+                std::fs::write(&p, &v.log).map_err(|e| io(&p, e))?;
                 st.files_transferred += 1;
                 st.bytes_received += v.log.len() as u64;
             }
             if let Some((code, a)) = v.marker {
-                std::fs::write(
-                    local_dir.join(workspace::EXIT_MARKER),
-                    format!("{code} 0 {a}\n"),
-                )?;
+                let p = local_dir.join(workspace::EXIT_MARKER);
+                std::fs::write(&p, format!("{code} 0 {a}\n")).map_err(|e| io(&p, e))?;
                 st.files_transferred += 1;
             }
         }
@@ -829,7 +863,7 @@ mod tests {
         assert_eq!((v.state.as_str(), v.attempt), ("COMPLETED", 1));
         assert_eq!(v.marker, Some((0, 1)));
         assert_eq!(v.log.matches("starting on").count(), 2);
-        let r = j.record(&v, 30.0, "sacct");
+        let r = j.record(&v, 30.0, RecordSource::Sacct);
         assert_eq!(r.restarts, 1);
         assert_eq!(r.attempts[0].state, "PREEMPTED");
     }

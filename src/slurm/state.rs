@@ -5,7 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The base state of a job. Serde reads and writes Slurm's own words (`COMPLETED`,
+/// `NODE_FAIL`, `OUT_OF_MEMORY`, …: the strings run.json, journal.jsonl and summary.json have
+/// always held); a word this version does not know reads as `Unknown`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BaseState {
     Pending,
@@ -21,7 +24,15 @@ pub enum BaseState {
     Deadline,
     OutOfMemory,
     /// Something this version of perf-run does not know; never treated as final.
+    #[default]
+    #[serde(other)]
     Unknown,
+}
+
+impl std::fmt::Display for BaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl BaseState {
@@ -235,6 +246,26 @@ mod tests {
             let s = JobState::parse(t);
             assert_eq!((s.base, s.is_final()), (base, fin), "{t}");
         }
+    }
+
+    #[test]
+    fn base_states_keep_slurms_words_in_files() {
+        for b in [
+            BaseState::Completed,
+            BaseState::NodeFail,
+            BaseState::OutOfMemory,
+            BaseState::BootFail,
+            BaseState::Unknown,
+        ] {
+            let json = serde_json::to_string(&b).unwrap();
+            assert_eq!(json, format!("\"{}\"", b.as_str()));
+            assert_eq!(serde_json::from_str::<BaseState>(&json).unwrap(), b);
+        }
+        // A word a newer Slurm (or perf-run) wrote is not an error: it is not known.
+        assert_eq!(
+            serde_json::from_str::<BaseState>("\"RESV_DEL_HOLD\"").unwrap(),
+            BaseState::Unknown
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use super::WatchError;
 
 use crate::journal::events::CaseRef;
 use crate::slurm::JobRecord;
@@ -35,10 +35,8 @@ impl WatchConfig {
     /// tests use.
     /// The pacing settings from the environment; a value that is not a number of seconds
     /// above 0 (and at most a week) is refused, not silently replaced by the default.
-    pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<WatchConfig, crate::error::UserError> {
-        let secs = |k: &str, d: f64| -> Result<Duration, crate::error::UserError> {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<WatchConfig, WatchError> {
+        let secs = |k: &str, d: f64| -> Result<Duration, WatchError> {
             let Some(v) = env(k).filter(|v| !v.trim().is_empty()) else {
                 return Ok(Duration::from_secs_f64(d));
             };
@@ -46,9 +44,11 @@ impl WatchConfig {
                 Ok(x) if x.is_finite() && x > 0.0 && x <= 604_800.0 => {
                     Ok(Duration::from_secs_f64(x))
                 }
-                _ => Err(crate::error::UserError(format!(
-                    "{k}=`{v}` is not a number of seconds between 0 and 604800; unset it for the default ({d} s)."
-                ))),
+                _ => Err(WatchError::Pacing {
+                    name: k.to_string(),
+                    value: v,
+                    default: d,
+                }),
             }
         };
         Ok(WatchConfig {

@@ -5,11 +5,14 @@
 
 pub mod collect;
 pub mod driver;
+pub mod error;
 pub mod job;
 pub mod progress;
 pub mod signals;
 pub mod stream;
 pub mod topology;
+
+pub use error::WatchError;
 
 use std::time::Duration;
 

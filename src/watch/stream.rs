@@ -5,7 +5,8 @@
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::remote::{Remote, RemoteStream, sh};
+use crate::remote::{Remote, RemoteStream};
+use crate::shell::sh;
 
 /// What a stream reader reports.
 #[derive(Debug)]
@@ -94,7 +95,7 @@ pub async fn start<R: Remote>(
     key: String,
     script: &str,
     tx: mpsc::UnboundedSender<(String, StreamMsg)>,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> Result<tokio::task::JoinHandle<()>, crate::remote::RemoteError> {
     let stream: RemoteStream = remote.stream(script).await?;
     Ok(tokio::spawn(async move {
         let RemoteStream { reader, guard } = stream;

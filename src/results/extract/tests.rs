@@ -18,7 +18,7 @@ fn ctx(dir: &Path) -> CaseContext {
         artifacts_dir: Some(dir.to_path_buf()),
         job: Some(JobInfo {
             job_id: "77".into(),
-            state: "COMPLETED".into(),
+            state: crate::slurm::BaseState::Completed,
             exit_code: Some(0),
             ..JobInfo::default()
         }),
@@ -103,7 +103,7 @@ fn junit_system_out_is_the_fallback() {
     write(&t.path().join("results.xml"), &xml);
     let mut c = ctx(t.path());
     c.job = Some(JobInfo {
-        state: "COMPLETED".into(),
+        state: crate::slurm::BaseState::Completed,
         ..JobInfo::default()
     });
     let r = extract_case(&c, &cfg()).expect("extract");
@@ -131,7 +131,7 @@ fn timeout_keeps_partial_metrics_but_is_a_timeout() {
     let mut c = ctx(t.path());
     c.job = Some(JobInfo {
         job_id: "9".into(),
-        state: "TIMEOUT".into(),
+        state: crate::slurm::BaseState::Timeout,
         ..JobInfo::default()
     });
     let r = extract_case(&c, &cfg()).expect("extract");
@@ -150,7 +150,7 @@ fn oom_in_a_role_log_classifies_a_failed_job() {
     let mut c = ctx(t.path());
     c.job = Some(JobInfo {
         job_id: "9".into(),
-        state: "FAILED".into(),
+        state: crate::slurm::BaseState::Failed,
         exit_code: Some(1),
         ..JobInfo::default()
     });

@@ -171,7 +171,11 @@ fn details(case: &CaseResult) -> String {
             d,
             "Slurm job {} state {} exit code {}",
             if j.job_id.is_empty() { "?" } else { &j.job_id },
-            if j.state.is_empty() { "?" } else { &j.state },
+            if j.state == crate::slurm::BaseState::Unknown {
+                "?"
+            } else {
+                j.state.as_str()
+            },
             j.exit_code
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "?".into())

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use anyhow::Result;
+use crate::watch::WatchError;
 
 use super::{Driver, Tracked};
 use crate::journal::events::Event;
 use crate::output;
 use crate::remote::Remote;
-use crate::slurm::{JobRecord, JobState, Scheduler};
+use crate::slurm::{JobRecord, JobState, RecordSource, Scheduler};
 use crate::watch::collect::{await_marker, collect_case};
 use crate::watch::job::{CaseJob, CaseResult, short_label};
 use crate::watch::progress::Progress;
@@ -108,7 +108,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             || t.attempt == 0
             || t.record
                 .as_ref()
-                .is_some_and(|r| r.start.is_some() && r.source == "sacct");
+                .is_some_and(|r| r.start.is_some() && r.source == RecordSource::Sacct);
         if marker_exit.is_none() && started {
             marker_exit = await_marker(
                 self.remote,
@@ -130,7 +130,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
             .state
             .as_ref()
             .filter(|s| s.is_final())
-            .map(|s| JobRecord::bare(&t.job_id, s.clone(), "perf-run"));
+            .map(|s| JobRecord::bare(&t.job_id, s.clone(), RecordSource::PerfRun));
         // The full record of the last poll; ask once more only when it is not final (a job we
         // stop watching after a signal).
         let full = match last {
@@ -186,7 +186,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
     }
 
     /// Record intent, submit, record the job id.
-    pub(super) async fn submit(&self, job: &CaseJob) -> Result<(String, String)> {
+    pub(super) async fn submit(&self, job: &CaseJob) -> Result<(String, String), WatchError> {
         use sha2::Digest;
         let script_path = job.local_dir.join("slurm_launch.sh");
         let script = std::fs::read(&script_path).unwrap_or_default();

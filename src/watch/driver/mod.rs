@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use anyhow::Result;
+use super::WatchError;
 use tokio::sync::{mpsc, watch};
 
 use super::job::{CaseJob, CaseResult, DriveOutcome, WatchConfig, short_label};
@@ -17,7 +17,7 @@ use crate::journal::events::{Event, Journal};
 use crate::output;
 use crate::plan::workspace::JobWorkspace;
 use crate::remote::Remote;
-use crate::slurm::{JobRecord, JobState, Scheduler, state::reason_is_hopeless};
+use crate::slurm::{JobRecord, JobState, RecordSource, Scheduler, state::reason_is_hopeless};
 use crate::watch::Backoff;
 use crate::watch::progress::Progress;
 use crate::watch::signals::Interrupt;
@@ -85,7 +85,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
         mut queue: VecDeque<CaseJob>,
         attach: Vec<(CaseJob, String, u64, u32)>,
         signals: &mut watch::Receiver<Option<Interrupt>>,
-    ) -> Result<DriveOutcome> {
+    ) -> Result<DriveOutcome, WatchError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, StreamMsg)>();
         let mut progress = Progress::new(self.cfg.follow, self.cfg.heartbeat);
         let mut active: Vec<Tracked> = Vec::new();
@@ -128,7 +128,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                         next_poll = next_poll.min(Instant::now() + backoff.next_interval());
                     }
                     Err(e) => {
-                        let msg = format!("{e:#}");
+                        let msg = crate::error::chain(&e);
                         output::error(format!("{}: {msg}", short_label(&job.case)));
                         self.journal.note(Event::SubmitFailed {
                             case: job.case.case_dir.clone(),
@@ -639,34 +639,40 @@ fn starting_line_nodes(line: &str) -> Option<String> {
 /// is stale and must not move the job back to PENDING (nor start its --max-pending clock).
 /// squeue and scontrol ask slurmctld itself and are believed.
 pub fn accounting_lags(output_seen: bool, r: &JobRecord) -> bool {
-    output_seen && r.source == "sacct" && r.state.is_pending() && r.state.flags.is_empty()
+    output_seen
+        && r.source == RecordSource::Sacct
+        && r.state.is_pending()
+        && r.state.flags.is_empty()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rec(state: &str, source: &str) -> JobRecord {
+    fn rec(state: &str, source: RecordSource) -> JobRecord {
         JobRecord::bare("1", JobState::parse(state), source)
     }
 
     #[test]
     fn a_stale_pending_from_accounting_is_ignored_once_the_log_has_output() {
-        assert!(accounting_lags(true, &rec("PENDING", "sacct")));
+        assert!(accounting_lags(true, &rec("PENDING", RecordSource::Sacct)));
         assert!(
-            !accounting_lags(false, &rec("PENDING", "sacct")),
+            !accounting_lags(false, &rec("PENDING", RecordSource::Sacct)),
             "no output yet: believe it"
         );
         assert!(
-            !accounting_lags(true, &rec("PENDING", "squeue")),
+            !accounting_lags(true, &rec("PENDING", RecordSource::Squeue)),
             "slurmctld knows"
         );
-        assert!(!accounting_lags(true, &rec("RUNNING", "sacct")));
+        assert!(!accounting_lags(true, &rec("RUNNING", RecordSource::Sacct)));
         assert!(
-            !accounting_lags(true, &rec("PENDING,REQUEUED", "sacct")),
+            !accounting_lags(true, &rec("PENDING,REQUEUED", RecordSource::Sacct)),
             "a requeue is real"
         );
-        assert!(!accounting_lags(true, &rec("COMPLETED", "sacct")));
+        assert!(!accounting_lags(
+            true,
+            &rec("COMPLETED", RecordSource::Sacct)
+        ));
     }
 }
 

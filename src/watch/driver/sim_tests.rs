@@ -60,7 +60,7 @@ impl Harness {
                 case_dir: case_dir.clone(),
                 test_id: format!("perf/test_perf_sanity.py::test_e2e[{name}]"),
                 case_name: name.to_string(),
-                mode: "aggr".into(),
+                mode: Some(crate::plan::Mode::SingleAgg),
                 job_name: format!("perf-run-sim-{i:02}"),
                 remote_workspace: format!("/sim/run/cases/{case_dir}"),
                 skip: None,

@@ -1,6 +1,7 @@
-//! Quoting for generated scripts (DESIGN.md "Quoting"). Script bodies: every value is one bash
-//! word. `#SBATCH` directives: sbatch (not bash) reads them, so values are checked against an
-//! allowlist instead of quoted (crates.md pitfall 1).
+//! Shell quoting, the leaf that plan, render, remote and slurm share (DESIGN.md "Quoting").
+//! Script bodies and remote command lines: every value is one bash word (`quote_word`, `sh`).
+//! `#SBATCH` directives: sbatch (not bash) reads them, so values are checked against an
+//! allowlist instead of quoted (crates.md pitfall 1). This module imports nothing from the crate.
 
 /// Characters that never need quoting in bash (outside the command position).
 fn is_plain(c: char) -> bool {
@@ -36,6 +37,15 @@ fn ansi_c(s: &str) -> String {
         // quote_vec output of valid UTF-8 input is ASCII/UTF-8; keep going losslessly anyway.
         String::from_utf8_lossy(e.as_bytes()).into_owned()
     })
+}
+
+/// Join words into a bash command line, each quoted.
+pub fn sh(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| quote_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Environment-variable names must match `^[A-Za-z_][A-Za-z0-9_]*$` (DESIGN.md "Quoting").
