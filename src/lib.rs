@@ -17,6 +17,7 @@ pub mod render;
 pub mod report;
 pub mod results;
 pub mod slurm;
+pub mod trtperf;
 pub mod watch;
 
 pub use error::{CliError, Exit};

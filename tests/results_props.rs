@@ -6,8 +6,8 @@ use std::path::Path;
 
 use perf_run::results::junit::read_junit_bytes;
 use perf_run::results::lines::LineSplitter;
-use perf_run::results::long_csv::LongCsvReader;
 use perf_run::results::metrics::{BlockMode, MetricConfig, scan_bytes};
+use perf_run::trtperf::long_csv::LongCsvReader;
 use proptest::prelude::*;
 
 const DOCS: &str =

@@ -401,7 +401,9 @@ pub fn run_record_from_plan(p: &UploadPlan, run_dir: Option<&Path>) -> RunRecord
     let r = &p.run;
 
     let gpu_type = non_empty(&r.gpu)
-        .or_else(|| text(s, &["run", "sysinfo", "gpu"]).map(|g| crate::perfdb::rules::gpu_name(&g)))
+        .or_else(|| {
+            text(s, &["run", "sysinfo", "gpu"]).map(|g| crate::trtperf::rules::gpu_name(&g))
+        })
         .unwrap_or_default();
     let run_gpu_count = s
         .get("run")

@@ -18,8 +18,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use regex::Regex;
 
-use super::rules::bracket_param;
 use super::text::CappedText;
+use crate::trtperf::rules::bracket_param;
 
 /// The key the legacy parser files a testcase's log under.
 pub fn testcase_key(name: &str) -> String {

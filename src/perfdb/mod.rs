@@ -9,13 +9,10 @@
 //! Entry points for the pipeline: [`upload_run_dir`], [`DbSettings::resolve`],
 //! [`settings::upload_wanted`].
 
-pub mod csvlong;
 pub mod db;
 pub mod junit;
 pub mod plan;
-pub mod props;
 pub mod rows;
-pub mod rules;
 pub mod runinfo;
 pub mod runkey;
 pub mod settings;

@@ -19,13 +19,26 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use super::csvlong::{LongCsv, LongRow};
 pub use super::rows::{CaseKey, Origin, ResultRow};
-use super::rules::{self, NumberColumn};
 use super::runinfo::{self, Detected, RunValueSource};
 pub use super::text::{CappedText, LOG_CAP, cap_text};
-use super::{junit, props, runkey};
+use super::{junit, runkey};
 use crate::error::UserError;
+use crate::trtperf::long_csv::{LongCsvReader, LongRow};
+use crate::trtperf::rules::{self, NumberColumn};
+use crate::trtperf::{TrtPerfFileError, props};
+
+/// A file of the legacy contract that cannot be read, as the uploader's sentence (it ends
+/// with a full stop, like every message of the upload).
+fn file_error(e: TrtPerfFileError) -> UserError {
+    let t = e.to_string();
+    let t = t.trim_end();
+    UserError(if t.ends_with(['.', '?', '!']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    })
+}
 
 /// Column sizes of the TRT_perf schema (reference §9.3), checked before anything is sent.
 pub mod limits {
@@ -343,7 +356,8 @@ pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadP
     let (mut run, mut sources) = run_values(inputs, opts, &mut warnings)?;
 
     // §9.2 steps 3–5: the rows.
-    let mut csv = LongCsv::open(&inputs.metric_csv)?;
+    let csv = LongCsvReader::open(&inputs.metric_csv).map_err(file_error)?;
+    let has_total_time = csv.has_total_time();
     let mut cases: Vec<CaseAcc> = Vec::new();
     let mut index: HashMap<CaseKey, usize> = HashMap::new();
     let mut skipped = Vec::new();
@@ -367,7 +381,8 @@ pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadP
         )));
     }
 
-    while let Some(row) = csv.next_row()? {
+    for row in csv {
+        let row = row.map_err(file_error)?;
         let tid = if row.test_name.is_empty() {
             &row.network_name
         } else {
@@ -388,12 +403,7 @@ pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadP
         if let Some(t) = parse_time(&row.end_timestamp) {
             last_end = Some(last_end.map_or(t, |l| l.max(t)));
         }
-        let accepted = accept_row(
-            &row,
-            &run.gpu,
-            forced_framework.as_deref(),
-            csv.has_total_time(),
-        );
+        let accepted = accept_row(&row, &run.gpu, forced_framework.as_deref(), has_total_time);
         measured.push(MeasuredRow {
             line: row.line,
             test_name: tid.clone(),
@@ -421,8 +431,9 @@ pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadP
                 let i = match index.get(&acc.key) {
                     Some(&i) => i,
                     None => {
-                        let log = if !row.raw_result.is_empty() {
-                            LogSource::Raw(cap_text(row.raw_result.clone(), LOG_CAP))
+                        let raw = row.raw_result_or_empty();
+                        let log = if !raw.is_empty() {
+                            LogSource::Raw(cap_text(raw.to_string(), LOG_CAP))
                         } else {
                             LogSource::Junit(row.test_name.clone())
                         };
@@ -651,7 +662,7 @@ fn run_values(
     let a = &opts.info;
     let e = &opts.env;
     let sp = match &inputs.properties {
-        Some(p) => Some((props::read_session_properties(p)?, p)),
+        Some(p) => Some((props::read_session_properties(p).map_err(file_error)?, p)),
         None => None,
     };
     let empty = props::SessionProps::default();
@@ -832,7 +843,7 @@ fn run_values(
 
     // §9.2 step 2, without blanking what the flags gave.
     let (mon_sm, mon_mem) = match &inputs.gpu_monitoring {
-        Some(g) => props::gpu_monitoring_clocks(g)?,
+        Some(g) => props::gpu_monitoring_clocks(g).map_err(file_error)?,
         None => (String::new(), String::new()),
     };
     for (col, fv, flag_name, mon, prop, prop_from) in [
@@ -929,7 +940,7 @@ fn accept_row(
             SkipKind::Invalid,
         ));
     }
-    if rules::legacy_filtered(&row.turtle_case_name) {
+    if rules::legacy_filtered(row.turtle_case_name()) {
         return Err((
             "trt_perf_parser.py filters this turtle_case_name out".into(),
             Other,
