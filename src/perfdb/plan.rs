@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 
 pub use super::rows::{CaseKey, Origin, ResultRow};
 use super::runinfo::{self, Detected, RunValueSource};
-pub use super::text::{CappedText, LOG_CAP, cap_text};
+pub use super::text::LOG_CAP;
 use super::{junit, runkey};
 use crate::error::UserError;
+pub use crate::results::lines::{CappedText, cap_text};
 use crate::trtperf::long_csv::{LongCsvReader, LongRow};
 use crate::trtperf::rules::{self, NumberColumn};
 use crate::trtperf::{TrtPerfFileError, props};

@@ -8,6 +8,10 @@
 //! off in the middle (a job killed while pytest wrote it) all work; only real syntax errors
 //! (a mismatched closing tag, a broken attribute) are errors, and they name the line, column
 //! and byte offset.
+//!
+//! Two ways to read the text of a `<system-out>`: scanned for metrics ([`read_junit`],
+//! [`read_junit_each`]: the results stage), or captured as text ([`read_junit_text_each`]: the
+//! uploader's `log` column, reference §9.2 step 5), capped so memory stays bounded.
 
 use std::fs::File;
 use std::io::{self, BufRead, Read};
@@ -16,7 +20,7 @@ use std::path::{Path, PathBuf};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::lines::LineSplitter;
+use super::lines::{CappedText, LineSplitter};
 use super::metrics::{BlockMode, MetricConfig, ScanOutput, Scanner};
 
 /// Longest attribute value kept (failure messages can be long).
@@ -80,6 +84,11 @@ pub struct JunitCase {
     pub err_tail: Vec<String>,
     /// Byte offset of the `<testcase` tag.
     pub offset: u64,
+    /// The text of the case's first `<system-out>` that was closed, when the file was read for
+    /// it ([`read_junit_text_each`]) and the case was asked for: entities decoded, line ends
+    /// as `\n`, capped (head and end kept). `None` otherwise, and for a `<system-out>` the
+    /// file ends inside.
+    pub system_out_text: Option<String>,
 }
 
 impl JunitCase {
@@ -182,7 +191,36 @@ pub fn read_junit_each(
         source,
     })?;
     let locate = |offset: u64| locate_in_file(path, offset);
-    read_junit_from(file, path, cfg, want, &locate, on_case)
+    read_junit_from(
+        file,
+        path,
+        Mode::Scan(cfg),
+        &mut |n, c| want(n, c),
+        &locate,
+        on_case,
+    )
+}
+
+/// Read a JUnit file for the text of its `<system-out>`s instead of their metrics: each case
+/// that `want(name, classname)` accepts (asked when its `<testcase>` starts, so the answer may
+/// depend on the cases before it) comes to `on_case` with
+/// [`JunitCase::system_out_text`] = its first closed `<system-out>`, at most `cap` bytes
+/// ([`CappedText`]: the head and the end). Memory is bounded by `cap` and the markup, however
+/// long the text. `<system-err>` and failure texts are not read (`oom`, `err_tail`,
+/// `detail_tail` stay empty). When the file turns out malformed, the case being read is
+/// still handed over (with what was closed before the error), then the error is returned.
+pub fn read_junit_text_each(
+    path: &Path,
+    cap: usize,
+    want: &mut dyn FnMut(&str, &str) -> bool,
+    on_case: &mut dyn FnMut(JunitCase),
+) -> Result<JunitReport, JunitError> {
+    let file = File::open(path).map_err(|source| JunitError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let locate = |offset: u64| locate_in_file(path, offset);
+    read_junit_from(file, path, Mode::Capture(cap), want, &locate, on_case)
 }
 
 /// Read JUnit XML held in memory (tests, small inputs).
@@ -194,7 +232,14 @@ pub fn read_junit_bytes(
 ) -> Result<JunitReport, JunitError> {
     let locate = |offset: u64| locate_in(bytes, offset);
     let mut cases = Vec::new();
-    let mut report = read_junit_from(bytes, label, cfg, want, &locate, &mut |c| cases.push(c))?;
+    let mut report = read_junit_from(
+        bytes,
+        label,
+        Mode::Scan(cfg),
+        &mut |n, c| want(n, c),
+        &locate,
+        &mut |c| cases.push(c),
+    )?;
     report.cases = cases;
     Ok(report)
 }
@@ -476,6 +521,171 @@ impl<'c> TextSink<'c> {
     }
 }
 
+/// Where the reader pours the character data of an element: raw XML text (entities not yet
+/// decoded) and CDATA content (literal), in pieces of any size, in document order.
+trait RawText {
+    fn text(&mut self, raw: &[u8]);
+    fn cdata(&mut self, raw: &[u8]);
+}
+
+impl RawText for TextSink<'_> {
+    fn text(&mut self, raw: &[u8]) {
+        TextSink::text(self, raw)
+    }
+    fn cdata(&mut self, raw: &[u8]) {
+        TextSink::cdata(self, raw)
+    }
+}
+
+/// How a read handles the `<system-out>` of a wanted case.
+#[derive(Clone, Copy)]
+enum Mode<'c> {
+    /// Scan it (and `<system-err>`, failure texts) for metrics and markers.
+    Scan(&'c MetricConfig),
+    /// Keep the text of the first closed one, capped at this many bytes.
+    Capture(usize),
+}
+
+/// The `<system-out>` sink of a wanted case.
+enum Out<'c> {
+    Scan(Box<TextSink<'c>>),
+    Capture(Capture),
+}
+
+impl RawText for Out<'_> {
+    fn text(&mut self, raw: &[u8]) {
+        match self {
+            Out::Scan(s) => s.text(raw),
+            Out::Capture(c) => c.text(raw),
+        }
+    }
+    fn cdata(&mut self, raw: &[u8]) {
+        match self {
+            Out::Scan(s) => s.cdata(raw),
+            Out::Capture(c) => c.cdata(raw),
+        }
+    }
+}
+
+/// Text of a `<system-out>` as text: line ends normalised (`\r\n` and a lone `\r` → `\n`, as
+/// an XML parser does; `&#13;` stays a `\r`), entities decoded with [`decode_entities`], kept
+/// in a [`CappedText`]. Pieces may split an entity, a `\r\n` or a UTF-8 sequence anywhere.
+struct Capture {
+    /// Raw bytes held back until the next piece completes them.
+    pending: Vec<u8>,
+    /// The last byte handed on was a `\r` (so a `\n` right after it is dropped).
+    after_cr: bool,
+    text: CappedText,
+    scratch: Vec<u8>,
+    /// The first closed `<system-out>`'s text; later ones are ignored.
+    done: Option<String>,
+    cap: usize,
+}
+
+/// The longest entity [`decode_entities`] resolves, `&` and `;` included.
+const MAX_ENTITY: usize = 12;
+
+impl Capture {
+    fn new(cap: usize) -> Self {
+        Capture {
+            pending: Vec::new(),
+            after_cr: false,
+            text: CappedText::new(cap),
+            scratch: Vec::new(),
+            done: None,
+            cap,
+        }
+    }
+
+    fn text(&mut self, raw: &[u8]) {
+        if self.done.is_some() {
+            return;
+        }
+        self.pending.extend_from_slice(raw);
+        let p = &self.pending;
+        let mut cut = p.len();
+        // An entity the next piece may complete.
+        if let Some(amp) = memchr::memrchr(b'&', p)
+            && memchr::memchr(b';', &p[amp..]).is_none()
+            && p.len() - amp < MAX_ENTITY
+        {
+            cut = amp;
+        }
+        cut = utf8_boundary(&p[..cut]);
+        self.drain(cut, true);
+    }
+
+    fn cdata(&mut self, raw: &[u8]) {
+        if self.done.is_some() {
+            return;
+        }
+        // Text before it is complete now (markup ended it).
+        self.drain(self.pending.len(), true);
+        self.pending.extend_from_slice(raw);
+        let cut = utf8_boundary(&self.pending);
+        self.drain(cut, false);
+    }
+
+    /// Hand on `pending[..cut]`, entities decoded when `entities`.
+    fn drain(&mut self, cut: usize, entities: bool) {
+        if cut == 0 {
+            return;
+        }
+        let mut lines = Vec::with_capacity(cut);
+        for &b in &self.pending[..cut] {
+            match b {
+                b'\r' => {
+                    lines.push(b'\n');
+                    self.after_cr = true;
+                    continue;
+                }
+                b'\n' if self.after_cr => {}
+                _ => lines.push(b),
+            }
+            self.after_cr = false;
+        }
+        self.pending.drain(..cut);
+        let bytes = if entities && memchr::memchr(b'&', &lines).is_some() {
+            self.scratch.clear();
+            decode_entities(&lines, &mut self.scratch);
+            &self.scratch
+        } else {
+            &lines
+        };
+        self.text.push(&String::from_utf8_lossy(bytes));
+    }
+
+    /// `</system-out>`: the first one's text is the case's.
+    fn close(&mut self) {
+        if self.done.is_some() {
+            return;
+        }
+        self.drain(self.pending.len(), true);
+        let text = std::mem::replace(&mut self.text, CappedText::new(self.cap));
+        self.done = Some(text.finish());
+        self.after_cr = false;
+    }
+}
+
+/// The end of the longest prefix of `b` that does not stop inside a UTF-8 sequence (only the
+/// last three bytes are looked at; the input is valid UTF-8 apart from where it was cut).
+fn utf8_boundary(b: &[u8]) -> usize {
+    let cut = b.len();
+    for i in (cut.saturating_sub(3)..cut).rev() {
+        let byte = b[i];
+        if byte & 0xC0 != 0x80 {
+            let need = match byte {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                0xC0.. => 2,
+                _ => 1,
+            };
+            return if i + need > cut { i } else { cut };
+        }
+    }
+    cut
+}
+
 fn feed_decoded(scanner: &mut Scanner<'_>, scratch: &mut Vec<u8>, line: &[u8]) {
     if memchr::memchr(b'&', line).is_none() {
         scanner.feed(line);
@@ -603,17 +813,18 @@ fn kind_of(name: &[u8]) -> Kind {
 struct CaseBuilder<'c> {
     case: JunitCase,
     wanted: bool,
-    out: Option<TextSink<'c>>,
+    out: Option<Out<'c>>,
     err: Option<TextSink<'c>>,
     detail: Option<TextSink<'c>>,
 }
 
 impl<'c> CaseBuilder<'c> {
     fn finish(mut self, truncated: bool) -> JunitCase {
-        if let Some(out) = self.out.take() {
-            self.case.out = Some(out.finish());
-        } else if self.wanted {
-            self.case.out = Some(ScanOutput::default());
+        match self.out.take() {
+            Some(Out::Scan(out)) => self.case.out = Some(out.finish()),
+            Some(Out::Capture(c)) => self.case.system_out_text = c.done,
+            None if self.wanted => self.case.out = Some(ScanOutput::default()),
+            None => {}
         }
         if let Some(err) = self.err.take() {
             let scan = err.finish();
@@ -648,8 +859,8 @@ impl<'c> CaseBuilder<'c> {
 fn read_junit_from<R: Read>(
     input: R,
     path: &Path,
-    cfg: &MetricConfig,
-    want: &dyn Fn(&str, &str) -> bool,
+    mode: Mode<'_>,
+    want: &mut dyn FnMut(&str, &str) -> bool,
     locate: &dyn Fn(u64) -> (u64, u64),
     on_case: &mut dyn FnMut(JunitCase),
 ) -> Result<JunitReport, JunitError> {
@@ -688,10 +899,10 @@ fn read_junit_from<R: Read>(
             (Some(Kind::Failure | Kind::Error | Kind::Skipped), Some(_)) => Target::Detail,
             _ => Target::Discard,
         };
-        let sink: Option<&mut TextSink<'_>> = match (target, case.as_mut()) {
-            (Target::Out, Some(c)) => c.out.as_mut(),
-            (Target::Err, Some(c)) => c.err.as_mut(),
-            (Target::Detail, Some(c)) => c.detail.as_mut(),
+        let sink: Option<&mut dyn RawText> = match (target, case.as_mut()) {
+            (Target::Out, Some(c)) => c.out.as_mut().map(|o| o as &mut dyn RawText),
+            (Target::Err, Some(c)) => c.err.as_mut().map(|o| o as &mut dyn RawText),
+            (Target::Detail, Some(c)) => c.detail.as_mut().map(|o| o as &mut dyn RawText),
             _ => None,
         };
         stream_text(&mut reader, sink).map_err(io_err)?;
@@ -719,6 +930,10 @@ fn read_junit_from<R: Read>(
                     }
                     break;
                 }
+                if let (Mode::Capture(_), Some(c)) = (mode, case.take()) {
+                    // What was closed before the error is still good text.
+                    emit(c.finish(true));
+                }
                 let (line, column) = locate(offset);
                 return Err(JunitError::Malformed {
                     path: path.to_path_buf(),
@@ -738,7 +953,7 @@ fn read_junit_from<R: Read>(
                     kind,
                     &mut case,
                     &mut suites,
-                    cfg,
+                    mode,
                     want,
                     &reader,
                     &mut emit,
@@ -753,12 +968,16 @@ fn read_junit_from<R: Read>(
                     kind,
                     &mut case,
                     &mut suites,
-                    cfg,
+                    mode,
                     want,
                     &reader,
                     &mut emit,
                 );
-                close(kind, &mut case, &mut suites, &mut emit);
+                // `<system-out/>` holds no text: it does not count as the case's first one
+                // (as the legacy uploader's reader saw it).
+                if kind != Kind::SystemOut {
+                    close(kind, &mut case, &mut suites, &mut emit);
+                }
             }
             Event::End(_) => {
                 if let Some(kind) = stack.pop() {
@@ -770,7 +989,7 @@ fn read_junit_from<R: Read>(
                 if let (Some(c), Some(Kind::SystemOut)) = (case.as_mut(), stack.last())
                     && let Some(out) = c.out.as_mut()
                 {
-                    out.cdata(t.as_bytes());
+                    RawText::cdata(out, t.as_bytes());
                 }
             }
             Event::Eof => {
@@ -833,8 +1052,8 @@ fn open<'c, R>(
     kind: Kind,
     case: &mut Option<CaseBuilder<'c>>,
     suites: &mut Vec<(String, Option<String>)>,
-    cfg: &'c MetricConfig,
-    want: &dyn Fn(&str, &str) -> bool,
+    mode: Mode<'c>,
+    want: &mut dyn FnMut(&str, &str) -> bool,
     reader: &Reader<R>,
     emit: &mut dyn FnMut(JunitCase),
 ) {
@@ -873,15 +1092,19 @@ fn open<'c, R>(
                     oom: None,
                     err_tail: Vec::new(),
                     offset,
+                    system_out_text: None,
                 },
                 wanted,
-                out: wanted.then(|| TextSink::new(cfg, BlockMode::Split, 0)),
+                out: wanted.then(|| match mode {
+                    Mode::Scan(cfg) => Out::Scan(Box::new(TextSink::new(cfg, BlockMode::Split, 0))),
+                    Mode::Capture(cap) => Out::Capture(Capture::new(cap)),
+                }),
                 err: None,
                 detail: None,
             });
         }
         Kind::SystemErr => {
-            if let Some(c) = case.as_mut()
+            if let (Some(c), Mode::Scan(cfg)) = (case.as_mut(), mode)
                 && c.err.is_none()
             {
                 c.err = Some(TextSink::new(cfg, BlockMode::Merge, TAIL_LINES));
@@ -896,7 +1119,9 @@ fn open<'c, R>(
                     _ => JunitStatus::Skipped,
                 };
                 c.set_status(status, attr(&a, b"message").map(str::to_string));
-                if c.detail.is_none() {
+                if let Mode::Scan(cfg) = mode
+                    && c.detail.is_none()
+                {
                     c.detail = Some(TextSink::new(cfg, BlockMode::Merge, TAIL_LINES));
                 }
             }
@@ -920,6 +1145,11 @@ fn close(
                 emit(c.finish(false));
             }
         }
+        Kind::SystemOut => {
+            if let Some(Out::Capture(c)) = case.as_mut().and_then(|c| c.out.as_mut()) {
+                c.close();
+            }
+        }
         _ => {}
     }
 }
@@ -928,7 +1158,7 @@ fn close(
 /// including CDATA sections, into `sink` (or nowhere).
 fn stream_text<R: Read>(
     reader: &mut Reader<PeekReader<R>>,
-    mut sink: Option<&mut TextSink<'_>>,
+    mut sink: Option<&mut dyn RawText>,
 ) -> io::Result<()> {
     loop {
         // Plain text up to '<'.
@@ -1214,6 +1444,67 @@ torch.OutOfMemoryError: CUDA out of memory</failure><system-out>nothing</system-
                 );
             }
         }
+    }
+
+    /// The captured text is decoded the same however the reader's pieces fall (entities,
+    /// `\r\n`, UTF-8 split anywhere); CDATA stays literal.
+    #[test]
+    fn captured_text_decodes_across_any_split() {
+        let input = "a &amp; b\r\nc &#233;&#xE9; d &lt;x&gt; \u{1F600} &bogus; & e\rf";
+        let expect = "a & b\nc éé d <x> \u{1F600} &bogus; & e\nf[&amp;]\n";
+        for chunk in 1..8 {
+            let mut c = Capture::new(1 << 20);
+            for piece in input.as_bytes().chunks(chunk) {
+                c.text(piece);
+            }
+            for piece in b"[&amp;]\r\n".chunks(chunk) {
+                c.cdata(piece);
+            }
+            c.close();
+            c.text(b"ignored: only the first system-out counts");
+            c.close();
+            assert_eq!(c.done.as_deref(), Some(expect), "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn text_reader_captures_the_first_closed_system_out_of_wanted_cases() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("r.xml");
+        std::fs::write(
+            &p,
+            "<testsuite><testcase name=\"t[a]\"><system-out>one &amp; <![CDATA[<two>]]></system-out><system-out>no</system-out></testcase>\
+             <testcase name=\"t[b]\"><system-out>not asked</system-out></testcase>\
+             <testcase name=\"t[c]\"><failure message=\"m\">f</failure><system-out>cut off",
+        )
+        .expect("write");
+        let mut asked = Vec::new();
+        let mut got = Vec::new();
+        let r = read_junit_text_each(
+            &p,
+            1024,
+            &mut |n, _| {
+                asked.push(n.to_string());
+                n != "t[b]"
+            },
+            &mut |c| got.push((c.name, c.status, c.system_out_text, c.out.is_none())),
+        )
+        .expect("readable");
+        assert_eq!(asked, ["t[a]", "t[b]", "t[c]"]);
+        assert_eq!(
+            got,
+            [
+                (
+                    "t[a]".into(),
+                    JunitStatus::Passed,
+                    Some("one & <two>".into()),
+                    true
+                ),
+                ("t[b]".into(), JunitStatus::Passed, None, true),
+                ("t[c]".into(), JunitStatus::Failed, None, true),
+            ]
+        );
+        assert!(r.warnings[0].contains("cut off"), "{:?}", r.warnings);
     }
 
     #[test]
