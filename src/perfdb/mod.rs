@@ -13,6 +13,7 @@ pub mod db;
 pub mod junit;
 pub mod plan;
 pub mod rows;
+mod run_row;
 pub mod runinfo;
 pub mod runkey;
 pub mod settings;
