@@ -87,6 +87,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(c) = cause.downcast_ref::<CliError>() {
             return c.exit;
         }
+        if let Some(e) = cause.downcast_ref::<crate::perfdb::StoreError>() {
+            return e.exit();
+        }
         if let Some(e) = cause.downcast_ref::<crate::trtperf::TrtPerfFileError>() {
             return e.exit();
         }

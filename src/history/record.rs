@@ -149,13 +149,16 @@ pub async fn record(store: &HistoryStore, rec: &RunRecord) -> anyhow::Result<Rec
 }
 
 /// The record of a run directory (flags in `opts` override, as for `perf-run upload RUN`).
-pub fn run_record_from_dir(run_dir: &Path, opts: &UploadOptions) -> Result<RunRecord, UserError> {
+pub fn run_record_from_dir(
+    run_dir: &Path,
+    opts: &UploadOptions,
+) -> Result<RunRecord, perfdb::StoreError> {
     let plan = perfdb::plan_for_run_dir(run_dir, opts)?;
     Ok(run_record_from_plan(&plan, Some(run_dir)))
 }
 
 /// The record of the legacy upload flags (`--source-metric-csv F …`).
-pub fn run_record_from_files(opts: &UploadOptions) -> Result<RunRecord, UserError> {
+pub fn run_record_from_files(opts: &UploadOptions) -> Result<RunRecord, perfdb::StoreError> {
     let plan = perfdb::plan_for_files(opts)?;
     Ok(run_record_from_plan(&plan, None))
 }

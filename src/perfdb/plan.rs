@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
+use super::error::StoreError;
 pub use super::rows::{
     CaseKey, MeasuredRow, Origin, ResultRow, RunRow, Skipped, UploadPlan, limits, py_json_dumps,
     skip_counts,
@@ -26,23 +27,9 @@ use super::run_row::{check_run_lengths, flag_source, run_values};
 use super::runinfo::{self, Detected};
 pub use super::text::LOG_CAP;
 use super::{junit, runkey};
-use crate::error::UserError;
 pub use crate::results::lines::{CappedText, cap_text};
-use crate::trtperf::TrtPerfFileError;
 use crate::trtperf::long_csv::{LongCsvReader, LongRow};
 use crate::trtperf::rules::{self, NumberColumn};
-
-/// A file of the legacy contract that cannot be read, as the uploader's sentence (it ends
-/// with a full stop, like every message of the upload).
-pub(super) fn file_error(e: TrtPerfFileError) -> UserError {
-    let t = e.to_string();
-    let t = t.trim_end();
-    UserError(if t.ends_with(['.', '?', '!']) {
-        t.to_string()
-    } else {
-        format!("{t}.")
-    })
-}
 
 /// Why a CSV row is not uploaded, by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +160,7 @@ pub(super) fn chars(s: &str) -> usize {
 /// Build the plan. Errors are things the user must fix (exit 2): a missing or malformed
 /// input file, a malformed time flag, a run-level value too long for its column, or no row
 /// at all that can be uploaded.
-pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, UserError> {
+pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, StoreError> {
     let mut plan = build_plan_all(inputs, opts)?;
     check_uploadable(&plan)?;
     plan.measured = Vec::new();
@@ -181,27 +168,29 @@ pub fn build_plan(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan,
 }
 
 /// The "nothing to upload" refusal of [`build_plan`] for a plan built by [`build_plan_all`].
-pub fn check_uploadable(plan: &UploadPlan) -> Result<(), UserError> {
+pub fn check_uploadable(plan: &UploadPlan) -> Result<(), StoreError> {
     if !plan.results.is_empty() {
         return Ok(());
     }
     let (failed, invalid, other) = skip_counts(&plan.skipped);
-    Err(UserError(format!(
-        "Nothing to upload: none of the {} data rows of {} can be uploaded ({failed} have state=failed, {invalid} have state=invalid, {other} are incomplete or unusable; run with --write-db no to see each row and its reason).",
-        plan.skipped.len(),
-        plan.metric_csv.display(),
-    )))
+    Err(StoreError::NothingToUpload {
+        rows: plan.skipped.len(),
+        csv: plan.metric_csv.clone(),
+        failed,
+        invalid,
+        other,
+    })
 }
 
 /// [`build_plan`] that also keeps every CSV row in [`UploadPlan::measured`] and accepts a
 /// file where no row can be uploaded (the local history records invalid runs too).
-pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, UserError> {
+pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadPlan, StoreError> {
     let mut warnings = Vec::new();
     let mut measured: Vec<MeasuredRow> = Vec::new();
     let (mut run, mut sources) = run_values(inputs, opts, &mut warnings)?;
 
     // §9.2 steps 3–5: the rows.
-    let csv = LongCsvReader::open(&inputs.metric_csv).map_err(file_error)?;
+    let csv = LongCsvReader::open(&inputs.metric_csv)?;
     let has_total_time = csv.has_total_time();
     let mut cases: Vec<CaseAcc> = Vec::new();
     let mut index: HashMap<CaseKey, usize> = HashMap::new();
@@ -219,15 +208,14 @@ pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadP
     if let Some(f) = &forced_framework
         && chars(f) > limits::FORMAT
     {
-        return Err(UserError(format!(
-            "--framework is {} characters long; cases.format holds at most {}.",
-            chars(f),
-            limits::FORMAT
-        )));
+        return Err(StoreError::FrameworkTooLong {
+            length: chars(f),
+            max: limits::FORMAT,
+        });
     }
 
     for row in csv {
-        let row = row.map_err(file_error)?;
+        let row = row?;
         let tid = if row.test_name.is_empty() {
             &row.network_name
         } else {
@@ -407,10 +395,7 @@ pub fn build_plan_all(inputs: &PlanInputs, opts: &PlanOptions) -> Result<UploadP
     let (run_key, run_key_origin) = match opts.run_key.as_deref().map(str::trim) {
         Some(k) if !k.is_empty() => {
             if chars(k) > limits::UUID || k.chars().any(char::is_control) {
-                return Err(UserError(format!(
-                    "--run-key must be at most {} characters without control characters.",
-                    limits::UUID
-                )));
+                return Err(StoreError::BadRunKey { max: limits::UUID });
             }
             (k.to_string(), "given with --run-key".to_string())
         }
@@ -580,14 +565,13 @@ fn accept_row(
 /// `RUN/results/{perf_script_test_results.csv, session_properties.csv, gpu_monitoring.csv,
 /// summary.json}` and `RUN/cases/*/artifacts/results*.xml`. Optional files are used when
 /// present.
-pub fn run_dir_inputs(run_dir: &Path) -> Result<PlanInputs, UserError> {
+pub fn run_dir_inputs(run_dir: &Path) -> Result<PlanInputs, StoreError> {
     let results = run_dir.join("results");
     let metric_csv = results.join("perf_script_test_results.csv");
     if !metric_csv.is_file() {
-        return Err(UserError(format!(
-            "{} has no results/perf_script_test_results.csv, so there is nothing to upload; run `perf-run extract` on it first, or pass --source-metric-csv.",
-            run_dir.display()
-        )));
+        return Err(StoreError::NoResultsCsv {
+            run_dir: run_dir.to_path_buf(),
+        });
     }
     let opt = |name: &str| {
         let p = results.join(name);

@@ -122,7 +122,8 @@ fn failed_and_bad_rows_are_reported() {
         &PlanOptions::default(),
     )
     .unwrap_err();
-    assert!(err.0.starts_with("Nothing to upload"), "{}", err.0);
+    let err = err.to_string();
+    assert!(err.starts_with("Nothing to upload"), "{err}");
 }
 
 #[test]

@@ -5,12 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{
-    PlanInputs, PlanOptions, RunInfoArgs, chars, file_error, flag, fmt_time, parse_time,
-};
+use super::error::StoreError;
+use super::plan::{PlanInputs, PlanOptions, RunInfoArgs, chars, flag, fmt_time, parse_time};
 use super::rows::{RunRow, limits};
 use super::runinfo::{self, RunValueSource};
-use crate::error::UserError;
 use crate::trtperf::{props, rules};
 
 /// `(column, flag, flag value, environment variable, environment value)`.
@@ -67,12 +65,12 @@ pub(super) fn run_values(
     inputs: &PlanInputs,
     opts: &PlanOptions,
     warnings: &mut Vec<String>,
-) -> Result<RunValues, UserError> {
+) -> Result<RunValues, StoreError> {
     use runinfo::SourceKind::*;
     let a = &opts.info;
     let e = &opts.env;
     let sp = match &inputs.properties {
-        Some(p) => Some((props::read_session_properties(p).map_err(file_error)?, p)),
+        Some(p) => Some((props::read_session_properties(p)?, p)),
         None => None,
     };
     let empty = props::SessionProps::default();
@@ -122,10 +120,9 @@ pub(super) fn run_values(
                     Flag => "--start-time".to_string(),
                     _ => format!("The environment variable {}", src.from),
                 };
-                let t = parse_time(&v).ok_or_else(|| {
-                    UserError(format!(
-                        "{what} {v:?} is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
-                    ))
+                let t = parse_time(&v).ok_or_else(|| StoreError::BadTime {
+                    what,
+                    value: v.clone(),
                 })?;
                 v = fmt_time(t);
             }
@@ -172,16 +169,17 @@ pub(super) fn run_values(
         }
     }
 
-    let parse_flag_time = |name: &str, v: &Option<String>| -> Result<Option<String>, UserError> {
+    let parse_flag_time = |name: &str, v: &Option<String>| -> Result<Option<String>, StoreError> {
         let s = flag(v);
         if s.is_empty() {
             return Ok(None);
         }
-        parse_time(&s).map(|t| Some(fmt_time(t))).ok_or_else(|| {
-            UserError(format!(
-                "{name} {s:?} is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
-            ))
-        })
+        parse_time(&s)
+            .map(|t| Some(fmt_time(t)))
+            .ok_or_else(|| StoreError::BadTime {
+                what: name.to_string(),
+                value: s.clone(),
+            })
     };
     run.end_time = parse_flag_time("--end-time", &a.end_time)?;
     if run.end_time.is_some() {
@@ -253,7 +251,7 @@ pub(super) fn run_values(
 
     // §9.2 step 2, without blanking what the flags gave.
     let (mon_sm, mon_mem) = match &inputs.gpu_monitoring {
-        Some(g) => props::gpu_monitoring_clocks(g).map_err(file_error)?,
+        Some(g) => props::gpu_monitoring_clocks(g)?,
         None => (String::new(), String::new()),
     };
     for (col, fv, flag_name, mon, prop, prop_from) in [
@@ -301,8 +299,8 @@ pub(super) fn flag_source(kind: runinfo::SourceKind, from: &str) -> RunValueSour
     }
 }
 
-pub(super) fn check_run_lengths(run: &RunRow) -> Result<(), UserError> {
-    let checks: [(&str, &str, &str, usize); 13] = [
+pub(super) fn check_run_lengths(run: &RunRow) -> Result<(), StoreError> {
+    let checks: [(&'static str, &'static str, &str, usize); 14] = [
         ("driver", "--driver", &run.driver, limits::VARCHAR_150),
         ("cpu", "--cpu", &run.cpu, limits::VARCHAR_150),
         ("os", "--os", &run.os, limits::VARCHAR_150),
@@ -326,21 +324,17 @@ pub(super) fn check_run_lengths(run: &RunRow) -> Result<(), UserError> {
         ("cl", "--commit", &run.cl, limits::VARCHAR_150),
         ("notes", "--notes", &run.notes, limits::NOTES),
         ("link", "--link", &run.link, limits::LINK),
+        ("trtllm", "--trtllm", &run.trtllm, limits::VARCHAR_150),
     ];
-    for (col, src, v, max) in checks {
+    for (column, flag, v, max) in checks {
         if chars(v) > max {
-            return Err(UserError(format!(
-                "{src} is {} characters long, but the TRT_perf column runs.{col} holds at most {max}; shorten it.",
-                chars(v)
-            )));
+            return Err(StoreError::RunValueTooLong {
+                flag,
+                column,
+                length: chars(v),
+                max,
+            });
         }
-    }
-    if chars(&run.trtllm) > limits::VARCHAR_150 {
-        return Err(UserError(format!(
-            "--trtllm is {} characters long, but the TRT_perf column runs.trtllm holds at most {}; shorten it.",
-            chars(&run.trtllm),
-            limits::VARCHAR_150
-        )));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::UserError;
+use super::error::StoreError;
 use crate::results::writers::summary::SummaryFile;
 
 /// `summary.json` of a run directory, if there is one.
@@ -21,14 +21,14 @@ pub fn summary_path(run_dir: &Path) -> Option<PathBuf> {
 
 /// `(job ids, test ids)` from `cases[].job.job_id` and `cases[].test_id`, read with the
 /// results stage's own reading of the file ([`SummaryFile`]).
-pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), UserError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError(format!("Cannot read {}: {e}.", path.display())))?;
-    let doc = SummaryFile::parse(&text).map_err(|e| {
-        UserError(format!(
-            "{} is not valid JSON ({e}); perf-run reads job and test ids from it.",
-            path.display()
-        ))
+pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StoreError::SummaryUnreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let doc = SummaryFile::parse(&text).map_err(|source| StoreError::SummaryNotJson {
+        path: path.to_path_buf(),
+        source,
     })?;
     Ok(doc.ids())
 }
