@@ -11,7 +11,7 @@ use crate::trtperf::TrtPerfFileError;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The metric CSV, properties or GPU-monitoring file cannot be read.
-    #[error("{}", sentence(.0))]
+    #[error("{}", sentence(&.0.to_string()))]
     File(#[from] TrtPerfFileError),
     #[error("The {what} {} does not exist or is not a file.", path.display())]
     MissingInput { what: &'static str, path: PathBuf },
@@ -68,10 +68,10 @@ impl StoreError {
     }
 }
 
-/// The uploader's messages are sentences: a full stop at the end.
-fn sentence(e: &TrtPerfFileError) -> String {
-    let t = e.to_string();
-    let t = t.trim_end();
+/// The uploader's messages are sentences: `s` with a full stop at the end unless it already
+/// ends one. (The one copy of this rule; `ops::upload` uses it too.)
+pub fn sentence(s: &str) -> String {
+    let t = s.trim_end();
     if t.ends_with(['.', '?', '!']) {
         t.to_string()
     } else {
