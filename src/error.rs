@@ -43,36 +43,30 @@ impl Exit {
 /// class decides (a layer's error enum, one line each below; `UserError`); anything else is
 /// `Infra` (I/O, network, scheduler trouble).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
+    // Each layer's error enum has `fn exit(&self) -> Exit`; list it here once.
+    macro_rules! typed {
+        ($cause:ident: $($t:ty),* $(,)?) => {
+            $(if let Some(e) = $cause.downcast_ref::<$t>() {
+                return e.exit();
+            })*
+        };
+    }
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<crate::plan::PlanError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::journal::JournalError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::watch::WatchError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::slurm::SlurmError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
-            return e.exit();
-        }
+        typed!(cause:
+            crate::plan::PlanError,
+            crate::render::RenderError,
+            crate::journal::JournalError,
+            crate::watch::WatchError,
+            crate::slurm::SlurmError,
+            crate::remote::RemoteError,
+            crate::perfdb::StoreError,
+            crate::trtperf::TrtPerfFileError,
+            crate::history::HistoryError,
+            crate::report::ReportError,
+            crate::judge::compare::CompareError,
+        );
         if cause.downcast_ref::<UserError>().is_some() {
             return Exit::Usage;
-        }
-        if let Some(e) = cause.downcast_ref::<crate::history::HistoryError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::report::ReportError>() {
-            return e.exit();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::judge::compare::CompareError>() {
-            return e.exit();
         }
     }
     Exit::Infra

@@ -18,6 +18,7 @@ pub mod report;
 pub mod results;
 pub mod shell;
 pub mod slurm;
+pub mod trtperf;
 pub mod watch;
 
 pub use error::Exit;

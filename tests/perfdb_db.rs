@@ -10,9 +10,8 @@ mod db {
     use std::process::Command;
 
     use perf_run::cli::upload::DbArgs;
-    use perf_run::perfdb::{
-        self, DbSettings, SourceFiles, UploadOptions, UploadOutcome, rules, spool,
-    };
+    use perf_run::perfdb::{self, DbSettings, SourceFiles, UploadOptions, UploadOutcome, spool};
+    use perf_run::trtperf::rules;
     use secrecy::ExposeSecret;
     use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
     use sqlx::{AssertSqlSafe, ConnectOptions, Row};

@@ -65,7 +65,7 @@ fn docs_example_log_gives_16_valid_metrics() {
     // No `Failed requests:` line in the docs example: that is fine.
     assert!(client["counts"]["failed_requests"].is_null());
 
-    let rows = perf_run::results::long_csv::read_long_csv(
+    let rows = perf_run::trtperf::long_csv::read_long_csv(
         &out.path().join("perf_script_test_results.csv"),
     )
     .expect("long CSV");
@@ -104,7 +104,7 @@ fn docs_example_log_gives_16_valid_metrics() {
 
 #[test]
 fn real_sample_csv_reads_with_the_long_csv_reader() {
-    let rows = perf_run::results::long_csv::read_long_csv(Path::new(
+    let rows = perf_run::trtperf::long_csv::read_long_csv(Path::new(
         "tests/fixtures/trtllm/results/perf_script_test_results.disagg_sample_truncated.csv",
     ))
     .expect("the real sample parses");
@@ -156,7 +156,7 @@ fn junit_with_client_output_per_testcase() {
     assert_eq!(c0["clients"][1]["metrics"]["seq_throughput"], 0.75);
     assert_eq!(c0["duration_s"], 703.3);
     assert_eq!(s["cases"][1]["failure_class"], "test_failed");
-    let rows = perf_run::results::long_csv::read_long_csv(&o.join("perf_script_test_results.csv"))
+    let rows = perf_run::trtperf::long_csv::read_long_csv(&o.join("perf_script_test_results.csv"))
         .expect("csv");
     assert!(rows.iter().any(|r| r.metric_type == "DISAGG_SERVER_E2EL"));
     let junit_out = std::fs::read_to_string(o.join("perf-run-junit.xml")).expect("junit");

@@ -1,13 +1,15 @@
 //! Property tests: the scanner and the JUnit / long-CSV readers never panic on any input,
 //! inserted metric lines are always found whatever their padding, and line splitting does not
-//! depend on how the input is chunked.
+//! depend on how the input is chunked. The uploader's JUnit log lookup (`perfdb::junit`, over
+//! the same reader) never panics either, and gives back any text exactly.
 
 use std::path::Path;
 
+use perf_run::perfdb::junit::find_logs;
 use perf_run::results::junit::read_junit_bytes;
 use perf_run::results::lines::LineSplitter;
-use perf_run::results::long_csv::LongCsvReader;
 use perf_run::results::metrics::{BlockMode, MetricConfig, scan_bytes};
+use perf_run::trtperf::long_csv::LongCsvReader;
 use proptest::prelude::*;
 
 const DOCS: &str =
@@ -175,4 +177,57 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn perfdb_log_lookup_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let file = junit_file(&bytes);
+        let wanted = ["perf/test_perf_sanity.py::test_e2e[x]".to_string(), "t[k]".to_string()];
+        let logs = find_logs(&[file.path().to_path_buf()], &wanted, 512);
+        for log in logs.by_test.values() {
+            // Capped: head + marker + end.
+            prop_assert!(log.len() <= 512 + 200, "{}", log.len());
+        }
+    }
+
+    #[test]
+    fn perfdb_log_lookup_never_panics_on_damaged_reports(
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+    ) {
+        let xml = format!(
+            "<testsuites><testsuite><testcase name=\"test_e2e[x]\"><system-out><![CDATA[{DOCS}]]>{}</system-out></testcase><testcase name=\"t[k]\"><system-out>k &amp; &#233;</system-out></testcase></testsuite></testsuites>",
+            DOCS.replace('<', "&lt;")
+        );
+        let mut bytes = xml.into_bytes();
+        for (i, b) in flips {
+            let at = i.index(bytes.len());
+            bytes[at] = b;
+        }
+        let end = cut.index(bytes.len() + 1);
+        let file = junit_file(&bytes[..end]);
+        let wanted = ["perf/test_perf_sanity.py::test_e2e[x]".to_string(), "t[k]".to_string()];
+        let _ = find_logs(&[file.path().to_path_buf()], &wanted, 1 << 20);
+    }
+
+    /// Any text, escaped as pytest writes it, comes back as the `log` exactly (line ends as
+    /// `\n`, as an XML parser reads them).
+    #[test]
+    fn perfdb_log_lookup_gives_back_the_text(text in "[ -~\r\n\t&<>'\"é€😀]{0,300}") {
+        let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let xml = format!(
+            "<testsuite><testcase name=\"test_e2e[case-a]\"><system-out>{escaped}</system-out></testcase></testsuite>"
+        );
+        let file = junit_file(xml.as_bytes());
+        let wanted = ["perf/test_perf_sanity.py::test_e2e[case-a]".to_string()];
+        let logs = find_logs(&[file.path().to_path_buf()], &wanted, 1 << 20);
+        let want = text.replace("\r\n", "\n").replace('\r', "\n");
+        prop_assert_eq!(logs.by_test.get(&wanted[0]).cloned(), Some(want).filter(|w| !w.is_empty()));
+    }
+}
+
+fn junit_file(bytes: &[u8]) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    f.write_all(bytes).expect("write");
+    f
 }

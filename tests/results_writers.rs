@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 use perf_run::results::classify::{Evidence, classify};
-use perf_run::results::long_csv::read_long_csv;
 use perf_run::results::metrics::{BlockMode, MetricConfig, scan_bytes};
 use perf_run::results::validity::{ClientId, judge};
 use perf_run::results::writers::{self, junit_out, long_csv, session, summary, wide_csv};
@@ -16,6 +15,7 @@ use perf_run::results::{
     CaseContext, CaseResult, ClientMeta, ClientResult, JobInfo, MetricSource, RunInfo, ServerMeta,
     SysInfo, write_outputs,
 };
+use perf_run::trtperf::long_csv::read_long_csv;
 
 const DOCS: &str =
     include_str!("fixtures/trtllm/benchmark-output/benchmark_serving_output_docs_example.txt");
@@ -447,7 +447,10 @@ fn written_files_are_complete_and_long_csv_reads_back() {
     assert_eq!(first.state, "valid");
     assert_eq!(first.start_timestamp, "2025-10-31 00:53:53");
     assert_eq!(first.total_time_sec, "703.296025");
-    assert_eq!(long_csv::uploader_precision(&first.command), "FP4");
+    assert_eq!(
+        perf_run::trtperf::rules::precision(&first.command, "GB200"),
+        "FP4"
+    );
     assert!(first.network_name.contains("_bs:512_con:8"));
     let states: std::collections::BTreeSet<_> = rows.iter().map(|r| r.state.as_str()).collect();
     assert_eq!(

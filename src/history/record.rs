@@ -149,13 +149,16 @@ pub async fn record(store: &HistoryStore, rec: &RunRecord) -> anyhow::Result<Rec
 }
 
 /// The record of a run directory (flags in `opts` override, as for `perf-run upload RUN`).
-pub fn run_record_from_dir(run_dir: &Path, opts: &UploadOptions) -> Result<RunRecord, UserError> {
+pub fn run_record_from_dir(
+    run_dir: &Path,
+    opts: &UploadOptions,
+) -> Result<RunRecord, perfdb::StoreError> {
     let plan = perfdb::plan_for_run_dir(run_dir, opts)?;
     Ok(run_record_from_plan(&plan, Some(run_dir)))
 }
 
 /// The record of the legacy upload flags (`--source-metric-csv F …`).
-pub fn run_record_from_files(opts: &UploadOptions) -> Result<RunRecord, UserError> {
+pub fn run_record_from_files(opts: &UploadOptions) -> Result<RunRecord, perfdb::StoreError> {
     let plan = perfdb::plan_for_files(opts)?;
     Ok(run_record_from_plan(&plan, None))
 }
@@ -401,7 +404,9 @@ pub fn run_record_from_plan(p: &UploadPlan, run_dir: Option<&Path>) -> RunRecord
     let r = &p.run;
 
     let gpu_type = non_empty(&r.gpu)
-        .or_else(|| text(s, &["run", "sysinfo", "gpu"]).map(|g| crate::perfdb::rules::gpu_name(&g)))
+        .or_else(|| {
+            text(s, &["run", "sysinfo", "gpu"]).map(|g| crate::trtperf::rules::gpu_name(&g))
+        })
         .unwrap_or_default();
     let run_gpu_count = s
         .get("run")

@@ -17,7 +17,8 @@ use sqlx::{QueryBuilder, Row};
 use super::model::{Direction, Point, Provenance, Series, SeriesKey};
 use super::store::SeriesFilter;
 use crate::config::kexpr::KExpr;
-use crate::perfdb::{DbSettings, db, rules};
+use crate::perfdb::{DbSettings, db};
+use crate::trtperf::rules;
 
 /// The metric types whose `perf_data` key is not simply their lower-cased name, in the order
 /// that decides which name a shared key reads back as (perf-run's own names first).

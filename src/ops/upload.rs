@@ -10,17 +10,8 @@ use crate::cli::upload::YesNo;
 use crate::error::{Exit, UserError};
 use crate::ops::exit::exit_code;
 use crate::output;
+use crate::perfdb::error::sentence;
 use crate::perfdb::{self, DbSettings, RunInfoArgs, SourceFiles, UploadOptions, UploadOutcome};
-
-/// End a message with a full stop unless it already ends a sentence.
-fn sentence(s: &str) -> String {
-    let t = s.trim_end();
-    if t.ends_with(['.', '?', '!']) {
-        t.to_string()
-    } else {
-        format!("{t}.")
-    }
-}
 
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()

@@ -5,21 +5,21 @@
 //! of the test name, or matches after relaxing `maxbs:512` / `maxnt:2048` / `gpus:N`≙`tp:N`
 //! wins, and a key that appears twice keeps its last `<system-out>`.
 //!
-//! The file is streamed with quick-xml and only the `<system-out>` of winning testcases is
-//! kept, each capped at [`super::text::LOG_CAP`] bytes, so memory stays bounded by the
-//! largest single text node, not by the size of the file.
+//! The file is read by the results stage's JUnit reader
+//! ([`crate::results::junit::read_junit_text_each`]), which streams it and hands over only the
+//! `<system-out>` of the testcases asked for, each capped (the caller gives
+//! [`super::text::LOG_CAP`]), so memory stays bounded however large the file or a log is.
+//! This module only decides which testcase's log belongs to which test name.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use quick_xml::Reader;
-use quick_xml::events::Event;
 use regex::Regex;
 
-use super::rules::bracket_param;
-use super::text::CappedText;
+use crate::results::junit::{JunitCase, JunitError, read_junit_text_each};
+use crate::trtperf::rules::bracket_param;
 
 /// The key the legacy parser files a testcase's log under.
 pub fn testcase_key(name: &str) -> String {
@@ -78,19 +78,35 @@ pub struct JunitLogs {
 /// document). Unreadable or malformed files produce a warning, not an error: logs are a
 /// convenience and must not block the upload of the measurements.
 pub fn find_logs(files: &[PathBuf], wanted: &[String], cap: usize) -> JunitLogs {
-    let mut st = State {
+    let st = RefCell::new(State {
         wanted: wanted.iter().filter(|t| !t.is_empty()).cloned().collect(),
         ..Default::default()
-    };
+    });
     let mut warnings = Vec::new();
     for f in files {
-        if st.unresolved_count() == 0 && st.winner_keys.is_empty() {
-            break;
+        {
+            let st = st.borrow();
+            if st.unresolved_count() == 0 && st.winner_keys.is_empty() {
+                break;
+            }
         }
-        if let Err(w) = scan_file(f, &mut st, cap) {
+        let read = read_junit_text_each(
+            f,
+            cap,
+            &mut |name, _| st.borrow().interesting(&testcase_key(name)),
+            &mut |case: JunitCase| {
+                if let Some(log) = case.system_out_text.filter(|l| !l.is_empty()) {
+                    st.borrow_mut().commit(testcase_key(&case.name), log);
+                }
+            },
+        );
+        if let Err(e) = read
+            && let Some(w) = warning(&e)
+        {
             warnings.push(w);
         }
     }
+    let st = st.into_inner();
     let mut by_test = HashMap::new();
     for (test, key) in &st.winner {
         if let Some(log) = st.logs.get(key) {
@@ -98,6 +114,28 @@ pub fn find_logs(files: &[PathBuf], wanted: &[String], cap: usize) -> JunitLogs 
         }
     }
     JunitLogs { by_test, warnings }
+}
+
+/// What a JUnit file that cannot be read (fully) means for the logs. An empty file simply
+/// has no logs.
+fn warning(e: &JunitError) -> Option<String> {
+    match e {
+        JunitError::Io { path, source } => Some(format!(
+            "Cannot read the JUnit file {} ({source}); rows that need its logs get an empty log.",
+            path.display()
+        )),
+        JunitError::Malformed {
+            path,
+            line,
+            column,
+            offset,
+            message,
+        } => Some(format!(
+            "The JUnit file {} is malformed at line {line}, column {column} (byte {offset}: {message}); logs after that point are not used.",
+            path.display()
+        )),
+        JunitError::Empty { .. } => None,
+    }
 }
 
 #[derive(Default)]
@@ -141,242 +179,6 @@ impl State {
             self.logs.insert(key, log);
         }
     }
-}
-
-fn scan_file(path: &Path, st: &mut State, cap: usize) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        format!(
-            "Cannot open the JUnit file {} ({e}); rows that need its logs get an empty log.",
-            path.display()
-        )
-    })?;
-    let mut reader = Reader::from_reader(BufReader::with_capacity(1 << 16, file));
-    let mut buf = Vec::new();
-    // Inside a <testcase>: its key and whether its log is wanted.
-    let mut case: Option<(String, bool)> = None;
-    let mut in_out = false;
-    let mut got_out = false;
-    let mut text = CappedText::new(cap);
-    let mut started = false;
-    loop {
-        // Text is read here, in chunks, instead of by quick-xml (which would buffer a whole
-        // text node): memory stays bounded however long a <system-out> is.
-        if started {
-            let sink = if in_out && matches!(case, Some((_, true))) {
-                Some(&mut text)
-            } else {
-                None
-            };
-            if let Err(e) = stream_text(&mut reader, sink) {
-                return Err(format!(
-                    "Cannot read the JUnit file {} ({e}); logs after byte {} are not used.",
-                    path.display(),
-                    reader.buffer_position()
-                ));
-            }
-        }
-        started = true;
-        let ev = match reader.read_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => {
-                return Err(format!(
-                    "The JUnit file {} is malformed at byte {} ({e}); logs after that point are not used.",
-                    path.display(),
-                    reader.buffer_position()
-                ));
-            }
-        };
-        match ev {
-            Event::Start(e) if e.local_name().as_ref() == "testcase" => {
-                let name = e
-                    .try_get_attribute("name")
-                    .ok()
-                    .flatten()
-                    .and_then(|a| {
-                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .ok()
-                            .map(|v| v.into_owned())
-                    })
-                    .unwrap_or_default();
-                let key = testcase_key(&name);
-                let want = st.interesting(&key);
-                case = Some((key, want));
-                got_out = false;
-            }
-            Event::Start(e)
-                if e.local_name().as_ref() == "system-out" && case.is_some() && !got_out =>
-            {
-                in_out = true;
-                text = CappedText::new(cap);
-            }
-            Event::End(e) if e.local_name().as_ref() == "system-out" && in_out => {
-                in_out = false;
-                got_out = true;
-                if let Some((key, true)) = &case {
-                    let log = std::mem::replace(&mut text, CappedText::new(cap)).finish();
-                    if !log.is_empty() {
-                        st.commit(key.clone(), log);
-                    }
-                }
-            }
-            Event::End(e) if e.local_name().as_ref() == "testcase" => {
-                case = None;
-                in_out = false;
-            }
-            Event::Text(t) if in_out && matches!(case, Some((_, true))) => {
-                text.push(&t.xml10_content());
-            }
-            Event::CData(t) if in_out && matches!(case, Some((_, true))) => {
-                text.push(&t.xml10_content());
-            }
-            Event::GeneralRef(r) if in_out && matches!(case, Some((_, true))) => {
-                match r.resolve_char_ref() {
-                    Ok(Some(ch)) => text.push(ch.encode_utf8(&mut [0u8; 4])),
-                    _ => {
-                        let name = r.xml10_content();
-                        match quick_xml::escape::resolve_xml_entity(&name) {
-                            Some(s) => text.push(s),
-                            None => text.push(&format!("&{name};")),
-                        }
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    Ok(())
-}
-
-/// Consume character data up to the next `<`, decoding entities and line ends, into `sink`
-/// (or nowhere). Reads the underlying buffered reader chunk by chunk.
-fn stream_text<R: BufRead>(
-    reader: &mut Reader<R>,
-    mut sink: Option<&mut CappedText>,
-) -> std::io::Result<()> {
-    let mut stream = reader.stream();
-    let mut dec = TextDecoder::default();
-    loop {
-        let buf = stream.fill_buf()?;
-        if buf.is_empty() {
-            break;
-        }
-        let (n, stop) = match buf.iter().position(|&b| b == b'<') {
-            Some(i) => (i, true),
-            None => (buf.len(), false),
-        };
-        if let Some(s) = sink.as_deref_mut() {
-            dec.feed(&buf[..n], s);
-        }
-        stream.consume(n);
-        if stop {
-            break;
-        }
-    }
-    if let Some(s) = sink {
-        dec.finish(s);
-    }
-    Ok(())
-}
-
-/// Decodes XML character data that arrives in arbitrary chunks: entities (`&amp;`,
-/// `&#233;`, `&#xE9;`), `\r\n`/`\r` → `\n`, UTF-8 split across chunks.
-#[derive(Default)]
-struct TextDecoder {
-    pending: Vec<u8>,
-}
-
-impl TextDecoder {
-    fn feed(&mut self, bytes: &[u8], sink: &mut CappedText) {
-        self.pending.extend_from_slice(bytes);
-        self.drain(sink, false);
-    }
-
-    fn finish(&mut self, sink: &mut CappedText) {
-        self.drain(sink, true);
-    }
-
-    fn drain(&mut self, sink: &mut CappedText, last: bool) {
-        let p = &self.pending;
-        let mut cut = p.len();
-        if !last {
-            // Hold back what the next chunk may complete: an entity, a `\r`, a UTF-8 sequence.
-            if let Some(amp) = p.iter().rposition(|&b| b == b'&')
-                && !p[amp..].contains(&b';')
-                && p.len() - amp < 40
-            {
-                cut = amp;
-            }
-            if cut > 0 && p[cut - 1] == b'\r' {
-                cut -= 1;
-            }
-            for i in (cut.saturating_sub(3)..cut).rev() {
-                let b = p[i];
-                if b & 0xC0 != 0x80 {
-                    let need = match b {
-                        0xF0.. => 4,
-                        0xE0.. => 3,
-                        0xC0.. => 2,
-                        _ => 1,
-                    };
-                    if i + need > cut {
-                        cut = i;
-                    }
-                    break;
-                }
-            }
-        }
-        if cut == 0 {
-            return;
-        }
-        let chunk: Vec<u8> = self.pending.drain(..cut).collect();
-        sink.push(&decode_text(&String::from_utf8_lossy(&chunk)));
-    }
-}
-
-fn decode_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(['&', '\r']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(after) = tail.strip_prefix('\r') {
-            out.push('\n');
-            rest = after.strip_prefix('\n').unwrap_or(after);
-            continue;
-        }
-        let resolved = tail.find(';').filter(|&e| e <= 40).and_then(|e| {
-            let name = &tail[1..e];
-            let ch = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
-            {
-                u32::from_str_radix(hex, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .map(String::from)
-            } else if let Some(dec) = name.strip_prefix('#') {
-                dec.parse::<u32>()
-                    .ok()
-                    .and_then(char::from_u32)
-                    .map(String::from)
-            } else {
-                quick_xml::escape::resolve_xml_entity(name).map(String::from)
-            };
-            ch.map(|c| (c, e))
-        });
-        match resolved {
-            Some((c, e)) => {
-                out.push_str(&c);
-                rest = &tail[e + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -428,21 +230,6 @@ mod tests {
         assert_eq!(logs.by_test[&wanted[0]], "second <raw>");
         assert_eq!(logs.by_test[&wanted[1]], "bee");
         assert!(!logs.by_test.contains_key(&wanted[2]));
-    }
-
-    #[test]
-    fn chunked_text_decoding() {
-        let input = "a &amp; b\r\nc &#233;&#xE9; d &lt;x&gt; \u{1F600} &bogus; & e\rf";
-        let expect = "a & b\nc éé d <x> \u{1F600} &bogus; & e\nf";
-        for chunk in 1..8 {
-            let mut dec = TextDecoder::default();
-            let mut out = CappedText::new(1 << 20);
-            for piece in input.as_bytes().chunks(chunk) {
-                dec.feed(piece, &mut out);
-            }
-            dec.finish(&mut out);
-            assert_eq!(out.finish(), expect, "chunk size {chunk}");
-        }
     }
 
     #[test]

@@ -9,13 +9,12 @@
 //! Entry points for the pipeline: [`upload_run_dir`], [`DbSettings::resolve`],
 //! [`settings::upload_wanted`].
 
-pub mod csvlong;
 pub mod db;
+pub mod error;
 pub mod junit;
 pub mod plan;
-pub mod props;
 pub mod rows;
-pub mod rules;
+mod run_row;
 pub mod runinfo;
 pub mod runkey;
 pub mod settings;
@@ -28,10 +27,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub use error::StoreError;
 pub use plan::{PlanInputs, PlanOptions, RunInfoArgs, UploadPlan};
 pub use settings::{DbSettings, PasswordSource, upload_wanted};
 
-use crate::error::UserError;
 use crate::output;
 
 /// What happened to one upload.
@@ -83,18 +82,18 @@ pub struct UploadOptions {
     pub sources: SourceFiles,
 }
 
-fn check_file(what: &str, p: &Path) -> Result<PathBuf, UserError> {
+fn check_file(what: &'static str, p: &Path) -> Result<PathBuf, StoreError> {
     if p.is_file() {
         Ok(p.to_path_buf())
     } else {
-        Err(UserError(format!(
-            "The {what} {} does not exist or is not a file.",
-            p.display()
-        )))
+        Err(StoreError::MissingInput {
+            what,
+            path: p.to_path_buf(),
+        })
     }
 }
 
-fn apply_sources(mut inputs: PlanInputs, s: &SourceFiles) -> Result<PlanInputs, UserError> {
+fn apply_sources(mut inputs: PlanInputs, s: &SourceFiles) -> Result<PlanInputs, StoreError> {
     if let Some(p) = &s.metric_csv {
         inputs.metric_csv = check_file("metric CSV (--source-metric-csv)", p)?;
     }
@@ -143,17 +142,15 @@ pub async fn upload_files(settings: &DbSettings, opts: &UploadOptions) -> Result
 
 /// The plan of a run directory with every CSV row kept ([`plan::build_plan_all`]): what the
 /// local history records and, after [`upload_prepared`]'s check, what TRT_perf gets.
-pub fn plan_for_run_dir(run_dir: &Path, opts: &UploadOptions) -> Result<UploadPlan, UserError> {
+pub fn plan_for_run_dir(run_dir: &Path, opts: &UploadOptions) -> Result<UploadPlan, StoreError> {
     let inputs = apply_sources(plan::run_dir_inputs(run_dir)?, &opts.sources)?;
     plan::build_plan_all(&inputs, &plan_options(opts))
 }
 
 /// The plan of the `--source-*` files with every CSV row kept ([`plan::build_plan_all`]).
-pub fn plan_for_files(opts: &UploadOptions) -> Result<UploadPlan, UserError> {
+pub fn plan_for_files(opts: &UploadOptions) -> Result<UploadPlan, StoreError> {
     let Some(csv) = &opts.sources.metric_csv else {
-        return Err(UserError(
-            "--source-metric-csv FILE is required unless a run directory is given.".into(),
-        ));
+        return Err(StoreError::NoMetricCsv);
     };
     let inputs = apply_sources(
         PlanInputs {

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::plan::UploadPlan;
-use super::summary::write_atomic_mode;
 
 pub const SCHEMA: &str = "perf-run.spool";
 
@@ -97,7 +96,7 @@ pub fn write_entry(path: &Path, entry: &SpoolEntry) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(entry)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     // Private to the user: a plan carries links and logs that may hold tokens.
-    write_atomic_mode(path, &bytes, 0o600)
+    crate::fsutil::write_atomic_with(path, 0o600, |w| w.write_all(&bytes))
 }
 
 pub fn load(path: &Path) -> Result<SpoolEntry, String> {

@@ -1,12 +1,13 @@
-//! The run's `summary.json` (written by the pipeline): read the job and test ids for the run
-//! key, and record the upload in its `"upload"` key. Read as `serde_json::Value` so this code
-//! does not depend on the pipeline's types; unknown keys are kept as they are.
+//! The run's `summary.json` (written by the results stage, `results::writers::summary`): read
+//! the job and test ids for the run key with that stage's types, and record the upload in its
+//! `"upload"` key (there too; unknown keys are kept as they are).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::UserError;
+use super::error::StoreError;
+use crate::results::writers::summary::SummaryFile;
 
 /// `summary.json` of a run directory, if there is one.
 pub fn summary_path(run_dir: &Path) -> Option<PathBuf> {
@@ -18,40 +19,18 @@ pub fn summary_path(run_dir: &Path) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// `(job ids, test ids)` from `cases[].job.job_id` and `cases[].test_id`.
-pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), UserError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError(format!("Cannot read {}: {e}.", path.display())))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
-        UserError(format!(
-            "{} is not valid JSON ({e}); perf-run reads job and test ids from it.",
-            path.display()
-        ))
+/// `(job ids, test ids)` from `cases[].job.job_id` and `cases[].test_id`, read with the
+/// results stage's own reading of the file ([`SummaryFile`]).
+pub fn read_ids(path: &Path) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StoreError::SummaryUnreadable {
+        path: path.to_path_buf(),
+        source,
     })?;
-    let mut jobs = Vec::new();
-    let mut tests = Vec::new();
-    for c in v
-        .get("cases")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(j) = c.get("job").and_then(|j| j.get("job_id")).and_then(id_text) {
-            jobs.push(j);
-        }
-        if let Some(t) = c.get("test_id").and_then(id_text) {
-            tests.push(t);
-        }
-    }
-    Ok((jobs, tests))
+    let doc = SummaryFile::parse(&text).map_err(|source| StoreError::SummaryNotJson {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(doc.ids())
 }
 
 /// Set `"upload": {"run_id": N, "link": "...", "at": "<RFC3339>", "run_values": {...}}`
@@ -68,13 +47,6 @@ pub fn record_upload(
     };
     crate::results::writers::summary::record_upload_with(&path, run_id, link, run_values)?;
     Ok(Some(path))
-}
-
-pub use crate::fsutil::write_atomic;
-
-/// [`write_atomic`] with the file mode (before umask) of the new file, e.g. `0o600`.
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    crate::fsutil::write_atomic_with(path, mode, |w| w.write_all(bytes))
 }
 
 #[cfg(test)]

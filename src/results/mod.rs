@@ -5,14 +5,13 @@
 //! Everything streams: a 1 GB client log or a 500 MB JUnit file is read with bounded memory.
 //!
 //! Entry points for the pipeline: [`extract_case`], [`write_outputs`], [`read_sysinfo`],
-//! [`MetricConfig`]; for the uploader: [`long_csv::read_long_csv`] and
+//! [`MetricConfig`]; for the uploader: [`crate::trtperf::long_csv::read_long_csv`] and
 //! [`writers::summary::record_upload`].
 
 pub mod classify;
 pub mod extract;
 pub mod junit;
 pub mod lines;
-pub mod long_csv;
 pub mod metrics;
 pub mod model;
 pub mod validity;

@@ -13,10 +13,12 @@
 //!   at most 150 characters (the `cases.network` column, §9.3): longer names keep their start
 //!   and end with `~<8 hex of sha256>`.
 //! * `command` = `perf_sanity_benchmark <precision flag> --model=<model> --concurrency=N …`. The
-//!   precision rule checks substrings in a fixed order (float16/fp16 → FP16, int8, bf16, fp32,
-//!   fp8, fp4/nvfp4, else TF32), so a model name with another precision's token in it (say
-//!   `…-fp8-…` on an fp4 server) would win; `command` is therefore checked with the same
-//!   rules and the model is left out when it would mislead. No precision known → no flag.
+//!   uploader's precision rule ([`crate::trtperf::rules::precision`], case-sensitive substrings
+//!   in a fixed order: float16/fp16 → FP16, int8, bf16, fp32, fp8, fp4/nvfp4, else TF32, or
+//!   FP32 on a pre-Ampere GPU) would let a model name with another precision's token in it
+//!   (say `…-fp8-…` on an fp4 server) win; `command` is therefore checked with that same
+//!   function and the model is left out when it would change what the uploader reads. No
+//!   precision known → no flag.
 //! * `state`: `valid` for a trustworthy client of a passed/invalid case, `invalid` for an
 //!   untrustworthy measurement, `failed` for every row of a failed case (timeout, crash, …).
 //!   The uploader skips only `failed` rows; perf-run's own uploader also skips `invalid`.
@@ -27,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::{csv_time, num};
 use crate::results::model::{CaseResult, CaseStatus, ClientResult, RunInfo, Validity};
+use crate::trtperf::rules;
 
 /// The header, in order (reference §7.2, as in the real sample).
 pub const HEADER: [&str; 17] = [
@@ -65,6 +68,9 @@ pub struct LongCsv<W: Write> {
     out: csv::Writer<W>,
     started: chrono::DateTime<chrono::Utc>,
     finished: Option<chrono::DateTime<chrono::Utc>>,
+    /// The GPU the uploader will see (`device_product_name` of session_properties.csv),
+    /// which its precision rule needs (pre-Ampere → FP32).
+    gpu: String,
 }
 
 impl<W: Write> LongCsv<W> {
@@ -77,6 +83,7 @@ impl<W: Write> LongCsv<W> {
             out,
             started: run.started,
             finished: run.finished,
+            gpu: rules::gpu_name(&run.sysinfo.gpu),
         })
     }
 
@@ -95,12 +102,12 @@ impl<W: Write> LongCsv<W> {
         if case.clients.is_empty() {
             // One row so a failed case is visible in the file; no metric, so no upload.
             let net = network_name(case, None);
-            let cmd = command(case, None);
+            let cmd = command(case, None, &self.gpu);
             return row(out, &net, "", &times, "failed", &cmd, "");
         }
         for client in &case.clients {
             let net = network_name(case, Some(client));
-            let cmd = command(case, Some(client));
+            let cmd = command(case, Some(client), &self.gpu);
             let state = state_of(case, client);
             if client.metrics.is_empty() {
                 row(out, &net, "", &times, state, &cmd, "")?;
@@ -223,50 +230,31 @@ pub fn network_name(case: &CaseResult, client: Option<&ClientResult>) -> String 
     format!("{prefix}{base}{suffix}")
 }
 
-/// Precision of a command the way `trt_perf_parser.py` decides it (§9.2), case-insensitive
-/// (so a check here is at least as strict as the uploader's).
-pub fn uploader_precision(cmd: &str) -> &'static str {
-    let c = cmd.to_ascii_lowercase();
-    let any = |keys: &[&str]| keys.iter().any(|k| c.contains(k));
-    if any(&["float16", "--fp16", "-fp16"]) {
-        "FP16"
-    } else if any(&["int8"]) {
-        "INT8"
-    } else if any(&["bfloat16", "--bf16", "-bf16"]) {
-        "BF16"
-    } else if any(&["float32", "--notf32", "-fp32"]) {
-        "FP32"
-    } else if any(&["fp8"]) {
-        "FP8"
-    } else if any(&["fp4", "nvfp4"]) {
-        "FP4"
-    } else {
-        "TF32"
-    }
-}
-
-/// The server's precision as an uploader flag and the precision the uploader should read.
-fn precision_flag(text: &str) -> Option<(&'static str, &'static str)> {
+/// The server's precision (or a model or case name) as the flag to write into `command`. This
+/// is perf-run reading its own configuration, case-insensitively and fp4 first (`nvfp4`,
+/// `FP4-v2`); what the uploader then reads from the command is [`rules::precision`].
+fn precision_flag(text: &str) -> Option<&'static str> {
     let t = text.to_ascii_lowercase();
-    if t.contains("fp4") {
-        Some(("--fp4", "FP4"))
-    } else if t.contains("fp8") {
-        Some(("--fp8", "FP8"))
-    } else if t.contains("int8") {
-        Some(("--int8", "INT8"))
-    } else if t.contains("bf16") || t.contains("bfloat16") {
-        Some(("--bf16", "BF16"))
-    } else if t.contains("fp16") || t.contains("float16") {
-        Some(("--fp16", "FP16"))
-    } else if t.contains("fp32") || t.contains("float32") {
-        Some(("--fp32", "FP32"))
+    let any = |keys: &[&str]| keys.iter().any(|k| t.contains(k));
+    if any(&["fp4"]) {
+        Some("--fp4")
+    } else if any(&["fp8"]) {
+        Some("--fp8")
+    } else if any(&["int8"]) {
+        Some("--int8")
+    } else if any(&["bf16", "bfloat16"]) {
+        Some("--bf16")
+    } else if any(&["fp16", "float16"]) {
+        Some("--fp16")
+    } else if any(&["fp32", "float32"]) {
+        Some("--fp32")
     } else {
         None
     }
 }
 
-/// See the module comment.
-pub fn command(case: &CaseResult, client: Option<&ClientResult>) -> String {
+/// See the module comment. `gpu` is the GPU the uploader will see.
+pub fn command(case: &CaseResult, client: Option<&ClientResult>, gpu: &str) -> String {
     let server = client
         .and_then(|c| case.server_meta(&c.server))
         .or_else(|| case.servers.first());
@@ -316,7 +304,7 @@ pub fn command(case: &CaseResult, client: Option<&ClientResult>) -> String {
         tail.push_str(&format!(" --tp={} --ep={} --pp={}", s.tp, s.ep, s.pp));
     }
     let mut cmd = String::from("perf_sanity_benchmark");
-    if let Some((flag, _)) = precision {
+    if let Some(flag) = precision {
         cmd.push(' ');
         cmd.push_str(flag);
     }
@@ -325,8 +313,9 @@ pub fn command(case: &CaseResult, client: Option<&ClientResult>) -> String {
         return without_model;
     };
     let with_model = format!("{cmd} --model={model}{tail}");
-    let wanted = precision.map(|(_, p)| p).unwrap_or("TF32");
-    if uploader_precision(&with_model) == wanted {
+    // The flag decides, or nothing does (TF32 / FP32 by GPU); the model may only stay when
+    // the uploader reads the same precision with it.
+    if rules::precision(&with_model, gpu) == rules::precision(&without_model, gpu) {
         with_model
     } else {
         without_model
@@ -485,8 +474,8 @@ mod tests {
                 "aggr_upload-cfg",
                 vec![server("s", model, precision, Some(8))],
             );
-            let cmd = command(&c, Some(&client("s", "c", Some(4))));
-            assert_eq!(uploader_precision(&cmd), want, "{cmd}");
+            let cmd = command(&c, Some(&client("s", "c", Some(4))), "GB200");
+            assert_eq!(rules::precision(&cmd, "GB200"), want, "{cmd}");
         }
     }
 
@@ -496,7 +485,7 @@ mod tests {
             "x",
             vec![server("s", "/models/model-fp8-kv-int8", Some("fp4"), None)],
         );
-        let cmd = command(&c, Some(&client("s", "c", Some(4))));
+        let cmd = command(&c, Some(&client("s", "c", Some(4))), "GB200");
         assert_eq!(
             cmd,
             "perf_sanity_benchmark --fp4 --concurrency=4 --tp=4 --ep=4 --pp=1"
@@ -505,7 +494,7 @@ mod tests {
             "x",
             vec![server("s", "/models/DeepSeek-R1-FP4/", Some("fp4"), None)],
         );
-        let cmd = command(&c, Some(&client("s", "c", Some(4))));
+        let cmd = command(&c, Some(&client("s", "c", Some(4))), "GB200");
         assert_eq!(
             cmd,
             "perf_sanity_benchmark --fp4 --model=DeepSeek-R1-FP4 --concurrency=4 --tp=4 --ep=4 --pp=1"
@@ -515,8 +504,33 @@ mod tests {
     #[test]
     fn precision_from_the_case_name_when_nothing_else() {
         let c = case("aggr_upload-deepseek_r1_fp4_v2_grace_blackwell", vec![]);
-        let cmd = command(&c, Some(&client("server0", "client0", None)));
+        let cmd = command(&c, Some(&client("server0", "client0", None)), "GB200");
         assert_eq!(cmd, "perf_sanity_benchmark --fp4");
-        assert_eq!(uploader_precision(&cmd), "FP4");
+        assert_eq!(rules::precision(&cmd, "GB200"), "FP4");
+    }
+
+    /// The cases where the writer's old copy of the rule (lower-cased, no GPU) and the
+    /// uploader's disagreed: the model now stays exactly when the uploader reads the same
+    /// precision with it.
+    #[test]
+    fn the_model_stays_when_the_uploader_reads_the_same_precision() {
+        let cmd_for = |model: &str, precision: Option<&str>, gpu: &str| {
+            let c = case("x", vec![server("s", model, precision, None)]);
+            command(&c, Some(&client("s", "c", Some(4))), gpu)
+        };
+        // Upper-case tokens are not read by the (case-sensitive) uploader: kept.
+        let cmd = cmd_for("Llama-3.3-70B-FP8", Some("fp4"), "GB200");
+        assert_eq!(
+            cmd,
+            "perf_sanity_benchmark --fp4 --model=Llama-3.3-70B-FP8 --concurrency=4 --tp=4 --ep=4 --pp=1"
+        );
+        assert_eq!(rules::precision(&cmd, "GB200"), "FP4");
+        // A lower-case token of another precision still misleads it: dropped.
+        let cmd = cmd_for("llama-fp8", Some("fp4"), "GB200");
+        assert!(!cmd.contains("--model"), "{cmd}");
+        // On a pre-Ampere GPU with no precision known the uploader reads FP32 either way.
+        let cmd = cmd_for("gpt", None, "Tesla V100-SXM2");
+        assert!(cmd.contains("--model=gpt"), "{cmd}");
+        assert_eq!(rules::precision(&cmd, "Tesla V100-SXM2"), "FP32");
     }
 }

@@ -129,6 +129,18 @@ mod tests {
         assert_eq!(ordered_dict(&[]), "OrderedDict()");
     }
 
+    /// perf-run's own uploader (`trtperf::props`) reads back what is written, quotes and all.
+    #[test]
+    fn the_uploaders_reader_reads_it_back() {
+        use crate::trtperf::props::py_repr_get;
+        let written = ordered_dict(&[("name", "Ubuntu"), ("version", "24.04 (it's LTS)")]);
+        assert_eq!(py_repr_get(&written, "name").as_deref(), Some("Ubuntu"));
+        assert_eq!(
+            py_repr_get(&written, "version").as_deref(),
+            Some("24.04 (it's LTS)")
+        );
+    }
+
     /// The regexes of the legacy `trt_perf_parser.py` (`parse_session_properties`) find the
     /// GPU, OS and CPU in what perf-run writes.
     #[test]

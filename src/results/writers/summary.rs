@@ -265,6 +265,76 @@ fn normalise(p: &Path) -> Vec<String> {
     out
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reading it back.
+
+/// The members of `summary.json` that later stages read back (the uploader: the job and test
+/// ids for its run key). Typed, but tolerant: unknown members are ignored and missing ones
+/// read as absent, so files of older perf-run versions and hand-made ones read too.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryFile {
+    pub schema: Option<String>,
+    pub version: Option<u64>,
+    pub cases: Option<Vec<SummaryCase>>,
+}
+
+/// One member of `cases` (see [`case_json`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryCase {
+    pub test_id: Option<IdText>,
+    pub job: Option<SummaryJob>,
+}
+
+/// `cases[].job` (see [`job_json`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryJob {
+    pub job_id: Option<IdText>,
+}
+
+/// An id: a string as perf-run writes it, or a number (older or hand-made files); anything
+/// else is no id.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum IdText {
+    Text(String),
+    Number(serde_json::Number),
+    Other(serde::de::IgnoredAny),
+}
+
+impl IdText {
+    /// The id as text; `None` for an empty string or a value that is not an id.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            IdText::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            IdText::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+impl SummaryFile {
+    pub fn parse(text: &str) -> serde_json::Result<SummaryFile> {
+        serde_json::from_str(text)
+    }
+
+    /// `(job ids, test ids)` of the cases, in order, those that have one.
+    pub fn ids(&self) -> (Vec<String>, Vec<String>) {
+        let cases = self.cases.as_deref().unwrap_or_default();
+        let jobs = cases
+            .iter()
+            .filter_map(|c| c.job.as_ref()?.job_id.as_ref()?.text())
+            .collect();
+        let tests = cases
+            .iter()
+            .filter_map(|c| c.test_id.as_ref()?.text())
+            .collect();
+        (jobs, tests)
+    }
+}
+
 /// Record in `summary.json` that the results were uploaded (TRT_perf run id and link).
 /// Atomic: the file is rewritten under a temporary name and renamed.
 pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Result<()> {
@@ -329,6 +399,59 @@ mod tests {
         assert_eq!(v["cases"], json!([]));
         assert_eq!(v["totals"]["cases"], 0);
         assert!(v["upload"].is_null());
+    }
+
+    /// What the writer writes reads back; older and hand-made files read too.
+    #[test]
+    fn summary_reads_back_typed_and_tolerant() {
+        use crate::results::model::{CaseResult, CaseStatus, JobInfo};
+        let run = RunInfo::new("r", chrono::Utc::now());
+        let case = CaseResult {
+            test_id: "perf/test_perf_sanity.py::test_e2e[a]".into(),
+            case_name: "a".into(),
+            mode: "single-agg".into(),
+            status: CaseStatus::Passed,
+            failure_class: None,
+            reasons: vec![],
+            warnings: vec![],
+            job: Some(JobInfo {
+                job_id: "4242".into(),
+                ..Default::default()
+            }),
+            junit: None,
+            clients: vec![],
+            servers: vec![],
+            artifacts_dir: None,
+            marker_exit: None,
+            start: None,
+            end: None,
+            duration_s: None,
+        };
+        let mut buf = Vec::new();
+        write(&mut buf, Path::new("/out"), &run, &[case]).expect("write");
+        let doc = SummaryFile::parse(std::str::from_utf8(&buf).expect("utf-8")).expect("reads");
+        assert_eq!(doc.schema.as_deref(), Some(SCHEMA));
+        assert_eq!(
+            doc.ids(),
+            (
+                vec!["4242".to_string()],
+                vec!["perf/test_perf_sanity.py::test_e2e[a]".to_string()]
+            )
+        );
+        let old = r#"{"cases":[{"test_id":"t1","job":{"job_id":124}},{"test_id":"t2","job":null},{"test_id":" ","job":{"job_id":true}},{"job":{}},{}],"future":1}"#;
+        let doc = SummaryFile::parse(old).expect("tolerant");
+        assert_eq!(
+            doc.ids(),
+            (
+                vec!["124".to_string()],
+                vec!["t1".to_string(), "t2".to_string()]
+            )
+        );
+        assert_eq!(
+            SummaryFile::parse("{}").expect("empty").ids(),
+            (vec![], vec![])
+        );
+        assert!(SummaryFile::parse("[1]").is_err());
     }
 
     #[test]

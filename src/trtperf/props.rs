@@ -6,12 +6,13 @@
 //! the legacy parser cannot read. Both forms are read here.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
 use std::path::Path;
 
 use regex::Regex;
 
-use super::csvlong;
-use crate::error::UserError;
+use super::error::TrtPerfFileError;
 
 /// What the properties file can fill (only where the flags left a field empty).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,8 +67,8 @@ fn py_unescape(s: &str) -> String {
 }
 
 /// Read row 0 of `session_properties.csv` (§9.2 step 1).
-pub fn read_session_properties(path: &Path) -> Result<SessionProps, UserError> {
-    let row: HashMap<String, String> = csvlong::first_row(path)?.into_iter().collect();
+pub fn read_session_properties(path: &Path) -> Result<SessionProps, TrtPerfFileError> {
+    let row: HashMap<String, String> = first_row(path)?.into_iter().collect();
     let get = |k: &str| row.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let mut p = SessionProps {
         driver: get("nvidia_driver_version"),
@@ -115,7 +116,7 @@ pub fn read_session_properties(path: &Path) -> Result<SessionProps, UserError> {
 
 /// Most frequent `gpu_clock__MHz` and `memory_clock__MHz` (§9.2 step 2), as integer strings
 /// (`str(int(x))` in the legacy script). Ties go to the value seen first. Streamed.
-pub fn gpu_monitoring_clocks(path: &Path) -> Result<(String, String), UserError> {
+pub fn gpu_monitoring_clocks(path: &Path) -> Result<(String, String), TrtPerfFileError> {
     #[derive(Default)]
     struct Mode(Vec<(i64, usize)>);
     impl Mode {
@@ -142,12 +143,8 @@ pub fn gpu_monitoring_clocks(path: &Path) -> Result<(String, String), UserError>
             best.map(|(v, _)| v.to_string()).unwrap_or_default()
         }
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| UserError(format!("Cannot open {}: {e}.", path.display())))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
-    let bad = |e: csv::Error| UserError(format!("{} is not valid CSV: {e}.", path.display()));
+    let mut reader = open_csv(path)?;
+    let bad = |source| not_csv(path, source);
     let headers = reader.byte_headers().map_err(bad)?.clone();
     let col = |name: &str| {
         headers.iter().position(|h| {
@@ -171,6 +168,69 @@ pub fn gpu_monitoring_clocks(path: &Path) -> Result<(String, String), UserError>
     Ok((g.best(), m.best()))
 }
 
+fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>, TrtPerfFileError> {
+    let file = File::open(path).map_err(|source| TrtPerfFileError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(BufReader::new(file)))
+}
+
+fn not_csv(path: &Path, source: csv::Error) -> TrtPerfFileError {
+    TrtPerfFileError::NotCsv {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The first data row of a plain CSV (session_properties.csv), as column → value.
+pub fn first_row(path: &Path) -> Result<Vec<(String, String)>, TrtPerfFileError> {
+    let mut rows = read_all(path, 1)?;
+    Ok(rows.pop().unwrap_or_default())
+}
+
+/// Up to `limit` rows of a plain CSV as column → value pairs (header order kept). Bytes that
+/// are not UTF-8 are replaced; a short row reads its missing columns as "".
+pub fn read_all(path: &Path, limit: usize) -> Result<Vec<Vec<(String, String)>>, TrtPerfFileError> {
+    let mut reader = open_csv(path)?;
+    let bad = |source| not_csv(path, source);
+    let headers: Vec<String> = reader
+        .byte_headers()
+        .map_err(bad)?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let s = String::from_utf8_lossy(h).trim().to_string();
+            if i == 0 {
+                s.trim_start_matches('\u{feff}').to_string()
+            } else {
+                s
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut rec = csv::ByteRecord::new();
+    while out.len() < limit && reader.read_byte_record(&mut rec).map_err(bad)? {
+        out.push(
+            headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    (
+                        h.clone(),
+                        rec.get(i)
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,16 +250,8 @@ mod tests {
             Some("NVIDIA GB200")
         );
         assert_eq!(py_repr_get(od312, "pci_device_id").as_deref(), Some("1234"));
-        // What perf-run's own writer produces reads back, quotes and all.
-        let written = crate::results::writers::session::ordered_dict(&[
-            ("name", "Ubuntu"),
-            ("version", "24.04 (it's LTS)"),
-        ]);
-        assert_eq!(py_repr_get(&written, "name").as_deref(), Some("Ubuntu"));
-        assert_eq!(
-            py_repr_get(&written, "version").as_deref(),
-            Some("24.04 (it's LTS)")
-        );
+        // (That perf-run's own writer's output reads back is tested next to the writer,
+        // results::writers::session.)
         let d = "{'name': 'Ubuntu', 'version': \"22.04 (it's LTS)\"}";
         assert_eq!(py_repr_get(d, "name").as_deref(), Some("Ubuntu"));
         assert_eq!(
@@ -254,6 +306,20 @@ mod tests {
         assert_eq!(s.driver, "580.65");
         assert_eq!(s.cudnn, "9.10");
         assert_eq!(s.start_time, "2025-10-31 00:53:53 +0000");
+    }
+
+    #[test]
+    fn unreadable_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.csv");
+        let e = read_session_properties(&missing).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Cannot open ") && e.contains("nope.csv"),
+            "{e}"
+        );
+        // A directory opens but does not read.
+        let e = gpu_monitoring_clocks(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is not valid CSV"), "{e}");
     }
 
     #[test]

@@ -4,12 +4,19 @@
 //! (`device_subtype`, `raw_result`, anything newer) are kept, bytes that are not UTF-8 are
 //! replaced. Like `trt_perf_parser.py` (§9.1) a single record may be up to 1 GiB; anything
 //! larger is refused before it is buffered whole.
+//!
+//! One row type, [`LongRow`], serves the writer's round trip, perf-run's uploader
+//! (`perfdb::plan`) and the history; what only the uploader needs is a method of the row
+//! ([`LongRow::turtle_case_name`], [`LongRow::raw_result_or_empty`]) or of the reader
+//! ([`LongCsvReader::has_total_time`]).
 
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use super::error::TrtPerfFileError;
 
 /// The largest record accepted (§9.1: the uploader raises `csv.field_size_limit` to 1 GB).
 pub const MAX_RECORD: u64 = 1 << 30;
@@ -58,45 +65,29 @@ impl LongRow {
     pub fn raw_result_text(&self) -> Option<String> {
         self.raw_result.as_ref().map(|r| r.replace("\\n", "\n"))
     }
-}
 
-#[derive(Debug, thiserror::Error)]
-pub enum LongCsvError {
-    #[error("could not read {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{path} is empty; a perf_script_test_results.csv starts with a header line")]
-    Empty { path: PathBuf },
-    #[error(
-        "{path} has no `{column}` column, so it is not a perf_script_test_results.csv in the long format (one metric per row with network_name, metric_type and perf_metric; reference §7.2); its header is: {header}"
-    )]
-    MissingColumn {
-        path: PathBuf,
-        column: &'static str,
-        header: String,
-    },
-    #[error("{path} line {line}: {message}")]
-    Record {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
-    #[error("{path} line {line}: a record is larger than 1 GiB; the file is probably not a CSV")]
-    TooLarge { path: PathBuf, line: u64 },
-    #[error(
-        "{path} line {line}: a quoted field starts here and is never closed (an unterminated `\"`); fix the quoting of that line"
-    )]
-    UnterminatedQuote { path: PathBuf, line: u64 },
-    #[error(
-        "{path}: the header names the column `{column}` twice, so it is not clear which one holds the value; remove one of them"
-    )]
-    DuplicateColumn { path: PathBuf, column: String },
+    /// `raw_result` as written (escapes kept), `""` when the column is absent: what the
+    /// legacy uploader stores as the `log` (reference §9.2 step 5).
+    pub fn raw_result_or_empty(&self) -> &str {
+        self.raw_result.as_deref().unwrap_or_default()
+    }
+
+    /// The `turtle_case_name` column of older test_perf.py files (kept in `extra`), `""` when
+    /// absent; the uploader filters some rows by it (§9.2 step 3, `rules::legacy_filtered`).
+    pub fn turtle_case_name(&self) -> &str {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == "turtle_case_name")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
 }
 
 /// The columns `trt_perf_parser.py` cannot do without (§9.2 step 3).
 const REQUIRED: [&str; 3] = ["network_name", "perf_metric", "metric_type"];
 
 /// Read the whole file into rows (streaming underneath; memory is the rows themselves).
-pub fn read_long_csv(path: &Path) -> Result<Vec<LongRow>, LongCsvError> {
+pub fn read_long_csv(path: &Path) -> Result<Vec<LongRow>, TrtPerfFileError> {
     LongCsvReader::open(path)?.collect()
 }
 
@@ -160,8 +151,8 @@ fn field_of(name: &str) -> Option<Field> {
 }
 
 impl LongCsvReader<File> {
-    pub fn open(path: &Path) -> Result<Self, LongCsvError> {
-        let file = File::open(path).map_err(|source| LongCsvError::Io {
+    pub fn open(path: &Path) -> Result<Self, TrtPerfFileError> {
+        let file = File::open(path).map_err(|source| TrtPerfFileError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -176,8 +167,14 @@ impl<R: Read> LongCsvReader<R> {
         self.names.iter().any(|n| n == name)
     }
 
+    /// Whether the file has a `total_time__sec` column: the uploader reads `total_time` only
+    /// then (§9.2 step 5; a row with the column and an empty value is another matter).
+    pub fn has_total_time(&self) -> bool {
+        self.has_column("total_time__sec")
+    }
+
     /// Read from any reader; `path` names it in messages.
-    pub fn new(input: R, path: &Path) -> Result<Self, LongCsvError> {
+    pub fn new(input: R, path: &Path) -> Result<Self, TrtPerfFileError> {
         let mark = Rc::new(Cell::new(0u64));
         let limited = Limited::new(input, mark.clone());
         let mut inner = csv::ReaderBuilder::new()
@@ -189,7 +186,7 @@ impl<R: Read> LongCsvReader<R> {
             .read_byte_record(&mut header)
             .map_err(|e| record_error(path, 1, e))?;
         if !got {
-            return Err(LongCsvError::Empty {
+            return Err(TrtPerfFileError::Empty {
                 path: path.to_path_buf(),
             });
         }
@@ -205,7 +202,7 @@ impl<R: Read> LongCsvReader<R> {
             .collect();
         for column in REQUIRED {
             if !names.iter().any(|n| n == column) {
-                return Err(LongCsvError::MissingColumn {
+                return Err(TrtPerfFileError::MissingColumn {
                     path: path.to_path_buf(),
                     column,
                     header: shorten(&names.join(","), 300),
@@ -217,7 +214,7 @@ impl<R: Read> LongCsvReader<R> {
         // (security review B11).
         for (i, f) in index.iter().enumerate() {
             if f.is_some() && index[..i].contains(f) {
-                return Err(LongCsvError::DuplicateColumn {
+                return Err(TrtPerfFileError::DuplicateColumn {
                     path: path.to_path_buf(),
                     column: shorten(&names[i], 100),
                 });
@@ -234,7 +231,7 @@ impl<R: Read> LongCsvReader<R> {
         })
     }
 
-    fn next_row(&mut self) -> Result<Option<LongRow>, LongCsvError> {
+    fn next_row(&mut self) -> Result<Option<LongRow>, TrtPerfFileError> {
         let line = self.inner.position().line();
         let got = self
             .inner
@@ -292,7 +289,7 @@ impl<R: Read> LongCsvReader<R> {
 }
 
 impl<R: Read> Iterator for LongCsvReader<R> {
-    type Item = Result<LongRow, LongCsvError>;
+    type Item = Result<LongRow, TrtPerfFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -312,11 +309,11 @@ impl<R: Read> Iterator for LongCsvReader<R> {
     }
 }
 
-fn record_error(path: &Path, line: u64, e: csv::Error) -> LongCsvError {
+fn record_error(path: &Path, line: u64, e: csv::Error) -> TrtPerfFileError {
     if let csv::ErrorKind::Io(io) = e.kind()
         && io.kind() == io::ErrorKind::FileTooLarge
     {
-        return LongCsvError::TooLarge {
+        return TrtPerfFileError::TooLarge {
             path: path.to_path_buf(),
             line,
         };
@@ -325,13 +322,13 @@ fn record_error(path: &Path, line: u64, e: csv::Error) -> LongCsvError {
         && io.kind() == io::ErrorKind::InvalidData
         && let Some(at) = io.to_string().strip_prefix(UNTERMINATED)
     {
-        return LongCsvError::UnterminatedQuote {
+        return TrtPerfFileError::UnterminatedQuote {
             path: path.to_path_buf(),
             line: at.trim().parse().unwrap_or(line),
         };
     }
     let line = e.position().map(|p| p.line()).unwrap_or(line);
-    LongCsvError::Record {
+    TrtPerfFileError::Record {
         path: path.to_path_buf(),
         line,
         message: e.to_string(),
@@ -449,7 +446,7 @@ mod tests {
         "../../tests/fixtures/trtllm/results/perf_script_test_results.disagg_sample_truncated.csv"
     );
 
-    fn read_str(s: &str) -> Result<Vec<LongRow>, LongCsvError> {
+    fn read_str(s: &str) -> Result<Vec<LongRow>, TrtPerfFileError> {
         LongCsvReader::new(s.as_bytes(), Path::new("x.csv"))?.collect()
     }
 
@@ -477,6 +474,55 @@ mod tests {
         assert_eq!(r.line, 2);
         assert_eq!(rows[1].metric_type, "DISAGG_SERVER_E2EL");
         assert!(r.extra.is_empty());
+    }
+
+    #[test]
+    fn the_uploaders_view_of_the_real_fixture() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "tests/fixtures/trtllm/results/perf_script_test_results.disagg_sample_truncated.csv",
+        );
+        let mut r = LongCsvReader::open(&path).unwrap();
+        assert!(r.has_total_time());
+        let first = r.next().unwrap().unwrap();
+        assert_eq!(first.line, 2);
+        assert_eq!(first.total_time_sec, "703.296025");
+        assert_eq!(first.raw_result_or_empty(), "");
+        assert_eq!(first.turtle_case_name(), "");
+        assert_eq!(r.count(), 5);
+    }
+
+    #[test]
+    fn tolerates_extra_missing_and_huge_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        let huge = "y".repeat(3 << 20);
+        std::fs::write(
+            &p,
+            format!(
+                "\u{feff}extra,network_name,metric_type,perf_metric,raw_result,turtle_case_name\n1,net,TYPE,1.5,\"{huge}\",t.py::x\n2,net2,T2\n"
+            ),
+        )
+        .unwrap();
+        let mut r = LongCsvReader::open(&p).unwrap();
+        assert!(!r.has_total_time());
+        let a = r.next().unwrap().unwrap();
+        assert_eq!(a.network_name, "net");
+        assert_eq!(a.raw_result_or_empty().len(), 3 << 20);
+        assert_eq!(a.turtle_case_name(), "t.py::x");
+        let b = r.next().unwrap().unwrap();
+        assert_eq!(b.metric_type, "T2");
+        assert_eq!(b.perf_metric, "");
+        assert_eq!(b.turtle_case_name(), "");
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn wide_format_is_explained() {
+        let err = read_str("test_name,mean_ttft__ms,throughput__qps\nx,1,2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("long format"), "{err}");
+        assert!(err.contains("`network_name`"), "{err}");
     }
 
     #[test]

@@ -395,6 +395,59 @@ mod tests {
         assert_eq!(precision("run", "H100"), "TF32");
     }
 
+    /// The one precision rule, as `trt_perf_parser.py` `get_precision_from_command` applies
+    /// it: case-sensitive substrings, legacy order, TF32 (FP32 on a pre-Ampere GPU) when
+    /// nothing matches. The rows marked `writer` are where the long-CSV writer's former copy
+    /// (lower-cased, no GPU) said otherwise (shown in the comment); the uploader's answer wins.
+    #[test]
+    fn precision_table() {
+        for (command, gpu, want) in [
+            (
+                "perf_sanity_benchmark --fp4 --model=deepseek-r1-fp4",
+                "GB200",
+                "FP4",
+            ),
+            ("perf_sanity_benchmark --fp8 --model=m", "H100", "FP8"),
+            ("run --fp16", "", "FP16"),
+            ("run --int8", "", "INT8"),
+            ("run --bf16", "", "BF16"),
+            ("dtype=bfloat16", "", "FP16"),
+            ("run -fp32", "", "FP32"),
+            ("run --noTF32", "", "FP32"),
+            ("quant fp8", "", "FP8"),
+            ("nvfp4 model", "", "FP4"),
+            ("run", "GB200", "TF32"),
+            ("run", "unknown", "TF32"),
+            ("run", "", "TF32"),
+            // writer: FP8 (it lower-cased the model name)
+            (
+                "perf_sanity_benchmark --fp4 --model=Llama-3.3-70B-FP8",
+                "GB200",
+                "FP4",
+            ),
+            // writer: FP8, INT8, BF16, FP4, FP16 (upper case)
+            ("perf_sanity_benchmark --model=Llama-FP8", "H100", "TF32"),
+            ("perf_sanity_benchmark --model=Qwen-INT8", "H100", "TF32"),
+            ("perf_sanity_benchmark --model=Llama-BF16", "H100", "TF32"),
+            ("perf_sanity_benchmark --model=NVFP4-model", "H100", "TF32"),
+            ("perf_sanity_benchmark --FP16", "GB200", "TF32"),
+            // writer: FP32 (`--notf32` is not `--noTF32`)
+            ("run --notf32", "H100", "TF32"),
+            // writer: TF32 (it had no GPU)
+            ("run", "Tesla V100-SXM2", "FP32"),
+            ("run", "T4", "FP32"),
+            ("run", "NVIDIA RTX 8000", "FP32"),
+            ("perf_sanity_benchmark --model=Llama-FP8", "V100", "FP32"),
+            (
+                "perf_sanity_benchmark --concurrency=4 --tp=4 --ep=4 --pp=1",
+                "T4",
+                "FP32",
+            ),
+        ] {
+            assert_eq!(precision(command, gpu), want, "{command:?} on {gpu:?}");
+        }
+    }
+
     #[test]
     fn format_command_strips_paths_and_options() {
         assert_eq!(
