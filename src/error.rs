@@ -91,6 +91,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
             let _ = u;
             return Exit::Usage;
         }
+        if let Some(e) = cause.downcast_ref::<crate::plan::select::SelectError>() {
+            return e.exit();
+        }
     }
     Exit::Infra
 }

@@ -9,7 +9,7 @@ mod db {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
-    use perf_run::cli::upload::DbArgs;
+    use perf_run::perfdb::settings::DbOverrides;
     use perf_run::perfdb::{
         self, DbSettings, SourceFiles, UploadOptions, UploadOutcome, rules, spool,
     };
@@ -163,10 +163,10 @@ mod db {
                 "DB_SCHEMA" => Some(self.name.clone()),
                 _ => None,
             };
-            let args = DbArgs {
+            let args = DbOverrides {
                 spool_dir: Some(spool_dir.to_path_buf()),
                 trtperf_url: Some("http://trtperf.test/trtperf".into()),
-                db_connect_timeout: Some(10),
+                connect_timeout: Some(10),
                 ..Default::default()
             };
             DbSettings::resolve(&args, &env).unwrap()
@@ -1713,9 +1713,9 @@ Median TTFT (ms): 1122.63</system-out></testcase>
                 "DB_SSL_CA" => ca.then(|| ca_path.clone()),
                 _ => None,
             };
-            let args = DbArgs {
+            let args = DbOverrides {
                 spool_dir: Some(self.dir.join("spool")),
-                db_connect_timeout: Some(10),
+                connect_timeout: Some(10),
                 ..Default::default()
             };
             DbSettings::resolve(&args, &env).unwrap()
@@ -1869,7 +1869,7 @@ Median TTFT (ms): 1122.63</system-out></testcase>
 
     #[test]
     fn password_in_settings_is_not_in_debug() {
-        let args = DbArgs::default();
+        let args = DbOverrides::default();
         let s = DbSettings::resolve(&args, &|k: &str| {
             (k == "DB_PASSWORD").then(|| "pw-for-debug-test".to_string())
         })

@@ -1,6 +1,9 @@
-//! Command-line definitions only (clap structs). Nothing here does any work: each command is
-//! turned into validated values by `config::resolve` and executed by `ops::*`.
+//! Command-line definitions only (clap structs). Nothing here does any work: `convert` turns
+//! the flags into domain values (`config::settings::Overrides`, `plan::select::Selection`,
+//! `perfdb::settings::DbOverrides`, `plan::Mode`, `judge::Stage`), once, and `ops::*` runs the
+//! command with them. Nothing below `ops` imports this module.
 
+mod convert;
 pub mod extract;
 pub mod upload;
 
@@ -134,24 +137,6 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
-}
-
-impl From<ConnectionArgs> for ClusterArgs {
-    fn from(conn: ConnectionArgs) -> Self {
-        ClusterArgs {
-            conn,
-            ..Default::default()
-        }
-    }
-}
-
-impl From<Stage> for crate::judge::Stage {
-    fn from(s: Stage) -> Self {
-        match s {
-            Stage::PreMerge => crate::judge::Stage::PreMerge,
-            Stage::PostMerge => crate::judge::Stage::PostMerge,
-        }
-    }
 }
 
 impl ColorChoice {
@@ -352,15 +337,6 @@ pub enum Stage {
     PreMerge,
     #[value(name = "post_merge", alias = "post-merge")]
     PostMerge,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::PreMerge => "pre_merge",
-            Stage::PostMerge => "post_merge",
-        }
-    }
 }
 
 /// Which cluster and how to reach it: the part of the cluster flags that `status` and `doctor`

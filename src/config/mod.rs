@@ -3,6 +3,7 @@
 
 pub mod kexpr;
 pub mod layout;
+pub mod mode;
 pub mod perf_sanity;
 pub mod profile;
 pub mod settings;

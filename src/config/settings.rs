@@ -10,7 +10,6 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::profile::{ClusterProfile, ProfileSet, default_profile_paths};
-use crate::cli::{ClusterArgs, SelectArgs};
 use crate::error::UserError;
 
 /// Where a resolved value came from; shown in messages so a wrong value can be traced.
@@ -126,6 +125,49 @@ impl SlurmTime {
     }
 }
 
+/// What the user asked for explicitly (the command-line flags, converted by `crate::cli`):
+/// each value wins over the environment and the cluster profile. `Default` asks for nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Cluster profile name.
+    pub cluster: Option<String>,
+    /// Cluster profile file.
+    pub clusters_file: Option<PathBuf>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub ssh_config: Option<PathBuf>,
+    /// `ssh` or `local` (checked with the environment's and the profile's value).
+    pub cluster_type: Option<String>,
+    pub workdir: Option<String>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub llm_data: Option<String>,
+    pub storage: Option<String>,
+    /// Extra srun arguments, whitespace-separated.
+    pub extra_srun_params: Option<String>,
+    /// Container image; empty for no container.
+    pub image: Option<String>,
+    pub mpi: Option<String>,
+    /// Job time limit as written (checked with the other sources' value).
+    pub time: Option<String>,
+    /// Directory of templates that override the built-in ones.
+    pub templates: Option<PathBuf>,
+    /// `sbatch --requeue` (true) or `--no-requeue` (false); `None`: the profile decides.
+    pub requeue: Option<bool>,
+    /// Seconds without progress before a starting role is reported as stalled.
+    pub stall_after: Option<u64>,
+    /// pytest module, function and test-id prefix.
+    pub module: Option<String>,
+    pub function: Option<String>,
+    pub prefix: Option<String>,
+    /// The TensorRT-LLM checkout.
+    pub trtllm_dir: Option<PathBuf>,
+    /// The TensorRT-LLM wheel to install on every node.
+    pub trtllm_wheel: Option<PathBuf>,
+    /// `auto` or `none`.
+    pub install: Option<String>,
+}
+
 /// Everything perf-run needs to know about where and how to run, after precedence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
@@ -194,11 +236,11 @@ pub struct Wheel {
 /// `--install none` > `--trtllm-wheel` > `TRTLLM_WHEEL` > the newest
 /// `<checkout>/build/tensorrt_llm-*.whl` (where upstream's build_wheel.py writes it) > none.
 fn resolve_install(
-    select: &SelectArgs,
+    o: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
     trtllm_dir: Option<&std::path::Path>,
 ) -> Result<Option<Wheel>> {
-    let mode = select
+    let mode = o
         .install
         .clone()
         .or_else(|| env("PERF_RUN_INSTALL").filter(|v| !v.is_empty()))
@@ -214,7 +256,7 @@ fn resolve_install(
             .into());
         }
     }
-    let given = select
+    let given = o
         .trtllm_wheel
         .clone()
         .map(|p| (p, "--trtllm-wheel"))
@@ -327,23 +369,17 @@ fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64> {
 }
 
 /// Resolve the settings for commands that plan or talk to a cluster.
-pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<Settings> {
-    resolve_with(cluster, select, env, &crate::remote::ssh::ssh_config_user)
+pub fn resolve(o: &Overrides, env: Env) -> Result<Settings> {
+    resolve_with(o, env, &crate::remote::ssh::ssh_config_user)
 }
 
 /// `resolve`, with the ssh question answered by `ssh_user` (tests pass a stand-in).
-pub fn resolve_with(
-    cluster: &ClusterArgs,
-    select: &SelectArgs,
-    env: Env,
-    ssh_user: SshUserLookup,
-) -> Result<Settings> {
-    let profile_name = cluster
-        .conn
+pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<Settings> {
+    let profile_name = o
         .cluster
         .clone()
         .or_else(|| env("CLUSTER_NAME").filter(|v| !v.is_empty()));
-    let (set, explicit_file) = load_profile_set(cluster, env)?;
+    let (set, explicit_file) = load_profile_set(o, env)?;
     let profile = match (&profile_name, &set) {
         (Some(name), Some(set)) => Some(set.get(name)?.clone()),
         (Some(name), None) => {
@@ -365,24 +401,12 @@ pub fn resolve_with(
         profile: profile.as_ref(),
         origins: BTreeMap::new(),
     };
-    let host = r.pick(
-        "CLUSTER_HOST",
-        cluster.conn.host.as_ref(),
-        |p| p.host.clone(),
-        None,
-    );
-    let user_explicit = r.pick(
-        "CLUSTER_USER",
-        cluster.conn.user.as_ref(),
-        |p| p.user.clone(),
-        None,
-    );
+    let host = r.pick("CLUSTER_HOST", o.host.as_ref(), |p| p.host.clone(), None);
+    let user_explicit = r.pick("CLUSTER_USER", o.user.as_ref(), |p| p.user.clone(), None);
     let ssh_config = r
         .pick(
             "CLUSTER_SSH_CONFIG",
-            cluster
-                .conn
-                .ssh_config
+            o.ssh_config
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .as_ref(),
@@ -393,7 +417,7 @@ pub fn resolve_with(
     let ctype = r
         .pick(
             "CLUSTER_TYPE",
-            cluster.conn.cluster_type.as_ref(),
+            o.cluster_type.as_ref(),
             |p| p.cluster_type.clone(),
             Some("ssh"),
         )
@@ -440,7 +464,7 @@ pub fn resolve_with(
     let workdir_raw = r
         .pick(
             "CLUSTER_WORKDIR",
-            cluster.conn.workdir.as_ref(),
+            o.workdir.as_ref(),
             |p| p.workdir.clone(),
             Some(DEFAULT_WORKDIR),
         )
@@ -474,40 +498,40 @@ pub fn resolve_with(
     }
     let partition = r.pick(
         "CLUSTER_PARTITION",
-        cluster.conn.partition.as_ref(),
+        o.partition.as_ref(),
         |p| p.partition.clone(),
         Some(DEFAULT_PARTITION),
     );
     let account = r.pick(
         "CLUSTER_ACCOUNT",
-        cluster.conn.account.as_ref(),
+        o.account.as_ref(),
         |p| p.account.clone(),
         Some(DEFAULT_ACCOUNT),
     );
     let storage = r.pick(
         "CLUSTER_STORAGE",
-        cluster.storage.as_ref(),
+        o.storage.as_ref(),
         |p| p.storage.clone(),
         None,
     );
     let llm_data = r
         .pick(
             "CLUSTER_LLM_DATA",
-            cluster.llm_data.as_ref(),
+            o.llm_data.as_ref(),
             |p| p.llm_data.clone(),
             Some(DEFAULT_LLM_DATA),
         )
         .unwrap_or_else(|| DEFAULT_LLM_DATA.into());
     let docker_image = r.pick(
         "DOCKER_IMAGE",
-        cluster.image.as_ref(),
+        o.image.as_ref(),
         |p| p.docker_image.clone(),
         Some(DEFAULT_IMAGE),
     );
     let mpi_type = r
         .pick(
             "MPI_TYPE",
-            cluster.mpi.as_ref(),
+            o.mpi.as_ref(),
             |p| p.mpi_type.clone(),
             Some(DEFAULT_MPI),
         )
@@ -523,18 +547,13 @@ pub fn resolve_with(
     let extra = r
         .pick(
             "EXTRA_SRUN_PARAMS",
-            cluster.extra_srun_params.as_ref(),
+            o.extra_srun_params.as_ref(),
             |p| p.extra_srun_params.clone(),
             None,
         )
         .unwrap_or_default();
     let extra_srun_params: Vec<String> = extra.split_whitespace().map(str::to_string).collect();
-    let time_text = r.pick(
-        "PERF_RUN_TIME",
-        cluster.time.as_ref(),
-        |p| p.time.clone(),
-        None,
-    );
+    let time_text = r.pick("PERF_RUN_TIME", o.time.as_ref(), |p| p.time.clone(), None);
     let time = match time_text {
         Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
             UserError(format!(
@@ -547,7 +566,7 @@ pub fn resolve_with(
     let module = r
         .pick(
             "PERF_TEST_MODULE",
-            select.module.as_ref(),
+            o.module.as_ref(),
             |_| None,
             Some(DEFAULT_MODULE),
         )
@@ -555,12 +574,12 @@ pub fn resolve_with(
     let function = r
         .pick(
             "PERF_TEST_FUNCTION",
-            select.function.as_ref(),
+            o.function.as_ref(),
             |_| None,
             Some(DEFAULT_FUNCTION),
         )
         .unwrap_or_else(|| DEFAULT_FUNCTION.into());
-    let prefix = r.pick("PERF_TEST_PREFIX", select.prefix.as_ref(), |_| None, None);
+    let prefix = r.pick("PERF_TEST_PREFIX", o.prefix.as_ref(), |_| None, None);
     // These name files and pytest ids: a control character there is a mistake (or a forged
     // log line), never a test (security review B9).
     for (var, flag, v) in [
@@ -576,12 +595,12 @@ pub fn resolve_with(
             .into());
         }
     }
-    let trtllm_dir = select.trtllm_dir.clone().or_else(|| {
+    let trtllm_dir = o.trtllm_dir.clone().or_else(|| {
         env("TRTLLM_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
-    let install = resolve_install(select, &env, trtllm_dir.as_deref())?;
+    let install = resolve_install(o, &env, trtllm_dir.as_deref())?;
     // Upstream's switch for the cache-transceiver precheck (precheck_config.py), read when
     // the script is generated: it overrides the YAML in both directions.
     let ct_precheck = match env("TRTLLM_DISAGG_CT_PRECHECK")
@@ -599,7 +618,7 @@ pub fn resolve_with(
             .into());
         }
     };
-    let stall_s = resolve_stall(cluster.stall_after, &env)?;
+    let stall_s = resolve_stall(o.stall_after, &env)?;
     let container_mounts = profile
         .as_ref()
         .and_then(|p| p.container_mounts.clone())
@@ -638,13 +657,10 @@ pub fn resolve_with(
         .as_ref()
         .and_then(|p| p.startup_margin)
         .map_or(15, u64::from);
-    let requeue = if cluster.requeue {
-        true
-    } else if cluster.no_requeue {
-        false
-    } else {
-        profile.as_ref().and_then(|p| p.requeue).unwrap_or(false)
-    };
+    let requeue = o
+        .requeue
+        .or_else(|| profile.as_ref().and_then(|p| p.requeue))
+        .unwrap_or(false);
 
     Ok(Settings {
         cluster_name: profile_name,
@@ -678,7 +694,7 @@ pub fn resolve_with(
         install,
         ct_precheck,
         stall_s,
-        templates_dir: cluster.templates.clone(),
+        templates_dir: o.templates.clone(),
         profile_source: set.map(|s| s.source),
         origins: r.origins,
     })
@@ -696,8 +712,8 @@ fn local_user_name() -> Option<String> {
 }
 
 /// The profile file: `--clusters-file` > `PERF_RUN_CLUSTERS` > the default paths > built-in.
-pub fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSet>, bool)> {
-    if let Some(p) = cluster.conn.clusters_file.clone().or_else(|| {
+pub fn load_profile_set(o: &Overrides, env: Env) -> Result<(Option<ProfileSet>, bool)> {
+    if let Some(p) = o.clusters_file.clone().or_else(|| {
         env("PERF_RUN_CLUSTERS")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -733,45 +749,41 @@ mod tests {
     }
 
     /// `resolve` without asking the real ssh: its config "says" nothing.
-    fn res(c: &ClusterArgs, sel: &SelectArgs, env: Env) -> Result<Settings> {
-        resolve_with(c, sel, env, &|_, _| Err("no ssh in unit tests".into()))
+    fn res(o: &Overrides, env: Env) -> Result<Settings> {
+        resolve_with(o, env, &|_, _| Err("no ssh in unit tests".into()))
     }
 
-    fn builtin_args(cluster: Option<&str>) -> ClusterArgs {
-        ClusterArgs {
-            conn: crate::cli::ConnectionArgs {
-                cluster: cluster.map(str::to_string),
-                clusters_file: Some(PathBuf::from("configs/clusters.yaml")),
-                ..Default::default()
-            },
+    fn builtin_args(cluster: Option<&str>) -> Overrides {
+        Overrides {
+            cluster: cluster.map(str::to_string),
+            clusters_file: Some(PathBuf::from("configs/clusters.yaml")),
             ..Default::default()
         }
     }
 
     #[test]
     fn stall_time_is_flag_then_env_then_600_and_bad_values_are_refused() {
-        let sel = SelectArgs::default();
         let base = builtin_args(Some("gb200"));
-        let s = res(&base, &sel, &env_of(&[("USER", "me")])).unwrap();
+        let s = res(&base, &env_of(&[("USER", "me")])).unwrap();
         assert_eq!(s.stall_s, 600);
         let env = env_of(&[("USER", "me"), ("PERF_RUN_STALL_S", " 90 ")]);
-        assert_eq!(res(&base, &sel, &env).unwrap().stall_s, 90);
-        let flag = ClusterArgs {
+        assert_eq!(res(&base, &env).unwrap().stall_s, 90);
+        let flag = Overrides {
             stall_after: Some(5),
             ..base.clone()
         };
-        assert_eq!(res(&flag, &sel, &env).unwrap().stall_s, 5, "the flag wins");
+        assert_eq!(res(&flag, &env).unwrap().stall_s, 5, "the flag wins");
         for bad in ["0", "ten", "-3", "1.5", "604801"] {
             let pairs = [("USER", "me"), ("PERF_RUN_STALL_S", bad)];
             let env = env_of(&pairs);
-            let e = res(&base, &sel, &env).unwrap_err().to_string();
+            let e = res(&base, &env).unwrap_err().to_string();
             assert!(e.contains("PERF_RUN_STALL_S=`"), "{bad}: {e}");
         }
-        let zero = ClusterArgs {
+        let zero = Overrides {
             stall_after: Some(0),
             ..base
         };
-        let e = res(&zero, &sel, &env_of(&[("USER", "me")]))
+        let e = res(&zero, &env_of(&[("USER", "me")]))
             .unwrap_err()
             .to_string();
         assert!(e.contains("--stall-after 0"), "{e}");
@@ -780,8 +792,7 @@ mod tests {
     #[test]
     fn requeue_is_flag_then_profile_then_no() {
         let env = env_of(&[("USER", "me")]);
-        let sel = SelectArgs::default();
-        let s = res(&builtin_args(Some("gb200")), &sel, &env).unwrap();
+        let s = res(&builtin_args(Some("gb200")), &env).unwrap();
         assert!(!s.requeue, "default --no-requeue");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("clusters.yaml");
@@ -790,50 +801,35 @@ mod tests {
             "clusters:\n  c:\n    host: h\n    workdir: /w\n    requeue: true\n",
         )
         .unwrap();
-        let mut args = ClusterArgs {
-            conn: crate::cli::ConnectionArgs {
-                cluster: Some("c".into()),
-                clusters_file: Some(file),
-                ..Default::default()
-            },
+        let mut args = Overrides {
+            cluster: Some("c".into()),
+            clusters_file: Some(file),
             ..Default::default()
         };
-        assert!(
-            res(&args, &sel, &env).unwrap().requeue,
-            "profile requeue: true"
-        );
-        args.no_requeue = true;
-        assert!(
-            !res(&args, &sel, &env).unwrap().requeue,
-            "--no-requeue wins"
-        );
-        args.no_requeue = false;
-        args.requeue = true;
-        assert!(res(&args, &sel, &env).unwrap().requeue);
+        assert!(res(&args, &env).unwrap().requeue, "profile requeue: true");
+        args.requeue = Some(false);
+        assert!(!res(&args, &env).unwrap().requeue, "--no-requeue wins");
+        args.requeue = Some(true);
+        assert!(res(&args, &env).unwrap().requeue);
     }
 
     #[test]
     fn flag_beats_env_beats_profile_beats_default() {
         let env = env_of(&[("CLUSTER_PARTITION", "from-env"), ("USER", "me")]);
         let mut args = builtin_args(Some("gb200"));
-        let s = res(&args, &SelectArgs::default(), &env).unwrap();
+        let s = res(&args, &env).unwrap();
         assert_eq!(s.partition.as_deref(), Some("from-env"));
         assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Env);
         // profile value
         assert_eq!(s.account.as_deref(), Some("coreai_comparch_trtllm"));
         assert_eq!(s.origins["CLUSTER_ACCOUNT"], Source::Profile);
         // flag wins
-        args.conn.partition = Some("from-flag".into());
-        let s = res(&args, &SelectArgs::default(), &env).unwrap();
+        args.partition = Some("from-flag".into());
+        let s = res(&args, &env).unwrap();
         assert_eq!(s.partition.as_deref(), Some("from-flag"));
         assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Flag);
         // default when nothing else
-        let s = res(
-            &builtin_args(None),
-            &SelectArgs::default(),
-            &env_of(&[("USER", "u")]),
-        )
-        .unwrap();
+        let s = res(&builtin_args(None), &env_of(&[("USER", "u")])).unwrap();
         assert_eq!(s.partition.as_deref(), Some(DEFAULT_PARTITION));
         assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Default);
         assert_eq!(s.module, DEFAULT_MODULE);
@@ -844,16 +840,11 @@ mod tests {
     #[test]
     fn empty_env_is_unset_but_empty_profile_is_nothing() {
         let env = env_of(&[("DOCKER_IMAGE", ""), ("USER", "u")]);
-        let s = res(
-            &builtin_args(Some("local-test")),
-            &SelectArgs::default(),
-            &env,
-        )
-        .unwrap();
+        let s = res(&builtin_args(Some("local-test")), &env).unwrap();
         assert_eq!(s.docker_image, None, "profile says \"\": no container");
         assert_eq!(s.account, None);
         assert_eq!(s.mpi_type, None, "mpi_type none means no --mpi");
-        let s = res(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
+        let s = res(&builtin_args(Some("gb200")), &env).unwrap();
         assert_eq!(s.docker_image.as_deref(), Some(DEFAULT_IMAGE));
     }
 
@@ -865,35 +856,24 @@ mod tests {
             ("PERF_TEST_PREFIX", "disagg"),
             ("USER", "u"),
         ]);
-        let s = res(&builtin_args(None), &SelectArgs::default(), &env).unwrap();
+        let s = res(&builtin_args(None), &env).unwrap();
         assert_eq!(s.module, "perf/test_perf_qa.py");
         assert_eq!(s.function, "test_x");
         assert_eq!(s.prefix.as_deref(), Some("disagg"));
-        let sel = SelectArgs {
+        let sel = Overrides {
             prefix: Some("aggr".into()),
-            ..Default::default()
+            ..builtin_args(None)
         };
-        assert_eq!(
-            res(&builtin_args(None), &sel, &env)
-                .unwrap()
-                .prefix
-                .as_deref(),
-            Some("aggr")
-        );
+        assert_eq!(res(&sel, &env).unwrap().prefix.as_deref(), Some("aggr"));
     }
 
     #[test]
     fn workdir_user_placeholder() {
         let env = env_of(&[("CLUSTER_USER", "alice")]);
-        let s = res(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
+        let s = res(&builtin_args(Some("gb200")), &env).unwrap();
         assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
         // Without CLUSTER_USER/USER the local account name from /etc/passwd is used.
-        let s = res(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env_of(&[]),
-        )
-        .unwrap();
+        let s = res(&builtin_args(Some("gb200")), &env_of(&[])).unwrap();
         assert!(s.workdir.starts_with("/home/") && !s.workdir.contains("{user}"));
     }
 
@@ -908,13 +888,7 @@ mod tests {
             Ok("alice".to_string())
         };
         let env = env_of(&[("USER", "bob")]);
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env,
-            &ssh,
-        )
-        .unwrap();
+        let s = resolve_with(&builtin_args(Some("gb200")), &env, &ssh).unwrap();
         assert_eq!(s.user.as_deref(), Some("alice"));
         assert_eq!(s.ssh_user, None, "nothing configured: no -l for ssh");
         assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
@@ -926,47 +900,28 @@ mod tests {
         // The same -F file perf-run gives ssh is given to `ssh -G`.
         asked.borrow_mut().clear();
         let env = env_of(&[("USER", "bob"), ("CLUSTER_SSH_CONFIG", "/x/ssh_config")]);
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env,
-            &ssh,
-        )
-        .unwrap();
+        let s = resolve_with(&builtin_args(Some("gb200")), &env, &ssh).unwrap();
         assert_eq!(s.ssh_config, Some(PathBuf::from("/x/ssh_config")));
         assert_eq!(asked.borrow()[0].1, Some(PathBuf::from("/x/ssh_config")));
         // A configured user (env, flag, profile) is passed to ssh and ssh is not asked.
         asked.borrow_mut().clear();
         let env = env_of(&[("USER", "bob"), ("CLUSTER_USER", "carol")]);
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env,
-            &ssh,
-        )
-        .unwrap();
+        let s = resolve_with(&builtin_args(Some("gb200")), &env, &ssh).unwrap();
         assert_eq!(s.user.as_deref(), Some("carol"));
         assert_eq!(s.ssh_user.as_deref(), Some("carol"));
         assert_eq!(s.origins["CLUSTER_USER"], Source::Env);
         let mut args = builtin_args(Some("local-test"));
-        let s = resolve_with(
-            &args,
-            &SelectArgs::default(),
-            &env_of(&[("USER", "bob")]),
-            &ssh,
-        )
-        .unwrap();
+        let s = resolve_with(&args, &env_of(&[("USER", "bob")]), &ssh).unwrap();
         assert_eq!(s.ssh_user.as_deref(), Some("perfci"));
         assert_eq!(s.origins["CLUSTER_USER"], Source::Profile);
-        args.conn.user = Some("dave".into());
-        let s = resolve_with(&args, &SelectArgs::default(), &env_of(&[]), &ssh).unwrap();
+        args.user = Some("dave".into());
+        let s = resolve_with(&args, &env_of(&[]), &ssh).unwrap();
         assert_eq!(s.ssh_user.as_deref(), Some("dave"));
         assert_eq!(s.origins["CLUSTER_USER"], Source::Flag);
         assert!(asked.borrow().is_empty());
         // Cluster type local: no ssh at all, the local account.
         let s = resolve_with(
             &builtin_args(Some("gb300")),
-            &SelectArgs::default(),
             &env_of(&[("USER", "bob")]),
             &ssh,
         )
@@ -978,7 +933,6 @@ mod tests {
         // ssh cannot be asked (not installed, bad config): the local name, still no -l.
         let s = resolve_with(
             &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
             &env_of(&[("USER", "bob")]),
             &|_, _| Err("no ssh".into()),
         )
@@ -991,7 +945,7 @@ mod tests {
     #[test]
     fn bad_values_are_explained() {
         let env = env_of(&[("CLUSTER_TYPE", "slurm"), ("USER", "u")]);
-        let err = res(&builtin_args(None), &SelectArgs::default(), &env).unwrap_err();
+        let err = res(&builtin_args(None), &env).unwrap_err();
         let msg = format!("{err}");
         assert!(
             msg.contains("CLUSTER_TYPE") && msg.contains("slurm"),
@@ -999,7 +953,7 @@ mod tests {
         );
         let mut args = builtin_args(None);
         args.time = Some("soon".into());
-        let err = res(&args, &SelectArgs::default(), &env_of(&[("USER", "u")])).unwrap_err();
+        let err = res(&args, &env_of(&[("USER", "u")])).unwrap_err();
         assert!(format!("{err}").contains("soon"));
     }
 

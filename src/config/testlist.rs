@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::cli::ModeFilter;
+use crate::config::mode::Mode;
 use crate::error::UserError;
 
 /// One line of a test list.
@@ -32,7 +32,7 @@ pub struct ListEntry {
     pub xfail: Option<String>,
     pub unstable: Option<String>,
     /// TXT lists: `# mode:multi-agg` at the end of the line.
-    pub mode_override: Option<ModeFilter>,
+    pub mode_override: Option<Mode>,
     /// test-db YAML: index of the block (in `TestList::blocks`) the line belongs to.
     pub block: Option<usize>,
 }
@@ -468,16 +468,10 @@ fn parse_entry(line: usize, text: &str) -> Result<ListEntry, String> {
     if let Some(c) = comment
         && let Some(m) = c.strip_prefix("mode:")
     {
-        e.mode_override = Some(match m.trim() {
-            "single-agg" => ModeFilter::SingleAgg,
-            "multi-agg" => ModeFilter::MultiAgg,
-            "disagg" => ModeFilter::Disagg,
-            other => {
-                return Err(format!(
-                    "`# mode:{other}` is not a mode (single-agg, multi-agg, disagg)"
-                ));
-            }
-        });
+        let m = m.trim();
+        e.mode_override = Some(Mode::from_name(m).ok_or_else(|| {
+            format!("`# mode:{m}` is not a mode (single-agg, multi-agg, disagg)")
+        })?);
     }
     Ok(e)
 }
@@ -559,7 +553,7 @@ mod tests {
         let e = parse_entry(3, "a.py::f[x] TIMEOUT (5) SKIP (nvbugs/1) # mode:multi-agg").unwrap();
         assert_eq!(e.timeout_min, Some(5));
         assert_eq!(e.skip.as_deref(), Some("nvbugs/1"));
-        assert_eq!(e.mode_override, Some(ModeFilter::MultiAgg));
+        assert_eq!(e.mode_override, Some(Mode::MultiAgg));
         let e = parse_entry(1, "a.py::f[x] XFAIL UNSTABLE").unwrap();
         assert!(e.xfail.is_some() && e.unstable.is_some());
         assert!(parse_entry(1, "a.py::f[x] TIMEOUT").is_err());

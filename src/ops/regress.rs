@@ -22,6 +22,7 @@ use crate::judge::{
     JudgeOptions, Judgement, Stage, Verdict, fails_gate, judge_all, needs_attention,
 };
 use crate::output;
+use crate::perfdb::settings::DbOverrides;
 use crate::perfdb::{self, DbSettings, UploadOptions};
 
 /// The two history sources a command reads: the local store (when its file exists) and
@@ -41,7 +42,10 @@ impl Sources {
         let db = if local_only {
             None
         } else {
-            Some(DbSettings::resolve(db_args, &crate::config::process_env)?)
+            Some(DbSettings::resolve(
+                &DbOverrides::try_from(db_args)?,
+                &crate::config::process_env,
+            )?)
         };
         let db = db.filter(|d| d.host.is_some());
         let path = history::default_path();
@@ -377,10 +381,6 @@ pub async fn series_of_run(
     }
 }
 
-fn stage_of(s: crate::cli::Stage) -> Stage {
-    s.into()
-}
-
 pub async fn run(args: RegressArgs) -> Result<Exit> {
     if args.accept {
         return accept(args).await;
@@ -393,7 +393,7 @@ pub async fn run(args: RegressArgs) -> Result<Exit> {
         metric,
         ..Default::default()
     };
-    let stage = stage_of(args.stage);
+    let stage = Stage::from(args.stage);
     let mut opts = JudgeOptions::new(stage);
     opts.gate_latencies = args.gate_latencies;
 

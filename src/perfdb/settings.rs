@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cli::upload::DbArgs;
 use crate::error::UserError;
 
 /// Default schema name (reference §9.1 `DB_SCHEMA`).
@@ -80,6 +79,27 @@ impl fmt::Display for PasswordSource {
             PasswordSource::None => write!(f, "not set"),
         }
     }
+}
+
+/// What the user asked for explicitly (the `--db-*` flags, converted by `crate::cli`): each
+/// value wins over the `DB_*` environment. There is no password here: it is never a flag.
+#[derive(Debug, Clone, Default)]
+pub struct DbOverrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub schema: Option<String>,
+    /// Read the password from this file (first line).
+    pub password_file: Option<PathBuf>,
+    /// Spool directory for uploads that could not reach the database.
+    pub spool_dir: Option<PathBuf>,
+    /// Base URL of the TRTPerf page.
+    pub trtperf_url: Option<String>,
+    /// Seconds.
+    pub connect_timeout: Option<u64>,
+    /// A TLS mode as written (checked with DB_SSL_MODE's value).
+    pub ssl_mode: Option<String>,
+    pub ssl_ca: Option<PathBuf>,
 }
 
 /// Validated database settings. `Debug` redacts the password (SecretString does).
@@ -159,21 +179,18 @@ pub fn upload_wanted(
 }
 
 impl DbSettings {
-    /// Flag > environment > default. Fails (a `UserError`, exit 2) on a password given on the
-    /// command line, an unreadable or empty password file, or a malformed port or timeout.
+    /// Flag > environment > default. Fails (a `UserError`, exit 2) on an unreadable or empty
+    /// password file, or a malformed port or timeout.
     pub fn resolve(
-        args: &DbArgs,
+        args: &DbOverrides,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<DbSettings, UserError> {
-        if args.db_password_on_cli.is_some() {
-            return Err(UserError(PASSWORD_ON_CLI_REFUSED.to_string()));
-        }
-        let host = non_empty(args.db_host.clone()).or_else(|| non_empty(env("DB_HOST")));
-        let user = non_empty(args.db_user.clone()).or_else(|| non_empty(env("DB_USER")));
-        let schema = non_empty(args.db_schema.clone())
+        let host = non_empty(args.host.clone()).or_else(|| non_empty(env("DB_HOST")));
+        let user = non_empty(args.user.clone()).or_else(|| non_empty(env("DB_USER")));
+        let schema = non_empty(args.schema.clone())
             .or_else(|| non_empty(env("DB_SCHEMA")))
             .unwrap_or_else(|| DEFAULT_SCHEMA.to_string());
-        let port = match args.db_port {
+        let port = match args.port {
             Some(p) => p,
             None => match non_empty(env("DB_PORT")) {
                 Some(s) => parse_port(&s)?,
@@ -185,7 +202,7 @@ impl DbSettings {
                 "The database port 0 is not valid; give a port between 1 and 65535 with --db-port or DB_PORT.".into(),
             ));
         }
-        let (password, password_source) = match &args.db_password_file {
+        let (password, password_source) = match &args.password_file {
             Some(path) => (
                 Some(read_password_file(path)?),
                 PasswordSource::File(path.clone()),
@@ -202,7 +219,7 @@ impl DbSettings {
         let trtperf_url = non_empty(args.trtperf_url.clone())
             .or_else(|| non_empty(env("TRTPERF_URL")))
             .unwrap_or_else(|| DEFAULT_TRTPERF_URL.to_string());
-        let connect_timeout = match args.db_connect_timeout {
+        let connect_timeout = match args.connect_timeout {
             Some(s) if s > 0 => Duration::from_secs(s),
             Some(_) => {
                 return Err(UserError(
@@ -211,7 +228,7 @@ impl DbSettings {
             }
             None => DEFAULT_CONNECT_TIMEOUT,
         };
-        let tls = match non_empty(args.db_ssl_mode.clone())
+        let tls = match non_empty(args.ssl_mode.clone())
             .map(|m| (m, "--db-ssl-mode"))
             .or_else(|| non_empty(env("DB_SSL_MODE")).map(|m| (m, "DB_SSL_MODE")))
         {
@@ -223,7 +240,7 @@ impl DbSettings {
             })?,
         };
         let tls_ca = args
-            .db_ssl_ca
+            .ssl_ca
             .clone()
             .or_else(|| non_empty(env("DB_SSL_CA")).map(PathBuf::from));
         if let Some(ca) = &tls_ca
@@ -360,8 +377,8 @@ mod tests {
             ("DB_USER", "envuser"),
             ("DB_PASSWORD", "s3cr3t-env"),
         ]);
-        let args = DbArgs {
-            db_host: Some("flaghost".into()),
+        let args = DbOverrides {
+            host: Some("flaghost".into()),
             ..Default::default()
         };
         let s = DbSettings::resolve(&args, &env).unwrap();
@@ -373,7 +390,7 @@ mod tests {
         assert_eq!(s.password_text(), Some("s3cr3t-env"));
         assert_eq!(s.spool_dir, PathBuf::from("perf-runs/spool"));
 
-        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[])).unwrap();
+        let s = DbSettings::resolve(&DbOverrides::default(), &env_of(&[])).unwrap();
         assert_eq!(s.host, None, "no built-in host default");
         assert_eq!(s.user, None, "no built-in user default");
         assert_eq!(s.port, 3306);
@@ -382,25 +399,12 @@ mod tests {
     }
 
     #[test]
-    fn password_on_cli_is_refused_with_reason() {
-        let args = DbArgs {
-            db_password_on_cli: Some("hunter2".into()),
-            ..Default::default()
-        };
-        let err = DbSettings::resolve(&args, &env_of(&[])).unwrap_err();
-        assert!(err.0.contains("refused"));
-        assert!(err.0.contains("DB_PASSWORD"));
-        assert!(err.0.contains("--db-password-file"));
-        assert!(!err.0.contains("hunter2"));
-    }
-
-    #[test]
     fn password_file_wins_and_debug_redacts() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pw");
         std::fs::write(&f, "from-file-pw\nignored\n").unwrap();
-        let args = DbArgs {
-            db_password_file: Some(f.clone()),
+        let args = DbOverrides {
+            password_file: Some(f.clone()),
             ..Default::default()
         };
         let s = DbSettings::resolve(&args, &env_of(&[("DB_PASSWORD", "env-pw")])).unwrap();
@@ -411,8 +415,8 @@ mod tests {
         assert!(dbg.contains("<redacted>"));
 
         std::fs::write(dir.path().join("empty"), "\n").unwrap();
-        let args = DbArgs {
-            db_password_file: Some(dir.path().join("empty")),
+        let args = DbOverrides {
+            password_file: Some(dir.path().join("empty")),
             ..Default::default()
         };
         assert!(
@@ -425,26 +429,32 @@ mod tests {
 
     #[test]
     fn tls_mode_flag_env_default() {
-        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[])).unwrap();
+        let s = DbSettings::resolve(&DbOverrides::default(), &env_of(&[])).unwrap();
         assert_eq!(s.tls, TlsMode::Preferred);
-        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_SSL_MODE", "REQUIRED")]))
-            .unwrap();
+        let s = DbSettings::resolve(
+            &DbOverrides::default(),
+            &env_of(&[("DB_SSL_MODE", "REQUIRED")]),
+        )
+        .unwrap();
         assert_eq!(s.tls, TlsMode::Required);
-        let args = DbArgs {
-            db_ssl_mode: Some("verify_ca".into()),
+        let args = DbOverrides {
+            ssl_mode: Some("verify_ca".into()),
             ..Default::default()
         };
         let s = DbSettings::resolve(&args, &env_of(&[("DB_SSL_MODE", "disabled")])).unwrap();
         assert_eq!(s.tls, TlsMode::VerifyCa);
-        let e = DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_SSL_MODE", "maybe")]))
-            .unwrap_err();
+        let e = DbSettings::resolve(
+            &DbOverrides::default(),
+            &env_of(&[("DB_SSL_MODE", "maybe")]),
+        )
+        .unwrap_err();
         assert!(
             e.0.contains("DB_SSL_MODE \"maybe\" is not a TLS mode"),
             "{}",
             e.0
         );
         let e = DbSettings::resolve(
-            &DbArgs::default(),
+            &DbOverrides::default(),
             &env_of(&[("DB_SSL_CA", "/nonexistent/ca.pem")]),
         )
         .unwrap_err();
@@ -453,8 +463,8 @@ mod tests {
 
     #[test]
     fn bad_port_is_a_sentence() {
-        let err =
-            DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_PORT", "abc")])).unwrap_err();
+        let err = DbSettings::resolve(&DbOverrides::default(), &env_of(&[("DB_PORT", "abc")]))
+            .unwrap_err();
         assert!(err.0.contains("DB_PORT=\"abc\""), "{}", err.0);
     }
 

@@ -7,17 +7,86 @@
 //! capacity), each id runs once, and a line perf-run cannot run becomes a skipped case with
 //! the reason instead of failing the whole list.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 use super::test_id::{CaseKind, TestId, build_case, normalize_module, parse_node_id};
-use crate::cli::{ModeFilter, SelectArgs, Stage};
 use crate::config::kexpr::KExpr;
 use crate::config::layout::Layout;
+use crate::config::mode::Mode;
 use crate::config::perf_sanity::{ConfigKind, PerfConfig, load_config};
 use crate::config::settings::Settings;
 use crate::config::testlist::{Condition, CountRange, TestList, load_testlist, wildcard_match};
 use crate::error::UserError;
+use crate::judge::Stage;
 use crate::output;
+
+/// What to run: exactly one of a config, a test id or a test list. `crate::cli` makes it from
+/// the flags, so "nothing selected", "two at once" and a filter without what it filters cannot
+/// be represented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// `--config NAME [--server A,B] [--benchmark-mode M]`.
+    Config(ConfigSelection),
+    /// `--test NODEID`: a full pytest node id.
+    Test(String),
+    /// `--testlist FILE [-k EXPR] [--mode M] [--stage S]`.
+    List(ListSelection),
+}
+
+/// `--config NAME` and what refines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSelection {
+    /// The perf-sanity config base name (the YAML file name without `.yaml`).
+    pub name: String,
+    /// Aggregated configs: only these server_config names.
+    pub servers: Option<Vec<String>>,
+    /// Disaggregated configs: e2e, gen_only, ctx_only or gen_only_no_context.
+    pub benchmark_mode: Option<String>,
+}
+
+/// `--testlist FILE` and its filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSelection {
+    pub path: PathBuf,
+    /// A pytest-style `-k` expression on the ids as written.
+    pub k: Option<String>,
+    /// Keep only the cases of this mode.
+    pub mode: Option<Mode>,
+    /// test-db lists: the blocks of this `condition.terms.stage` (and those without one).
+    pub stage: Option<Stage>,
+}
+
+impl Selection {
+    /// The test list, when the selection is one.
+    pub fn list(&self) -> Option<&ListSelection> {
+        match self {
+            Selection::List(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// Why the selection flags do not make a [`Selection`].
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("nothing selected: give one of --config NAME, --test NODEID or --testlist FILE")]
+    NothingSelected,
+    /// The flags given, e.g. `["--config", "--test"]`.
+    #[error("{} cannot be combined: choose exactly one way to select what to run", .0.join(" and "))]
+    Conflicting(Vec<&'static str>),
+    #[error("-k, --mode and --stage filter a test list; use them together with --testlist")]
+    ListFilterWithoutList,
+    #[error("--server and --benchmark-mode refine --config; use them together with --config")]
+    RefinementWithoutConfig,
+}
+
+impl SelectError {
+    pub fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Usage
+    }
+}
 
 /// One selected case.
 #[derive(Debug, Clone)]
@@ -29,7 +98,7 @@ pub struct Selected {
     pub xfail: Option<String>,
     pub unstable: Option<String>,
     pub list_line: Option<usize>,
-    pub mode_override: Option<ModeFilter>,
+    pub mode_override: Option<Mode>,
     /// test-db `ranges.system_gpu_count` of the line's block, and the block's line.
     pub system_gpu_count: Option<(CountRange, usize)>,
 }
@@ -80,64 +149,26 @@ pub enum Choice {
 /// marker in the list); `results::classify` shows such a reason as it is.
 pub const CANNOT_RUN: &str = "perf-run cannot run this test: ";
 
-/// Validate the selection flags and produce the cases in list order.
-pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result<Vec<Choice>> {
-    let given: Vec<&str> = [
-        args.config.as_ref().map(|_| "--config"),
-        args.test.as_ref().map(|_| "--test"),
-        args.testlist.as_ref().map(|_| "--testlist"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    match given.len() {
-        0 => {
-            return Err(UserError(
-                "nothing selected: give one of --config NAME, --test NODEID or --testlist FILE"
-                    .into(),
-            )
-            .into());
+/// The cases of a selection, in list order.
+pub fn select(selection: &Selection, settings: &Settings, layout: &Layout) -> Result<Vec<Choice>> {
+    let list_sel = match selection {
+        Selection::Config(c) => {
+            return Ok(vec![Choice::Run(Box::new(Selected::plain(from_config(
+                c, settings, layout,
+            )?)))]);
         }
-        1 => {}
-        _ => {
-            return Err(UserError(format!(
-                "{} cannot be combined: choose exactly one way to select what to run",
-                given.join(" and ")
-            ))
-            .into());
+        Selection::Test(id) => {
+            return Ok(vec![Choice::Run(Box::new(Selected::plain(parse_node_id(
+                id,
+                layout.generation,
+            )?)))]);
         }
-    }
-    if args.testlist.is_none() && (args.k.is_some() || args.mode.is_some() || args.stage.is_some())
-    {
-        return Err(UserError(
-            "-k, --mode and --stage filter a test list; use them together with --testlist".into(),
-        )
-        .into());
-    }
-    if args.config.is_none() && (args.server.is_some() || args.benchmark_mode.is_some()) {
-        return Err(UserError(
-            "--server and --benchmark-mode refine --config; use them together with --config".into(),
-        )
-        .into());
-    }
-
-    if let Some(name) = &args.config {
-        return Ok(vec![Choice::Run(Box::new(Selected::plain(from_config(
-            name, args, settings, layout,
-        )?)))]);
-    }
-    if let Some(id) = &args.test {
-        return Ok(vec![Choice::Run(Box::new(Selected::plain(parse_node_id(
-            id,
-            layout.generation,
-        )?)))]);
-    }
-    let Some(path) = args.testlist.as_ref() else {
-        return Err(UserError("nothing selected: give --testlist FILE".into()).into());
+        Selection::List(l) => l,
     };
+    let path = &list_sel.path;
     let list = load_testlist(path)?;
-    let k = args.k.as_deref().map(KExpr::parse).transpose()?;
-    let blocks = choose_blocks(&list, args.stage, settings)?;
+    let k = list_sel.k.as_deref().map(KExpr::parse).transpose()?;
+    let blocks = choose_blocks(&list, list_sel.stage, settings)?;
     let mut out = Vec::new();
     // An id in a block this cluster cannot run and in one it can runs from the latter.
     let runnable = list.unique_entries(|b| {
@@ -201,7 +232,7 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
         return Err(UserError(format!(
             "no test in {} matches -k `{}`",
             path.display(),
-            crate::error::escape_for_message(args.k.as_deref().unwrap_or(""))
+            crate::error::escape_for_message(list_sel.k.as_deref().unwrap_or(""))
         ))
         .into());
     }
@@ -355,23 +386,12 @@ fn quoted(pats: &[String]) -> String {
         .join(", ")
 }
 
-fn from_config(
-    name: &str,
-    args: &SelectArgs,
-    settings: &Settings,
-    layout: &Layout,
-) -> Result<TestId> {
-    let found = layout.find_config(name, None)?;
-    let servers = args.server.as_ref().map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    });
+fn from_config(sel: &ConfigSelection, settings: &Settings, layout: &Layout) -> Result<TestId> {
+    let found = layout.find_config(&sel.name, None)?;
+    let servers = sel.servers.clone();
     let kind = match found.kind {
         ConfigKind::Aggregated => {
-            if args.benchmark_mode.is_some() {
+            if sel.benchmark_mode.is_some() {
                 return Err(UserError(format!(
                     "--benchmark-mode applies to disaggregated configs, and `{}` is aggregated",
                     found.name
@@ -394,7 +414,7 @@ fn from_config(
             let PerfConfig::Disaggregated(cfg) = load_config(&found.path, found.kind)? else {
                 unreachable!("kind follows the folder")
             };
-            let wanted = args
+            let wanted = sel
                 .benchmark_mode
                 .clone()
                 .or(cfg.benchmark.mode.clone())
