@@ -94,6 +94,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<crate::plan::select::SelectError>() {
             return e.exit();
         }
+        if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
+            return e.exit();
+        }
     }
     Exit::Infra
 }

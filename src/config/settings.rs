@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::Serialize;
 
+use super::error::ConfigError;
 use super::profile::{ClusterProfile, ProfileSet, default_profile_paths};
-use crate::error::UserError;
 
 /// Where a resolved value came from; shown in messages so a wrong value can be traced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -239,7 +238,7 @@ fn resolve_install(
     o: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
     trtllm_dir: Option<&std::path::Path>,
-) -> Result<Option<Wheel>> {
+) -> Result<Option<Wheel>, ConfigError> {
     let mode = o
         .install
         .clone()
@@ -249,11 +248,9 @@ fn resolve_install(
         "none" => return Ok(None),
         "auto" => {}
         other => {
-            return Err(UserError(format!(
-                "PERF_RUN_INSTALL=`{}` is not an install mode; use auto or none",
-                crate::error::escape_for_message(other)
-            ))
-            .into());
+            return Err(ConfigError::InstallMode {
+                value: other.to_string(),
+            });
         }
     }
     let given = o
@@ -271,11 +268,7 @@ fn resolve_install(
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         if !path.is_file() || !name.ends_with(".whl") {
-            return Err(UserError(format!(
-                "{source} {} is not a wheel file (a `*.whl` that exists on this machine)",
-                path.display()
-            ))
-            .into());
+            return Err(ConfigError::NotAWheel { path, from: source });
         }
         return Ok(Some(Wheel { path, source }));
     }
@@ -344,14 +337,14 @@ impl Resolver<'_> {
 }
 
 /// The role monitor's stall time: --stall-after > PERF_RUN_STALL_S > 600 s; 1 s to a week.
-fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64> {
+fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64, ConfigError> {
     const WEEK: u64 = 604_800;
     if let Some(s) = flag {
         if !(1..=WEEK).contains(&s) {
-            return Err(UserError(format!(
-                "--stall-after {s} is not a number of seconds between 1 and {WEEK}"
-            ))
-            .into());
+            return Err(ConfigError::StallFlag {
+                seconds: s,
+                max: WEEK,
+            });
         }
         return Ok(s);
     }
@@ -359,22 +352,25 @@ fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64> {
         None => Ok(600),
         Some(v) => match v.trim().parse::<u64>() {
             Ok(s) if (1..=WEEK).contains(&s) => Ok(s),
-            _ => Err(UserError(format!(
-                "PERF_RUN_STALL_S=`{}` is not a whole number of seconds between 1 and {WEEK}; unset it for the default (600 s)",
-                crate::error::escape_for_message(&v)
-            ))
-            .into()),
+            _ => Err(ConfigError::StallEnv {
+                value: v,
+                max: WEEK,
+            }),
         },
     }
 }
 
 /// Resolve the settings for commands that plan or talk to a cluster.
-pub fn resolve(o: &Overrides, env: Env) -> Result<Settings> {
+pub fn resolve(o: &Overrides, env: Env) -> Result<Settings, ConfigError> {
     resolve_with(o, env, &crate::remote::ssh::ssh_config_user)
 }
 
 /// `resolve`, with the ssh question answered by `ssh_user` (tests pass a stand-in).
-pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<Settings> {
+pub fn resolve_with(
+    o: &Overrides,
+    env: Env,
+    ssh_user: SshUserLookup,
+) -> Result<Settings, ConfigError> {
     let profile_name = o
         .cluster
         .clone()
@@ -383,10 +379,7 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
     let profile = match (&profile_name, &set) {
         (Some(name), Some(set)) => Some(set.get(name)?.clone()),
         (Some(name), None) => {
-            return Err(UserError(format!(
-                "cluster profile `{name}` was asked for, but no profile file was found"
-            ))
-            .into());
+            return Err(ConfigError::NoProfileFile { name: name.clone() });
         }
         (None, _) => None,
     };
@@ -431,11 +424,10 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
                 "CLUSTER_TYPE",
                 profile_name.as_deref().unwrap_or("?"),
             );
-            return Err(UserError(format!(
-                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`",
-                other = crate::error::escape_for_message(other)
-            ))
-            .into());
+            return Err(ConfigError::ClusterType {
+                value: other.to_string(),
+                from,
+            });
         }
     };
     // Only a configured user is passed to ssh; otherwise ssh's config (User in ~/.ssh/config,
@@ -470,31 +462,20 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
         )
         .unwrap_or_else(|| DEFAULT_WORKDIR.into());
     let workdir = if workdir_raw.contains("{user}") {
-        let u = user.clone().ok_or_else(|| {
-            UserError(format!(
-                "the remote work directory `{}` needs a user name, but none is known; set CLUSTER_USER or CLUSTER_WORKDIR",
-                crate::error::escape_for_message(&workdir_raw)
-            ))
+        let u = user.clone().ok_or_else(|| ConfigError::WorkdirNeedsUser {
+            workdir: workdir_raw.clone(),
         })?;
         workdir_raw.replace("{user}", &u)
     } else {
         workdir_raw
     };
     if !workdir.starts_with('/') {
-        return Err(UserError(format!(
-            "the remote work directory must be an absolute path, got `{}` (CLUSTER_WORKDIR / --workdir / profile `workdir`)",
-            crate::error::escape_for_message(&workdir)
-        ))
-        .into());
+        return Err(ConfigError::WorkdirNotAbsolute { workdir });
     }
     // sbatch expands `%u`, `%x`, `%N`, … in `--output`: the batch log would land somewhere other
     // than where perf-run reads it (security review B13).
     if workdir.contains('%') {
-        return Err(UserError(format!(
-            "the remote work directory `{}` contains `%`, which sbatch would expand as a file-name pattern in #SBATCH --output; use a path without `%` (CLUSTER_WORKDIR / --workdir / profile `workdir`)",
-            crate::error::escape_for_message(&workdir)
-        ))
-        .into());
+        return Err(ConfigError::WorkdirPercent { workdir });
     }
     let partition = r.pick(
         "CLUSTER_PARTITION",
@@ -539,10 +520,7 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
     if let Some(m) = &mpi_type
         && !valid_mpi_type(m)
     {
-        return Err(UserError(format!(
-            "MPI_TYPE `{m}` is not an srun MPI plugin; use none, pmi2, pmix, pmix_v<N> or cray_shasta (`srun --mpi=list` shows the cluster's)"
-        ))
-        .into());
+        return Err(ConfigError::MpiType { value: m.clone() });
     }
     let extra = r
         .pick(
@@ -555,12 +533,9 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
     let extra_srun_params: Vec<String> = extra.split_whitespace().map(str::to_string).collect();
     let time_text = r.pick("PERF_RUN_TIME", o.time.as_ref(), |p| p.time.clone(), None);
     let time = match time_text {
-        Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
-            UserError(format!(
-                "time limit `{}` is not a Slurm time of at most 365 days; use minutes (`90`) or `HH:MM:SS` (`04:00:00`)",
-                crate::error::escape_for_message(&t)
-            ))
-        })?),
+        Some(t) => {
+            Some(SlurmTime::parse(&t).ok_or_else(|| ConfigError::TimeLimit { value: t.clone() })?)
+        }
         None => None,
     };
     let module = r
@@ -588,11 +563,11 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
         ("PERF_TEST_PREFIX", "--prefix", prefix.as_ref()),
     ] {
         if let Some(v) = v.filter(|v| v.chars().any(char::is_control)) {
-            return Err(UserError(format!(
-                "{var} / {flag} `{}` contains a control character (newline, escape, …)",
-                crate::error::escape_for_message(v)
-            ))
-            .into());
+            return Err(ConfigError::ControlCharacter {
+                var,
+                flag,
+                value: v.clone(),
+            });
         }
     }
     let trtllm_dir = o.trtllm_dir.clone().or_else(|| {
@@ -611,11 +586,9 @@ pub fn resolve_with(o: &Overrides, env: Env, ssh_user: SshUserLookup) -> Result<
         Some("1" | "true" | "on" | "yes") => Some(true),
         Some("0" | "false" | "off" | "no") => Some(false),
         Some(other) => {
-            return Err(UserError(format!(
-                "TRTLLM_DISAGG_CT_PRECHECK=`{}` is neither on (1, true, on, yes) nor off (0, false, off, no)",
-                crate::error::escape_for_message(other)
-            ))
-            .into());
+            return Err(ConfigError::CtPrecheck {
+                value: other.to_string(),
+            });
         }
     };
     let stall_s = resolve_stall(o.stall_after, &env)?;
@@ -712,7 +685,10 @@ fn local_user_name() -> Option<String> {
 }
 
 /// The profile file: `--clusters-file` > `PERF_RUN_CLUSTERS` > the default paths > built-in.
-pub fn load_profile_set(o: &Overrides, env: Env) -> Result<(Option<ProfileSet>, bool)> {
+pub fn load_profile_set(
+    o: &Overrides,
+    env: Env,
+) -> Result<(Option<ProfileSet>, bool), ConfigError> {
     if let Some(p) = o.clusters_file.clone().or_else(|| {
         env("PERF_RUN_CLUSTERS")
             .filter(|v| !v.is_empty())
@@ -749,7 +725,7 @@ mod tests {
     }
 
     /// `resolve` without asking the real ssh: its config "says" nothing.
-    fn res(o: &Overrides, env: Env) -> Result<Settings> {
+    fn res(o: &Overrides, env: Env) -> Result<Settings, ConfigError> {
         resolve_with(o, env, &|_, _| Err("no ssh in unit tests".into()))
     }
 

@@ -19,7 +19,7 @@ pub async fn run(args: HistoryArgs) -> Result<Exit> {
         Some(k) => Some(KExpr::parse(k).map_err(|e| {
             UserError(format!(
                 "The -k expression is not valid: {}.",
-                e.0.trim_end_matches('.')
+                e.to_string().trim_end_matches('.')
             ))
         })?),
         None => None,

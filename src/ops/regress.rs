@@ -139,7 +139,7 @@ pub fn parse_k(k: Option<&str>) -> Result<Option<KExpr>> {
         Some(k) => Ok(Some(KExpr::parse(k).map_err(|e| {
             UserError(format!(
                 "The -k expression is not valid: {}.",
-                e.0.trim_end_matches('.')
+                e.to_string().trim_end_matches('.')
             ))
         })?)),
         None => Ok(None),

@@ -803,7 +803,7 @@ fn resolve_custom(layout: &Layout, rest: &str) -> Result<CaseKind> {
                     servers: Some(servers.split(',').map(str::to_string).collect()),
                 });
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     Ok(match found.kind {
