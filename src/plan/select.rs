@@ -9,9 +9,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-
 use super::test_id::{CaseKind, TestId, build_case, normalize_module, parse_node_id};
+use crate::config::ConfigError;
 use crate::config::kexpr::KExpr;
 use crate::config::layout::Layout;
 use crate::config::mode::Mode;
@@ -68,7 +67,7 @@ impl Selection {
     }
 }
 
-/// Why the selection flags do not make a [`Selection`].
+/// Why the selection flags do not make a [`Selection`], or a selection selects nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum SelectError {
     #[error("nothing selected: give one of --config NAME, --test NODEID or --testlist FILE")]
@@ -80,12 +79,65 @@ pub enum SelectError {
     ListFilterWithoutList,
     #[error("--server and --benchmark-mode refine --config; use them together with --config")]
     RefinementWithoutConfig,
+    #[error("no test in {} matches -k `{}`", .path.display(), esc(.k))]
+    NoMatch { path: PathBuf, k: String },
+    #[error(
+        "{}: no block of the test list is for --stage {} (its `condition.terms.stage` blocks are {})",
+        .path.display(),
+        .stage.as_str(),
+        .blocks.join(", ")
+    )]
+    NoBlockForStage {
+        path: PathBuf,
+        stage: Stage,
+        /// `post_merge (line 4)`, one per block that names a stage.
+        blocks: Vec<String>,
+    },
+    #[error(
+        "{}:{line}: the test list is for GPUs matching {} (field `condition.wildcards.gpu`), but cluster `{}` has GPU type `{}`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`",
+        .path.display(),
+        quoted(.patterns),
+        .cluster,
+        esc(.gpu)
+    )]
+    GpuMismatch {
+        path: PathBuf,
+        /// The line of `condition.wildcards.gpu`.
+        line: usize,
+        patterns: Vec<String>,
+        cluster: String,
+        gpu: String,
+    },
+    #[error("--benchmark-mode applies to disaggregated configs, and `{config}` is aggregated")]
+    BenchmarkModeOnAggregated { config: String },
+    #[error(
+        "--server selects server configs of an aggregated config, and `{config}` is disaggregated"
+    )]
+    ServerOnDisaggregated { config: String },
+    #[error(
+        "benchmark mode `{}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context",
+        esc(.mode)
+    )]
+    UnknownBenchmarkMode { mode: String },
+    /// A test list, a `-k` expression or a config that cannot be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A test id that does not parse (`plan::test_id`).
+    #[error(transparent)]
+    TestId(#[from] UserError),
 }
 
 impl SelectError {
     pub fn exit(&self) -> crate::error::Exit {
-        crate::error::Exit::Usage
+        match self {
+            SelectError::Config(e) => e.exit(),
+            _ => crate::error::Exit::Usage,
+        }
     }
+}
+
+fn esc(s: &str) -> String {
+    crate::error::escape_for_message(s)
 }
 
 /// One selected case.
@@ -150,7 +202,11 @@ pub enum Choice {
 pub const CANNOT_RUN: &str = "perf-run cannot run this test: ";
 
 /// The cases of a selection, in list order.
-pub fn select(selection: &Selection, settings: &Settings, layout: &Layout) -> Result<Vec<Choice>> {
+pub fn select(
+    selection: &Selection,
+    settings: &Settings,
+    layout: &Layout,
+) -> Result<Vec<Choice>, SelectError> {
     let list_sel = match selection {
         Selection::Config(c) => {
             return Ok(vec![Choice::Run(Box::new(Selected::plain(from_config(
@@ -229,12 +285,10 @@ pub fn select(selection: &Selection, settings: &Settings, layout: &Layout) -> Re
         }
     }
     if out.is_empty() {
-        return Err(UserError(format!(
-            "no test in {} matches -k `{}`",
-            path.display(),
-            crate::error::escape_for_message(list_sel.k.as_deref().unwrap_or(""))
-        ))
-        .into());
+        return Err(SelectError::NoMatch {
+            path: path.clone(),
+            k: list_sel.k.clone().unwrap_or_default(),
+        });
     }
     Ok(out)
 }
@@ -253,7 +307,7 @@ fn choose_blocks(
     list: &TestList,
     stage: Option<Stage>,
     settings: &Settings,
-) -> Result<Vec<BlockVerdict>> {
+) -> Result<Vec<BlockVerdict>, SelectError> {
     let file = list.path.display();
     let blocks = &list.blocks;
     let mut verdicts: Vec<BlockVerdict> = blocks
@@ -285,12 +339,11 @@ fn choose_blocks(
                 v.keep = c.stage.as_deref().is_none_or(|s| s == want.as_str());
             }
             if !staged.is_empty() && !verdicts.iter().any(|v| v.keep) {
-                return Err(UserError(format!(
-                    "{file}: no block of the test list is for --stage {} (its `condition.terms.stage` blocks are {})",
-                    want.as_str(),
-                    staged_blocks.join(", ")
-                ))
-                .into());
+                return Err(SelectError::NoBlockForStage {
+                    path: list.path.clone(),
+                    stage: want,
+                    blocks: staged_blocks,
+                });
             }
         }
         None => {
@@ -328,14 +381,13 @@ fn choose_blocks(
     if let Some(first) = refused.first()
         && !verdicts.iter().any(|v| v.keep)
     {
-        return Err(UserError(format!(
-            "{file}:{}: the test list is for GPUs matching {} (field `condition.wildcards.gpu`), but cluster `{}` has GPU type `{}`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`",
-            first.gpu_line,
-            quoted(&first.gpu),
-            settings.cluster_name.as_deref().unwrap_or("?"),
-            crate::error::escape_for_message(gpu.as_deref().unwrap_or("?"))
-        ))
-        .into());
+        return Err(SelectError::GpuMismatch {
+            path: list.path.clone(),
+            line: first.gpu_line,
+            patterns: first.gpu.clone(),
+            cluster: settings.cluster_name.clone().unwrap_or_else(|| "?".into()),
+            gpu: gpu.clone().unwrap_or_else(|| "?".into()),
+        });
     }
     for c in &refused {
         output::info(format!(
@@ -386,17 +438,17 @@ fn quoted(pats: &[String]) -> String {
         .join(", ")
 }
 
-fn from_config(sel: &ConfigSelection, settings: &Settings, layout: &Layout) -> Result<TestId> {
+fn from_config(
+    sel: &ConfigSelection,
+    settings: &Settings,
+    layout: &Layout,
+) -> Result<TestId, SelectError> {
     let found = layout.find_config(&sel.name, None)?;
     let servers = sel.servers.clone();
     let kind = match found.kind {
         ConfigKind::Aggregated => {
             if sel.benchmark_mode.is_some() {
-                return Err(UserError(format!(
-                    "--benchmark-mode applies to disaggregated configs, and `{}` is aggregated",
-                    found.name
-                ))
-                .into());
+                return Err(SelectError::BenchmarkModeOnAggregated { config: found.name });
             }
             CaseKind::Aggr {
                 config: found.name.clone(),
@@ -405,11 +457,7 @@ fn from_config(sel: &ConfigSelection, settings: &Settings, layout: &Layout) -> R
         }
         ConfigKind::Disaggregated => {
             if servers.is_some() {
-                return Err(UserError(format!(
-                    "--server selects server configs of an aggregated config, and `{}` is disaggregated",
-                    found.name
-                ))
-                .into());
+                return Err(SelectError::ServerOnDisaggregated { config: found.name });
             }
             let PerfConfig::Disaggregated(cfg) = load_config(&found.path, found.kind)? else {
                 unreachable!("kind follows the folder")
@@ -437,10 +485,9 @@ fn from_config(sel: &ConfigSelection, settings: &Settings, layout: &Layout) -> R
                         .then(|| if m == "e2e" { "e2e" } else { "gen_only" }.to_string()),
                 },
                 other => {
-                    return Err(UserError(format!(
-                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context", other = crate::error::escape_for_message(other)
-                    ))
-                    .into());
+                    return Err(SelectError::UnknownBenchmarkMode {
+                        mode: other.to_string(),
+                    });
                 }
             }
         }
@@ -460,4 +507,49 @@ fn from_config(sel: &ConfigSelection, settings: &Settings, layout: &Layout) -> R
     // parses as `Custom`).
     id.kind = kind;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_errors_are_the_sentences_users_saw_before() {
+        let e = SelectError::NoMatch {
+            path: "l.txt".into(),
+            k: "r1\nx".into(),
+        };
+        assert_eq!(e.to_string(), "no test in l.txt matches -k `r1\\nx`");
+        let e = SelectError::GpuMismatch {
+            path: "l.yml".into(),
+            line: 7,
+            patterns: vec!["*b300*".into(), "*h100*".into()],
+            cluster: "gb200".into(),
+            gpu: "GB200".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "l.yml:7: the test list is for GPUs matching `*b300*`, `*h100*` (field `condition.wildcards.gpu`), but cluster `gb200` has GPU type `GB200`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`"
+        );
+        let e = SelectError::NoBlockForStage {
+            path: "l.yml".into(),
+            stage: Stage::PostMerge,
+            blocks: vec!["pre_merge (line 4)".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "l.yml: no block of the test list is for --stage post_merge (its `condition.terms.stage` blocks are pre_merge (line 4))"
+        );
+        assert_eq!(
+            SelectError::UnknownBenchmarkMode {
+                mode: "fast".into()
+            }
+            .to_string(),
+            "benchmark mode `fast` is not known; use e2e, gen_only, ctx_only or gen_only_no_context"
+        );
+        // A wrapped configuration error keeps its own sentence and exit code.
+        let e = SelectError::from(ConfigError::KEmpty);
+        assert_eq!(e.to_string(), "the -k expression is empty");
+        assert_eq!(e.exit(), crate::error::Exit::Usage);
+    }
 }
