@@ -97,6 +97,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
             return e.exit();
         }
+        if let Some(e) = cause.downcast_ref::<crate::perfdb::settings::DbSettingsError>() {
+            return e.exit();
+        }
     }
     Exit::Infra
 }

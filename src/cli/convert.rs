@@ -7,8 +7,7 @@ use super::upload::DbArgs;
 use super::{ClusterArgs, ConnectionArgs, ModeFilter, RenderArgs, SelectArgs, Stage};
 use crate::config::mode::Mode;
 use crate::config::settings::Overrides;
-use crate::error::UserError;
-use crate::perfdb::settings::DbOverrides;
+use crate::perfdb::settings::{DbOverrides, DbSettingsError};
 use crate::plan::select::{ConfigSelection, ListSelection, SelectError, Selection};
 
 impl From<ModeFilter> for Mode {
@@ -139,13 +138,11 @@ impl TryFrom<&SelectArgs> for Selection {
 
 /// The `--db-*` flags; a password on the command line is refused here.
 impl TryFrom<&DbArgs> for DbOverrides {
-    type Error = UserError;
+    type Error = DbSettingsError;
 
-    fn try_from(a: &DbArgs) -> Result<Self, UserError> {
+    fn try_from(a: &DbArgs) -> Result<Self, DbSettingsError> {
         if a.db_password_on_cli.is_some() {
-            return Err(UserError(
-                crate::perfdb::settings::PASSWORD_ON_CLI_REFUSED.to_string(),
-            ));
+            return Err(DbSettingsError::PasswordOnCommandLine);
         }
         Ok(DbOverrides {
             host: a.db_host.clone(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::UserError;
+use crate::error::{Exit, escape_for_message};
 
 /// Default schema name (reference §9.1 `DB_SCHEMA`).
 pub const DEFAULT_SCHEMA: &str = "TRT_perf";
@@ -24,6 +24,62 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The sentence printed when someone passes `--db-password` on the command line.
 pub const PASSWORD_ON_CLI_REFUSED: &str = "--db-password is refused: a password on the command line can be read by every user of this machine in `ps` and ends up in shell history and CI logs. Put it in the DB_PASSWORD environment variable (for example a Jenkins credentials binding) or in a file only you can read and pass --db-password-file FILE; the password you typed is now exposed, so consider changing it.";
+
+/// A database setting that cannot be used. Every one is a mistake in what the user gave
+/// (a flag, a variable, a file): exit code 2, and nothing is spooled.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSettingsError {
+    #[error("{PASSWORD_ON_CLI_REFUSED}")]
+    PasswordOnCommandLine,
+    #[error(
+        "USE_TRT_PERF_DB=`{}` is neither true nor false; use true, false, 1, 0, yes, no, on or off.",
+        escape_for_message(.value)
+    )]
+    UseTrtPerfDb { value: String },
+    #[error(
+        "The database port 0 is not valid; give a port between 1 and 65535 with --db-port or DB_PORT."
+    )]
+    PortZero,
+    #[error("DB_PORT={value:?} is not a port number; set it to a number between 1 and 65535.")]
+    BadPort { value: String },
+    #[error("--db-connect-timeout must be at least 1 second.")]
+    ConnectTimeoutZero,
+    #[error(
+        "{from} {value:?} is not a TLS mode; use disabled, preferred, required, verify-ca or verify-identity."
+    )]
+    TlsMode {
+        /// `--db-ssl-mode` or `DB_SSL_MODE`.
+        from: &'static str,
+        value: String,
+    },
+    #[error(
+        "The database CA file {} (--db-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
+        .path.display()
+    )]
+    CaFile { path: PathBuf },
+    #[error("Cannot read the database password file {}: {err}.", .path.display())]
+    ReadPasswordFile { path: PathBuf, err: std::io::Error },
+    #[error(
+        "The database password file {} is empty; its first line must be the password.",
+        .path.display()
+    )]
+    EmptyPasswordFile { path: PathBuf },
+    #[error("No database host is configured: pass --db-host HOST or set DB_HOST.")]
+    NoHost,
+    #[error("No database user is configured: pass --db-user USER or set DB_USER.")]
+    NoUser,
+    #[error(
+        "No database password is configured: set DB_PASSWORD or pass --db-password-file FILE (never the password itself on the command line)."
+    )]
+    NoPassword,
+}
+
+impl DbSettingsError {
+    /// Every database setting error is a mistake in what the user gave.
+    pub fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
 
 /// TLS to the database (MySQL's `--ssl-mode` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +215,7 @@ pub fn upload_wanted(
     flag_upload: bool,
     flag_no_upload: bool,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<bool, UserError> {
+) -> Result<bool, DbSettingsError> {
     if flag_no_upload {
         return Ok(false);
     }
@@ -171,20 +227,18 @@ pub fn upload_wanted(
         Some(v) => match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(UserError(format!(
-                "USE_TRT_PERF_DB=`{v}` is neither true nor false; use true, false, 1, 0, yes, no, on or off."
-            ))),
+            _ => Err(DbSettingsError::UseTrtPerfDb { value: v }),
         },
     }
 }
 
 impl DbSettings {
-    /// Flag > environment > default. Fails (a `UserError`, exit 2) on an unreadable or empty
-    /// password file, or a malformed port or timeout.
+    /// Flag > environment > default. Fails (exit 2) on an unreadable or empty password file,
+    /// a malformed port, timeout or TLS mode, or a CA file that is not there.
     pub fn resolve(
         args: &DbOverrides,
         env: &impl Fn(&str) -> Option<String>,
-    ) -> Result<DbSettings, UserError> {
+    ) -> Result<DbSettings, DbSettingsError> {
         let host = non_empty(args.host.clone()).or_else(|| non_empty(env("DB_HOST")));
         let user = non_empty(args.user.clone()).or_else(|| non_empty(env("DB_USER")));
         let schema = non_empty(args.schema.clone())
@@ -198,9 +252,7 @@ impl DbSettings {
             },
         };
         if port == 0 {
-            return Err(UserError(
-                "The database port 0 is not valid; give a port between 1 and 65535 with --db-port or DB_PORT.".into(),
-            ));
+            return Err(DbSettingsError::PortZero);
         }
         let (password, password_source) = match &args.password_file {
             Some(path) => (
@@ -222,9 +274,7 @@ impl DbSettings {
         let connect_timeout = match args.connect_timeout {
             Some(s) if s > 0 => Duration::from_secs(s),
             Some(_) => {
-                return Err(UserError(
-                    "--db-connect-timeout must be at least 1 second.".into(),
-                ));
+                return Err(DbSettingsError::ConnectTimeoutZero);
             }
             None => DEFAULT_CONNECT_TIMEOUT,
         };
@@ -233,11 +283,9 @@ impl DbSettings {
             .or_else(|| non_empty(env("DB_SSL_MODE")).map(|m| (m, "DB_SSL_MODE")))
         {
             None => TlsMode::Preferred,
-            Some((m, from)) => TlsMode::parse(&m).ok_or_else(|| {
-                UserError(format!(
-                    "{from} {m:?} is not a TLS mode; use disabled, preferred, required, verify-ca or verify-identity."
-                ))
-            })?,
+            Some((m, from)) => {
+                TlsMode::parse(&m).ok_or(DbSettingsError::TlsMode { from, value: m })?
+            }
         };
         let tls_ca = args
             .ssl_ca
@@ -246,10 +294,7 @@ impl DbSettings {
         if let Some(ca) = &tls_ca
             && !ca.is_file()
         {
-            return Err(UserError(format!(
-                "The database CA file {} (--db-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
-                ca.display()
-            )));
+            return Err(DbSettingsError::CaFile { path: ca.clone() });
         }
         Ok(DbSettings {
             host,
@@ -283,19 +328,10 @@ impl DbSettings {
     }
 
     /// Check that everything needed to connect is there; says which setting is missing.
-    pub fn require_complete(&self) -> Result<(&str, &str, &SecretString), UserError> {
-        let host = self.host.as_deref().ok_or_else(|| {
-            UserError("No database host is configured: pass --db-host HOST or set DB_HOST.".into())
-        })?;
-        let user = self.user.as_deref().ok_or_else(|| {
-            UserError("No database user is configured: pass --db-user USER or set DB_USER.".into())
-        })?;
-        let password = self.password.as_ref().ok_or_else(|| {
-            UserError(
-                "No database password is configured: set DB_PASSWORD or pass --db-password-file FILE (never the password itself on the command line)."
-                    .into(),
-            )
-        })?;
+    pub fn require_complete(&self) -> Result<(&str, &str, &SecretString), DbSettingsError> {
+        let host = self.host.as_deref().ok_or(DbSettingsError::NoHost)?;
+        let user = self.user.as_deref().ok_or(DbSettingsError::NoUser)?;
+        let password = self.password.as_ref().ok_or(DbSettingsError::NoPassword)?;
         Ok((host, user, password))
     }
 
@@ -313,27 +349,22 @@ pub fn trtperf_link(base: &str, run_id: u64) -> String {
     )
 }
 
-fn parse_port(s: &str) -> Result<u16, UserError> {
-    s.parse::<u16>().map_err(|_| {
-        UserError(format!(
-            "DB_PORT={s:?} is not a port number; set it to a number between 1 and 65535."
-        ))
+fn parse_port(s: &str) -> Result<u16, DbSettingsError> {
+    s.parse::<u16>().map_err(|_| DbSettingsError::BadPort {
+        value: s.to_string(),
     })
 }
 
-fn read_password_file(path: &Path) -> Result<SecretString, UserError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        UserError(format!(
-            "Cannot read the database password file {}: {e}.",
-            path.display()
-        ))
+fn read_password_file(path: &Path) -> Result<SecretString, DbSettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|err| DbSettingsError::ReadPasswordFile {
+        path: path.to_path_buf(),
+        err,
     })?;
     let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if first.is_empty() {
-        return Err(UserError(format!(
-            "The database password file {} is empty; its first line must be the password.",
-            path.display()
-        )));
+        return Err(DbSettingsError::EmptyPasswordFile {
+            path: path.to_path_buf(),
+        });
     }
     warn_if_world_readable(path);
     Ok(SecretString::from(first.to_string()))
@@ -422,7 +453,7 @@ mod tests {
         assert!(
             DbSettings::resolve(&args, &env_of(&[]))
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("empty")
         );
     }
@@ -449,23 +480,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.0.contains("DB_SSL_MODE \"maybe\" is not a TLS mode"),
-            "{}",
-            e.0
+            e.to_string()
+                .contains("DB_SSL_MODE \"maybe\" is not a TLS mode"),
+            "{e}"
         );
         let e = DbSettings::resolve(
             &DbOverrides::default(),
             &env_of(&[("DB_SSL_CA", "/nonexistent/ca.pem")]),
         )
         .unwrap_err();
-        assert!(e.0.contains("/nonexistent/ca.pem"), "{}", e.0);
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]
     fn bad_port_is_a_sentence() {
         let err = DbSettings::resolve(&DbOverrides::default(), &env_of(&[("DB_PORT", "abc")]))
             .unwrap_err();
-        assert!(err.0.contains("DB_PORT=\"abc\""), "{}", err.0);
+        assert!(err.to_string().contains("DB_PORT=\"abc\""), "{err}");
+        // A setting mistake is exit 2 wherever it surfaces (`run`, `upload`, `history`, …).
+        let chained = anyhow::Error::new(err).context("the upload cannot start");
+        assert_eq!(crate::error::exit_of(&chained), Exit::Usage);
     }
 
     #[test]
@@ -488,7 +522,7 @@ mod tests {
         assert!(!upload_wanted(false, false, &no).unwrap());
         // A typo is refused, not read as "no".
         let typo = env_of(&[("USE_TRT_PERF_DB", "tru")]);
-        let e = upload_wanted(false, false, &typo).unwrap_err().0;
+        let e = upload_wanted(false, false, &typo).unwrap_err().to_string();
         assert!(e.contains("USE_TRT_PERF_DB=`tru`"), "{e}");
         // --no-upload wins over any value.
         assert!(!upload_wanted(false, true, &typo).unwrap());
