@@ -272,7 +272,7 @@ pub fn select(
                 id: e.id.clone(),
                 list_line: e.line,
                 reason: if e.id.contains("::") {
-                    format!("{CANNOT_RUN}{}", err.0)
+                    format!("{CANNOT_RUN}{err}")
                 } else {
                     // A pytest file or folder of another suite (upstream CI runs it with
                     // plain pytest in the same stage).
