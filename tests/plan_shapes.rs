@@ -32,7 +32,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use perf_run::config::layout::Layout;
-use perf_run::config::settings::{Overrides, resolve_with};
+use perf_run::config::settings::{InstallMode, Overrides, resolve_with};
 use perf_run::plan::select::{Choice, ListSelection, Selection, select};
 use perf_run::plan::{Mode, PlanInput, RunPlan, build_plan};
 
@@ -528,7 +528,7 @@ fn plan_selection(
         clusters_file: Some(repo().join("configs/clusters.yaml")),
         user: Some("ci".into()),
         trtllm_dir: Some(tree.to_path_buf()),
-        install: Some("none".into()),
+        install: Some(InstallMode::None),
         ..Default::default()
     };
     let env = |k: &str| (k == "USER").then(|| "ci".to_string());

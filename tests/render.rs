@@ -1076,7 +1076,7 @@ fn prepare_puts_a_run_directory_under_the_runs_home_given() {
         select: SelectArgs {
             config: Some(AGG.into()),
             trtllm_dir: Some(tree.path().to_path_buf()),
-            install: Some("none".into()),
+            install: Some(perf_run::cli::InstallArg::None),
             ..Default::default()
         },
         cluster: ClusterArgs {

@@ -4,9 +4,9 @@
 //! layer below takes.
 
 use super::upload::DbArgs;
-use super::{ClusterArgs, ConnectionArgs, ModeFilter, RenderArgs, SelectArgs, Stage};
+use super::{ClusterArgs, ConnectionArgs, InstallArg, ModeFilter, RenderArgs, SelectArgs, Stage};
 use crate::config::mode::Mode;
-use crate::config::settings::Overrides;
+use crate::config::settings::{InstallMode, Overrides};
 use crate::perfdb::settings::{DbOverrides, DbSettingsError};
 use crate::plan::select::{ConfigSelection, ListSelection, SelectError, Selection};
 
@@ -16,6 +16,15 @@ impl From<ModeFilter> for Mode {
             ModeFilter::SingleAgg => Mode::SingleAgg,
             ModeFilter::MultiAgg => Mode::MultiAgg,
             ModeFilter::Disagg => Mode::Disagg,
+        }
+    }
+}
+
+impl From<InstallArg> for InstallMode {
+    fn from(i: InstallArg) -> Self {
+        match i {
+            InstallArg::Auto => InstallMode::Auto,
+            InstallArg::None => InstallMode::None,
         }
     }
 }
@@ -84,7 +93,7 @@ impl From<&RenderArgs> for Overrides {
             prefix: s.prefix.clone(),
             trtllm_dir: s.trtllm_dir.clone(),
             trtllm_wheel: s.trtllm_wheel.clone(),
-            install: s.install.clone(),
+            install: s.install.map(InstallMode::from),
             ..Overrides::from(conn)
         }
     }
@@ -279,7 +288,7 @@ mod tests {
         assert_eq!(o.requeue, Some(false));
         assert_eq!(o.stall_after, Some(30));
         assert_eq!(o.module.as_deref(), Some("m.py"));
-        assert_eq!(o.install.as_deref(), Some("none"));
+        assert_eq!(o.install, Some(InstallMode::None));
         assert_eq!(
             Overrides::from(&render_args(&["--requeue"])).requeue,
             Some(true)

@@ -16,7 +16,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use extract::ExtractArgs;
 pub use history::{CompareArgs, HistoryArgs, RegressArgs};
 pub use run::{
-    ClusterArgs, ConnectionArgs, ModeFilter, RenderArgs, ResumeArgs, RunArgs, SelectArgs, Stage,
+    ClusterArgs, ConnectionArgs, InstallArg, ModeFilter, RenderArgs, ResumeArgs, RunArgs,
+    SelectArgs, Stage,
 };
 pub use upload::UploadArgs;
 

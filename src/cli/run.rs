@@ -56,8 +56,8 @@ pub struct SelectArgs {
 
     /// `auto` installs the wheel given or found; `none` runs the image's own TensorRT-LLM
     /// (for an image that already has the right build) [env: PERF_RUN_INSTALL] [default: auto].
-    #[arg(long, value_name = "MODE", value_parser = ["auto", "none"], help_heading = "Selection")]
-    pub install: Option<String>,
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Selection")]
+    pub install: Option<InstallArg>,
 
     /// pytest module [env: PERF_TEST_MODULE] [default: perf/test_perf_sanity.py].
     #[arg(long, value_name = "PATH", help_heading = "Test id")]
@@ -70,6 +70,13 @@ pub struct SelectArgs {
     /// Test-id prefix [env: PERF_TEST_PREFIX] [default: disagg_upload / aggr_upload].
     #[arg(long, value_name = "PREFIX", help_heading = "Test id")]
     pub prefix: Option<String>,
+}
+
+/// `--install`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallArg {
+    Auto,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

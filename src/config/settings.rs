@@ -14,8 +14,8 @@ use super::profile::{ClusterProfile, ProfileSet, default_profile_paths};
 mod install;
 mod time;
 
-pub use install::Wheel;
 use install::resolve_install;
+pub use install::{InstallMode, Wheel};
 pub use time::{MAX_TIME_MINUTES, MAX_TIME_SECONDS, SlurmTime};
 
 /// Where a resolved value came from; shown in messages so a wrong value can be traced.
@@ -93,8 +93,8 @@ pub struct Overrides {
     pub trtllm_dir: Option<PathBuf>,
     /// The TensorRT-LLM wheel to install on every node.
     pub trtllm_wheel: Option<PathBuf>,
-    /// `auto` or `none`.
-    pub install: Option<String>,
+    /// Whether to install a wheel at all (`--install`).
+    pub install: Option<InstallMode>,
 }
 
 /// Everything perf-run needs to know about where and how to run, after precedence.

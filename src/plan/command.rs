@@ -409,7 +409,7 @@ mod tests {
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/clusters.yaml"),
             ),
             user: Some("ci".into()),
-            install: Some("none".into()),
+            install: Some(crate::config::settings::InstallMode::None),
             ..Default::default()
         };
         let env = |k: &str| (k == "USER").then(|| "ci".to_string());

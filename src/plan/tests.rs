@@ -615,7 +615,7 @@ fn plan_of(t: &Path, cluster: &str, case: &str) -> Result<RunPlan> {
         clusters_file: Some(clusters),
         user: Some("ci".into()),
         trtllm_dir: Some(t.to_path_buf()),
-        install: Some("none".into()),
+        install: Some(crate::config::settings::InstallMode::None),
         ..Default::default()
     };
     let env = |k: &str| (k == "USER").then(|| "ci".to_string());

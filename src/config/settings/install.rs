@@ -7,6 +7,26 @@ use serde::Serialize;
 use super::Overrides;
 use crate::config::ConfigError;
 
+/// `--install` / `PERF_RUN_INSTALL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallMode {
+    /// Install the wheel given (`--trtllm-wheel`, `TRTLLM_WHEEL`) or found in the checkout.
+    Auto,
+    /// Install nothing: the image's own TensorRT-LLM runs.
+    None,
+}
+
+impl InstallMode {
+    /// `auto` or `none`, as `--install` and `PERF_RUN_INSTALL` spell it.
+    pub fn from_name(s: &str) -> Option<InstallMode> {
+        match s {
+            "auto" => Some(InstallMode::Auto),
+            "none" => Some(InstallMode::None),
+            _ => None,
+        }
+    }
+}
+
 /// A TensorRT-LLM wheel to install before the test (upstream slurm_install.sh).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Wheel {
@@ -22,19 +42,15 @@ pub(super) fn resolve_install(
     env: &dyn Fn(&str) -> Option<String>,
     trtllm_dir: Option<&std::path::Path>,
 ) -> Result<Option<Wheel>, ConfigError> {
-    let mode = o
-        .install
-        .clone()
-        .or_else(|| env("PERF_RUN_INSTALL").filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "auto".into());
-    match mode.as_str() {
-        "none" => return Ok(None),
-        "auto" => {}
-        other => {
-            return Err(ConfigError::InstallMode {
-                value: other.to_string(),
-            });
-        }
+    let mode = match o.install {
+        Some(m) => m,
+        None => match env("PERF_RUN_INSTALL").filter(|v| !v.is_empty()) {
+            None => InstallMode::Auto,
+            Some(v) => InstallMode::from_name(&v).ok_or(ConfigError::InstallMode { value: v })?,
+        },
+    };
+    if mode == InstallMode::None {
+        return Ok(None);
     }
     let given = o
         .trtllm_wheel

@@ -219,3 +219,48 @@ fn bad_values_are_explained() {
     let err = res(&args, &env_of(&[("USER", "u")])).unwrap_err();
     assert!(format!("{err}").contains("soon"));
 }
+
+#[test]
+fn install_is_flag_then_env_then_auto_and_a_wheel_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = dir.path().join("tensorrt_llm-1.0-py3-none-any.whl");
+    std::fs::write(&wheel, "").unwrap();
+    let with_wheel = Overrides {
+        trtllm_wheel: Some(wheel.clone()),
+        ..builtin_args(None)
+    };
+    let user = ("USER", "u");
+    let s = res(&with_wheel, &env_of(&[user])).unwrap();
+    assert_eq!(
+        s.install,
+        Some(Wheel {
+            path: wheel.clone(),
+            source: "--trtllm-wheel"
+        })
+    );
+    // PERF_RUN_INSTALL=none keeps the image's own build; the flag wins over it.
+    let pairs = [user, ("PERF_RUN_INSTALL", "none")];
+    let none_env = env_of(&pairs);
+    assert_eq!(res(&with_wheel, &none_env).unwrap().install, None);
+    let auto_flag = Overrides {
+        install: Some(InstallMode::Auto),
+        ..with_wheel.clone()
+    };
+    assert!(res(&auto_flag, &none_env).unwrap().install.is_some());
+    let e = res(&with_wheel, &env_of(&[user, ("PERF_RUN_INSTALL", "maybe")]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "PERF_RUN_INSTALL=`maybe` is not an install mode; use auto or none"
+    );
+    let missing = Overrides {
+        trtllm_wheel: Some(dir.path().join("gone.whl")),
+        ..builtin_args(None)
+    };
+    let e = res(&missing, &env_of(&[user])).unwrap_err().to_string();
+    assert!(
+        e.starts_with("--trtllm-wheel ") && e.contains("is not a wheel file"),
+        "{e}"
+    );
+}
