@@ -2,9 +2,11 @@
 //! disaggregated (context + generation) run. Planning decides it from the config; a TXT test
 //! list can name it per line (`# mode:multi-agg`), and `--mode` filters a list by it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How a case runs. Serde reads and writes `single-agg`, `multi-agg`, `disagg` (run.json,
+/// journal.jsonl, `render --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     #[serde(rename = "single-agg")]
     SingleAgg,
