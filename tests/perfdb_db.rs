@@ -9,7 +9,7 @@ mod db {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
-    use perf_run::perfdb::settings::DbOverrides;
+    use perf_run::cli::upload::DbArgs;
     use perf_run::perfdb::{
         self, DbSettings, SourceFiles, UploadOptions, UploadOutcome, rules, spool,
     };
@@ -163,13 +163,13 @@ mod db {
                 "DB_SCHEMA" => Some(self.name.clone()),
                 _ => None,
             };
-            let args = DbOverrides {
+            let args = DbArgs {
                 spool_dir: Some(spool_dir.to_path_buf()),
                 trtperf_url: Some("http://trtperf.test/trtperf".into()),
-                connect_timeout: Some(10),
+                db_connect_timeout: Some(10),
                 ..Default::default()
             };
-            DbSettings::resolve(&args, &env).unwrap()
+            DbSettings::resolve(&(&args).try_into().unwrap(), &env).unwrap()
         }
 
         /// The CLI with this database in its environment.
@@ -1713,12 +1713,12 @@ Median TTFT (ms): 1122.63</system-out></testcase>
                 "DB_SSL_CA" => ca.then(|| ca_path.clone()),
                 _ => None,
             };
-            let args = DbOverrides {
+            let args = DbArgs {
                 spool_dir: Some(self.dir.join("spool")),
-                connect_timeout: Some(10),
+                db_connect_timeout: Some(10),
                 ..Default::default()
             };
-            DbSettings::resolve(&args, &env).unwrap()
+            DbSettings::resolve(&(&args).try_into().unwrap(), &env).unwrap()
         }
     }
 
@@ -1869,8 +1869,8 @@ Median TTFT (ms): 1122.63</system-out></testcase>
 
     #[test]
     fn password_in_settings_is_not_in_debug() {
-        let args = DbOverrides::default();
-        let s = DbSettings::resolve(&args, &|k: &str| {
+        let args = DbArgs::default();
+        let s = DbSettings::resolve(&(&args).try_into().unwrap(), &|k: &str| {
             (k == "DB_PASSWORD").then(|| "pw-for-debug-test".to_string())
         })
         .unwrap();

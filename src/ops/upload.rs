@@ -9,7 +9,6 @@ use crate::cli::UploadArgs;
 use crate::cli::upload::YesNo;
 use crate::error::{Exit, UserError};
 use crate::output;
-use crate::perfdb::settings::DbOverrides;
 use crate::perfdb::{self, DbSettings, RunInfoArgs, SourceFiles, UploadOptions, UploadOutcome};
 
 /// End a message with a full stop unless it already ends a sentence.
@@ -81,7 +80,8 @@ fn resolve_run_dir(run: &str) -> Result<PathBuf, UserError> {
 }
 
 pub async fn run(args: UploadArgs) -> Result<Exit> {
-    let settings = DbSettings::resolve(&DbOverrides::try_from(&args.db)?, &env)?;
+    let db = crate::perfdb::settings::DbOverrides::try_from(&args.db)?;
+    let settings = DbSettings::resolve(&db, &env)?;
     if args.spool {
         if args.run.is_some() || args.source_metric_csv.is_some() {
             return Err(UserError(
