@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use perf_run::cli::upload::DbArgs;
 use perf_run::perfdb::plan::{PlanInputs, PlanOptions, UploadPlan, build_plan};
+use perf_run::perfdb::settings::DbOverrides;
 use perf_run::perfdb::{DbSettings, db};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row};
@@ -229,7 +229,7 @@ async fn once(env: &MysqlEnv, plan: &UploadPlan) -> Rep {
     let settings_for = |schema: &str| {
         let e = env.clone();
         let schema = schema.to_string();
-        DbSettings::resolve(&DbArgs::default(), &move |k: &str| match k {
+        DbSettings::resolve(&DbOverrides::default(), &move |k: &str| match k {
             "DB_HOST" => Some(e.host.clone()),
             "DB_PORT" => Some(e.port.to_string()),
             "DB_USER" => Some(e.user.clone()),

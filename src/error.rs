@@ -53,6 +53,8 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
     }
     for cause in err.chain() {
         typed!(cause:
+            crate::config::ConfigError,
+            crate::plan::select::SelectError,
             crate::plan::PlanError,
             crate::render::RenderError,
             crate::journal::JournalError,
@@ -60,6 +62,7 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
             crate::slurm::SlurmError,
             crate::remote::RemoteError,
             crate::perfdb::StoreError,
+            crate::perfdb::settings::DbSettingsError,
             crate::trtperf::TrtPerfFileError,
             crate::history::HistoryError,
             crate::report::ReportError,

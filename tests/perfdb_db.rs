@@ -168,7 +168,7 @@ mod db {
                 db_connect_timeout: Some(10),
                 ..Default::default()
             };
-            DbSettings::resolve(&args, &env).unwrap()
+            DbSettings::resolve(&(&args).try_into().unwrap(), &env).unwrap()
         }
 
         /// The CLI with this database in its environment.
@@ -1717,7 +1717,7 @@ Median TTFT (ms): 1122.63</system-out></testcase>
                 db_connect_timeout: Some(10),
                 ..Default::default()
             };
-            DbSettings::resolve(&args, &env).unwrap()
+            DbSettings::resolve(&(&args).try_into().unwrap(), &env).unwrap()
         }
     }
 
@@ -1869,7 +1869,7 @@ Median TTFT (ms): 1122.63</system-out></testcase>
     #[test]
     fn password_in_settings_is_not_in_debug() {
         let args = DbArgs::default();
-        let s = DbSettings::resolve(&args, &|k: &str| {
+        let s = DbSettings::resolve(&(&args).try_into().unwrap(), &|k: &str| {
             (k == "DB_PASSWORD").then(|| "pw-for-debug-test".to_string())
         })
         .unwrap();

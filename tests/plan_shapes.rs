@@ -31,10 +31,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use perf_run::cli::{ClusterArgs, ConnectionArgs, SelectArgs};
 use perf_run::config::layout::Layout;
-use perf_run::config::settings::resolve_with;
-use perf_run::plan::select::{Choice, select};
+use perf_run::config::settings::{InstallMode, Overrides, resolve_with};
+use perf_run::plan::select::{Choice, ListSelection, Selection, select};
 use perf_run::plan::{Mode, PlanInput, RunPlan, build_plan};
 
 /// Which checkout a row's config lives in.
@@ -512,10 +511,7 @@ fn fixtures_tree() -> tempfile::TempDir {
 /// Plan one node id the way `perf-run render --test <id>` does (resolve → select → plan),
 /// in-process, with the project's cluster profiles and nothing from the host environment.
 fn plan(tree: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
-    let sel = SelectArgs {
-        test: Some(format!("perf/test_perf_sanity.py::test_e2e[{case}]")),
-        ..Default::default()
-    };
+    let sel = Selection::Test(format!("perf/test_perf_sanity.py::test_e2e[{case}]"));
     let mut plans = plan_selection(tree, cluster, sel)?;
     anyhow::ensure!(plans.len() == 1, "`{case}` did not select exactly one case");
     plans.remove(0).1
@@ -525,26 +521,18 @@ fn plan(tree: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
 fn plan_selection(
     tree: &Path,
     cluster: &str,
-    sel: SelectArgs,
+    sel: Selection,
 ) -> anyhow::Result<Vec<(Choice, anyhow::Result<RunPlan>)>> {
-    let cluster_args = ClusterArgs {
-        conn: ConnectionArgs {
-            cluster: Some(cluster.to_string()),
-            clusters_file: Some(repo().join("configs/clusters.yaml")),
-            user: Some("ci".into()),
-            ..Default::default()
-        },
+    let overrides = Overrides {
+        cluster: Some(cluster.to_string()),
+        clusters_file: Some(repo().join("configs/clusters.yaml")),
+        user: Some("ci".into()),
+        trtllm_dir: Some(tree.to_path_buf()),
+        install: Some(InstallMode::None),
         ..Default::default()
     };
-    let sel = SelectArgs {
-        trtllm_dir: Some(tree.to_path_buf()),
-        install: Some("none".into()),
-        ..sel
-    };
     let env = |k: &str| (k == "USER").then(|| "ci".to_string());
-    let settings = resolve_with(&cluster_args, &sel, &env, &|_, _| {
-        Err("no ssh in this test".into())
-    })?;
+    let settings = resolve_with(&overrides, &env, &|_, _| Err("no ssh in this test".into()))?;
     let layout = Layout::detect(tree)?;
     let choices = select(&sel, &settings, &layout)?;
     Ok(choices
@@ -758,10 +746,12 @@ fn upstream_test_db_lists_agree_with_the_plans() {
             3,
         ),
     ] {
-        let sel = SelectArgs {
-            testlist: Some(lists.join(list)),
-            ..Default::default()
-        };
+        let sel = Selection::List(ListSelection {
+            path: lists.join(list),
+            k: None,
+            mode: None,
+            stage: None,
+        });
         let cases = plan_selection(fixtures.path(), cluster, sel).unwrap();
         let mut planned = 0;
         for (choice, p) in cases {

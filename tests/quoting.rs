@@ -129,7 +129,7 @@ fn render_and_eval(s: &str) -> (Vec<u8>, Vec<u8>) {
         run_id: Some("prop".into()),
     };
     let env = |k: &str| (k == "CLUSTER_USER").then(|| "ci".to_string());
-    let prep = prepare(&args, &env).expect("renders");
+    let prep = prepare(&args, out.path(), &env).expect("renders");
     let prefix = out.path().join("slurm_launch_prefix.sh");
     let launch = std::fs::read_to_string(out.path().join("slurm_launch.sh")).unwrap();
     let cmd_line = launch

@@ -1062,3 +1062,48 @@ fn the_seeds_perf_test_examples_give_the_exact_node_ids() {
         "{err}"
     );
 }
+
+/// A real run's files go into a new run directory under the runs home it is given (`run
+/// --output-dir DIR`), whatever PERF_RUN_HOME says: the home is a value, not an environment
+/// variable faked for the planner.
+#[test]
+fn prepare_puts_a_run_directory_under_the_runs_home_given() {
+    use perf_run::cli::{ClusterArgs, ConnectionArgs, RenderArgs, SelectArgs};
+    let tree = g3_tree();
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let args = RenderArgs {
+        select: SelectArgs {
+            config: Some(AGG.into()),
+            trtllm_dir: Some(tree.path().to_path_buf()),
+            install: Some(perf_run::cli::InstallArg::None),
+            ..Default::default()
+        },
+        cluster: ClusterArgs {
+            conn: ConnectionArgs {
+                cluster: Some("local-test".into()),
+                clusters_file: Some(common::repo().join("configs/clusters.yaml")),
+                user: Some("ci".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        output_dir: None,
+        json: false,
+        show_files: false,
+        env: vec![],
+        run_id: Some("home-test".into()),
+    };
+    let not_here = elsewhere.path().display().to_string();
+    let env = move |k: &str| (k == "PERF_RUN_HOME").then(|| not_here.clone());
+    let prep = perf_run::ops::render::prepare(&args, home.path(), &env).unwrap();
+    let root = prep.run_dir.expect("a run directory").root;
+    assert_eq!(root, home.path().join("home-test"));
+    assert!(prep.cases.iter().all(|c| c.dir.starts_with(&root)));
+    assert!(prep.cases[0].dir.join("plan.json").is_file());
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "nothing was written under PERF_RUN_HOME"
+    );
+}

@@ -1,7 +1,7 @@
 //! A pytest-style `-k` expression: `and`, `or`, `not`, parentheses; every other word matches
 //! when it is a case-insensitive substring of the test id (as pytest matches keywords).
 
-use crate::error::UserError;
+use super::error::ConfigError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KExpr {
@@ -12,18 +12,17 @@ pub enum KExpr {
 }
 
 impl KExpr {
-    pub fn parse(text: &str) -> Result<KExpr, UserError> {
+    pub fn parse(text: &str) -> Result<KExpr, ConfigError> {
         let tokens = tokenize(text);
         if tokens.is_empty() {
-            return Err(UserError("the -k expression is empty".into()));
+            return Err(ConfigError::KEmpty);
         }
         // Bounded, so that a hostile expression is an error and never a stack overflow
         // (security review B8).
         if tokens.len() > MAX_TOKENS {
-            return Err(UserError(format!(
-                "the -k expression has {} words and parentheses, more than the {MAX_TOKENS} perf-run accepts",
-                tokens.len()
-            )));
+            return Err(ConfigError::KTooLong {
+                words: tokens.len(),
+            });
         }
         let mut p = Parser {
             tokens,
@@ -32,12 +31,11 @@ impl KExpr {
         };
         let e = p.or()?;
         if p.pos != p.tokens.len() {
-            return Err(UserError(format!(
-                "the -k expression `{}` has an unexpected `{}` at word {}",
-                crate::error::escape_for_message(text),
-                crate::error::escape_for_message(&p.tokens[p.pos]),
-                p.pos + 1
-            )));
+            return Err(ConfigError::KUnexpected {
+                expr: text.to_string(),
+                token: p.tokens[p.pos].clone(),
+                word: p.pos + 1,
+            });
         }
         Ok(e)
     }
@@ -88,7 +86,7 @@ impl Parser {
     fn peek(&self) -> Option<&str> {
         self.tokens.get(self.pos).map(String::as_str)
     }
-    fn or(&mut self) -> Result<KExpr, UserError> {
+    fn or(&mut self) -> Result<KExpr, ConfigError> {
         let mut e = self.and()?;
         while self.peek() == Some("or") {
             self.pos += 1;
@@ -96,7 +94,7 @@ impl Parser {
         }
         Ok(e)
     }
-    fn and(&mut self) -> Result<KExpr, UserError> {
+    fn and(&mut self) -> Result<KExpr, ConfigError> {
         let mut e = self.not()?;
         while self.peek() == Some("and") {
             self.pos += 1;
@@ -104,16 +102,14 @@ impl Parser {
         }
         Ok(e)
     }
-    fn enter(&mut self) -> Result<(), UserError> {
+    fn enter(&mut self) -> Result<(), ConfigError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(UserError(format!(
-                "the -k expression nests `(` and `not` more than {MAX_DEPTH} deep"
-            )));
+            return Err(ConfigError::KTooDeep);
         }
         Ok(())
     }
-    fn not(&mut self) -> Result<KExpr, UserError> {
+    fn not(&mut self) -> Result<KExpr, ConfigError> {
         if self.peek() == Some("not") {
             self.pos += 1;
             self.enter()?;
@@ -123,7 +119,7 @@ impl Parser {
         }
         self.primary()
     }
-    fn primary(&mut self) -> Result<KExpr, UserError> {
+    fn primary(&mut self) -> Result<KExpr, ConfigError> {
         match self.peek() {
             Some("(") => {
                 self.pos += 1;
@@ -131,21 +127,20 @@ impl Parser {
                 let e = self.or()?;
                 self.depth -= 1;
                 if self.peek() != Some(")") {
-                    return Err(UserError("the -k expression has an unclosed `(`".into()));
+                    return Err(ConfigError::KUnclosed);
                 }
                 self.pos += 1;
                 Ok(e)
             }
-            Some(t) if t == ")" || t == "and" || t == "or" => Err(UserError(format!(
-                "the -k expression has `{}` where a word was expected",
-                crate::error::escape_for_message(t)
-            ))),
+            Some(t) if t == ")" || t == "and" || t == "or" => Err(ConfigError::KWordExpected {
+                token: t.to_string(),
+            }),
             Some(t) => {
                 let w = KExpr::Word(t.to_string());
                 self.pos += 1;
                 Ok(w)
             }
-            None => Err(UserError("the -k expression ends too early".into())),
+            None => Err(ConfigError::KEndsEarly),
         }
     }
 }
@@ -180,10 +175,15 @@ mod tests {
     #[test]
     fn b8_deep_k_expression_is_an_error_not_a_stack_overflow() {
         let deep = format!("{}x{}", "(".repeat(20_000), ")".repeat(20_000));
-        let e = KExpr::parse(&deep).unwrap_err().0;
+        let e = KExpr::parse(&deep).unwrap_err().to_string();
         assert!(e.contains("more than"), "{e}");
         let nots = format!("{}x", "not ".repeat(1000));
-        assert!(KExpr::parse(&nots).unwrap_err().0.contains("deep"));
+        assert!(
+            KExpr::parse(&nots)
+                .unwrap_err()
+                .to_string()
+                .contains("deep")
+        );
         let ok = format!("{}x{}", "(".repeat(60), ")".repeat(60));
         assert!(KExpr::parse(&ok).is_ok());
     }

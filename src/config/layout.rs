@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::Serialize;
 
+use super::error::ConfigError;
 use super::perf_sanity::{ConfigKind, FoundConfig};
-use crate::error::UserError;
 
 /// The three generations of reference §0 (G1 legacy, G2 transitional, G3 current).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,13 +48,11 @@ pub struct Layout {
 
 impl Layout {
     /// Look at a checkout and decide its generation from the folders that exist.
-    pub fn detect(root: &Path) -> Result<Layout> {
+    pub fn detect(root: &Path) -> Result<Layout, ConfigError> {
         if !root.is_dir() {
-            return Err(UserError(format!(
-                "the TensorRT-LLM checkout {} does not exist or is not a directory (--trtllm-dir / TRTLLM_DIR)",
-                root.display()
-            ))
-            .into());
+            return Err(ConfigError::CheckoutMissing {
+                root: root.to_path_buf(),
+            });
         }
         let has = |p: &str| root.join(p).is_dir();
         let (generation, agg_dirs, disagg_dirs) = if has(G3_AGG) || has(G3_DISAGG) {
@@ -69,11 +66,9 @@ impl Layout {
                 vec![G1_DISAGG, G1_DISAGG_WIDEEP],
             )
         } else {
-            return Err(UserError(format!(
-                "{} does not look like a TensorRT-LLM checkout: none of the perf-sanity config folders exist (looked for {G3_AGG}, {G3_DISAGG}, {G2_DISAGG}, {G1_DISAGG}, {LEGACY_AGG})",
-                root.display()
-            ))
-            .into());
+            return Err(ConfigError::NotACheckout {
+                root: root.to_path_buf(),
+            });
         };
         Ok(Layout {
             root: root.to_path_buf(),
@@ -101,16 +96,19 @@ impl Layout {
     }
 
     /// Find `<name>.yaml` of the given kind, or (kind `None`) in either kind's folders.
-    pub fn find_config(&self, name: &str, kind: Option<ConfigKind>) -> Result<FoundConfig> {
+    pub fn find_config(
+        &self,
+        name: &str,
+        kind: Option<ConfigKind>,
+    ) -> Result<FoundConfig, ConfigError> {
         let base = name
             .strip_suffix(".yaml")
             .or_else(|| name.strip_suffix(".yml"))
             .unwrap_or(name);
         if base.is_empty() || base.contains('/') || base.contains('\0') {
-            return Err(UserError(format!(
-                "`{name}` is not a config name; give the file name without folder, e.g. `deepseek_r1_fp4_v2_grace_blackwell`", name = crate::error::escape_for_message(name)
-            ))
-            .into());
+            return Err(ConfigError::NotAConfigName {
+                name: name.to_string(),
+            });
         }
         let kinds: Vec<ConfigKind> = match kind {
             Some(k) => vec![k],
@@ -135,35 +133,23 @@ impl Layout {
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => {
-                let searched: Vec<String> = kinds
+                let searched = kinds
                     .iter()
                     .flat_map(|k| self.candidates(*k).iter())
-                    .map(|d| self.root.join(d).display().to_string())
+                    .map(|d| self.root.join(d))
                     .collect();
                 let names = self.config_names(&kinds);
                 let close = close_matches(base, names.iter().map(String::as_str), 3);
-                let hint = if close.is_empty() {
-                    String::new()
-                } else {
-                    format!(" Close matches: {}.", close.join(", "))
-                };
-                Err(UserError(format!(
-                    "no perf-sanity config named `{}` was found (searched {}).{hint}",
-                    crate::error::escape_for_message(base),
-                    searched.join(", ")
-                ))
-                .into())
+                Err(ConfigError::ConfigNotFound {
+                    name: base.to_string(),
+                    searched,
+                    close,
+                })
             }
-            _ => Err(UserError(format!(
-                "the config name `{base}` is ambiguous: {}",
-                found
-                    .iter()
-                    .map(|f| f.path.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" and "),
-                base = crate::error::escape_for_message(base)
-            ))
-            .into()),
+            _ => Err(ConfigError::AmbiguousConfig {
+                name: base.to_string(),
+                paths: found.into_iter().map(|f| f.path).collect(),
+            }),
         }
     }
 

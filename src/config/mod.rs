@@ -1,12 +1,16 @@
 //! Configuration: cluster profiles, the environment overlay, perf-sanity YAML configs, the
 //! checkout layout and test lists.
 
+pub mod error;
 pub mod kexpr;
 pub mod layout;
+pub mod mode;
 pub mod perf_sanity;
 pub mod profile;
 pub mod settings;
 pub mod testlist;
+
+pub use error::ConfigError;
 
 /// The closest known name to `want`, if any is close enough to be a likely typo.
 pub fn suggest<'a>(want: &str, names: impl Iterator<Item = &'a str>) -> Option<String> {

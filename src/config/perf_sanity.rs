@@ -5,10 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::{Deserialize, Deserializer};
 
-use crate::error::UserError;
+use super::error::ConfigError;
 
 /// One perf-sanity config file, parsed.
 #[derive(Debug, Clone)]
@@ -327,44 +326,31 @@ pub enum ConfigKind {
 }
 
 /// Read and parse one config file. Errors name the file, line, column and field.
-pub fn load_config(path: &Path, kind: ConfigKind) -> Result<PerfConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        UserError(format!(
-            "cannot read the perf-sanity config {}: {e}",
-            path.display()
-        ))
+pub fn load_config(path: &Path, kind: ConfigKind) -> Result<PerfConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::ReadConfig {
+        path: path.to_path_buf(),
+        err,
     })?;
     parse_config(path, &text, kind)
 }
 
-pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfConfig> {
-    let bad = |e: serde_saphyr::Error| -> anyhow::Error {
-        UserError(format!(
-            "{} (in this {} perf-sanity config)",
-            crate::config::yaml_error(path, text, &e),
-            match kind {
-                ConfigKind::Aggregated => "aggregated",
-                ConfigKind::Disaggregated => "disaggregated",
-            },
-        ))
-        .into()
+pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfConfig, ConfigError> {
+    let bad = |e: serde_saphyr::Error| ConfigError::ConfigYaml {
+        yaml: crate::config::yaml_error(path, text, &e),
+        kind,
     };
     let cfg = match kind {
         ConfigKind::Aggregated => {
             let c: AggConfig = serde_saphyr::from_str(text).map_err(bad)?;
             if c.server_configs.is_empty() {
-                return Err(UserError(format!(
-                    "{}: `server_configs` is empty; an aggregated config needs at least one server",
-                    path.display()
-                ))
-                .into());
+                return Err(ConfigError::NoServers {
+                    path: path.to_path_buf(),
+                });
             }
             if c.hardware.gpus_per_node == 0 {
-                return Err(UserError(format!(
-                    "{}: `hardware.gpus_per_node` must be at least 1",
-                    path.display()
-                ))
-                .into());
+                return Err(ConfigError::NoGpusPerNode {
+                    path: path.to_path_buf(),
+                });
             }
             check_gpus_per_node(path, "hardware.gpus_per_node", c.hardware.gpus_per_node)?;
             for (i, sc) in c.server_configs.iter().enumerate() {
@@ -375,18 +361,14 @@ pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfCon
         ConfigKind::Disaggregated => {
             let c: DisaggConfig = serde_saphyr::from_str(text).map_err(bad)?;
             if c.hardware.gpus_per_node == 0 {
-                return Err(UserError(format!(
-                    "{}: `hardware.gpus_per_node` must be at least 1",
-                    path.display()
-                ))
-                .into());
+                return Err(ConfigError::NoGpusPerNode {
+                    path: path.to_path_buf(),
+                });
             }
             if c.hardware.num_gen_servers == 0 {
-                return Err(UserError(format!(
-                    "{}: `hardware.num_gen_servers` is 0; a disaggregated run needs at least one gen server",
-                    path.display()
-                ))
-                .into());
+                return Err(ConfigError::NoGenServers {
+                    path: path.to_path_buf(),
+                });
             }
             check_gpus_per_node(path, "hardware.gpus_per_node", c.hardware.gpus_per_node)?;
             let ctx = check_server(path, "worker_config.ctx", &c.worker_config.ctx)?;
@@ -401,20 +383,19 @@ pub fn parse_config(path: &Path, text: &str, kind: ConfigKind) -> Result<PerfCon
                 ),
             ] {
                 if n > MAX_SERVERS {
-                    return Err(UserError(format!(
-                        "{}: field `{field}` is {n}, more than the {MAX_SERVERS} servers perf-run supports",
-                        path.display()
-                    ))
-                    .into());
+                    return Err(ConfigError::TooManyServers {
+                        path: path.to_path_buf(),
+                        field,
+                        count: n,
+                    });
                 }
                 total += u64::from(n) * gpus;
             }
             if total > MAX_TOTAL_GPUS {
-                return Err(UserError(format!(
-                    "{}: the servers of this config need {total} GPUs in all, more than the {MAX_TOTAL_GPUS} perf-run supports (check `hardware.num_*_servers` and the parallel sizes)",
-                    path.display()
-                ))
-                .into());
+                return Err(ConfigError::TooManyGpus {
+                    path: path.to_path_buf(),
+                    total,
+                });
             }
             PerfConfig::Disaggregated(Box::new(c))
         }
@@ -429,19 +410,19 @@ pub const MAX_PARALLEL: u32 = 65_536;
 pub const MAX_GPUS_PER_NODE: u32 = 1024;
 pub const MAX_TOTAL_GPUS: u64 = 1 << 20;
 
-fn check_gpus_per_node(path: &Path, field: &str, gpn: u32) -> Result<()> {
+fn check_gpus_per_node(path: &Path, field: &str, gpn: u32) -> Result<(), ConfigError> {
     if gpn > MAX_GPUS_PER_NODE {
-        return Err(UserError(format!(
-            "{}: field `{field}` is {gpn}, more than the {MAX_GPUS_PER_NODE} GPUs per node perf-run supports",
-            path.display()
-        ))
-        .into());
+        return Err(ConfigError::TooManyGpusPerNode {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            gpus: gpn,
+        });
     }
     Ok(())
 }
 
 /// Range-check one server's sizes; returns its GPU count (never wrapped).
-fn check_server(path: &Path, at: &str, sc: &ServerConfig) -> Result<u64> {
+fn check_server(path: &Path, at: &str, sc: &ServerConfig) -> Result<u64, ConfigError> {
     for (name, v) in [
         ("tensor_parallel_size", sc.tensor_parallel_size),
         ("moe_expert_parallel_size", sc.moe_expert_parallel_size),
@@ -451,11 +432,11 @@ fn check_server(path: &Path, at: &str, sc: &ServerConfig) -> Result<u64> {
         ("world_size", sc.world_size),
     ] {
         if let Some(v) = v.filter(|v| *v > MAX_PARALLEL) {
-            return Err(UserError(format!(
-                "{}: field `{at}.{name}` is {v}, more than the {MAX_PARALLEL} perf-run supports",
-                path.display()
-            ))
-            .into());
+            return Err(ConfigError::ParallelTooLarge {
+                path: path.to_path_buf(),
+                field: format!("{at}.{name}"),
+                value: v,
+            });
         }
     }
     if let Some(g) = sc.gpus_per_node {
@@ -463,11 +444,11 @@ fn check_server(path: &Path, at: &str, sc: &ServerConfig) -> Result<u64> {
     }
     let product = u64::from(sc.tp()) * u64::from(sc.pp()) * u64::from(sc.cp());
     if product > u64::from(MAX_PARALLEL) {
-        return Err(UserError(format!(
-            "{}: `{at}`: tensor_parallel_size × pipeline_parallel_size × context_parallel_size = {product} GPUs for one server, more than the {MAX_PARALLEL} perf-run supports",
-            path.display()
-        ))
-        .into());
+        return Err(ConfigError::ServerTooLarge {
+            path: path.to_path_buf(),
+            at: at.to_string(),
+            gpus: product,
+        });
     }
     Ok(u64::from(sc.gpus()))
 }

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::Deserialize;
 
-use crate::error::UserError;
+use super::error::ConfigError;
 
 /// The profile file shipped with perf-run; used when no other file is found.
 pub const BUILTIN_CLUSTERS: &str = include_str!("../../configs/clusters.yaml");
@@ -88,40 +87,34 @@ pub struct ProfileSet {
 }
 
 impl ProfileSet {
-    pub fn builtin() -> Result<ProfileSet> {
+    pub fn builtin() -> Result<ProfileSet, ConfigError> {
         parse_profiles("built-in configs/clusters.yaml", BUILTIN_CLUSTERS)
     }
 
-    pub fn load(path: &Path) -> Result<ProfileSet> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            UserError(format!(
-                "cannot read the cluster profile file {}: {e}",
-                path.display()
-            ))
+    pub fn load(path: &Path) -> Result<ProfileSet, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::ReadProfiles {
+            path: path.to_path_buf(),
+            err,
         })?;
         parse_profiles(&path.display().to_string(), &text)
     }
 
     /// The profile called `name`, or an error that lists the known names.
-    pub fn get(&self, name: &str) -> Result<&ClusterProfile> {
+    pub fn get(&self, name: &str) -> Result<&ClusterProfile, ConfigError> {
         self.profiles.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
-            let hint = crate::config::suggest(name, known.iter().copied())
-                .map(|s| format!(" Did you mean `{s}`?"))
-                .unwrap_or_default();
-            UserError(format!(
-                "there is no cluster profile `{}` in {}; known profiles: {}.{hint}",
-                crate::error::escape_for_message(name),
-                self.source,
-                known.join(", ")
-            ))
-            .into()
+            let known: Vec<String> = self.profiles.keys().cloned().collect();
+            ConfigError::NoSuchProfile {
+                name: name.to_string(),
+                file: self.source.clone(),
+                suggestion: crate::config::suggest(name, known.iter().map(String::as_str)),
+                known,
+            }
         })
     }
 }
 
 /// Parse a profile file, YAML or legacy INI (detected by the first meaningful line).
-pub fn parse_profiles(source: &str, text: &str) -> Result<ProfileSet> {
+pub fn parse_profiles(source: &str, text: &str) -> Result<ProfileSet, ConfigError> {
     let first = text
         .lines()
         .map(str::trim)
@@ -129,12 +122,10 @@ pub fn parse_profiles(source: &str, text: &str) -> Result<ProfileSet> {
     let mut profiles = if first.is_some_and(|l| l.starts_with('[')) {
         parse_ini(source, text)?
     } else {
-        let file: ProfileFile = serde_saphyr::from_str(text).map_err(|e| {
-            UserError(format!(
-                "{} (in the cluster profile file)",
-                crate::config::yaml_error(Path::new(source), text, &e)
-            ))
-        })?;
+        let file: ProfileFile =
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::ProfilesYaml {
+                yaml: crate::config::yaml_error(Path::new(source), text, &e),
+            })?;
         file.clusters
     };
     for (name, p) in profiles.iter_mut() {
@@ -148,7 +139,7 @@ pub fn parse_profiles(source: &str, text: &str) -> Result<ProfileSet> {
 
 /// The legacy `clusters.conf`: `[name]` sections of `KEY=VALUE` lines; surrounding quotes are
 /// stripped and `$VAR` is not expanded (reference §2.2, load_cluster_config.py).
-fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile>> {
+fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile>, ConfigError> {
     let mut out: BTreeMap<String, ClusterProfile> = BTreeMap::new();
     let mut current: Option<String> = None;
     for (idx, raw) in text.lines().enumerate() {
@@ -158,30 +149,31 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
             continue;
         }
         if let Some(rest) = line.strip_prefix('[') {
-            let name = rest.strip_suffix(']').ok_or_else(|| {
-                UserError(format!(
-                    "{source}:{lineno}: a section header must look like `[name]`, found `{line}`",
-                    line = crate::error::escape_for_message(line)
-                ))
-            })?;
+            let name = rest
+                .strip_suffix(']')
+                .ok_or_else(|| ConfigError::IniSection {
+                    file: source.to_string(),
+                    line: lineno,
+                    text: line.to_string(),
+                })?;
             let name = name.trim().to_string();
             out.entry(name.clone()).or_default();
             current = Some(name);
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(UserError(format!(
-                "{source}:{lineno}: expected `KEY=VALUE`, found `{line}`",
-                line = crate::error::escape_for_message(line)
-            ))
-            .into());
+            return Err(ConfigError::IniNotKeyValue {
+                file: source.to_string(),
+                line: lineno,
+                text: line.to_string(),
+            });
         };
         let Some(section) = current.as_ref() else {
-            return Err(UserError(format!(
-                "{source}:{lineno}: `{}` appears before any `[cluster]` section",
-                key.trim()
-            ))
-            .into());
+            return Err(ConfigError::IniBeforeSection {
+                file: source.to_string(),
+                line: lineno,
+                key: key.trim().to_string(),
+            });
         };
         let key = key.trim().trim_start_matches("export ").trim();
         let value = strip_quotes(value.trim());
@@ -204,18 +196,20 @@ fn parse_ini(source: &str, text: &str) -> Result<BTreeMap<String, ClusterProfile
             "MPI_TYPE" => p.mpi_type = v,
             "EXTRA_SRUN_PARAMS" => p.extra_srun_params = v,
             "GPUS_PER_NODE" | "CLUSTER_GPUS_PER_NODE" => {
-                p.gpus_per_node = Some(value.parse().map_err(|_| {
-                    UserError(format!(
-                        "{source}:{lineno}: {key} must be a whole number, found `{value}`",
-                        value = crate::error::escape_for_message(value)
-                    ))
+                p.gpus_per_node = Some(value.parse().map_err(|_| ConfigError::IniNotANumber {
+                    file: source.to_string(),
+                    line: lineno,
+                    key: key.to_string(),
+                    value: value.to_string(),
                 })?)
             }
             other => {
-                return Err(UserError(format!(
-                    "{source}:{lineno}: unknown key `{other}` in section [{section}] (known: CLUSTER_NAME, CLUSTER_HOST, CLUSTER_USER, CLUSTER_SSH_CONFIG, CLUSTER_TYPE, CLUSTER_WORKDIR, CLUSTER_PARTITION, CLUSTER_ACCOUNT, CLUSTER_STORAGE, CLUSTER_LLM_DATA, DOCKER_IMAGE, MPI_TYPE, EXTRA_SRUN_PARAMS)", other = crate::error::escape_for_message(other)
-                ))
-                .into());
+                return Err(ConfigError::IniUnknownKey {
+                    file: source.to_string(),
+                    line: lineno,
+                    key: other.to_string(),
+                    section: section.clone(),
+                });
             }
         }
     }

@@ -6,12 +6,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::Serialize;
 
+use super::error::ConfigError;
 use super::profile::{ClusterProfile, ProfileSet, default_profile_paths};
-use crate::cli::{ClusterArgs, SelectArgs};
-use crate::error::UserError;
+
+mod install;
+mod time;
+
+use install::resolve_install;
+pub use install::{InstallMode, Wheel};
+pub use time::{MAX_TIME_MINUTES, MAX_TIME_SECONDS, SlurmTime};
 
 /// Where a resolved value came from; shown in messages so a wrong value can be traced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,81 +65,47 @@ impl ClusterType {
     }
 }
 
-/// A Slurm time limit, validated; kept in the form the user wrote (sbatch understands it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SlurmTime {
-    pub text: String,
-    pub seconds: u64,
-}
-
-/// The longest time limit perf-run accepts (365 days): anything longer is a typo, and bigger
-/// numbers would overflow (security review B7).
-pub const MAX_TIME_MINUTES: u64 = 365 * 24 * 60;
-pub const MAX_TIME_SECONDS: u64 = MAX_TIME_MINUTES * 60;
-
-impl SlurmTime {
-    /// Accepts Slurm's forms: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`, up to
-    /// [`MAX_TIME_SECONDS`].
-    pub fn parse(text: &str) -> Option<SlurmTime> {
-        let t = text.trim();
-        if t.is_empty()
-            || !t
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == ':' || c == '-')
-        {
-            return None;
-        }
-        let (days, rest) = match t.split_once('-') {
-            Some((d, r)) => (d.parse::<u64>().ok()?, Some(r)),
-            None => (0, None),
-        };
-        let nums =
-            |s: &str| -> Option<Vec<u64>> { s.split(':').map(|p| p.parse::<u64>().ok()).collect() };
-        // Checked: a huge number is refused, never wrapped (security review B7).
-        let hms = |h: u64, m: u64, s: u64| -> Option<u64> {
-            h.checked_mul(3600)?
-                .checked_add(m.checked_mul(60)?)?
-                .checked_add(s)
-        };
-        let seconds = match rest {
-            Some(r) => {
-                let v = nums(r)?;
-                match v.as_slice() {
-                    [h] => hms(*h, 0, 0)?,
-                    [h, m] => hms(*h, *m, 0)?,
-                    [h, m, s] => hms(*h, *m, *s)?,
-                    _ => return None,
-                }
-            }
-            None => {
-                let v = nums(t)?;
-                match v.as_slice() {
-                    [m] => hms(0, *m, 0)?,
-                    [m, s] => hms(0, *m, *s)?,
-                    [h, m, s] => hms(*h, *m, *s)?,
-                    _ => return None,
-                }
-            }
-        }
-        .checked_add(days.checked_mul(86400)?)?;
-        if seconds == 0 || seconds > MAX_TIME_SECONDS {
-            return None;
-        }
-        Some(SlurmTime {
-            text: t.to_string(),
-            seconds,
-        })
-    }
-
-    /// `m` minutes, at most [`MAX_TIME_SECONDS`] (callers check their input against
-    /// [`MAX_TIME_MINUTES`] first; this never wraps).
-    pub fn from_minutes(m: u64) -> SlurmTime {
-        let m = m.min(MAX_TIME_MINUTES);
-        SlurmTime {
-            text: format!("{:02}:{:02}:00", m / 60, m % 60),
-            seconds: m * 60,
-        }
-    }
+/// What the user asked for explicitly (the command-line flags, converted by `crate::cli`):
+/// each value wins over the environment and the cluster profile. `Default` asks for nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Cluster profile name.
+    pub cluster: Option<String>,
+    /// Cluster profile file.
+    pub clusters_file: Option<PathBuf>,
+    pub host: Option<String>,
+    pub user: Option<String>,
+    pub ssh_config: Option<PathBuf>,
+    /// `ssh` or `local` (checked with the environment's and the profile's value).
+    pub cluster_type: Option<String>,
+    pub workdir: Option<String>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub llm_data: Option<String>,
+    pub storage: Option<String>,
+    /// Extra srun arguments, whitespace-separated.
+    pub extra_srun_params: Option<String>,
+    /// Container image; empty for no container.
+    pub image: Option<String>,
+    pub mpi: Option<String>,
+    /// Job time limit as written (checked with the other sources' value).
+    pub time: Option<String>,
+    /// Directory of templates that override the built-in ones.
+    pub templates: Option<PathBuf>,
+    /// `sbatch --requeue` (true) or `--no-requeue` (false); `None`: the profile decides.
+    pub requeue: Option<bool>,
+    /// Seconds without progress before a starting role is reported as stalled.
+    pub stall_after: Option<u64>,
+    /// pytest module, function and test-id prefix.
+    pub module: Option<String>,
+    pub function: Option<String>,
+    pub prefix: Option<String>,
+    /// The TensorRT-LLM checkout.
+    pub trtllm_dir: Option<PathBuf>,
+    /// The TensorRT-LLM wheel to install on every node.
+    pub trtllm_wheel: Option<PathBuf>,
+    /// Whether to install a wheel at all (`--install`).
+    pub install: Option<InstallMode>,
 }
 
 /// Everything perf-run needs to know about where and how to run, after precedence.
@@ -194,80 +165,6 @@ pub struct Settings {
 }
 
 /// Built-in defaults (reference §2.4: the legacy scripts' defaults).
-/// A TensorRT-LLM wheel to install before the test (upstream slurm_install.sh).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Wheel {
-    pub path: PathBuf,
-    /// Where it came from: `--trtllm-wheel`, `TRTLLM_WHEEL` or the checkout's build output.
-    pub source: &'static str,
-}
-
-/// `--install none` > `--trtllm-wheel` > `TRTLLM_WHEEL` > the newest
-/// `<checkout>/build/tensorrt_llm-*.whl` (where upstream's build_wheel.py writes it) > none.
-fn resolve_install(
-    select: &SelectArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-    trtllm_dir: Option<&std::path::Path>,
-) -> Result<Option<Wheel>> {
-    let mode = select
-        .install
-        .clone()
-        .or_else(|| env("PERF_RUN_INSTALL").filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "auto".into());
-    match mode.as_str() {
-        "none" => return Ok(None),
-        "auto" => {}
-        other => {
-            return Err(UserError(format!(
-                "PERF_RUN_INSTALL=`{}` is not an install mode; use auto or none",
-                crate::error::escape_for_message(other)
-            ))
-            .into());
-        }
-    }
-    let given = select
-        .trtllm_wheel
-        .clone()
-        .map(|p| (p, "--trtllm-wheel"))
-        .or_else(|| {
-            env("TRTLLM_WHEEL")
-                .filter(|v| !v.is_empty())
-                .map(|v| (PathBuf::from(v), "TRTLLM_WHEEL"))
-        });
-    if let Some((path, source)) = given {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if !path.is_file() || !name.ends_with(".whl") {
-            return Err(UserError(format!(
-                "{source} {} is not a wheel file (a `*.whl` that exists on this machine)",
-                path.display()
-            ))
-            .into());
-        }
-        return Ok(Some(Wheel { path, source }));
-    }
-    let Some(dir) = trtllm_dir else {
-        return Ok(None);
-    };
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir.join("build"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.starts_with("tensorrt_llm-") && n.ends_with(".whl")
-        })
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    found.sort();
-    Ok(found.pop().map(|(_, path)| Wheel {
-        path,
-        source: "the checkout's build output",
-    }))
-}
-
 pub const DEFAULT_MODULE: &str = "perf/test_perf_sanity.py";
 pub const DEFAULT_FUNCTION: &str = "test_e2e";
 pub const DEFAULT_WORKDIR: &str = "/home/{user}/jenkins_trtllm_perf";
@@ -313,14 +210,14 @@ impl Resolver<'_> {
 }
 
 /// The role monitor's stall time: --stall-after > PERF_RUN_STALL_S > 600 s; 1 s to a week.
-fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64> {
+fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64, ConfigError> {
     const WEEK: u64 = 604_800;
     if let Some(s) = flag {
         if !(1..=WEEK).contains(&s) {
-            return Err(UserError(format!(
-                "--stall-after {s} is not a number of seconds between 1 and {WEEK}"
-            ))
-            .into());
+            return Err(ConfigError::StallFlag {
+                seconds: s,
+                max: WEEK,
+            });
         }
         return Ok(s);
     }
@@ -328,40 +225,34 @@ fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64> {
         None => Ok(600),
         Some(v) => match v.trim().parse::<u64>() {
             Ok(s) if (1..=WEEK).contains(&s) => Ok(s),
-            _ => Err(UserError(format!(
-                "PERF_RUN_STALL_S=`{}` is not a whole number of seconds between 1 and {WEEK}; unset it for the default (600 s)",
-                crate::error::escape_for_message(&v)
-            ))
-            .into()),
+            _ => Err(ConfigError::StallEnv {
+                value: v,
+                max: WEEK,
+            }),
         },
     }
 }
 
 /// Resolve the settings for commands that plan or talk to a cluster.
-pub fn resolve(cluster: &ClusterArgs, select: &SelectArgs, env: Env) -> Result<Settings> {
-    resolve_with(cluster, select, env, &crate::remote::ssh::ssh_config_user)
+pub fn resolve(o: &Overrides, env: Env) -> Result<Settings, ConfigError> {
+    resolve_with(o, env, &crate::remote::ssh::ssh_config_user)
 }
 
 /// `resolve`, with the ssh question answered by `ssh_user` (tests pass a stand-in).
 pub fn resolve_with(
-    cluster: &ClusterArgs,
-    select: &SelectArgs,
+    o: &Overrides,
     env: Env,
     ssh_user: SshUserLookup,
-) -> Result<Settings> {
-    let profile_name = cluster
-        .conn
+) -> Result<Settings, ConfigError> {
+    let profile_name = o
         .cluster
         .clone()
         .or_else(|| env("CLUSTER_NAME").filter(|v| !v.is_empty()));
-    let (set, explicit_file) = load_profile_set(cluster, env)?;
+    let (set, explicit_file) = load_profile_set(o, env)?;
     let profile = match (&profile_name, &set) {
         (Some(name), Some(set)) => Some(set.get(name)?.clone()),
         (Some(name), None) => {
-            return Err(UserError(format!(
-                "cluster profile `{name}` was asked for, but no profile file was found"
-            ))
-            .into());
+            return Err(ConfigError::NoProfileFile { name: name.clone() });
         }
         (None, _) => None,
     };
@@ -376,24 +267,12 @@ pub fn resolve_with(
         profile: profile.as_ref(),
         origins: BTreeMap::new(),
     };
-    let host = r.pick(
-        "CLUSTER_HOST",
-        cluster.conn.host.as_ref(),
-        |p| p.host.clone(),
-        None,
-    );
-    let user_explicit = r.pick(
-        "CLUSTER_USER",
-        cluster.conn.user.as_ref(),
-        |p| p.user.clone(),
-        None,
-    );
+    let host = r.pick("CLUSTER_HOST", o.host.as_ref(), |p| p.host.clone(), None);
+    let user_explicit = r.pick("CLUSTER_USER", o.user.as_ref(), |p| p.user.clone(), None);
     let ssh_config = r
         .pick(
             "CLUSTER_SSH_CONFIG",
-            cluster
-                .conn
-                .ssh_config
+            o.ssh_config
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .as_ref(),
@@ -404,7 +283,7 @@ pub fn resolve_with(
     let ctype = r
         .pick(
             "CLUSTER_TYPE",
-            cluster.conn.cluster_type.as_ref(),
+            o.cluster_type.as_ref(),
             |p| p.cluster_type.clone(),
             Some("ssh"),
         )
@@ -418,11 +297,10 @@ pub fn resolve_with(
                 "CLUSTER_TYPE",
                 profile_name.as_deref().unwrap_or("?"),
             );
-            return Err(UserError(format!(
-                "cluster type `{other}` (from {from}) is not known; use `ssh` or `local`",
-                other = crate::error::escape_for_message(other)
-            ))
-            .into());
+            return Err(ConfigError::ClusterType {
+                value: other.to_string(),
+                from,
+            });
         }
     };
     // Only a configured user is passed to ssh; otherwise ssh's config (User in ~/.ssh/config,
@@ -451,74 +329,63 @@ pub fn resolve_with(
     let workdir_raw = r
         .pick(
             "CLUSTER_WORKDIR",
-            cluster.conn.workdir.as_ref(),
+            o.workdir.as_ref(),
             |p| p.workdir.clone(),
             Some(DEFAULT_WORKDIR),
         )
         .unwrap_or_else(|| DEFAULT_WORKDIR.into());
     let workdir = if workdir_raw.contains("{user}") {
-        let u = user.clone().ok_or_else(|| {
-            UserError(format!(
-                "the remote work directory `{}` needs a user name, but none is known; set CLUSTER_USER or CLUSTER_WORKDIR",
-                crate::error::escape_for_message(&workdir_raw)
-            ))
+        let u = user.clone().ok_or_else(|| ConfigError::WorkdirNeedsUser {
+            workdir: workdir_raw.clone(),
         })?;
         workdir_raw.replace("{user}", &u)
     } else {
         workdir_raw
     };
     if !workdir.starts_with('/') {
-        return Err(UserError(format!(
-            "the remote work directory must be an absolute path, got `{}` (CLUSTER_WORKDIR / --workdir / profile `workdir`)",
-            crate::error::escape_for_message(&workdir)
-        ))
-        .into());
+        return Err(ConfigError::WorkdirNotAbsolute { workdir });
     }
     // sbatch expands `%u`, `%x`, `%N`, … in `--output`: the batch log would land somewhere other
     // than where perf-run reads it (security review B13).
     if workdir.contains('%') {
-        return Err(UserError(format!(
-            "the remote work directory `{}` contains `%`, which sbatch would expand as a file-name pattern in #SBATCH --output; use a path without `%` (CLUSTER_WORKDIR / --workdir / profile `workdir`)",
-            crate::error::escape_for_message(&workdir)
-        ))
-        .into());
+        return Err(ConfigError::WorkdirPercent { workdir });
     }
     let partition = r.pick(
         "CLUSTER_PARTITION",
-        cluster.conn.partition.as_ref(),
+        o.partition.as_ref(),
         |p| p.partition.clone(),
         Some(DEFAULT_PARTITION),
     );
     let account = r.pick(
         "CLUSTER_ACCOUNT",
-        cluster.conn.account.as_ref(),
+        o.account.as_ref(),
         |p| p.account.clone(),
         Some(DEFAULT_ACCOUNT),
     );
     let storage = r.pick(
         "CLUSTER_STORAGE",
-        cluster.storage.as_ref(),
+        o.storage.as_ref(),
         |p| p.storage.clone(),
         None,
     );
     let llm_data = r
         .pick(
             "CLUSTER_LLM_DATA",
-            cluster.llm_data.as_ref(),
+            o.llm_data.as_ref(),
             |p| p.llm_data.clone(),
             Some(DEFAULT_LLM_DATA),
         )
         .unwrap_or_else(|| DEFAULT_LLM_DATA.into());
     let docker_image = r.pick(
         "DOCKER_IMAGE",
-        cluster.image.as_ref(),
+        o.image.as_ref(),
         |p| p.docker_image.clone(),
         Some(DEFAULT_IMAGE),
     );
     let mpi_type = r
         .pick(
             "MPI_TYPE",
-            cluster.mpi.as_ref(),
+            o.mpi.as_ref(),
             |p| p.mpi_type.clone(),
             Some(DEFAULT_MPI),
         )
@@ -526,39 +393,28 @@ pub fn resolve_with(
     if let Some(m) = &mpi_type
         && !valid_mpi_type(m)
     {
-        return Err(UserError(format!(
-            "MPI_TYPE `{m}` is not an srun MPI plugin; use none, pmi2, pmix, pmix_v<N> or cray_shasta (`srun --mpi=list` shows the cluster's)"
-        ))
-        .into());
+        return Err(ConfigError::MpiType { value: m.clone() });
     }
     let extra = r
         .pick(
             "EXTRA_SRUN_PARAMS",
-            cluster.extra_srun_params.as_ref(),
+            o.extra_srun_params.as_ref(),
             |p| p.extra_srun_params.clone(),
             None,
         )
         .unwrap_or_default();
     let extra_srun_params: Vec<String> = extra.split_whitespace().map(str::to_string).collect();
-    let time_text = r.pick(
-        "PERF_RUN_TIME",
-        cluster.time.as_ref(),
-        |p| p.time.clone(),
-        None,
-    );
+    let time_text = r.pick("PERF_RUN_TIME", o.time.as_ref(), |p| p.time.clone(), None);
     let time = match time_text {
-        Some(t) => Some(SlurmTime::parse(&t).ok_or_else(|| {
-            UserError(format!(
-                "time limit `{}` is not a Slurm time of at most 365 days; use minutes (`90`) or `HH:MM:SS` (`04:00:00`)",
-                crate::error::escape_for_message(&t)
-            ))
-        })?),
+        Some(t) => {
+            Some(SlurmTime::parse(&t).ok_or_else(|| ConfigError::TimeLimit { value: t.clone() })?)
+        }
         None => None,
     };
     let module = r
         .pick(
             "PERF_TEST_MODULE",
-            select.module.as_ref(),
+            o.module.as_ref(),
             |_| None,
             Some(DEFAULT_MODULE),
         )
@@ -566,12 +422,12 @@ pub fn resolve_with(
     let function = r
         .pick(
             "PERF_TEST_FUNCTION",
-            select.function.as_ref(),
+            o.function.as_ref(),
             |_| None,
             Some(DEFAULT_FUNCTION),
         )
         .unwrap_or_else(|| DEFAULT_FUNCTION.into());
-    let prefix = r.pick("PERF_TEST_PREFIX", select.prefix.as_ref(), |_| None, None);
+    let prefix = r.pick("PERF_TEST_PREFIX", o.prefix.as_ref(), |_| None, None);
     // These name files and pytest ids: a control character there is a mistake (or a forged
     // log line), never a test (security review B9).
     for (var, flag, v) in [
@@ -580,19 +436,19 @@ pub fn resolve_with(
         ("PERF_TEST_PREFIX", "--prefix", prefix.as_ref()),
     ] {
         if let Some(v) = v.filter(|v| v.chars().any(char::is_control)) {
-            return Err(UserError(format!(
-                "{var} / {flag} `{}` contains a control character (newline, escape, …)",
-                crate::error::escape_for_message(v)
-            ))
-            .into());
+            return Err(ConfigError::ControlCharacter {
+                var,
+                flag,
+                value: v.clone(),
+            });
         }
     }
-    let trtllm_dir = select.trtllm_dir.clone().or_else(|| {
+    let trtllm_dir = o.trtllm_dir.clone().or_else(|| {
         env("TRTLLM_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
-    let install = resolve_install(select, &env, trtllm_dir.as_deref())?;
+    let install = resolve_install(o, &env, trtllm_dir.as_deref())?;
     // Upstream's switch for the cache-transceiver precheck (precheck_config.py), read when
     // the script is generated: it overrides the YAML in both directions.
     let ct_precheck = match env("TRTLLM_DISAGG_CT_PRECHECK")
@@ -603,14 +459,12 @@ pub fn resolve_with(
         Some("1" | "true" | "on" | "yes") => Some(true),
         Some("0" | "false" | "off" | "no") => Some(false),
         Some(other) => {
-            return Err(UserError(format!(
-                "TRTLLM_DISAGG_CT_PRECHECK=`{}` is neither on (1, true, on, yes) nor off (0, false, off, no)",
-                crate::error::escape_for_message(other)
-            ))
-            .into());
+            return Err(ConfigError::CtPrecheck {
+                value: other.to_string(),
+            });
         }
     };
-    let stall_s = resolve_stall(cluster.stall_after, &env)?;
+    let stall_s = resolve_stall(o.stall_after, &env)?;
     let container_mounts = profile
         .as_ref()
         .and_then(|p| p.container_mounts.clone())
@@ -649,13 +503,10 @@ pub fn resolve_with(
         .as_ref()
         .and_then(|p| p.startup_margin)
         .map_or(15, u64::from);
-    let requeue = if cluster.requeue {
-        true
-    } else if cluster.no_requeue {
-        false
-    } else {
-        profile.as_ref().and_then(|p| p.requeue).unwrap_or(false)
-    };
+    let requeue = o
+        .requeue
+        .or_else(|| profile.as_ref().and_then(|p| p.requeue))
+        .unwrap_or(false);
 
     Ok(Settings {
         cluster_name: profile_name,
@@ -689,7 +540,7 @@ pub fn resolve_with(
         install,
         ct_precheck,
         stall_s,
-        templates_dir: cluster.templates.clone(),
+        templates_dir: o.templates.clone(),
         profile_source: set.map(|s| s.source),
         origins: r.origins,
     })
@@ -707,8 +558,11 @@ fn local_user_name() -> Option<String> {
 }
 
 /// The profile file: `--clusters-file` > `PERF_RUN_CLUSTERS` > the default paths > built-in.
-pub fn load_profile_set(cluster: &ClusterArgs, env: Env) -> Result<(Option<ProfileSet>, bool)> {
-    if let Some(p) = cluster.conn.clusters_file.clone().or_else(|| {
+pub fn load_profile_set(
+    o: &Overrides,
+    env: Env,
+) -> Result<(Option<ProfileSet>, bool), ConfigError> {
+    if let Some(p) = o.clusters_file.clone().or_else(|| {
         env("PERF_RUN_CLUSTERS")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -731,305 +585,4 @@ pub fn valid_mpi_type(m: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
-
-    /// `resolve` without asking the real ssh: its config "says" nothing.
-    fn res(c: &ClusterArgs, sel: &SelectArgs, env: Env) -> Result<Settings> {
-        resolve_with(c, sel, env, &|_, _| Err("no ssh in unit tests".into()))
-    }
-
-    fn builtin_args(cluster: Option<&str>) -> ClusterArgs {
-        ClusterArgs {
-            conn: crate::cli::ConnectionArgs {
-                cluster: cluster.map(str::to_string),
-                clusters_file: Some(PathBuf::from("configs/clusters.yaml")),
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn stall_time_is_flag_then_env_then_600_and_bad_values_are_refused() {
-        let sel = SelectArgs::default();
-        let base = builtin_args(Some("gb200"));
-        let s = res(&base, &sel, &env_of(&[("USER", "me")])).unwrap();
-        assert_eq!(s.stall_s, 600);
-        let env = env_of(&[("USER", "me"), ("PERF_RUN_STALL_S", " 90 ")]);
-        assert_eq!(res(&base, &sel, &env).unwrap().stall_s, 90);
-        let flag = ClusterArgs {
-            stall_after: Some(5),
-            ..base.clone()
-        };
-        assert_eq!(res(&flag, &sel, &env).unwrap().stall_s, 5, "the flag wins");
-        for bad in ["0", "ten", "-3", "1.5", "604801"] {
-            let pairs = [("USER", "me"), ("PERF_RUN_STALL_S", bad)];
-            let env = env_of(&pairs);
-            let e = res(&base, &sel, &env).unwrap_err().to_string();
-            assert!(e.contains("PERF_RUN_STALL_S=`"), "{bad}: {e}");
-        }
-        let zero = ClusterArgs {
-            stall_after: Some(0),
-            ..base
-        };
-        let e = res(&zero, &sel, &env_of(&[("USER", "me")]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--stall-after 0"), "{e}");
-    }
-
-    #[test]
-    fn requeue_is_flag_then_profile_then_no() {
-        let env = env_of(&[("USER", "me")]);
-        let sel = SelectArgs::default();
-        let s = res(&builtin_args(Some("gb200")), &sel, &env).unwrap();
-        assert!(!s.requeue, "default --no-requeue");
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("clusters.yaml");
-        std::fs::write(
-            &file,
-            "clusters:\n  c:\n    host: h\n    workdir: /w\n    requeue: true\n",
-        )
-        .unwrap();
-        let mut args = ClusterArgs {
-            conn: crate::cli::ConnectionArgs {
-                cluster: Some("c".into()),
-                clusters_file: Some(file),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert!(
-            res(&args, &sel, &env).unwrap().requeue,
-            "profile requeue: true"
-        );
-        args.no_requeue = true;
-        assert!(
-            !res(&args, &sel, &env).unwrap().requeue,
-            "--no-requeue wins"
-        );
-        args.no_requeue = false;
-        args.requeue = true;
-        assert!(res(&args, &sel, &env).unwrap().requeue);
-    }
-
-    #[test]
-    fn flag_beats_env_beats_profile_beats_default() {
-        let env = env_of(&[("CLUSTER_PARTITION", "from-env"), ("USER", "me")]);
-        let mut args = builtin_args(Some("gb200"));
-        let s = res(&args, &SelectArgs::default(), &env).unwrap();
-        assert_eq!(s.partition.as_deref(), Some("from-env"));
-        assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Env);
-        // profile value
-        assert_eq!(s.account.as_deref(), Some("coreai_comparch_trtllm"));
-        assert_eq!(s.origins["CLUSTER_ACCOUNT"], Source::Profile);
-        // flag wins
-        args.conn.partition = Some("from-flag".into());
-        let s = res(&args, &SelectArgs::default(), &env).unwrap();
-        assert_eq!(s.partition.as_deref(), Some("from-flag"));
-        assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Flag);
-        // default when nothing else
-        let s = res(
-            &builtin_args(None),
-            &SelectArgs::default(),
-            &env_of(&[("USER", "u")]),
-        )
-        .unwrap();
-        assert_eq!(s.partition.as_deref(), Some(DEFAULT_PARTITION));
-        assert_eq!(s.origins["CLUSTER_PARTITION"], Source::Default);
-        assert_eq!(s.module, DEFAULT_MODULE);
-        assert_eq!(s.function, DEFAULT_FUNCTION);
-        assert_eq!(s.prefix, None);
-    }
-
-    #[test]
-    fn empty_env_is_unset_but_empty_profile_is_nothing() {
-        let env = env_of(&[("DOCKER_IMAGE", ""), ("USER", "u")]);
-        let s = res(
-            &builtin_args(Some("local-test")),
-            &SelectArgs::default(),
-            &env,
-        )
-        .unwrap();
-        assert_eq!(s.docker_image, None, "profile says \"\": no container");
-        assert_eq!(s.account, None);
-        assert_eq!(s.mpi_type, None, "mpi_type none means no --mpi");
-        let s = res(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
-        assert_eq!(s.docker_image.as_deref(), Some(DEFAULT_IMAGE));
-    }
-
-    #[test]
-    fn test_id_parts_from_env() {
-        let env = env_of(&[
-            ("PERF_TEST_MODULE", "perf/test_perf_qa.py"),
-            ("PERF_TEST_FUNCTION", "test_x"),
-            ("PERF_TEST_PREFIX", "disagg"),
-            ("USER", "u"),
-        ]);
-        let s = res(&builtin_args(None), &SelectArgs::default(), &env).unwrap();
-        assert_eq!(s.module, "perf/test_perf_qa.py");
-        assert_eq!(s.function, "test_x");
-        assert_eq!(s.prefix.as_deref(), Some("disagg"));
-        let sel = SelectArgs {
-            prefix: Some("aggr".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            res(&builtin_args(None), &sel, &env)
-                .unwrap()
-                .prefix
-                .as_deref(),
-            Some("aggr")
-        );
-    }
-
-    #[test]
-    fn workdir_user_placeholder() {
-        let env = env_of(&[("CLUSTER_USER", "alice")]);
-        let s = res(&builtin_args(Some("gb200")), &SelectArgs::default(), &env).unwrap();
-        assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
-        // Without CLUSTER_USER/USER the local account name from /etc/passwd is used.
-        let s = res(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env_of(&[]),
-        )
-        .unwrap();
-        assert!(s.workdir.starts_with("/home/") && !s.workdir.contains("{user}"));
-    }
-
-    #[test]
-    fn user_from_the_ssh_config_unless_one_is_configured() {
-        // The laptop case: ~/.ssh/config says `User alice` for the alias, the local name is bob.
-        let asked = std::cell::RefCell::new(Vec::new());
-        let ssh = |host: &str, cfg: Option<&Path>| {
-            asked
-                .borrow_mut()
-                .push((host.to_string(), cfg.map(Path::to_path_buf)));
-            Ok("alice".to_string())
-        };
-        let env = env_of(&[("USER", "bob")]);
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env,
-            &ssh,
-        )
-        .unwrap();
-        assert_eq!(s.user.as_deref(), Some("alice"));
-        assert_eq!(s.ssh_user, None, "nothing configured: no -l for ssh");
-        assert_eq!(s.workdir, "/home/alice/jenkins_trtllm_perf");
-        assert_eq!(s.origins["CLUSTER_USER"], Source::SshConfig);
-        assert_eq!(
-            asked.borrow().as_slice(),
-            [("oci-hsg-cs-001-login-01".to_string(), None)]
-        );
-        // The same -F file perf-run gives ssh is given to `ssh -G`.
-        asked.borrow_mut().clear();
-        let env = env_of(&[("USER", "bob"), ("CLUSTER_SSH_CONFIG", "/x/ssh_config")]);
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env,
-            &ssh,
-        )
-        .unwrap();
-        assert_eq!(s.ssh_config, Some(PathBuf::from("/x/ssh_config")));
-        assert_eq!(asked.borrow()[0].1, Some(PathBuf::from("/x/ssh_config")));
-        // A configured user (env, flag, profile) is passed to ssh and ssh is not asked.
-        asked.borrow_mut().clear();
-        let env = env_of(&[("USER", "bob"), ("CLUSTER_USER", "carol")]);
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env,
-            &ssh,
-        )
-        .unwrap();
-        assert_eq!(s.user.as_deref(), Some("carol"));
-        assert_eq!(s.ssh_user.as_deref(), Some("carol"));
-        assert_eq!(s.origins["CLUSTER_USER"], Source::Env);
-        let mut args = builtin_args(Some("local-test"));
-        let s = resolve_with(
-            &args,
-            &SelectArgs::default(),
-            &env_of(&[("USER", "bob")]),
-            &ssh,
-        )
-        .unwrap();
-        assert_eq!(s.ssh_user.as_deref(), Some("perfci"));
-        assert_eq!(s.origins["CLUSTER_USER"], Source::Profile);
-        args.conn.user = Some("dave".into());
-        let s = resolve_with(&args, &SelectArgs::default(), &env_of(&[]), &ssh).unwrap();
-        assert_eq!(s.ssh_user.as_deref(), Some("dave"));
-        assert_eq!(s.origins["CLUSTER_USER"], Source::Flag);
-        assert!(asked.borrow().is_empty());
-        // Cluster type local: no ssh at all, the local account.
-        let s = resolve_with(
-            &builtin_args(Some("gb300")),
-            &SelectArgs::default(),
-            &env_of(&[("USER", "bob")]),
-            &ssh,
-        )
-        .unwrap();
-        assert_eq!(s.user.as_deref(), Some("bob"));
-        assert_eq!(s.ssh_user, None);
-        assert_eq!(s.origins["CLUSTER_USER"], Source::LocalAccount);
-        assert!(asked.borrow().is_empty());
-        // ssh cannot be asked (not installed, bad config): the local name, still no -l.
-        let s = resolve_with(
-            &builtin_args(Some("gb200")),
-            &SelectArgs::default(),
-            &env_of(&[("USER", "bob")]),
-            &|_, _| Err("no ssh".into()),
-        )
-        .unwrap();
-        assert_eq!(s.user.as_deref(), Some("bob"));
-        assert_eq!(s.ssh_user, None);
-        assert_eq!(s.origins["CLUSTER_USER"], Source::LocalAccount);
-    }
-
-    #[test]
-    fn bad_values_are_explained() {
-        let env = env_of(&[("CLUSTER_TYPE", "slurm"), ("USER", "u")]);
-        let err = res(&builtin_args(None), &SelectArgs::default(), &env).unwrap_err();
-        let msg = format!("{err}");
-        assert!(
-            msg.contains("CLUSTER_TYPE") && msg.contains("slurm"),
-            "{msg}"
-        );
-        let mut args = builtin_args(None);
-        args.time = Some("soon".into());
-        let err = res(&args, &SelectArgs::default(), &env_of(&[("USER", "u")])).unwrap_err();
-        assert!(format!("{err}").contains("soon"));
-    }
-
-    #[test]
-    fn slurm_times() {
-        assert_eq!(SlurmTime::parse("90").unwrap().seconds, 5400);
-        assert_eq!(SlurmTime::parse("04:00:00").unwrap().seconds, 14400);
-        assert_eq!(SlurmTime::parse("1-02").unwrap().seconds, 86400 + 7200);
-        assert_eq!(SlurmTime::parse("2:30").unwrap().seconds, 150);
-        assert!(SlurmTime::parse("0").is_none());
-        assert!(SlurmTime::parse("4h").is_none());
-        assert!(SlurmTime::parse("1:2:3:4").is_none());
-        assert!(SlurmTime::parse("307445734561825861").is_none());
-        assert!(SlurmTime::parse("18446744073709551615:59").is_none());
-        assert!(SlurmTime::parse("365-00:00:01").is_none());
-        assert_eq!(
-            SlurmTime::parse("365-00").unwrap().seconds,
-            MAX_TIME_SECONDS
-        );
-        assert_eq!(SlurmTime::from_minutes(90).text, "01:30:00");
-    }
-}
+mod tests;

@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
 use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::cli::ModeFilter;
-use crate::error::UserError;
+use super::error::ConfigError;
+use crate::config::mode::Mode;
 
 /// One line of a test list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub struct ListEntry {
     pub xfail: Option<String>,
     pub unstable: Option<String>,
     /// TXT lists: `# mode:multi-agg` at the end of the line.
-    pub mode_override: Option<ModeFilter>,
+    pub mode_override: Option<Mode>,
     /// test-db YAML: index of the block (in `TestList::blocks`) the line belongs to.
     pub block: Option<usize>,
 }
@@ -117,20 +116,19 @@ impl TestList {
 }
 
 /// Read a test list, detecting the format from the content.
-pub fn load_testlist(path: &Path) -> Result<TestList> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| UserError(format!("cannot read the test list {}: {e}", path.display())))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        UserError(format!(
-            "{}: the test list is not UTF-8 text (bad byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
+pub fn load_testlist(path: &Path) -> Result<TestList, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|err| ConfigError::ReadList {
+        path: path.to_path_buf(),
+        err,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::ListNotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
     })?;
     parse_testlist(path, &text)
 }
 
-pub fn parse_testlist(path: &Path, text: &str) -> Result<TestList> {
+pub fn parse_testlist(path: &Path, text: &str) -> Result<TestList, ConfigError> {
     let is_yaml = text.lines().map(str::trim).any(|l| {
         l.starts_with("version:") || l.starts_with("- condition:") || l.starts_with("tests:")
     }) || path.extension().is_some_and(|e| e == "yml" || e == "yaml");
@@ -159,15 +157,12 @@ pub fn parse_testlist(path: &Path, text: &str) -> Result<TestList> {
         }
     }
     if !problems.is_empty() {
-        return Err(UserError(format!(
-            "the test list has {} line(s) perf-run cannot read:\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        ))
-        .into());
+        return Err(ConfigError::ListLines { problems });
     }
     if entries.is_empty() {
-        return Err(UserError(format!("{}: the test list has no tests", path.display())).into());
+        return Err(ConfigError::ListEmpty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(TestList {
         path: path.to_path_buf(),
@@ -280,12 +275,9 @@ impl<'de> Deserialize<'de> for TestDb {
 
 type RawLines = Vec<(usize, String, Option<usize>)>;
 
-fn yaml_entries(path: &Path, text: &str) -> Result<(Vec<Condition>, RawLines)> {
-    let db: TestDb = serde_saphyr::from_str(text).map_err(|e| {
-        UserError(format!(
-            "{} (the test list is not valid test-db YAML)",
-            crate::config::yaml_error(path, text, &e)
-        ))
+fn yaml_entries(path: &Path, text: &str) -> Result<(Vec<Condition>, RawLines), ConfigError> {
+    let db: TestDb = serde_saphyr::from_str(text).map_err(|e| ConfigError::ListYaml {
+        yaml: crate::config::yaml_error(path, text, &e),
     })?;
     let mut conditions = Vec::new();
     let mut lines = Vec::new();
@@ -305,7 +297,7 @@ fn yaml_entries(path: &Path, text: &str) -> Result<(Vec<Condition>, RawLines)> {
     Ok((conditions, lines))
 }
 
-fn condition(path: &Path, line: usize, raw: RawCondition) -> Result<Condition> {
+fn condition(path: &Path, line: usize, raw: RawCondition) -> Result<Condition, ConfigError> {
     let mut c = Condition {
         line,
         ..Default::default()
@@ -316,12 +308,11 @@ fn condition(path: &Path, line: usize, raw: RawCondition) -> Result<Condition> {
         if k == "stage" {
             let stage = v.to_string();
             if stage != "pre_merge" && stage != "post_merge" {
-                return Err(UserError(format!(
-                    "{}:{at}: field `condition.terms.stage` is `{}`; test-db stages are `pre_merge` and `post_merge`",
-                    path.display(),
-                    crate::error::escape_for_message(&stage)
-                ))
-                .into());
+                return Err(ConfigError::ListStage {
+                    path: path.to_path_buf(),
+                    line: at,
+                    stage,
+                });
             }
             c.stage = Some(stage);
             c.stage_line = at;
@@ -468,16 +459,10 @@ fn parse_entry(line: usize, text: &str) -> Result<ListEntry, String> {
     if let Some(c) = comment
         && let Some(m) = c.strip_prefix("mode:")
     {
-        e.mode_override = Some(match m.trim() {
-            "single-agg" => ModeFilter::SingleAgg,
-            "multi-agg" => ModeFilter::MultiAgg,
-            "disagg" => ModeFilter::Disagg,
-            other => {
-                return Err(format!(
-                    "`# mode:{other}` is not a mode (single-agg, multi-agg, disagg)"
-                ));
-            }
-        });
+        let m = m.trim();
+        e.mode_override = Some(Mode::from_name(m).ok_or_else(|| {
+            format!("`# mode:{m}` is not a mode (single-agg, multi-agg, disagg)")
+        })?);
     }
     Ok(e)
 }
@@ -559,7 +544,7 @@ mod tests {
         let e = parse_entry(3, "a.py::f[x] TIMEOUT (5) SKIP (nvbugs/1) # mode:multi-agg").unwrap();
         assert_eq!(e.timeout_min, Some(5));
         assert_eq!(e.skip.as_deref(), Some("nvbugs/1"));
-        assert_eq!(e.mode_override, Some(ModeFilter::MultiAgg));
+        assert_eq!(e.mode_override, Some(Mode::MultiAgg));
         let e = parse_entry(1, "a.py::f[x] XFAIL UNSTABLE").unwrap();
         assert!(e.xfail.is_some() && e.unstable.is_some());
         assert!(parse_entry(1, "a.py::f[x] TIMEOUT").is_err());

@@ -46,6 +46,16 @@ pub enum Stage {
     PostMerge,
 }
 
+impl Stage {
+    /// The name CI and test-db use (`pre_merge`, `post_merge`; `condition.terms.stage`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::PreMerge => "pre_merge",
+            Stage::PostMerge => "post_merge",
+        }
+    }
+}
+
 /// A change point found over the history (E-divisive means + Student-t test).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangePoint {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::{ExtractArgs, ModeFilter};
+use crate::cli::ExtractArgs;
 use crate::error::{Exit, UserError};
 use crate::output;
 use crate::results::{
@@ -40,7 +40,9 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
     let inputs = LooseInputs {
         junit: args.junit_xml.clone(),
         logs: args.log.clone(),
-        mode: args.mode.map(|m| mode_name(m).to_string()),
+        mode: args
+            .mode
+            .map(|m| crate::plan::Mode::from(m).as_str().to_string()),
     };
     let mut run = RunInfo::new(
         format!("extract-{}", started.format("%Y%m%dT%H%M%SZ")),
@@ -180,14 +182,6 @@ impl Warnings {
                 summary.display()
             ));
         }
-    }
-}
-
-fn mode_name(m: ModeFilter) -> &'static str {
-    match m {
-        ModeFilter::SingleAgg => "single-agg",
-        ModeFilter::MultiAgg => "multi-agg",
-        ModeFilter::Disagg => "disagg",
     }
 }
 

@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::upload::DbArgs;
 use crate::error::Exit;
 use crate::journal::RunDir;
 use crate::journal::events::{Event, Journal, read_journal};
 use crate::journal::spec::RunSpec;
 use crate::output;
+use crate::perfdb::settings::DbOverrides;
 use crate::plan::ServerPlan;
 use crate::results::{
     self, CaseContext, CaseStatus, ClientMeta, FailureClass, JobInfo, MetricConfig, RunInfo,
@@ -35,7 +35,7 @@ pub struct FinalizeInput<'a> {
     pub ssh_connects: u64,
     pub wall: Duration,
     pub upload: bool,
-    pub db: &'a DbArgs,
+    pub db: &'a DbOverrides,
     /// `--gate`: a gating regression under `pre_merge` exits 6; `None` and `post_merge` warn.
     pub gate: Option<crate::judge::Stage>,
     /// The threshold stage the run's numbers are judged with (`verdicts::stage_of`).

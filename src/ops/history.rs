@@ -9,6 +9,7 @@ use crate::error::{Exit, UserError};
 use crate::history::{self, HistoryStore, Series, SeriesFilter};
 use crate::output;
 use crate::perfdb::DbSettings;
+use crate::perfdb::settings::DbOverrides;
 
 /// Newest points listed per series in the human view unless --limit says otherwise.
 const SHOWN: usize = 5;
@@ -18,7 +19,7 @@ pub async fn run(args: HistoryArgs) -> Result<Exit> {
         Some(k) => Some(KExpr::parse(k).map_err(|e| {
             UserError(format!(
                 "The -k expression is not valid: {}.",
-                e.0.trim_end_matches('.')
+                e.to_string().trim_end_matches('.')
             ))
         })?),
         None => None,
@@ -36,7 +37,10 @@ pub async fn run(args: HistoryArgs) -> Result<Exit> {
     let db = if args.local_only {
         None
     } else {
-        Some(DbSettings::resolve(&args.db, &env)?)
+        Some(DbSettings::resolve(
+            &DbOverrides::try_from(&args.db)?,
+            &env,
+        )?)
     };
     let db = db.filter(|d| d.host.is_some());
     let path = history::default_path();

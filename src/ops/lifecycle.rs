@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::{DoctorArgs, LogsArgs, RunRefArgs, SelectArgs, StatusArgs};
+use crate::cli::{DoctorArgs, LogsArgs, RunRefArgs, StatusArgs};
 use crate::config::settings::{ClusterType, resolve};
 use crate::error::{Exit, UserError};
 use crate::journal::events::{Event, Journal, RunState, read_journal};
@@ -24,7 +24,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
         && t.chars().all(|c| c.is_ascii_digit())
         && !std::path::Path::new(t).exists()
     {
-        let settings = resolve(&args.cluster.clone().into(), &SelectArgs::default(), &env)?;
+        let settings = resolve(&(&args.cluster).into(), &env)?;
         let remote = connect(&cluster_ref(&settings)).await?;
         let sched = Slurm::new(&remote);
         let recs = sched.poll(std::slice::from_ref(t), 7 * 86_400).await;
@@ -358,7 +358,7 @@ impl Checks {
 pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     let env = crate::config::process_env;
     let mut c = Checks { failed: 0 };
-    let settings = resolve(&args.cluster.clone().into(), &SelectArgs::default(), &env)?;
+    let settings = resolve(&(&args.cluster).into(), &env)?;
     // The doctor's test script carries these in #SBATCH lines: the same allowlist as `render`
     // (security review B5).
     if let Some(p) = &settings.partition {

@@ -161,14 +161,11 @@ pub fn complete_values(
     };
     match what {
         "clusters" => {
-            let args = crate::cli::ClusterArgs {
-                conn: crate::cli::ConnectionArgs {
-                    clusters_file: flag("--clusters-file").map(Into::into),
-                    ..Default::default()
-                },
+            let overrides = crate::config::settings::Overrides {
+                clusters_file: flag("--clusters-file").map(Into::into),
                 ..Default::default()
             };
-            match crate::config::settings::load_profile_set(&args, env) {
+            match crate::config::settings::load_profile_set(&overrides, env) {
                 Ok((Some(set), _)) => set.profiles.keys().cloned().collect(),
                 _ => vec![],
             }

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::{ModeFilter, RenderArgs};
+use crate::cli::RenderArgs;
 use crate::config::layout::Layout;
-use crate::config::settings::{Settings, resolve};
+use crate::config::settings::{Overrides, Settings, resolve};
 use crate::error::{Exit, UserError};
 use crate::journal::{self, RunDir};
 use crate::output;
-use crate::plan::select::{CANNOT_RUN, Choice, select};
+use crate::plan::select::{CANNOT_RUN, Choice, Selection, select};
 use crate::plan::{Mode, PlanInput, RunPlan, build_plan, case_dir_name};
 use crate::render::{Rendered, Templates};
 
@@ -69,17 +69,23 @@ pub fn parse_user_env(items: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Resolve, select, plan and render; write the files. `force_run_dir` puts them into a new run
-/// directory even when --output-dir is absent (render does that too; `run` always does).
-pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Prepared> {
-    let settings = resolve(&args.cluster, &args.select, env)?;
+/// Resolve, select, plan and render; write the files: into `args.output_dir` when given (render
+/// and `run --dry-run` always give one, see `with_scratch_output`), else into a new run
+/// directory under `runs_home` (a real run).
+pub fn prepare(
+    args: &RenderArgs,
+    runs_home: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared> {
+    let selection = Selection::try_from(&args.select)?;
+    let settings = resolve(&Overrides::from(args), env)?;
     let trtllm = settings.trtllm_dir.clone().ok_or_else(|| {
         UserError(
             "no TensorRT-LLM checkout was given: pass --trtllm-dir DIR or set TRTLLM_DIR".into(),
         )
     })?;
     let layout = Layout::detect(&trtllm)?;
-    let selected = select(&args.select, &settings, &layout)?;
+    let selected = select(&selection, &settings, &layout)?;
     let user_env = parse_user_env(&args.env)?;
     let run_id = match &args.run_id {
         Some(id) if journal::valid_run_id(id) => id.clone(),
@@ -93,12 +99,10 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
         None => journal::new_run_id(),
     };
 
-    let is_list = args.select.testlist.is_some();
-    let list_path = args
-        .select
-        .testlist
-        .as_deref()
-        .unwrap_or(Path::new("?"))
+    let list = selection.list();
+    let is_list = list.is_some();
+    let list_path = list
+        .map_or(Path::new("?"), |l| l.path.as_path())
         .display()
         .to_string();
     let mut plans = Vec::new();
@@ -151,13 +155,8 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
             }),
         }
     }
-    if let Some(m) = args.select.mode {
+    if let Some(m) = list.and_then(|l| l.mode) {
         plans.retain(|p| {
-            let want = match m {
-                ModeFilter::SingleAgg => Mode::SingleAgg,
-                ModeFilter::MultiAgg => Mode::MultiAgg,
-                ModeFilter::Disagg => Mode::Disagg,
-            };
             let overridden = selected
                 .iter()
                 .filter_map(|c| match c {
@@ -166,7 +165,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
                 })
                 .find(|s| s.test_id.node_id() == p.test_id)
                 .and_then(|s| s.mode_override);
-            overridden.map(|o| o == m).unwrap_or(p.mode == want)
+            overridden.map(|o| o == m).unwrap_or(p.mode == m)
         });
         if !unplanned.is_empty() {
             output::info(format!(
@@ -176,15 +175,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
             unplanned.clear();
         }
         if plans.is_empty() {
-            return Err(UserError(format!(
-                "no selected case is a {} run",
-                match m {
-                    ModeFilter::SingleAgg => "single-agg",
-                    ModeFilter::MultiAgg => "multi-agg",
-                    ModeFilter::Disagg => "disagg",
-                }
-            ))
-            .into());
+            return Err(UserError(format!("no selected case is a {} run", m.as_str())).into());
         }
     }
     if plans.is_empty() {
@@ -223,7 +214,7 @@ pub fn prepare(args: &RenderArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
     let (run_dir, out_dir) = match &args.output_dir {
         Some(d) => (None, d.clone()),
         None => {
-            let rd = RunDir::create(&journal::runs_home(env), &run_id)?;
+            let rd = RunDir::create(runs_home, &run_id)?;
             let root = rd.root.clone();
             (Some(rd), root)
         }
@@ -550,8 +541,9 @@ pub fn with_scratch_output(args: &RenderArgs, env: &dyn Fn(&str) -> Option<Strin
 }
 
 pub fn run(args: RenderArgs) -> Result<Exit> {
-    let args = with_scratch_output(&args, &crate::config::process_env);
-    let prep = prepare(&args, &crate::config::process_env)?;
+    let env = crate::config::process_env;
+    let args = with_scratch_output(&args, &env);
+    let prep = prepare(&args, &journal::runs_home(&env), &env)?;
     print_prepared(&prep, args.json, args.show_files);
     Ok(Exit::Success)
 }

@@ -15,6 +15,7 @@ use crate::journal::{self, RunDir, write_atomic};
 use crate::ops::finalize::{FinalizeInput, finalize};
 use crate::ops::render::{Prepared, prepare, print_prepared};
 use crate::output;
+use crate::perfdb::settings::DbOverrides;
 use crate::remote::stage::stage_cases;
 use crate::remote::{AnyRemote, LocalRemote, Remote, SshOptions, SshRemote};
 use crate::slurm::{Scheduler, Slurm};
@@ -76,18 +77,16 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
     }
     // Every setting is checked before anything touches the network: a password on the command
     // line, the database an upload needs, USE_TRT_PERF_DB, --max-pending.
+    let db = DbOverrides::try_from(&args.db)?;
     let upload = crate::perfdb::upload_wanted(args.upload, args.no_upload, &env)?;
-    if upload || args.db.db_password_on_cli.is_some() {
-        let db = crate::perfdb::DbSettings::resolve(&args.db, &env)?;
-        if upload {
-            db.require_complete()?;
-        }
+    if upload {
+        crate::perfdb::DbSettings::resolve(&db, &env)?.require_complete()?;
     }
     let max_pending = parse_duration_opt(args.max_pending.as_deref())?;
     let watch_cfg = WatchConfig::from_env(&env)?;
     if args.dry_run {
         let render_args = crate::ops::render::with_scratch_output(&args.render, &env);
-        let prep = prepare(&render_args, &env)?;
+        let prep = prepare(&render_args, &journal::runs_home(&env), &env)?;
         print_prepared(&prep, args.render.json, args.render.show_files);
         output::info("dry run: nothing was copied, submitted or uploaded");
         return Ok(Exit::Success);
@@ -99,16 +98,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         .output_dir
         .take()
         .unwrap_or_else(|| journal::runs_home(&env));
-    // SAFETY-free: prepare() reads PERF_RUN_HOME through env; pass a wrapper that points at home.
-    let home_s = home.display().to_string();
-    let env_home = move |k: &str| {
-        if k == "PERF_RUN_HOME" {
-            Some(home_s.clone())
-        } else {
-            env(k)
-        }
-    };
-    let prep = prepare(&render_args, &env_home)?;
+    let prep = prepare(&render_args, &home, &env)?;
     let rd = prep
         .run_dir
         .clone()
@@ -134,7 +124,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
         let spec = &spec;
         let rd = &rd;
         let journal = &journal;
-        let db = &args.db;
+        let db = &db;
         async move {
             if let Some(r) = &reason {
                 output::error(r);
@@ -251,11 +241,11 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             ssh_connects: remote.stats().snapshot().0,
             wall: t0.elapsed(),
             upload,
-            db: &args.db,
+            db: &db,
             gate: args.gate.map(Into::into),
             stage: crate::ops::verdicts::stage_of(
                 args.gate.map(Into::into),
-                args.render.select.stage,
+                args.render.select.stage.map(Into::into),
             ),
         })
         .await
@@ -512,6 +502,7 @@ fn newest_run(home: &Path) -> Option<PathBuf> {
 pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
     let env = crate::config::process_env;
     let t0 = Instant::now();
+    let db = DbOverrides::try_from(&args.db)?;
     let watch_cfg = WatchConfig::from_env(&env)?;
     let rd = find_run(args.run.as_deref())?;
     let spec = read_run_spec(&rd)?;
@@ -634,7 +625,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             ssh_connects: remote.stats().snapshot().0,
             wall: t0.elapsed(),
             upload: allow_upload && spec.upload,
-            db: &args.db,
+            db: &db,
             gate: args.gate.map(Into::into),
             stage: crate::ops::verdicts::stage_of(args.gate.map(Into::into), None),
         })

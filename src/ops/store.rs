@@ -2,17 +2,17 @@
 //! (`--upload` or USE_TRT_PERF_DB=true). The results are already on disk; a failed upload
 //! leaves a spool entry and exit code 5 ("results kept, upload pending").
 
-use crate::cli::upload::DbArgs;
 use crate::journal::RunDir;
 use crate::journal::events::{Event, Journal};
 use crate::output;
+use crate::perfdb::settings::DbOverrides;
 use crate::perfdb::{self, DbSettings, UploadOptions, UploadOutcome};
 
 /// Upload the run's results; returns the TRTPerf link and whether the upload is pending.
 pub async fn upload_after_run(
     rd: &RunDir,
     journal: &Journal,
-    db: &DbArgs,
+    db: &DbOverrides,
     valid_cases: usize,
 ) -> (Option<String>, bool) {
     if valid_cases == 0 {

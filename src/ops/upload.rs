@@ -72,7 +72,8 @@ fn resolve_run_dir(run: &str) -> Result<PathBuf, UserError> {
 }
 
 pub async fn run(args: UploadArgs) -> Result<Exit> {
-    let settings = DbSettings::resolve(&args.db, &env)?;
+    let db = crate::perfdb::settings::DbOverrides::try_from(&args.db)?;
+    let settings = DbSettings::resolve(&db, &env)?;
     if args.spool {
         if args.run.is_some() || args.source_metric_csv.is_some() {
             return Err(UserError(

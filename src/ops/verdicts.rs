@@ -19,11 +19,8 @@ pub struct RunVerdicts {
 
 /// The threshold stage of a run: the gate's, else the test-db stage the list was selected
 /// with, else post-merge (the 5 % floor).
-pub fn stage_of(gate: Option<Stage>, select: Option<crate::cli::Stage>) -> Stage {
-    gate.unwrap_or(match select {
-        Some(crate::cli::Stage::PreMerge) => Stage::PreMerge,
-        _ => Stage::PostMerge,
-    })
+pub fn stage_of(gate: Option<Stage>, select: Option<Stage>) -> Stage {
+    gate.or(select).unwrap_or(Stage::PostMerge)
 }
 
 /// Judge every series the recorded run `run_key` has a point in, against the local history.

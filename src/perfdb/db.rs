@@ -141,7 +141,7 @@ fn classify_connect(e: &sqlx::Error, s: &DbSettings, host: &str, user: &str) -> 
 pub async fn connect(settings: &DbSettings) -> Result<MySqlConnection, DbFailure> {
     let (host, user, password) = settings
         .require_complete()
-        .map_err(|e| DbFailure::Login(e.0))?;
+        .map_err(|e| DbFailure::Login(e.to_string()))?;
     let mut options = MySqlConnectOptions::new()
         .host(host)
         .port(settings.port)

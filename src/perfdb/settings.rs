@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cli::upload::DbArgs;
-use crate::error::UserError;
+use crate::error::{Exit, escape_for_message};
 
 /// Default schema name (reference §9.1 `DB_SCHEMA`).
 pub const DEFAULT_SCHEMA: &str = "TRT_perf";
@@ -25,6 +24,62 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The sentence printed when someone passes `--db-password` on the command line.
 pub const PASSWORD_ON_CLI_REFUSED: &str = "--db-password is refused: a password on the command line can be read by every user of this machine in `ps` and ends up in shell history and CI logs. Put it in the DB_PASSWORD environment variable (for example a Jenkins credentials binding) or in a file only you can read and pass --db-password-file FILE; the password you typed is now exposed, so consider changing it.";
+
+/// A database setting that cannot be used. Every one is a mistake in what the user gave
+/// (a flag, a variable, a file): exit code 2, and nothing is spooled.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSettingsError {
+    #[error("{PASSWORD_ON_CLI_REFUSED}")]
+    PasswordOnCommandLine,
+    #[error(
+        "USE_TRT_PERF_DB=`{}` is neither true nor false; use true, false, 1, 0, yes, no, on or off.",
+        escape_for_message(.value)
+    )]
+    UseTrtPerfDb { value: String },
+    #[error(
+        "The database port 0 is not valid; give a port between 1 and 65535 with --db-port or DB_PORT."
+    )]
+    PortZero,
+    #[error("DB_PORT={value:?} is not a port number; set it to a number between 1 and 65535.")]
+    BadPort { value: String },
+    #[error("--db-connect-timeout must be at least 1 second.")]
+    ConnectTimeoutZero,
+    #[error(
+        "{from} {value:?} is not a TLS mode; use disabled, preferred, required, verify-ca or verify-identity."
+    )]
+    TlsMode {
+        /// `--db-ssl-mode` or `DB_SSL_MODE`.
+        from: &'static str,
+        value: String,
+    },
+    #[error(
+        "The database CA file {} (--db-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
+        .path.display()
+    )]
+    CaFile { path: PathBuf },
+    #[error("Cannot read the database password file {}: {err}.", .path.display())]
+    ReadPasswordFile { path: PathBuf, err: std::io::Error },
+    #[error(
+        "The database password file {} is empty; its first line must be the password.",
+        .path.display()
+    )]
+    EmptyPasswordFile { path: PathBuf },
+    #[error("No database host is configured: pass --db-host HOST or set DB_HOST.")]
+    NoHost,
+    #[error("No database user is configured: pass --db-user USER or set DB_USER.")]
+    NoUser,
+    #[error(
+        "No database password is configured: set DB_PASSWORD or pass --db-password-file FILE (never the password itself on the command line)."
+    )]
+    NoPassword,
+}
+
+impl DbSettingsError {
+    /// Every database setting error is a mistake in what the user gave.
+    pub fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
 
 /// TLS to the database (MySQL's `--ssl-mode` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +135,27 @@ impl fmt::Display for PasswordSource {
             PasswordSource::None => write!(f, "not set"),
         }
     }
+}
+
+/// What the user asked for explicitly (the `--db-*` flags, converted by `crate::cli`): each
+/// value wins over the `DB_*` environment. There is no password here: it is never a flag.
+#[derive(Debug, Clone, Default)]
+pub struct DbOverrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub schema: Option<String>,
+    /// Read the password from this file (first line).
+    pub password_file: Option<PathBuf>,
+    /// Spool directory for uploads that could not reach the database.
+    pub spool_dir: Option<PathBuf>,
+    /// Base URL of the TRTPerf page.
+    pub trtperf_url: Option<String>,
+    /// Seconds.
+    pub connect_timeout: Option<u64>,
+    /// A TLS mode as written (checked with DB_SSL_MODE's value).
+    pub ssl_mode: Option<String>,
+    pub ssl_ca: Option<PathBuf>,
 }
 
 /// Validated database settings. `Debug` redacts the password (SecretString does).
@@ -139,7 +215,7 @@ pub fn upload_wanted(
     flag_upload: bool,
     flag_no_upload: bool,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<bool, UserError> {
+) -> Result<bool, DbSettingsError> {
     if flag_no_upload {
         return Ok(false);
     }
@@ -151,29 +227,24 @@ pub fn upload_wanted(
         Some(v) => match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(UserError(format!(
-                "USE_TRT_PERF_DB=`{v}` is neither true nor false; use true, false, 1, 0, yes, no, on or off."
-            ))),
+            _ => Err(DbSettingsError::UseTrtPerfDb { value: v }),
         },
     }
 }
 
 impl DbSettings {
-    /// Flag > environment > default. Fails (a `UserError`, exit 2) on a password given on the
-    /// command line, an unreadable or empty password file, or a malformed port or timeout.
+    /// Flag > environment > default. Fails (exit 2) on an unreadable or empty password file,
+    /// a malformed port, timeout or TLS mode, or a CA file that is not there.
     pub fn resolve(
-        args: &DbArgs,
+        args: &DbOverrides,
         env: &impl Fn(&str) -> Option<String>,
-    ) -> Result<DbSettings, UserError> {
-        if args.db_password_on_cli.is_some() {
-            return Err(UserError(PASSWORD_ON_CLI_REFUSED.to_string()));
-        }
-        let host = non_empty(args.db_host.clone()).or_else(|| non_empty(env("DB_HOST")));
-        let user = non_empty(args.db_user.clone()).or_else(|| non_empty(env("DB_USER")));
-        let schema = non_empty(args.db_schema.clone())
+    ) -> Result<DbSettings, DbSettingsError> {
+        let host = non_empty(args.host.clone()).or_else(|| non_empty(env("DB_HOST")));
+        let user = non_empty(args.user.clone()).or_else(|| non_empty(env("DB_USER")));
+        let schema = non_empty(args.schema.clone())
             .or_else(|| non_empty(env("DB_SCHEMA")))
             .unwrap_or_else(|| DEFAULT_SCHEMA.to_string());
-        let port = match args.db_port {
+        let port = match args.port {
             Some(p) => p,
             None => match non_empty(env("DB_PORT")) {
                 Some(s) => parse_port(&s)?,
@@ -181,11 +252,9 @@ impl DbSettings {
             },
         };
         if port == 0 {
-            return Err(UserError(
-                "The database port 0 is not valid; give a port between 1 and 65535 with --db-port or DB_PORT.".into(),
-            ));
+            return Err(DbSettingsError::PortZero);
         }
-        let (password, password_source) = match &args.db_password_file {
+        let (password, password_source) = match &args.password_file {
             Some(path) => (
                 Some(read_password_file(path)?),
                 PasswordSource::File(path.clone()),
@@ -202,37 +271,30 @@ impl DbSettings {
         let trtperf_url = non_empty(args.trtperf_url.clone())
             .or_else(|| non_empty(env("TRTPERF_URL")))
             .unwrap_or_else(|| DEFAULT_TRTPERF_URL.to_string());
-        let connect_timeout = match args.db_connect_timeout {
+        let connect_timeout = match args.connect_timeout {
             Some(s) if s > 0 => Duration::from_secs(s),
             Some(_) => {
-                return Err(UserError(
-                    "--db-connect-timeout must be at least 1 second.".into(),
-                ));
+                return Err(DbSettingsError::ConnectTimeoutZero);
             }
             None => DEFAULT_CONNECT_TIMEOUT,
         };
-        let tls = match non_empty(args.db_ssl_mode.clone())
+        let tls = match non_empty(args.ssl_mode.clone())
             .map(|m| (m, "--db-ssl-mode"))
             .or_else(|| non_empty(env("DB_SSL_MODE")).map(|m| (m, "DB_SSL_MODE")))
         {
             None => TlsMode::Preferred,
-            Some((m, from)) => TlsMode::parse(&m).ok_or_else(|| {
-                UserError(format!(
-                    "{from} {m:?} is not a TLS mode; use disabled, preferred, required, verify-ca or verify-identity."
-                ))
-            })?,
+            Some((m, from)) => {
+                TlsMode::parse(&m).ok_or(DbSettingsError::TlsMode { from, value: m })?
+            }
         };
         let tls_ca = args
-            .db_ssl_ca
+            .ssl_ca
             .clone()
             .or_else(|| non_empty(env("DB_SSL_CA")).map(PathBuf::from));
         if let Some(ca) = &tls_ca
             && !ca.is_file()
         {
-            return Err(UserError(format!(
-                "The database CA file {} (--db-ssl-ca/DB_SSL_CA) does not exist or is not a file.",
-                ca.display()
-            )));
+            return Err(DbSettingsError::CaFile { path: ca.clone() });
         }
         Ok(DbSettings {
             host,
@@ -266,19 +328,10 @@ impl DbSettings {
     }
 
     /// Check that everything needed to connect is there; says which setting is missing.
-    pub fn require_complete(&self) -> Result<(&str, &str, &SecretString), UserError> {
-        let host = self.host.as_deref().ok_or_else(|| {
-            UserError("No database host is configured: pass --db-host HOST or set DB_HOST.".into())
-        })?;
-        let user = self.user.as_deref().ok_or_else(|| {
-            UserError("No database user is configured: pass --db-user USER or set DB_USER.".into())
-        })?;
-        let password = self.password.as_ref().ok_or_else(|| {
-            UserError(
-                "No database password is configured: set DB_PASSWORD or pass --db-password-file FILE (never the password itself on the command line)."
-                    .into(),
-            )
-        })?;
+    pub fn require_complete(&self) -> Result<(&str, &str, &SecretString), DbSettingsError> {
+        let host = self.host.as_deref().ok_or(DbSettingsError::NoHost)?;
+        let user = self.user.as_deref().ok_or(DbSettingsError::NoUser)?;
+        let password = self.password.as_ref().ok_or(DbSettingsError::NoPassword)?;
         Ok((host, user, password))
     }
 
@@ -296,27 +349,22 @@ pub fn trtperf_link(base: &str, run_id: u64) -> String {
     )
 }
 
-fn parse_port(s: &str) -> Result<u16, UserError> {
-    s.parse::<u16>().map_err(|_| {
-        UserError(format!(
-            "DB_PORT={s:?} is not a port number; set it to a number between 1 and 65535."
-        ))
+fn parse_port(s: &str) -> Result<u16, DbSettingsError> {
+    s.parse::<u16>().map_err(|_| DbSettingsError::BadPort {
+        value: s.to_string(),
     })
 }
 
-fn read_password_file(path: &Path) -> Result<SecretString, UserError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        UserError(format!(
-            "Cannot read the database password file {}: {e}.",
-            path.display()
-        ))
+fn read_password_file(path: &Path) -> Result<SecretString, DbSettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|err| DbSettingsError::ReadPasswordFile {
+        path: path.to_path_buf(),
+        err,
     })?;
     let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if first.is_empty() {
-        return Err(UserError(format!(
-            "The database password file {} is empty; its first line must be the password.",
-            path.display()
-        )));
+        return Err(DbSettingsError::EmptyPasswordFile {
+            path: path.to_path_buf(),
+        });
     }
     warn_if_world_readable(path);
     Ok(SecretString::from(first.to_string()))
@@ -360,8 +408,8 @@ mod tests {
             ("DB_USER", "envuser"),
             ("DB_PASSWORD", "s3cr3t-env"),
         ]);
-        let args = DbArgs {
-            db_host: Some("flaghost".into()),
+        let args = DbOverrides {
+            host: Some("flaghost".into()),
             ..Default::default()
         };
         let s = DbSettings::resolve(&args, &env).unwrap();
@@ -373,7 +421,7 @@ mod tests {
         assert_eq!(s.password_text(), Some("s3cr3t-env"));
         assert_eq!(s.spool_dir, PathBuf::from("perf-runs/spool"));
 
-        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[])).unwrap();
+        let s = DbSettings::resolve(&DbOverrides::default(), &env_of(&[])).unwrap();
         assert_eq!(s.host, None, "no built-in host default");
         assert_eq!(s.user, None, "no built-in user default");
         assert_eq!(s.port, 3306);
@@ -382,25 +430,12 @@ mod tests {
     }
 
     #[test]
-    fn password_on_cli_is_refused_with_reason() {
-        let args = DbArgs {
-            db_password_on_cli: Some("hunter2".into()),
-            ..Default::default()
-        };
-        let err = DbSettings::resolve(&args, &env_of(&[])).unwrap_err();
-        assert!(err.0.contains("refused"));
-        assert!(err.0.contains("DB_PASSWORD"));
-        assert!(err.0.contains("--db-password-file"));
-        assert!(!err.0.contains("hunter2"));
-    }
-
-    #[test]
     fn password_file_wins_and_debug_redacts() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pw");
         std::fs::write(&f, "from-file-pw\nignored\n").unwrap();
-        let args = DbArgs {
-            db_password_file: Some(f.clone()),
+        let args = DbOverrides {
+            password_file: Some(f.clone()),
             ..Default::default()
         };
         let s = DbSettings::resolve(&args, &env_of(&[("DB_PASSWORD", "env-pw")])).unwrap();
@@ -411,51 +446,60 @@ mod tests {
         assert!(dbg.contains("<redacted>"));
 
         std::fs::write(dir.path().join("empty"), "\n").unwrap();
-        let args = DbArgs {
-            db_password_file: Some(dir.path().join("empty")),
+        let args = DbOverrides {
+            password_file: Some(dir.path().join("empty")),
             ..Default::default()
         };
         assert!(
             DbSettings::resolve(&args, &env_of(&[]))
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("empty")
         );
     }
 
     #[test]
     fn tls_mode_flag_env_default() {
-        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[])).unwrap();
+        let s = DbSettings::resolve(&DbOverrides::default(), &env_of(&[])).unwrap();
         assert_eq!(s.tls, TlsMode::Preferred);
-        let s = DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_SSL_MODE", "REQUIRED")]))
-            .unwrap();
+        let s = DbSettings::resolve(
+            &DbOverrides::default(),
+            &env_of(&[("DB_SSL_MODE", "REQUIRED")]),
+        )
+        .unwrap();
         assert_eq!(s.tls, TlsMode::Required);
-        let args = DbArgs {
-            db_ssl_mode: Some("verify_ca".into()),
+        let args = DbOverrides {
+            ssl_mode: Some("verify_ca".into()),
             ..Default::default()
         };
         let s = DbSettings::resolve(&args, &env_of(&[("DB_SSL_MODE", "disabled")])).unwrap();
         assert_eq!(s.tls, TlsMode::VerifyCa);
-        let e = DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_SSL_MODE", "maybe")]))
-            .unwrap_err();
+        let e = DbSettings::resolve(
+            &DbOverrides::default(),
+            &env_of(&[("DB_SSL_MODE", "maybe")]),
+        )
+        .unwrap_err();
         assert!(
-            e.0.contains("DB_SSL_MODE \"maybe\" is not a TLS mode"),
-            "{}",
-            e.0
+            e.to_string()
+                .contains("DB_SSL_MODE \"maybe\" is not a TLS mode"),
+            "{e}"
         );
         let e = DbSettings::resolve(
-            &DbArgs::default(),
+            &DbOverrides::default(),
             &env_of(&[("DB_SSL_CA", "/nonexistent/ca.pem")]),
         )
         .unwrap_err();
-        assert!(e.0.contains("/nonexistent/ca.pem"), "{}", e.0);
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]
     fn bad_port_is_a_sentence() {
-        let err =
-            DbSettings::resolve(&DbArgs::default(), &env_of(&[("DB_PORT", "abc")])).unwrap_err();
-        assert!(err.0.contains("DB_PORT=\"abc\""), "{}", err.0);
+        let err = DbSettings::resolve(&DbOverrides::default(), &env_of(&[("DB_PORT", "abc")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("DB_PORT=\"abc\""), "{err}");
+        // A setting mistake is exit 2 wherever it surfaces (`run`, `upload`, `history`, …).
+        let chained = anyhow::Error::new(err).context("the upload cannot start");
+        assert_eq!(crate::error::exit_of(&chained), Exit::Usage);
     }
 
     #[test]
@@ -478,7 +522,7 @@ mod tests {
         assert!(!upload_wanted(false, false, &no).unwrap());
         // A typo is refused, not read as "no".
         let typo = env_of(&[("USE_TRT_PERF_DB", "tru")]);
-        let e = upload_wanted(false, false, &typo).unwrap_err().0;
+        let e = upload_wanted(false, false, &typo).unwrap_err().to_string();
         assert!(e.contains("USE_TRT_PERF_DB=`tru`"), "{e}");
         // --no-upload wins over any value.
         assert!(!upload_wanted(false, true, &typo).unwrap());

@@ -390,28 +390,21 @@ pub fn srun_args(s: &Settings, p: &RemotePaths, container_name: &str) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{ClusterArgs, ConnectionArgs, SelectArgs};
     use crate::plan::{RoleKind, bare_step};
 
     /// The built-in `gb200` profile (pmix, `--gres=gpu:4`, a container image).
     fn settings() -> Settings {
-        let c = ClusterArgs {
-            conn: ConnectionArgs {
-                cluster: Some("gb200".into()),
-                clusters_file: Some(
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/clusters.yaml"),
-                ),
-                user: Some("ci".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let s = SelectArgs {
-            install: Some("none".into()),
+        let o = crate::config::settings::Overrides {
+            cluster: Some("gb200".into()),
+            clusters_file: Some(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/clusters.yaml"),
+            ),
+            user: Some("ci".into()),
+            install: Some(crate::config::settings::InstallMode::None),
             ..Default::default()
         };
         let env = |k: &str| (k == "USER").then(|| "ci".to_string());
-        crate::config::settings::resolve_with(&c, &s, &env, &|_, _| Err("no ssh".into()))
+        crate::config::settings::resolve_with(&o, &env, &|_, _| Err("no ssh".into()))
             .expect("the built-in gb200 profile resolves")
     }
 

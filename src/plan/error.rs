@@ -138,13 +138,13 @@ pub enum PlanError {
 
     /// An error of the config layer (finding or reading the YAML), unchanged.
     #[error(transparent)]
-    Config(#[from] anyhow::Error),
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl PlanError {
     pub fn exit(&self) -> Exit {
         match self {
-            PlanError::Config(e) => crate::error::exit_of(e),
+            PlanError::Config(e) => e.exit(),
             _ => Exit::Usage,
         }
     }

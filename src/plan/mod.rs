@@ -21,27 +21,7 @@ pub use error::PlanError;
 pub use select::Selected;
 pub use test_id::{CaseKind, TestId};
 
-/// How a case runs. Serde reads and writes `single-agg`, `multi-agg`, `disagg` (run.json,
-/// journal.jsonl, `render --json`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Mode {
-    #[serde(rename = "single-agg")]
-    SingleAgg,
-    #[serde(rename = "multi-agg")]
-    MultiAgg,
-    #[serde(rename = "disagg")]
-    Disagg,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::SingleAgg => "single-agg",
-            Mode::MultiAgg => "multi-agg",
-            Mode::Disagg => "disagg",
-        }
-    }
-}
+pub use crate::config::mode::Mode;
 
 /// One benchmark client of a server (reference §4.1 defaults applied).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -557,20 +537,15 @@ pub fn build_plan(input: &PlanInput) -> Result<RunPlan, PlanError> {
         }
     }
 
-    if let Some(m) = selected.mode_override {
-        let want = match m {
-            crate::cli::ModeFilter::SingleAgg => Mode::SingleAgg,
-            crate::cli::ModeFilter::MultiAgg => Mode::MultiAgg,
-            crate::cli::ModeFilter::Disagg => Mode::Disagg,
-        };
-        if want != mode {
-            warnings.push(format!(
-                "the test list marks `{}` as {} but its config plans a {} run; perf-run follows the config",
-                id.case,
-                want.as_str(),
-                mode.as_str()
-            ));
-        }
+    if let Some(want) = selected.mode_override
+        && want != mode
+    {
+        warnings.push(format!(
+            "the test list marks `{}` as {} but its config plans a {} run; perf-run follows the config",
+            id.case,
+            want.as_str(),
+            mode.as_str()
+        ));
     }
 
     Ok(RunPlan {

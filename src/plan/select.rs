@@ -7,17 +7,139 @@
 //! capacity), each id runs once, and a line perf-run cannot run becomes a skipped case with
 //! the reason instead of failing the whole list.
 
-use anyhow::Result;
+use std::path::PathBuf;
 
+use super::PlanError;
 use super::test_id::{CaseKind, TestId, build_case, normalize_module, parse_node_id};
-use crate::cli::{ModeFilter, SelectArgs, Stage};
+use crate::config::ConfigError;
 use crate::config::kexpr::KExpr;
 use crate::config::layout::Layout;
+use crate::config::mode::Mode;
 use crate::config::perf_sanity::{ConfigKind, PerfConfig, load_config};
 use crate::config::settings::Settings;
 use crate::config::testlist::{Condition, CountRange, TestList, load_testlist, wildcard_match};
-use crate::error::UserError;
+use crate::judge::Stage;
 use crate::output;
+
+/// What to run: exactly one of a config, a test id or a test list. `crate::cli` makes it from
+/// the flags, so "nothing selected", "two at once" and a filter without what it filters cannot
+/// be represented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// `--config NAME [--server A,B] [--benchmark-mode M]`.
+    Config(ConfigSelection),
+    /// `--test NODEID`: a full pytest node id.
+    Test(String),
+    /// `--testlist FILE [-k EXPR] [--mode M] [--stage S]`.
+    List(ListSelection),
+}
+
+/// `--config NAME` and what refines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSelection {
+    /// The perf-sanity config base name (the YAML file name without `.yaml`).
+    pub name: String,
+    /// Aggregated configs: only these server_config names.
+    pub servers: Option<Vec<String>>,
+    /// Disaggregated configs: e2e, gen_only, ctx_only or gen_only_no_context.
+    pub benchmark_mode: Option<String>,
+}
+
+/// `--testlist FILE` and its filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSelection {
+    pub path: PathBuf,
+    /// A pytest-style `-k` expression on the ids as written.
+    pub k: Option<String>,
+    /// Keep only the cases of this mode.
+    pub mode: Option<Mode>,
+    /// test-db lists: the blocks of this `condition.terms.stage` (and those without one).
+    pub stage: Option<Stage>,
+}
+
+impl Selection {
+    /// The test list, when the selection is one.
+    pub fn list(&self) -> Option<&ListSelection> {
+        match self {
+            Selection::List(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// Why the selection flags do not make a [`Selection`], or a selection selects nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("nothing selected: give one of --config NAME, --test NODEID or --testlist FILE")]
+    NothingSelected,
+    /// The flags given, e.g. `["--config", "--test"]`.
+    #[error("{} cannot be combined: choose exactly one way to select what to run", .0.join(" and "))]
+    Conflicting(Vec<&'static str>),
+    #[error("-k, --mode and --stage filter a test list; use them together with --testlist")]
+    ListFilterWithoutList,
+    #[error("--server and --benchmark-mode refine --config; use them together with --config")]
+    RefinementWithoutConfig,
+    #[error("no test in {} matches -k `{}`", .path.display(), esc(.k))]
+    NoMatch { path: PathBuf, k: String },
+    #[error(
+        "{}: no block of the test list is for --stage {} (its `condition.terms.stage` blocks are {})",
+        .path.display(),
+        .stage.as_str(),
+        .blocks.join(", ")
+    )]
+    NoBlockForStage {
+        path: PathBuf,
+        stage: Stage,
+        /// `post_merge (line 4)`, one per block that names a stage.
+        blocks: Vec<String>,
+    },
+    #[error(
+        "{}:{line}: the test list is for GPUs matching {} (field `condition.wildcards.gpu`), but cluster `{}` has GPU type `{}`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`",
+        .path.display(),
+        quoted(.patterns),
+        .cluster,
+        esc(.gpu)
+    )]
+    GpuMismatch {
+        path: PathBuf,
+        /// The line of `condition.wildcards.gpu`.
+        line: usize,
+        patterns: Vec<String>,
+        cluster: String,
+        gpu: String,
+    },
+    #[error("--benchmark-mode applies to disaggregated configs, and `{config}` is aggregated")]
+    BenchmarkModeOnAggregated { config: String },
+    #[error(
+        "--server selects server configs of an aggregated config, and `{config}` is disaggregated"
+    )]
+    ServerOnDisaggregated { config: String },
+    #[error(
+        "benchmark mode `{}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context",
+        esc(.mode)
+    )]
+    UnknownBenchmarkMode { mode: String },
+    /// A test list, a `-k` expression or a config that cannot be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A test id that does not parse, or a case that cannot be built from it (`plan::test_id`).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+impl SelectError {
+    pub fn exit(&self) -> crate::error::Exit {
+        match self {
+            SelectError::Config(e) => e.exit(),
+            SelectError::Plan(e) => e.exit(),
+            _ => crate::error::Exit::Usage,
+        }
+    }
+}
+
+fn esc(s: &str) -> String {
+    crate::error::escape_for_message(s)
+}
 
 /// One selected case.
 #[derive(Debug, Clone)]
@@ -29,7 +151,7 @@ pub struct Selected {
     pub xfail: Option<String>,
     pub unstable: Option<String>,
     pub list_line: Option<usize>,
-    pub mode_override: Option<ModeFilter>,
+    pub mode_override: Option<Mode>,
     /// test-db `ranges.system_gpu_count` of the line's block, and the block's line.
     pub system_gpu_count: Option<(CountRange, usize)>,
 }
@@ -80,64 +202,30 @@ pub enum Choice {
 /// marker in the list); `results::classify` shows such a reason as it is.
 pub const CANNOT_RUN: &str = "perf-run cannot run this test: ";
 
-/// Validate the selection flags and produce the cases in list order.
-pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result<Vec<Choice>> {
-    let given: Vec<&str> = [
-        args.config.as_ref().map(|_| "--config"),
-        args.test.as_ref().map(|_| "--test"),
-        args.testlist.as_ref().map(|_| "--testlist"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    match given.len() {
-        0 => {
-            return Err(UserError(
-                "nothing selected: give one of --config NAME, --test NODEID or --testlist FILE"
-                    .into(),
-            )
-            .into());
+/// The cases of a selection, in list order.
+pub fn select(
+    selection: &Selection,
+    settings: &Settings,
+    layout: &Layout,
+) -> Result<Vec<Choice>, SelectError> {
+    let list_sel = match selection {
+        Selection::Config(c) => {
+            return Ok(vec![Choice::Run(Box::new(Selected::plain(from_config(
+                c, settings, layout,
+            )?)))]);
         }
-        1 => {}
-        _ => {
-            return Err(UserError(format!(
-                "{} cannot be combined: choose exactly one way to select what to run",
-                given.join(" and ")
-            ))
-            .into());
+        Selection::Test(id) => {
+            return Ok(vec![Choice::Run(Box::new(Selected::plain(parse_node_id(
+                id,
+                layout.generation,
+            )?)))]);
         }
-    }
-    if args.testlist.is_none() && (args.k.is_some() || args.mode.is_some() || args.stage.is_some())
-    {
-        return Err(UserError(
-            "-k, --mode and --stage filter a test list; use them together with --testlist".into(),
-        )
-        .into());
-    }
-    if args.config.is_none() && (args.server.is_some() || args.benchmark_mode.is_some()) {
-        return Err(UserError(
-            "--server and --benchmark-mode refine --config; use them together with --config".into(),
-        )
-        .into());
-    }
-
-    if let Some(name) = &args.config {
-        return Ok(vec![Choice::Run(Box::new(Selected::plain(from_config(
-            name, args, settings, layout,
-        )?)))]);
-    }
-    if let Some(id) = &args.test {
-        return Ok(vec![Choice::Run(Box::new(Selected::plain(parse_node_id(
-            id,
-            layout.generation,
-        )?)))]);
-    }
-    let Some(path) = args.testlist.as_ref() else {
-        return Err(UserError("nothing selected: give --testlist FILE".into()).into());
+        Selection::List(l) => l,
     };
+    let path = &list_sel.path;
     let list = load_testlist(path)?;
-    let k = args.k.as_deref().map(KExpr::parse).transpose()?;
-    let blocks = choose_blocks(&list, args.stage, settings)?;
+    let k = list_sel.k.as_deref().map(KExpr::parse).transpose()?;
+    let blocks = choose_blocks(&list, list_sel.stage, settings)?;
     let mut out = Vec::new();
     // An id in a block this cluster cannot run and in one it can runs from the latter.
     let runnable = list.unique_entries(|b| {
@@ -198,12 +286,10 @@ pub fn select(args: &SelectArgs, settings: &Settings, layout: &Layout) -> Result
         }
     }
     if out.is_empty() {
-        return Err(UserError(format!(
-            "no test in {} matches -k `{}`",
-            path.display(),
-            crate::error::escape_for_message(args.k.as_deref().unwrap_or(""))
-        ))
-        .into());
+        return Err(SelectError::NoMatch {
+            path: path.clone(),
+            k: list_sel.k.clone().unwrap_or_default(),
+        });
     }
     Ok(out)
 }
@@ -222,7 +308,7 @@ fn choose_blocks(
     list: &TestList,
     stage: Option<Stage>,
     settings: &Settings,
-) -> Result<Vec<BlockVerdict>> {
+) -> Result<Vec<BlockVerdict>, SelectError> {
     let file = list.path.display();
     let blocks = &list.blocks;
     let mut verdicts: Vec<BlockVerdict> = blocks
@@ -254,12 +340,11 @@ fn choose_blocks(
                 v.keep = c.stage.as_deref().is_none_or(|s| s == want.as_str());
             }
             if !staged.is_empty() && !verdicts.iter().any(|v| v.keep) {
-                return Err(UserError(format!(
-                    "{file}: no block of the test list is for --stage {} (its `condition.terms.stage` blocks are {})",
-                    want.as_str(),
-                    staged_blocks.join(", ")
-                ))
-                .into());
+                return Err(SelectError::NoBlockForStage {
+                    path: list.path.clone(),
+                    stage: want,
+                    blocks: staged_blocks,
+                });
             }
         }
         None => {
@@ -297,14 +382,13 @@ fn choose_blocks(
     if let Some(first) = refused.first()
         && !verdicts.iter().any(|v| v.keep)
     {
-        return Err(UserError(format!(
-            "{file}:{}: the test list is for GPUs matching {} (field `condition.wildcards.gpu`), but cluster `{}` has GPU type `{}`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`",
-            first.gpu_line,
-            quoted(&first.gpu),
-            settings.cluster_name.as_deref().unwrap_or("?"),
-            crate::error::escape_for_message(gpu.as_deref().unwrap_or("?"))
-        ))
-        .into());
+        return Err(SelectError::GpuMismatch {
+            path: list.path.clone(),
+            line: first.gpu_line,
+            patterns: first.gpu.clone(),
+            cluster: settings.cluster_name.clone().unwrap_or_else(|| "?".into()),
+            gpu: gpu.clone().unwrap_or_else(|| "?".into()),
+        });
     }
     for c in &refused {
         output::info(format!(
@@ -356,27 +440,16 @@ fn quoted(pats: &[String]) -> String {
 }
 
 fn from_config(
-    name: &str,
-    args: &SelectArgs,
+    sel: &ConfigSelection,
     settings: &Settings,
     layout: &Layout,
-) -> Result<TestId> {
-    let found = layout.find_config(name, None)?;
-    let servers = args.server.as_ref().map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    });
+) -> Result<TestId, SelectError> {
+    let found = layout.find_config(&sel.name, None)?;
+    let servers = sel.servers.clone();
     let kind = match found.kind {
         ConfigKind::Aggregated => {
-            if args.benchmark_mode.is_some() {
-                return Err(UserError(format!(
-                    "--benchmark-mode applies to disaggregated configs, and `{}` is aggregated",
-                    found.name
-                ))
-                .into());
+            if sel.benchmark_mode.is_some() {
+                return Err(SelectError::BenchmarkModeOnAggregated { config: found.name });
             }
             CaseKind::Aggr {
                 config: found.name.clone(),
@@ -385,16 +458,12 @@ fn from_config(
         }
         ConfigKind::Disaggregated => {
             if servers.is_some() {
-                return Err(UserError(format!(
-                    "--server selects server configs of an aggregated config, and `{}` is disaggregated",
-                    found.name
-                ))
-                .into());
+                return Err(SelectError::ServerOnDisaggregated { config: found.name });
             }
             let PerfConfig::Disaggregated(cfg) = load_config(&found.path, found.kind)? else {
                 unreachable!("kind follows the folder")
             };
-            let wanted = args
+            let wanted = sel
                 .benchmark_mode
                 .clone()
                 .or(cfg.benchmark.mode.clone())
@@ -417,10 +486,9 @@ fn from_config(
                         .then(|| if m == "e2e" { "e2e" } else { "gen_only" }.to_string()),
                 },
                 other => {
-                    return Err(UserError(format!(
-                        "benchmark mode `{other}` is not known; use e2e, gen_only, ctx_only or gen_only_no_context", other = crate::error::escape_for_message(other)
-                    ))
-                    .into());
+                    return Err(SelectError::UnknownBenchmarkMode {
+                        mode: other.to_string(),
+                    });
                 }
             }
         }
@@ -440,4 +508,49 @@ fn from_config(
     // parses as `Custom`).
     id.kind = kind;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_errors_are_the_sentences_users_saw_before() {
+        let e = SelectError::NoMatch {
+            path: "l.txt".into(),
+            k: "r1\nx".into(),
+        };
+        assert_eq!(e.to_string(), "no test in l.txt matches -k `r1\\nx`");
+        let e = SelectError::GpuMismatch {
+            path: "l.yml".into(),
+            line: 7,
+            patterns: vec!["*b300*".into(), "*h100*".into()],
+            cluster: "gb200".into(),
+            gpu: "GB200".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "l.yml:7: the test list is for GPUs matching `*b300*`, `*h100*` (field `condition.wildcards.gpu`), but cluster `gb200` has GPU type `GB200`; choose a cluster profile with a matching GPU (--cluster) or set its `gpu:`"
+        );
+        let e = SelectError::NoBlockForStage {
+            path: "l.yml".into(),
+            stage: Stage::PostMerge,
+            blocks: vec!["pre_merge (line 4)".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "l.yml: no block of the test list is for --stage post_merge (its `condition.terms.stage` blocks are pre_merge (line 4))"
+        );
+        assert_eq!(
+            SelectError::UnknownBenchmarkMode {
+                mode: "fast".into()
+            }
+            .to_string(),
+            "benchmark mode `fast` is not known; use e2e, gen_only, ctx_only or gen_only_no_context"
+        );
+        // A wrapped configuration error keeps its own sentence and exit code.
+        let e = SelectError::from(ConfigError::KEmpty);
+        assert_eq!(e.to_string(), "the -k expression is empty");
+        assert_eq!(e.exit(), crate::error::Exit::Usage);
+    }
 }

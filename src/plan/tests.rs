@@ -9,9 +9,8 @@
 use std::path::Path;
 
 use super::*;
-use crate::cli::{ClusterArgs, ConnectionArgs, SelectArgs};
 use crate::config::perf_sanity::{MAX_PARALLEL, MAX_TOTAL_GPUS, parse_config};
-use crate::config::settings::resolve_with;
+use crate::config::settings::{Overrides, resolve_with};
 
 // ---- server_plan: GPUs, nodes and tasks per node of one server ----------------------------
 
@@ -611,22 +610,16 @@ const CLUSTERS: &str = "clusters:\n  free:\n    host: h\n    type: local\n    wo
 fn plan_of(t: &Path, cluster: &str, case: &str) -> anyhow::Result<RunPlan> {
     let clusters = t.join("clusters.yaml");
     std::fs::write(&clusters, CLUSTERS).unwrap();
-    let cargs = ClusterArgs {
-        conn: ConnectionArgs {
-            cluster: Some(cluster.into()),
-            clusters_file: Some(clusters),
-            user: Some("ci".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let sargs = SelectArgs {
+    let overrides = Overrides {
+        cluster: Some(cluster.into()),
+        clusters_file: Some(clusters),
+        user: Some("ci".into()),
         trtllm_dir: Some(t.to_path_buf()),
-        install: Some("none".into()),
+        install: Some(crate::config::settings::InstallMode::None),
         ..Default::default()
     };
     let env = |k: &str| (k == "USER").then(|| "ci".to_string());
-    let settings = resolve_with(&cargs, &sargs, &env, &|_, _| Err("no ssh".into()))?;
+    let settings = resolve_with(&overrides, &env, &|_, _| Err("no ssh".into()))?;
     let layout = Layout::detect(t)?;
     let id = test_id::parse_node_id(
         &format!("perf/test_perf_sanity.py::test_e2e[{case}]"),

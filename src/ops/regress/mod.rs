@@ -19,6 +19,7 @@ use crate::history::{
 };
 use crate::judge::{JudgeOptions, Stage, Verdict, fails_gate, judge_all};
 use crate::output;
+use crate::perfdb::settings::DbOverrides;
 use crate::perfdb::{self, DbSettings, UploadOptions};
 
 mod text;
@@ -45,7 +46,10 @@ impl Sources {
         let db = if local_only {
             None
         } else {
-            Some(DbSettings::resolve(db_args, &crate::config::process_env)?)
+            Some(DbSettings::resolve(
+                &DbOverrides::try_from(db_args)?,
+                &crate::config::process_env,
+            )?)
         };
         let db = db.filter(|d| d.host.is_some());
         let path = history::default_path();
@@ -139,7 +143,7 @@ pub fn parse_k(k: Option<&str>) -> Result<Option<KExpr>> {
         Some(k) => Ok(Some(KExpr::parse(k).map_err(|e| {
             UserError(format!(
                 "The -k expression is not valid: {}.",
-                e.0.trim_end_matches('.')
+                e.to_string().trim_end_matches('.')
             ))
         })?)),
         None => Ok(None),
@@ -381,10 +385,6 @@ pub async fn series_of_run(
     }
 }
 
-fn stage_of(s: crate::cli::Stage) -> Stage {
-    s.into()
-}
-
 pub async fn run(args: RegressArgs) -> Result<Exit> {
     if args.accept {
         return accept(args).await;
@@ -397,7 +397,7 @@ pub async fn run(args: RegressArgs) -> Result<Exit> {
         metric,
         ..Default::default()
     };
-    let stage = stage_of(args.stage);
+    let stage = Stage::from(args.stage);
     let mut opts = JudgeOptions::new(stage);
     opts.gate_latencies = args.gate_latencies;
 
