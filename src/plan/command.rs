@@ -391,7 +391,8 @@ pub fn srun_args(s: &Settings, p: &RemotePaths, container_name: &str) -> Vec<Str
 mod tests {
     use super::*;
     use crate::cli::{ClusterArgs, ConnectionArgs, SelectArgs};
-    use crate::plan::{RoleKind, bare_step};
+    use crate::plan::RoleKind;
+    use crate::plan::shapes::bare_step;
 
     /// The built-in `gb200` profile (pmix, `--gres=gpu:4`, a container image).
     fn settings() -> Settings {

@@ -8,8 +8,11 @@
 
 use std::path::Path;
 
+use super::shapes::StepLayout;
 use super::*;
 use crate::cli::{ClusterArgs, ConnectionArgs, SelectArgs};
+use crate::config::layout::{Generation, Layout};
+use crate::config::perf_sanity::{DisaggConfig, ServerConfig};
 use crate::config::perf_sanity::{MAX_PARALLEL, MAX_TOTAL_GPUS, parse_config};
 use crate::config::settings::resolve_with;
 
