@@ -390,7 +390,8 @@ pub fn srun_args(s: &Settings, p: &RemotePaths, container_name: &str) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{RoleKind, bare_step};
+    use crate::plan::RoleKind;
+    use crate::plan::shapes::bare_step;
 
     /// The built-in `gb200` profile (pmix, `--gres=gpu:4`, a container image).
     fn settings() -> Settings {

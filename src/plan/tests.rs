@@ -8,7 +8,10 @@
 
 use std::path::Path;
 
+use super::shapes::StepLayout;
 use super::*;
+use crate::config::layout::{Generation, Layout};
+use crate::config::perf_sanity::{DisaggConfig, ServerConfig};
 use crate::config::perf_sanity::{MAX_PARALLEL, MAX_TOTAL_GPUS, parse_config};
 use crate::config::settings::{Overrides, resolve_with};
 

@@ -156,6 +156,17 @@ impl JobState {
         }
     }
 
+    /// A state perf-run knows without asking Slurm (the job's first log line says it runs; its
+    /// exit marker says how it ended): the base state alone, as Slurm would print it.
+    pub fn of(base: BaseState) -> JobState {
+        JobState {
+            base,
+            flags: Vec::new(),
+            cancelled_by: None,
+            raw: base.as_str().to_string(),
+        }
+    }
+
     /// Finished for good: terminal base state and no transitional flag.
     pub fn is_final(&self) -> bool {
         self.base.is_terminal()
@@ -245,6 +256,13 @@ mod tests {
         ] {
             let s = JobState::parse(t);
             assert_eq!((s.base, s.is_final()), (base, fin), "{t}");
+        }
+    }
+
+    #[test]
+    fn a_known_state_reads_as_slurm_would_print_it() {
+        for b in [BaseState::Running, BaseState::Completed, BaseState::Failed] {
+            assert_eq!(JobState::of(b), JobState::parse(b.as_str()));
         }
     }
 

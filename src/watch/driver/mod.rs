@@ -17,7 +17,9 @@ use crate::journal::events::{Event, Journal};
 use crate::output;
 use crate::plan::workspace::JobWorkspace;
 use crate::remote::Remote;
-use crate::slurm::{JobRecord, JobState, RecordSource, Scheduler, state::reason_is_hopeless};
+use crate::slurm::{
+    BaseState, JobRecord, JobState, RecordSource, Scheduler, state::reason_is_hopeless,
+};
 use crate::watch::Backoff;
 use crate::watch::progress::Progress;
 use crate::watch::signals::Interrupt;
@@ -224,7 +226,7 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                                     }
                                 }
                                 if current && t.state.as_ref().is_none_or(|s| s.is_pending()) {
-                                    t.state = Some(JobState::parse("RUNNING"));
+                                    t.state = Some(JobState::of(BaseState::Running));
                                     t.reason = None;
                                     progress.state(&key, "RUNNING", None);
                                 }
@@ -441,10 +443,10 @@ impl<'a, R: Remote, S: Scheduler> Driver<'a, R, S> {
                             t.job_id,
                             humantime::format_duration(MARKER_TRUST_AFTER)
                         ));
-                        t.state = Some(JobState::parse(if code == 0 {
-                            "COMPLETED"
+                        t.state = Some(JobState::of(if code == 0 {
+                            BaseState::Completed
                         } else {
-                            "FAILED"
+                            BaseState::Failed
                         }));
                         t.record = None;
                         confirm.insert(t.key().to_string());
