@@ -22,7 +22,7 @@ fn main() {
         Err(err) => {
             // One sentence, no backtrace (RUST_BACKTRACE=1 is set on these machines).
             output::error(format!("{err:#}"));
-            error::exit_of(&err).code()
+            ops::exit::exit_of(&err).code()
         }
     };
     // Do not wait for lingering blocking tasks (e.g. a stdin reader) on the way out.

@@ -369,6 +369,6 @@ mod tests {
         );
         assert_eq!(ConfigError::KEmpty.exit(), Exit::Usage);
         let wrapped = anyhow::Error::new(ConfigError::KEmpty).context("while selecting");
-        assert_eq!(crate::error::exit_of(&wrapped), Exit::Usage);
+        assert_eq!(crate::ops::exit::exit_of(&wrapped), Exit::Usage);
     }
 }

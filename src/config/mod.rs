@@ -8,6 +8,8 @@ pub mod mode;
 pub mod perf_sanity;
 pub mod profile;
 pub mod settings;
+pub mod ssh_user;
+pub mod stage;
 pub mod testlist;
 
 pub use error::ConfigError;

@@ -235,7 +235,7 @@ fn resolve_stall(flag: Option<u64>, env: &Env) -> Result<u64, ConfigError> {
 
 /// Resolve the settings for commands that plan or talk to a cluster.
 pub fn resolve(o: &Overrides, env: Env) -> Result<Settings, ConfigError> {
-    resolve_with(o, env, &crate::remote::ssh::ssh_config_user)
+    resolve_with(o, env, &super::ssh_user::ssh_config_user)
 }
 
 /// `resolve`, with the ssh question answered by `ssh_user` (tests pass a stand-in).

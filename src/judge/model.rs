@@ -38,23 +38,7 @@ impl Verdict {
     }
 }
 
-/// Which gate the threshold follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    PreMerge,
-    PostMerge,
-}
-
-impl Stage {
-    /// The name CI and test-db use (`pre_merge`, `post_merge`; `condition.terms.stage`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::PreMerge => "pre_merge",
-            Stage::PostMerge => "post_merge",
-        }
-    }
-}
+pub use crate::config::stage::Stage;
 
 /// A change point found over the history (E-divisive means + Student-t test).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,8 +101,8 @@ mod tests {
             "--end-time \"noon\\n\" is not a time; write it as \"YYYY-MM-DD HH:MM:SS\"."
         );
         let wrapped = anyhow::Error::new(time).context("preparing the upload");
-        assert_eq!(crate::error::exit_of(&wrapped), Exit::Usage);
+        assert_eq!(crate::ops::exit::exit_of(&wrapped), Exit::Usage);
         let wrapped = anyhow::Error::new(file);
-        assert_eq!(crate::error::exit_of(&wrapped), Exit::Usage);
+        assert_eq!(crate::ops::exit::exit_of(&wrapped), Exit::Usage);
     }
 }

@@ -499,7 +499,7 @@ mod tests {
         assert!(err.to_string().contains("DB_PORT=\"abc\""), "{err}");
         // A setting mistake is exit 2 wherever it surfaces (`run`, `upload`, `history`, …).
         let chained = anyhow::Error::new(err).context("the upload cannot start");
-        assert_eq!(crate::error::exit_of(&chained), Exit::Usage);
+        assert_eq!(crate::ops::exit::exit_of(&chained), Exit::Usage);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::config::layout::Layout;
 use crate::config::mode::Mode;
 use crate::config::perf_sanity::{ConfigKind, PerfConfig, load_config};
 use crate::config::settings::Settings;
+use crate::config::stage::Stage;
 use crate::config::testlist::{Condition, CountRange, TestList, load_testlist, wildcard_match};
-use crate::judge::Stage;
 use crate::output;
 
 /// What to run: exactly one of a config, a test id or a test list. `crate::cli` makes it from

@@ -807,7 +807,7 @@ fn oversized_configs_are_refused_with_the_field_named() {
             Err(e) => e,
         };
         assert!(
-            crate::error::exit_of(&e) == crate::error::Exit::Usage,
+            crate::ops::exit::exit_of(&e) == crate::error::Exit::Usage,
             "{case}: not a user error: {e:#}"
         );
         let msg = e.to_string();
