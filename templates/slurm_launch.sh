@@ -24,7 +24,10 @@ perf_run_stop_steps() {
     # after the marker already said otherwise.
     sleep 1 || true
   done
-  for pid in "${!perf_run_roles[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${!perf_run_roles[@]}"; do
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+  done
 }
 perf_run_signalled=""
 {%- if disagg %}
@@ -114,13 +117,47 @@ perf_run_on_warning() {
 }
 trap perf_run_on_warning USR1
 [[ -z ${perf_run_early_warning:-} ]] || perf_run_on_warning
+# Every step's exit code, as its launcher recorded it (step_exit/<ROLE>): bash can lose a
+# background job's status when a trapped signal (Slurm's USR1 warning) interrupts `wait` just
+# as the job ends (bash 5.2 then says -1), so the code never depends on bash's job table.
+perf_run_step_exit="$jobWorkspace/{{ files.step_exit }}"
+rm -rf "$perf_run_step_exit"
+mkdir -p "$perf_run_step_exit"
+# perf_run_launch NAME DONE CMD...: run CMD in the background, in a subshell that passes a stop
+# request (TERM) on to it, records its exit code in step_exit/NAME and then touches DONE (a
+# sentinel relative to the job workspace, or ""); perf_run_roles[<pid>]=NAME.
+perf_run_launch() {
+  local name=$1 done=$2
+  shift 2
+  (
+    trap - EXIT INT
+    perf_run_child=""
+    perf_run_stopping=""
+    trap 'perf_run_stopping=1; [[ -z $perf_run_child ]] || kill -TERM "$perf_run_child" 2>/dev/null || true' TERM
+    "$@" &
+    perf_run_child=$!
+    [[ -z $perf_run_stopping ]] || kill -TERM "$perf_run_child" 2>/dev/null || true
+    while :; do
+      rc=0
+      wait "$perf_run_child" || rc=$?
+      kill -0 "$perf_run_child" 2>/dev/null || break
+    done
+    echo "$rc" > "$perf_run_step_exit/$name" 2>/dev/null || true
+    [[ -z $done ]] || touch "$jobWorkspace/$done" || true
+    exit "$rc"
+  ) &
+  perf_run_last_pid=$!
+  perf_run_roles[$perf_run_last_pid]=$name
+}
 # Wait for one background step and return its exit code, through any number of USR1 warnings.
 perf_run_wait() {
-  local rc
+  local rc role
   while :; do
     rc=0
     wait "$1" || rc=$?
     if (( rc > 128 )) && kill -0 "$1" 2>/dev/null; then continue; fi
+    role=${perf_run_roles[$1]:-}
+    if [[ -n $role && -s $perf_run_step_exit/$role ]]; then rc=$(< "$perf_run_step_exit/$role"); fi
     return "$rc"
   done
 }
@@ -153,9 +190,8 @@ mapfile -t perf_run_nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 perf_run_prep() {
   local name=$1 log=$2 pid rc=0
   shift 2
-  "$@" > "$jobWorkspace/$log" 2>&1 &
-  pid=$!
-  perf_run_roles[$pid]=$name
+  perf_run_launch "$name" "" "$@" > "$jobWorkspace/$log" 2>&1
+  pid=$perf_run_last_pid
   perf_run_wait "$pid" || rc=$?
   unset "perf_run_roles[$pid]"
   return "$rc"
@@ -234,9 +270,8 @@ declare -A perf_run_prechecks=()
 {%- for s in steps %}{% if s.precheck_command %}
 export DISAGG_SERVING_TYPE={{ s.name | replace(from="_", to="_PRECHECK_") }}
 export pytestCommand={{ s.precheck_command }}
-timeout -k 60 {{ precheck.timeout_s }} srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})" --kill-on-bad-exit=1 --job-name={{ s.name | replace(from="_", to="_PRECHECK_") }} bash -c 'cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' > "$jobWorkspace"/{{ s.precheck_log }} 2>&1 &
-perf_run_roles[$!]={{ s.name | replace(from="_", to="_PRECHECK_") }}
-perf_run_prechecks[$!]={{ s.name }}
+perf_run_launch {{ s.name | replace(from="_", to="_PRECHECK_") }} "" timeout -k 60 {{ precheck.timeout_s }} srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})" --kill-on-bad-exit=1 --job-name={{ s.name | replace(from="_", to="_PRECHECK_") }} bash -c 'cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' > "$jobWorkspace"/{{ s.precheck_log }} 2>&1
+perf_run_prechecks[$perf_run_last_pid]={{ s.name }}
 {%- endif %}{% endfor %}
 perf_run_precheck_failed=""
 for pid in "${!perf_run_prechecks[@]}"; do
@@ -266,18 +301,9 @@ rm -f "$jobWorkspace"/{{ s.log }}
 {%- endif %}
 {%- if s.done %}
 rm -f "$jobWorkspace"/{{ s.done }}
-(
-  trap - EXIT TERM INT
-  perf_run_step_rc=0
-  srun "${srunArgs[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' || perf_run_step_rc=$?
-  # The gen log is complete only once its srun is reaped: the test waits for this sentinel.
-  touch "$jobWorkspace"/{{ s.done }}
-  exit "$perf_run_step_rc"
-) &
-{%- else %}
-srun "${ {%- if s.overlap %}srunArgsNoGpu{% else %}srunArgs{% endif %}[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"' &
+# The gen log is complete only once its srun is reaped: the test waits for the sentinel.
 {%- endif %}
-perf_run_roles[$!]={{ s.name }}
+perf_run_launch {{ s.name }} {% if s.done %}{{ s.done }}{% else %}""{% endif %} srun "${ {%- if s.overlap %}srunArgsNoGpu{% else %}srunArgs{% endif %}[@]}"{% if s.mpi %} --mpi={{ s.mpi }}{% endif %}{% if s.overlap %} --overlap{% endif %} --nodes={{ s.nodes }} --ntasks={{ s.ntasks }} --ntasks-per-node={{ s.ntasks_per_node }}{% if disagg %} --nodelist="$(perf_run_slice {{ s.first_node }} {{ s.nodes }})"{% endif %} --kill-on-bad-exit=1 --job-name={{ s.name }}{% if s.log %}{% if s.log_append %} --open-mode=append{% endif %} --output="$jobWorkspace"/{{ s.log }}{% endif %} bash -c '{% if s.scrub_env %}for v in ${!PMI@} ${!PMIX@} ${!MPI@} ${!OMPI@} ${!SLURM@}; do [[ $v == SLURM_PROCID ]] || unset "$v"; done; {% endif %}cd "$PERF_RUN_DEFS_DIR" && eval "$pytestCommand"'
 {%- if launch_delay > 0 and not loop.last %}
 sleep {{ launch_delay }}  # give pyxis time to set up the container before the next step
 {%- endif %}

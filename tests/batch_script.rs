@@ -622,6 +622,50 @@ fn the_exit_marker_never_lies_when_a_stop_races_the_end_or_slurm_warns() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Slurm's warning that lands just as a step ends: bash 5.2 loses the status of a job it reaps
+/// while a trapped signal interrupts `wait` (it reports -1, or 138 for the interrupted wait), so
+/// the batch script takes each step's exit code from its launcher's record (step_exit/<ROLE>).
+/// The warning is swept across the step's end; every run must end with the step's own code.
+#[test]
+fn a_warning_as_a_step_ends_keeps_the_steps_exit_code() {
+    let t = tempfile::tempdir().unwrap();
+    let script = render_mode(
+        t.path(),
+        "single-agg",
+        &["--config", "tiny_llama_fp8_grace_blackwell"],
+        &[],
+    );
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    write_exe(&bin.join("srun"), FAKE_SRUN);
+    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
+    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    let mut wrong = Vec::new();
+    for run in 0..24u64 {
+        // The step sleeps 60 ms and exits 3; the warning comes 5..74 ms after the first srun
+        // started (the script may be gone by then: no warning is then right too).
+        let after = 5 + run * 3;
+        let (code, log, marker, warned) = run_once(
+            &script,
+            &bin,
+            "AGGR=0.06:3",
+            &format!("{}", 7000 + run),
+            &[(libc::SIGUSR1, after)],
+        );
+        let mut w = wrong_end(code, &log, &marker, &[3]);
+        if log.contains("PERF_RUN_TIME_LIMIT_WARNING") != warned {
+            w.push("the warning line and the warning file disagree".into());
+        }
+        if !w.is_empty() {
+            wrong.push(format!(
+                "warning {after} ms after the start: {}",
+                w.join("; ")
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// A requeued job's new attempt does not inherit the earlier attempt's time-limit warning:
 /// the file is removed with the old marker, and a warning of this attempt is reported again.
 #[test]

@@ -890,7 +890,13 @@ fn upstream_2026_samples_plan_and_run_as_upstream_ci_does() {
         "ctx only"
     );
     assert_eq!(
-        launch.matches("touch \"$jobWorkspace\"/").count(),
+        launch
+            .lines()
+            .filter(|l| l.starts_with("perf_run_launch GEN_")
+                && l.split_whitespace()
+                    .nth(2)
+                    .is_some_and(|d| d.ends_with(".done")))
+            .count(),
         4,
         "a .done per gen server"
     );

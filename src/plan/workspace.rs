@@ -9,6 +9,9 @@ use serde::Serialize;
 pub const EXIT_MARKER: &str = "perf_run_exit";
 /// Written once when Slurm's time-limit warning (USR1) reaches the batch script.
 pub const TIME_LIMIT_WARNING: &str = "time_limit_warning";
+/// One file per step (`<ROLE>`), its exit code as the step's launcher saw it; the batch
+/// script decides the job's exit code from these, never from bash's job table alone.
+pub const STEP_EXIT_DIR: &str = "step_exit";
 /// The host's and the container's system facts (`gpu.txt`, `driver.txt`, …).
 pub const SYSINFO_DIR: &str = "sysinfo";
 /// sbatch's `--output` pattern of the batch log (`%j`: the job id).
@@ -48,12 +51,14 @@ impl JobWorkspace<'_> {
 pub struct TemplateFiles {
     pub exit_marker: &'static str,
     pub time_limit_warning: &'static str,
+    pub step_exit: &'static str,
     pub sysinfo: &'static str,
 }
 
 pub const TEMPLATE_FILES: TemplateFiles = TemplateFiles {
     exit_marker: EXIT_MARKER,
     time_limit_warning: TIME_LIMIT_WARNING,
+    step_exit: STEP_EXIT_DIR,
     sysinfo: SYSINFO_DIR,
 };
 
