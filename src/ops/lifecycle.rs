@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::{DoctorArgs, LogsArgs, RunRefArgs, StatusArgs};
-use crate::config::settings::{ClusterType, resolve};
+use crate::config::settings::{ClusterType, Settings, resolve};
 use crate::error::{Exit, UserError};
 use crate::journal::events::{Event, Journal, RunState, read_journal};
 use crate::journal::spec::{CaseSpec, read_run_spec};
@@ -14,7 +14,7 @@ use crate::ops::run::{cluster_ref, connect, find_run};
 use crate::output;
 use crate::remote::{QUICK, Remote};
 use crate::shell::sh;
-use crate::slurm::{JobRecord, Slurm};
+use crate::slurm::{JobRecord, Scheduler, Slurm};
 
 /// `perf-run status [RUN|JOBID]`.
 pub async fn status(args: StatusArgs) -> Result<Exit> {
@@ -332,12 +332,16 @@ pub async fn cancel(args: RunRefArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+#[derive(Default)]
 struct Checks {
     failed: usize,
+    /// Every check as reported: (passed, what, detail).
+    seen: Vec<(bool, String, String)>,
 }
 
 impl Checks {
     fn report(&mut self, ok: bool, what: &str, detail: &str) {
+        self.seen.push((ok, what.to_string(), detail.to_string()));
         if ok {
             output::info(format!(
                 "ok    {what}{}",
@@ -357,7 +361,7 @@ impl Checks {
 /// `perf-run doctor --cluster NAME`.
 pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     let env = crate::config::process_env;
-    let mut c = Checks { failed: 0 };
+    let mut c = Checks::default();
     let settings = resolve(&(&args.cluster).into(), &env)?;
     // The doctor's test script carries these in #SBATCH lines: the same allowlist as `render`
     // (security review B5).
@@ -460,52 +464,6 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
         "work directory writable",
         wd,
     );
-    if let Some(p) = &settings.partition {
-        let o = remote
-            .exec(
-                &format!("sinfo -h -p {} -o '%P %a %D %G'", sh(&[p])),
-                QUICK,
-                true,
-            )
-            .await;
-        let text = o.as_ref().map(|o| o.stdout_text()).unwrap_or_default();
-        c.report(
-            !text.trim().is_empty(),
-            "partition exists",
-            &format!("{p}: {}", text.trim()),
-        );
-    }
-    if let Some(a) = &settings.account {
-        let o = remote
-            .exec(
-                &format!("sacctmgr -n -P show account {} format=Account", sh(&[a])),
-                QUICK,
-                true,
-            )
-            .await;
-        let text = o.as_ref().map(|o| o.stdout_text()).unwrap_or_default();
-        c.report(text.lines().any(|l| l.trim() == a), "account exists", a);
-    }
-    let o = remote
-        .exec(
-            "sacct -n -X -P --starttime=now-3600 -o JobID 2>&1 | head -3",
-            QUICK,
-            true,
-        )
-        .await;
-    let acct_ok = o.as_ref().is_ok_and(|o| {
-        let t = o.stdout_text().to_lowercase();
-        !t.contains("disabled") && !t.contains("error")
-    });
-    c.report(
-        acct_ok,
-        "accounting (sacct)",
-        if acct_ok {
-            "answers"
-        } else {
-            "not available: perf-run will fall back to squeue/scontrol/sacct -c"
-        },
-    );
     // sbatch --test-only of a trivial script with this profile's partition/account.
     let mut lines = vec![
         "#!/bin/bash".to_string(),
@@ -528,23 +486,18 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
         lines.iter().map(|l| sh(&[l])).collect::<Vec<_>>().join(" "),
         sh(&[&script])
     );
-    let ok = remote
+    let written = remote
         .exec(&write, QUICK, true)
         .await
         .is_ok_and(|o| o.success());
-    if ok {
-        let sched = Slurm::new(&remote);
-        match sched.test_only(wd, &script).await {
-            Ok(t) => c.report(true, "sbatch --test-only", t.lines().last().unwrap_or("")),
-            Err(e) => c.report(false, "sbatch --test-only", &format!("{e:#}")),
-        }
-    } else {
-        c.report(
-            false,
-            "sbatch --test-only",
-            "cannot write a test script to the work directory",
-        );
-    }
+    let sched = Slurm::new(&remote);
+    scheduler_checks(
+        &sched,
+        &settings,
+        written.then_some(script.as_str()),
+        &mut c,
+    )
+    .await;
     remote.close().await;
     if c.failed == 0 {
         output::info("the cluster looks usable");
@@ -555,9 +508,170 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     }
 }
 
+/// What the scheduler says about this profile's settings (through the [`Scheduler`] interface,
+/// so the simulator can answer too): the partition, the account, accounting, and
+/// `sbatch --test-only` of `script` (a trivial script with the profile's `#SBATCH` lines,
+/// already on the login node; `None` when it could not be written).
+async fn scheduler_checks<S: Scheduler>(
+    sched: &S,
+    settings: &Settings,
+    script: Option<&str>,
+    c: &mut Checks,
+) {
+    if let Some(p) = &settings.partition {
+        match sched.partition_info(p).await {
+            Ok(Some(line)) => c.report(true, "partition exists", &format!("{p}: {line}")),
+            Ok(None) => c.report(
+                false,
+                "partition exists",
+                &format!("Slurm knows no partition {p}"),
+            ),
+            Err(e) => c.report(false, "partition exists", &format!("{p}: {e}")),
+        }
+    }
+    if let Some(a) = &settings.account {
+        match sched.account_known(a).await {
+            Ok(known) => c.report(
+                known,
+                "account exists",
+                &if known {
+                    a.clone()
+                } else {
+                    format!("the accounting database knows no account {a}")
+                },
+            ),
+            Err(e) => c.report(false, "account exists", &format!("{a}: {e}")),
+        }
+    }
+    let acct_ok = sched.accounting_answers().await.unwrap_or(false);
+    c.report(
+        acct_ok,
+        "accounting (sacct)",
+        if acct_ok {
+            "answers"
+        } else {
+            "not available: perf-run will fall back to squeue/scontrol/sacct -c"
+        },
+    );
+    match script {
+        Some(script) => match sched.test_only(&settings.workdir, script).await {
+            Ok(t) => c.report(true, "sbatch --test-only", t.lines().last().unwrap_or("")),
+            Err(e) => c.report(false, "sbatch --test-only", &format!("{e:#}")),
+        },
+        None => c.report(
+            false,
+            "sbatch --test-only",
+            "cannot write a test script to the work directory",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slurm::sim::{Outage, SimCluster, Timeline};
+
+    fn site_settings(partition: &str, account: &str) -> Settings {
+        let o = crate::config::settings::Overrides {
+            cluster_type: Some("local".into()),
+            workdir: Some("/w".into()),
+            partition: Some(partition.into()),
+            account: Some(account.into()),
+            ..Default::default()
+        };
+        crate::config::settings::resolve_with(&o, &|_| None, &|_, _| Err("no ssh".into()))
+            .expect("settings")
+    }
+
+    /// The doctor's scheduler checks go through the `Scheduler` interface: the simulated
+    /// cluster answers them, with one call each.
+    #[tokio::test]
+    async fn doctor_asks_the_scheduler_about_partition_account_accounting_and_test_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("doctor.sh");
+        let write = |p: &str, a: &str| {
+            std::fs::write(
+                &script,
+                format!("#!/bin/bash\n#SBATCH --partition={p}\n#SBATCH --account={a}\ntrue\n"),
+            )
+            .unwrap();
+        };
+        let sim = SimCluster::new(Timeline::completes(1.0, 1.0));
+        sim.set_site(&[("gpu", "gpu up 4 gpu:8")], &["perf"]);
+        let script_s = script.to_str().unwrap();
+
+        // Everything known: four passes, one call each.
+        write("gpu", "perf");
+        let mut c = Checks::default();
+        scheduler_checks(&sim, &site_settings("gpu", "perf"), Some(script_s), &mut c).await;
+        assert_eq!(c.failed, 0, "{:?}", c.seen);
+        assert_eq!(c.seen[0].2, "gpu: gpu up 4 gpu:8");
+        assert!(c.seen[3].2.contains("in partition gpu"), "{:?}", c.seen[3]);
+        assert_eq!(sim.calls().total(), 4);
+
+        // A partition and an account Slurm does not know: said, and sbatch refuses.
+        write("cpu", "nobody");
+        let mut c = Checks::default();
+        scheduler_checks(
+            &sim,
+            &site_settings("cpu", "nobody"),
+            Some(script_s),
+            &mut c,
+        )
+        .await;
+        let failed: Vec<&str> = c
+            .seen
+            .iter()
+            .filter(|s| !s.0)
+            .map(|s| s.1.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["partition exists", "account exists", "sbatch --test-only"]
+        );
+        assert!(
+            c.seen[0].2.contains("knows no partition cpu"),
+            "{:?}",
+            c.seen[0]
+        );
+        assert!(c.seen[3].2.contains("Invalid partition"), "{:?}", c.seen[3]);
+
+        // Accounting down: the account cannot be checked and the watcher's fallback is named.
+        sim.outage(Outage::Accounting { from: 0.0, to: 1e9 });
+        write("gpu", "perf");
+        let mut c = Checks::default();
+        scheduler_checks(&sim, &site_settings("gpu", "perf"), Some(script_s), &mut c).await;
+        let failed: Vec<&str> = c
+            .seen
+            .iter()
+            .filter(|s| !s.0)
+            .map(|s| s.1.as_str())
+            .collect();
+        assert_eq!(failed, ["account exists", "accounting (sacct)"]);
+        assert!(
+            c.seen[1].2.contains("Problem talking to the database"),
+            "{:?}",
+            c.seen[1]
+        );
+        assert!(
+            c.seen[2].2.contains("fall back to squeue"),
+            "{:?}",
+            c.seen[2]
+        );
+
+        // No script on the login node: test-only is a failure that says why.
+        let mut c = Checks::default();
+        scheduler_checks(&sim, &site_settings("gpu", "perf"), None, &mut c).await;
+        assert!(
+            c.seen
+                .last()
+                .unwrap()
+                .2
+                .contains("cannot write a test script"),
+            "{:?}",
+            c.seen
+        );
+    }
 
     #[test]
     fn no_exit_code_before_the_end() {

@@ -125,6 +125,9 @@ pub struct CallCounter {
     pub squeue: AtomicU64,
     pub scontrol: AtomicU64,
     pub scancel: AtomicU64,
+    /// `sinfo` and `sacctmgr` (only `perf-run doctor` asks them).
+    pub sinfo: AtomicU64,
+    pub sacctmgr: AtomicU64,
 }
 
 impl CallCounter {
@@ -135,6 +138,8 @@ impl CallCounter {
             &self.squeue,
             &self.scontrol,
             &self.scancel,
+            &self.sinfo,
+            &self.sacctmgr,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
@@ -225,6 +230,29 @@ pub trait Scheduler: Send + Sync {
 
     /// The calls made so far, by command.
     fn calls(&self) -> &CallCounter;
+
+    // What `perf-run doctor` asks (one call each): whether this site's settings will work.
+
+    /// The partition `name` as `sinfo` shows it (`name availability nodes gres`), or `None`
+    /// when the scheduler does not know it.
+    fn partition_info(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, SlurmError>> + Send;
+
+    /// Whether the accounting database knows the account `name`.
+    fn account_known(&self, name: &str) -> impl Future<Output = Result<bool, SlurmError>> + Send;
+
+    /// Whether job accounting (`sacct`) answers; without it the watcher falls back to
+    /// squeue/scontrol/`sacct -c`.
+    fn accounting_answers(&self) -> impl Future<Output = Result<bool, SlurmError>> + Send;
+
+    /// `sbatch --test-only` of `script` from `workspace`: the scheduler's estimate line.
+    fn test_only(
+        &self,
+        workspace: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<String, SlurmError>> + Send;
 }
 
 /// The real Slurm backend: `sbatch`, `sacct`, `squeue`, `scontrol` and `scancel` over a
@@ -268,6 +296,56 @@ impl<'a, R: Remote> Scheduler for Slurm<'a, R> {
     }
     fn calls(&self) -> &CallCounter {
         &self.calls
+    }
+    async fn partition_info(&self, name: &str) -> Result<Option<String>, SlurmError> {
+        self.calls.sinfo.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .remote
+            .exec(
+                &format!("sinfo -h -p {} -o '%P %a %D %G'", sh(&[name])),
+                crate::remote::QUICK,
+                true,
+            )
+            .await?;
+        let text = out.stdout_text().trim().to_string();
+        Ok((out.success() && !text.is_empty()).then_some(text))
+    }
+    async fn account_known(&self, name: &str) -> Result<bool, SlurmError> {
+        self.calls.sacctmgr.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .remote
+            .exec(
+                &format!("sacctmgr -n -P show account {} format=Account", sh(&[name])),
+                crate::remote::QUICK,
+                true,
+            )
+            .await?;
+        if !out.success() {
+            return Err(SlurmError::Unreachable {
+                said: out.stderr_summary(),
+            });
+        }
+        Ok(out.stdout_text().lines().any(|l| l.trim() == name))
+    }
+    async fn accounting_answers(&self) -> Result<bool, SlurmError> {
+        self.calls.sacct.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .remote
+            .exec(
+                "sacct -n -X -P --starttime=now-3600 -o JobID 2>&1 | head -3",
+                crate::remote::QUICK,
+                true,
+            )
+            .await?;
+        let t = out.stdout_text().to_lowercase();
+        Ok(!t.contains("disabled") && !t.contains("error"))
+    }
+    fn test_only(
+        &self,
+        workspace: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<String, SlurmError>> + Send {
+        Slurm::test_only(self, workspace, script)
     }
 }
 
