@@ -1,9 +1,10 @@
 use crate::cli::RunRefArgs;
 use crate::error::Exit;
 use crate::journal::events::{Event, Journal, RunState, read_journal};
+use crate::journal::find_run;
 use crate::journal::spec::read_run_spec;
-use crate::ops::run::{connect, find_run};
 use crate::output;
+use crate::remote::connect;
 use crate::slurm::Slurm;
 use anyhow::Result;
 

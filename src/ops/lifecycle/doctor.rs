@@ -1,8 +1,8 @@
 use crate::cli::DoctorArgs;
 use crate::config::settings::{ClusterType, Settings, resolve};
 use crate::error::Exit;
-use crate::ops::run::{cluster_ref, connect};
 use crate::output;
+use crate::remote::{ClusterRef, connect};
 use crate::remote::{QUICK, Remote};
 use crate::shell::sh;
 use crate::slurm::{Scheduler, Slurm};
@@ -47,7 +47,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<Exit> {
     if let Some(a) = &settings.account {
         crate::render::check_sbatch_value("account", a)?;
     }
-    let cref = cluster_ref(&settings);
+    let cref = ClusterRef::of(&settings);
     c.report(
         true,
         "cluster profile",

@@ -1,10 +1,11 @@
 use crate::cli::LogsArgs;
 use crate::error::{Exit, UserError};
 use crate::journal::events::{RunState, read_journal};
+use crate::journal::find_run;
 use crate::journal::spec::{CaseSpec, read_run_spec};
-use crate::ops::run::{connect, find_run};
 use crate::output;
 use crate::remote::Remote;
+use crate::remote::connect;
 use crate::shell::sh;
 use anyhow::{Context, Result};
 use std::time::Duration;

@@ -2,9 +2,10 @@ use crate::cli::StatusArgs;
 use crate::config::settings::resolve;
 use crate::error::{Exit, UserError};
 use crate::journal::events::{RunState, read_journal};
+use crate::journal::find_run;
 use crate::journal::spec::read_run_spec;
-use crate::ops::run::{cluster_ref, connect, find_run};
 use crate::output;
+use crate::remote::{ClusterRef, connect};
 use crate::slurm::{JobRecord, Slurm};
 use anyhow::Result;
 use serde_json::json;
@@ -18,7 +19,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit> {
         && !std::path::Path::new(t).exists()
     {
         let settings = resolve(&(&args.cluster).into(), &env)?;
-        let remote = connect(&cluster_ref(&settings)).await?;
+        let remote = connect(&ClusterRef::of(&settings)).await?;
         let sched = Slurm::new(&remote);
         let recs = sched.poll(std::slice::from_ref(t), 7 * 86_400).await;
         remote.close().await;
