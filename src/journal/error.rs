@@ -89,6 +89,16 @@ pub enum JournalError {
     #[error("{} is damaged: {why}", .path.display())]
     Damaged { path: PathBuf, why: String },
 
+    /// `arg` is already escaped.
+    #[error(
+        "no run directory `{arg}` (looked for {arg}/run.json and {}/run.json)",
+        .under_home.display()
+    )]
+    NoSuchRun { arg: String, under_home: PathBuf },
+
+    #[error("there is no run under {} yet; give a run directory", .home.display())]
+    NoRunYet { home: PathBuf },
+
     #[error("cannot write {}", .path.display())]
     WriteFile {
         path: PathBuf,
@@ -103,7 +113,9 @@ impl JournalError {
             JournalError::BadLine { .. }
             | JournalError::RunIdTaken { .. }
             | JournalError::NotARunDir { .. }
-            | JournalError::Damaged { .. } => Exit::Usage,
+            | JournalError::Damaged { .. }
+            | JournalError::NoSuchRun { .. }
+            | JournalError::NoRunYet { .. } => Exit::Usage,
             _ => Exit::Infra,
         }
     }

@@ -11,32 +11,10 @@ use super::JournalError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::settings::ClusterType;
 use crate::plan::Mode;
 use crate::slurm::JobRecord;
 
-/// Where the run executes (enough to reconnect on resume).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ClusterRef {
-    pub name: Option<String>,
-    /// `ssh` or `local` in run.json.
-    pub kind: ClusterType,
-    pub host: Option<String>,
-    /// The user the cluster sees (configured, or what the ssh config says).
-    pub user: Option<String>,
-    /// Whether `user` was configured for perf-run and is passed to ssh (`-l`). `false`: ssh's
-    /// own config decides. Run directories written before this field passed `user`.
-    #[serde(default = "yes")]
-    pub user_configured: bool,
-    /// `ssh -F`: the ssh config file of the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ssh_config: Option<std::path::PathBuf>,
-    pub workdir: String,
-}
-
-fn yes() -> bool {
-    true
-}
+pub use crate::remote::cluster::ClusterRef;
 
 /// One case of the run as recorded at the start.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -401,6 +379,7 @@ impl RunState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::settings::ClusterType;
 
     #[test]
     fn cluster_refs_of_older_runs_keep_passing_their_user() {

@@ -146,3 +146,31 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), JournalError> {
         error,
     })
 }
+
+/// A run directory from `RUN` (a path or a run id under the runs home), or the newest run.
+pub fn find_run(arg: Option<&str>) -> Result<RunDir, JournalError> {
+    let home = runs_home(&crate::config::process_env);
+    let dir = match arg {
+        Some(a) if Path::new(a).join("run.json").is_file() => PathBuf::from(a),
+        Some(a) if home.join(a).join("run.json").is_file() => home.join(a),
+        Some(a) => {
+            return Err(JournalError::NoSuchRun {
+                arg: crate::error::escape_for_message(a),
+                under_home: home.join(a),
+            });
+        }
+        None => newest_run(&home).ok_or(JournalError::NoRunYet { home })?,
+    };
+    RunDir::open(&dir)
+}
+
+fn newest_run(home: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(home)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("run.json").is_file())
+        .collect();
+    runs.sort();
+    runs.pop()
+}

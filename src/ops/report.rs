@@ -118,5 +118,5 @@ pub fn resolve_run(arg: Option<&str>) -> Result<PathBuf> {
             return Ok(p.to_path_buf());
         }
     }
-    Ok(crate::ops::run::find_run(arg)?.root)
+    Ok(crate::journal::find_run(arg)?.root)
 }

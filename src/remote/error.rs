@@ -11,6 +11,11 @@ use crate::error::Exit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
+    #[error(
+        "no login host is known: set CLUSTER_HOST (or --host, or `host:` in the cluster profile)"
+    )]
+    NoHost,
+
     #[error("a local command did not finish within {}", format_duration(*.timeout))]
     LocalTimeout { timeout: Duration },
 
@@ -101,7 +106,9 @@ pub enum RemoteError {
 impl RemoteError {
     pub fn exit(&self) -> Exit {
         match self {
-            RemoteError::RsyncMissing | RemoteError::SshMissing => Exit::Usage,
+            RemoteError::NoHost | RemoteError::RsyncMissing | RemoteError::SshMissing => {
+                Exit::Usage
+            }
             _ => Exit::Infra,
         }
     }

@@ -5,6 +5,7 @@
 //! Every remote command is a bash script built from quoted words (`shell::quote_word`);
 //! nothing user-supplied is pasted into a command line unquoted.
 
+pub mod cluster;
 pub mod error;
 pub mod local;
 pub mod rsync;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncRead;
 
+pub use cluster::{ClusterRef, connect};
 pub use error::RemoteError;
 pub use local::LocalRemote;
 pub use ssh::{SshOptions, SshRemote};

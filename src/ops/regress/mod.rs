@@ -190,7 +190,7 @@ pub async fn resolve_run(arg: &str, sources: &Sources) -> Result<ResolvedRun> {
         && (Path::new(trimmed).join("run.json").is_file()
             || home.join(trimmed).join("run.json").is_file())
     {
-        let rd = crate::ops::run::find_run(Some(trimmed))?;
+        let rd = crate::journal::find_run(Some(trimmed))?;
         // The run values of the environment, as the history step after `perf-run run` reads
         // them, so the key is the one that step recorded.
         let opts = UploadOptions {

@@ -39,6 +39,10 @@ struct Sim {
     outages: Vec<Outage>,
     min_job_age: f64,
     polls: Vec<usize>,
+    /// What `sinfo` knows: (partition, its `%P %a %D %G` line).
+    partitions: Vec<(String, String)>,
+    /// What `sacctmgr` knows.
+    accounts: Vec<String>,
 }
 
 /// The simulated cluster: a [`Scheduler`] (and, through [`SimCluster::login_node`], the
@@ -64,10 +68,30 @@ impl SimCluster {
                 outages: Vec::new(),
                 min_job_age: 300.0,
                 polls: Vec::new(),
+                partitions: vec![("batch".into(), "batch up 4 gpu:4".into())],
+                accounts: vec!["perf".into()],
             }),
             calls: CallCounter::default(),
             t0: Instant::now(),
             changed: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// The site `perf-run doctor` asks about: the partitions `sinfo` shows (name, its
+    /// `%P %a %D %G` line) and the accounts `sacctmgr` knows (default: `batch`, `perf`).
+    pub fn set_site(&self, partitions: &[(&str, &str)], accounts: &[&str]) {
+        let mut s = self.lock();
+        s.partitions = partitions
+            .iter()
+            .map(|(p, l)| (p.to_string(), l.to_string()))
+            .collect();
+        s.accounts = accounts.iter().map(|a| a.to_string()).collect();
+    }
+
+    fn acct_down(&self, s: &Sim, now: f64) -> bool {
+        self.down(s, now, |o| match o {
+            Outage::Accounting { from, to } | Outage::Connection { from, to } => Some((*from, *to)),
+            _ => None,
         })
     }
 
@@ -319,6 +343,77 @@ impl Scheduler for Arc<SimCluster> {
 
     fn calls(&self) -> &CallCounter {
         &self.calls
+    }
+
+    async fn partition_info(&self, name: &str) -> Result<Option<String>, SlurmError> {
+        self.calls.sinfo.fetch_add(1, Ordering::Relaxed);
+        let s = self.lock();
+        if self.controller_down(&s, self.now()) {
+            return Err(SlurmError::Unreachable {
+                said: "slurm_load_partitions: Unable to contact slurm controller (connect failure)"
+                    .into(),
+            });
+        }
+        Ok(s.partitions
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, line)| line.clone()))
+    }
+
+    async fn account_known(&self, name: &str) -> Result<bool, SlurmError> {
+        self.calls.sacctmgr.fetch_add(1, Ordering::Relaxed);
+        let s = self.lock();
+        if self.acct_down(&s, self.now()) {
+            return Err(SlurmError::Unreachable {
+                said: "sacctmgr: error: Problem talking to the database: Connection refused".into(),
+            });
+        }
+        Ok(s.accounts.iter().any(|a| a == name))
+    }
+
+    async fn accounting_answers(&self) -> Result<bool, SlurmError> {
+        self.calls.sacct.fetch_add(1, Ordering::Relaxed);
+        let s = self.lock();
+        Ok(!self.acct_down(&s, self.now()))
+    }
+
+    async fn test_only(&self, _workspace: &str, script: &str) -> Result<String, SlurmError> {
+        self.calls.sbatch.fetch_add(1, Ordering::Relaxed);
+        let text = std::fs::read_to_string(script).unwrap_or_default();
+        let opt = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("#SBATCH --{key}=")))
+                .map(|v| v.trim().to_string())
+        };
+        let s = self.lock();
+        if self.controller_down(&s, self.now()) {
+            return Err(SlurmError::Unreachable {
+                said:
+                    "sbatch: error: Batch job submission failed: Unable to contact slurm controller"
+                        .into(),
+            });
+        }
+        let partition = opt("partition")
+            .or_else(|| s.partitions.first().map(|(p, _)| p.clone()))
+            .unwrap_or_default();
+        if !s.partitions.iter().any(|(p, _)| *p == partition) {
+            return Err(SlurmError::TestOnlyRefused {
+                text:
+                    "sbatch: error: Batch job submission failed: Invalid partition name specified"
+                        .into(),
+            });
+        }
+        if let Some(a) = opt("account")
+            && !s.accounts.contains(&a)
+        {
+            return Err(SlurmError::TestOnlyRefused {
+                text: "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified".into(),
+            });
+        }
+        Ok(format!(
+            "sbatch: Job {} to start at 2026-01-01T00:00:00 using 1 processors on nodes sim1 in partition {partition}",
+            s.next_id
+        ))
     }
 }
 

@@ -2,22 +2,21 @@
 //! run directory.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::cli::{ResumeArgs, RunArgs};
-use crate::config::settings::{ClusterType, Settings};
 use crate::error::{Exit, UserError};
 use crate::journal::events::{CaseRef, ClusterRef, Event, Journal, RunState, read_journal};
+use crate::journal::find_run;
 use crate::journal::{self, RunDir, write_atomic};
 use crate::ops::finalize::{FinalizeInput, finalize};
 use crate::ops::render::{Prepared, prepare, print_prepared};
 use crate::output;
 use crate::perfdb::settings::DbOverrides;
 use crate::remote::stage::stage_cases;
-use crate::remote::{AnyRemote, LocalRemote, Remote, SshOptions, SshRemote};
+use crate::remote::{AnyRemote, Remote, connect};
 use crate::slurm::{Scheduler, Slurm};
 use crate::watch::driver::Driver;
 use crate::watch::job::{CaseJob, CaseResult, WatchConfig, short_label};
@@ -25,48 +24,8 @@ use crate::watch::signals;
 
 use crate::journal::spec::{CaseSpec, RunSpec, read_run_spec};
 
-pub fn cluster_ref(s: &Settings) -> ClusterRef {
-    ClusterRef {
-        name: s.cluster_name.clone(),
-        kind: s.cluster_type,
-        host: s.host.clone(),
-        user: s.user.clone(),
-        user_configured: s.ssh_user.is_some(),
-        ssh_config: s.ssh_config.clone(),
-        workdir: s.workdir.clone(),
-    }
-}
-
-/// Connect to the cluster described by `c` (the one ssh handshake of this process).
-pub async fn connect(c: &ClusterRef) -> Result<AnyRemote> {
-    match c.kind {
-        ClusterType::Local => Ok(AnyRemote::Local(LocalRemote::new())),
-        ClusterType::Ssh => {
-            let host = c.host.as_deref().ok_or_else(|| {
-                UserError(
-                    "no login host is known: set CLUSTER_HOST (or --host, or `host:` in the cluster profile)"
-                        .into(),
-                )
-            })?;
-            // A configured user (flag, env, profile) wins; otherwise the ssh config decides
-            // and perf-run passes no user at all.
-            let user = c.user.as_deref().filter(|_| c.user_configured);
-            output::detail(format!(
-                "connecting to {host} as {}",
-                match user {
-                    Some(u) => format!("{u} (configured)"),
-                    None => format!(
-                        "{} (from the ssh config)",
-                        c.user.as_deref().unwrap_or("the ssh config's user")
-                    ),
-                }
-            ));
-            let mut opts = SshOptions::new(host, user);
-            opts.config_file = c.ssh_config.clone();
-            Ok(AnyRemote::Ssh(Box::new(SshRemote::connect(opts).await?)))
-        }
-    }
-}
+#[cfg(test)]
+mod tests;
 
 /// `perf-run run` (and `submit`, which is `run --detach`).
 pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
@@ -420,7 +379,7 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
     let mut spec = RunSpec {
         run_id: rd.run_id.clone(),
         created: chrono::Utc::now(),
-        cluster: cluster_ref(&prep.settings),
+        cluster: ClusterRef::of(&prep.settings),
         upload,
         trtllm_dir: prep.settings.trtllm_dir.clone(),
         cases: prep
@@ -460,41 +419,6 @@ fn write_run_spec(prep: &Prepared, rd: &RunDir, upload: bool) -> Result<RunSpec>
         &serde_json::to_vec_pretty(&spec).context("cannot serialise run.json")?,
     )?;
     Ok(spec)
-}
-
-/// A run directory from `RUN` (a path or a run id under the runs home), or the newest run.
-pub fn find_run(arg: Option<&str>) -> Result<RunDir> {
-    let home = journal::runs_home(&crate::config::process_env);
-    let dir = match arg {
-        Some(a) if Path::new(a).join("run.json").is_file() => PathBuf::from(a),
-        Some(a) if home.join(a).join("run.json").is_file() => home.join(a),
-        Some(a) => {
-            return Err(UserError(format!(
-                "no run directory `{a}` (looked for {a}/run.json and {}/run.json)",
-                home.join(a).display(),
-                a = crate::error::escape_for_message(a)
-            ))
-            .into());
-        }
-        None => newest_run(&home).ok_or_else(|| {
-            UserError(format!(
-                "there is no run under {} yet; give a run directory",
-                home.display()
-            ))
-        })?,
-    };
-    Ok(RunDir::open(&dir)?)
-}
-
-fn newest_run(home: &Path) -> Option<PathBuf> {
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(home)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("run.json").is_file())
-        .collect();
-    runs.sort();
-    runs.pop()
 }
 
 /// `perf-run resume RUN` (and `wait`): re-attach to live jobs, pick up finished ones, submit
@@ -664,74 +588,4 @@ async fn stage_wheel<R: crate::remote::Remote>(
             Duration::from_secs(3600),
         )
         .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::Ordering;
-
-    use super::*;
-    use crate::journal::events::Event;
-    use crate::slurm::sim::{SimCluster, Timeline};
-    use crate::slurm::{JobRecord, JobState};
-
-    /// The watcher stopped on an error of its own after two jobs were submitted, one of which
-    /// had ended: the live one is cancelled (one scancel) and the ended one keeps its record.
-    #[tokio::test(start_paused = true)]
-    async fn a_watcher_failure_cancels_what_may_still_run_and_keeps_what_ended() {
-        crate::output::set_quiet(true);
-        let home = tempfile::tempdir().unwrap();
-        let rd = RunDir::create(home.path(), "20261130-000000-0001").unwrap();
-        let cluster = SimCluster::new(Timeline::completes(1.0, 3600.0));
-        let ids = [
-            cluster
-                .submit("/w/00-a", "/w/00-a/slurm_launch.sh")
-                .await
-                .unwrap(),
-            cluster
-                .submit("/w/01-b", "/w/01-b/slurm_launch.sh")
-                .await
-                .unwrap(),
-        ];
-        let j = Journal::open(&rd.journal_path()).unwrap();
-        for (case, id) in [("00-a", &ids[0]), ("01-b", &ids[1])] {
-            j.record(Event::Submitted {
-                case: case.into(),
-                job_id: id.clone(),
-                batch_log: format!("/w/{case}/slurm-{id}.log"),
-            })
-            .unwrap();
-        }
-        j.record(Event::Finished {
-            case: "00-a".into(),
-            record: JobRecord::bare(
-                &ids[0],
-                JobState::parse("COMPLETED"),
-                crate::slurm::RecordSource::Sacct,
-            ),
-        })
-        .unwrap();
-        let out = watcher_failed(
-            &rd,
-            &cluster,
-            anyhow::anyhow!("the journal cannot be written"),
-        )
-        .await;
-        assert_eq!(cluster.calls().scancel.load(Ordering::Relaxed), 1);
-        let recs = cluster.poll(&ids, 3600).await.unwrap();
-        assert!(
-            recs[&ids[1]].state.raw.starts_with("CANCELLED"),
-            "{:?}",
-            recs[&ids[1]]
-        );
-        assert!(
-            !recs[&ids[0]].state.raw.starts_with("CANCELLED"),
-            "the ended job is left alone"
-        );
-        assert!(out.results["00-a"].record.is_some());
-        assert!(
-            !out.results.contains_key("01-b"),
-            "its end was not seen: infra later"
-        );
-    }
 }
