@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod finish;
 pub mod fsutil;
 pub mod history;
 pub mod journal;

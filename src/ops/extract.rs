@@ -126,7 +126,7 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
 /// reasons.
 fn report_case(c: &results::CaseResult) {
     output::info(format!("{} {}", c.test_id, c.status));
-    for line in crate::ops::finalize::client_lines(c) {
+    for line in crate::finish::client_lines(c) {
         output::info(format!("  {line}"));
     }
     if matches!(c.status, CaseStatus::Passed) {

@@ -3,7 +3,6 @@
 pub mod compare;
 pub mod exit;
 pub mod extract;
-pub mod finalize;
 pub mod history;
 pub mod lifecycle;
 pub mod regress;
@@ -11,9 +10,7 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod runs;
-pub mod store;
 pub mod upload;
-pub mod verdicts;
 
 use anyhow::Result;
 

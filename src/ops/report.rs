@@ -53,7 +53,7 @@ pub async fn run(args: ReportArgs) -> Result<Exit> {
     let began = std::time::Instant::now();
     let dirs = resolve_runs(&args.runs)?;
     let loaded =
-        crate::ops::verdicts::history_for_runs(&dirs, crate::judge::Stage::PostMerge).await?;
+        crate::finish::verdicts::history_for_runs(&dirs, crate::judge::Stage::PostMerge).await?;
     let source = move |_: &[PathBuf]| Ok(loaded.clone());
     write_report(&args, &dirs, &source, began)
 }

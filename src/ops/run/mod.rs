@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::error::{Exit, UserError};
+use crate::finish::{FinalizeInput, finalize};
 use crate::journal::events::{CaseRef, ClusterRef, Event, Journal, RunState, read_journal};
 use crate::journal::find_run;
 use crate::journal::{self, RunDir, write_atomic};
-use crate::ops::finalize::{FinalizeInput, finalize};
 use crate::ops::render::{Prepared, prepare, print_prepared};
 use crate::output;
 use crate::perfdb::settings::DbOverrides;
@@ -202,7 +202,7 @@ pub async fn run(mut args: RunArgs, force_detach: bool) -> Result<Exit> {
             upload,
             db: &db,
             gate: args.gate.map(Into::into),
-            stage: crate::ops::verdicts::stage_of(
+            stage: crate::finish::verdicts::stage_of(
                 args.gate.map(Into::into),
                 args.render.select.stage.map(Into::into),
             ),
@@ -551,7 +551,7 @@ pub async fn resume(args: ResumeArgs, allow_upload: bool) -> Result<Exit> {
             upload: allow_upload && spec.upload,
             db: &db,
             gate: args.gate.map(Into::into),
-            stage: crate::ops::verdicts::stage_of(args.gate.map(Into::into), None),
+            stage: crate::finish::verdicts::stage_of(args.gate.map(Into::into), None),
         })
         .await
     }

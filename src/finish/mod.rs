@@ -2,6 +2,10 @@
 //! upload, print the human summary, and choose the exit code. Runs on every exit path
 //! (success, failure, timeout, cancel, Ctrl-C), so Jenkins always gets a report.
 
+pub mod exit;
+pub mod store;
+pub mod verdicts;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -274,7 +278,7 @@ pub fn extract_all(
         .collect()
 }
 
-/// The exit code of a run or a resume ([`crate::ops::exit::exit_code`]). A regression fails
+/// The exit code of a run or a resume ([`exit::exit_code`]). A regression fails
 /// only the pre-merge gate; otherwise it is the JUnit failure and the summary's warning, and
 /// the exit code says how the run itself went.
 pub fn run_exit(
@@ -283,7 +287,7 @@ pub fn run_exit(
     upload_pending: bool,
     gate: Option<crate::judge::Stage>,
 ) -> Exit {
-    crate::ops::exit::exit_code(
+    exit::exit_code(
         interrupted,
         cases.iter().map(|c| (c.status, c.failure_class)),
         gate == Some(crate::judge::Stage::PreMerge),
@@ -391,10 +395,10 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     // The history, the verdicts against it, and the report (issue #11). None of them can lose
     // the results written above: each failure is one warning.
     let verdicts = match crate::history::record::record_after_run(&i.rd.root).await {
-        Some(rec) => super::verdicts::judge_run(&rec.run_key, i.stage).await,
-        None => super::verdicts::RunVerdicts::default(),
+        Some(rec) => verdicts::judge_run(&rec.run_key, i.stage).await,
+        None => verdicts::RunVerdicts::default(),
     };
-    if super::verdicts::apply(&mut cases, &verdicts.judgements) {
+    if verdicts::apply(&mut cases, &verdicts.judgements) {
         results::write_outputs(&results_dir, &run, &cases)?;
     }
     match crate::report::write_for_run(&i.rd.root, &verdicts.series, &verdicts.judgements) {
@@ -415,7 +419,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
                         .any(|cl| cl.validity == results::Validity::Valid)
                 })
                 .count();
-            let upload = crate::ops::store::upload_after_run(i.rd, i.journal, i.db, valid);
+            let upload = store::upload_after_run(i.rd, i.journal, i.db, valid);
             match crate::watch::signals::subscribe() {
                 None => upload.await,
                 Some(mut rx) => tokio::select! {
@@ -445,7 +449,7 @@ pub async fn finalize(i: FinalizeInput<'_>) -> Result<Exit> {
     };
     let exit = run_exit(&cases, interrupted, upload_pending, i.gate);
     print_summary(&cases, &results_dir, link.as_deref());
-    let lines = super::verdicts::summary_lines(&verdicts.judgements);
+    let lines = verdicts::summary_lines(&verdicts.judgements);
     if !lines.is_empty() {
         crate::output::suspend_progress(|| eprintln!("{}", lines.join("\n")));
     }
