@@ -20,10 +20,7 @@ use crate::journal::spec::RunSpec;
 use crate::output;
 use crate::perfdb::settings::DbOverrides;
 use crate::plan::ServerPlan;
-use crate::results::{
-    self, CaseContext, CaseStatus, ClientMeta, FailureClass, JobInfo, MetricConfig, RunInfo,
-    ServerMeta,
-};
+use crate::results::{self, CaseContext, ClientMeta, JobInfo, MetricConfig, RunInfo, ServerMeta};
 use crate::slurm::JobRecord;
 use crate::watch::job::CaseResult as JobOutcome;
 use crate::watch::signals::Interrupt;
@@ -250,30 +247,7 @@ pub fn extract_all(
                 servers: servers_of(&dir),
                 infra_error,
             };
-            results::extract_case(&ctx, metrics).unwrap_or_else(|e| {
-                output::error(format!(
-                    "{}: extracting results failed: {e:#}",
-                    c.case.test_id
-                ));
-                results::CaseResult {
-                    test_id: ctx.test_id.clone(),
-                    case_name: ctx.case_name.clone(),
-                    mode: ctx.mode.clone(),
-                    status: CaseStatus::Failed,
-                    failure_class: Some(FailureClass::Infra),
-                    reasons: vec![format!("results could not be extracted: {e:#}")],
-                    warnings: vec![],
-                    job: ctx.job.clone(),
-                    junit: None,
-                    clients: vec![],
-                    servers: ctx.servers.clone(),
-                    artifacts_dir: ctx.artifacts_dir.clone(),
-                    marker_exit: o.marker_exit,
-                    start: None,
-                    end: None,
-                    duration_s: None,
-                }
-            })
+            results::extract_case(&ctx, metrics)
         })
         .collect()
 }

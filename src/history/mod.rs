@@ -32,7 +32,7 @@ pub async fn read_series(
     local: Option<&HistoryStore>,
     db: Option<&DbSettings>,
     filter: &SeriesFilter,
-) -> anyhow::Result<Read> {
+) -> Result<Read, HistoryError> {
     let wide = SeriesFilter {
         last_points: None,
         ..filter.clone()

@@ -15,7 +15,7 @@ use chrono::NaiveDateTime;
 use sqlx::{QueryBuilder, Row};
 
 use super::model::{Direction, Point, Provenance, Series, SeriesKey};
-use super::store::SeriesFilter;
+use super::store::{HistoryError, SeriesFilter};
 use crate::config::kexpr::KExpr;
 use crate::perfdb::{DbSettings, db};
 use crate::trtperf::rules;
@@ -89,10 +89,16 @@ fn opt_text(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
 }
 
 /// Read the series of TRT_perf that pass `filter` (points oldest first, `source = "trt_perf"`).
-pub async fn series(settings: &DbSettings, filter: &SeriesFilter) -> anyhow::Result<Vec<Series>> {
+pub async fn series(
+    settings: &DbSettings,
+    filter: &SeriesFilter,
+) -> Result<Vec<Series>, HistoryError> {
     let mut conn = db::connect(settings)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| HistoryError::TrtPerf {
+            target: settings.target(),
+            message: e.to_string().trim_end_matches('.').to_string(),
+        })?;
     let mut qb: QueryBuilder<sqlx::MySql> = QueryBuilder::new(SELECT);
     if let Some(k) = &filter.run_key {
         qb.push(" AND pr.UUID = ").push_bind(k.clone());
@@ -118,12 +124,14 @@ pub async fn series(settings: &DbSettings, filter: &SeriesFilter) -> anyhow::Res
         qb.push(" AND r.start_time >= ").push_bind(t.naive_utc());
     }
     qb.push(" ORDER BY r.start_time, r.id, pr.id");
-    let rows = qb.build().fetch_all(&mut conn).await.map_err(|e| {
-        anyhow::anyhow!(
-            "Reading the history from the TRT_perf database {} failed: {e}.",
-            settings.target()
-        )
-    })?;
+    let rows = qb
+        .build()
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| HistoryError::TrtPerf {
+            target: settings.target(),
+            message: e.to_string(),
+        })?;
     let mut by_key: BTreeMap<SeriesKey, Vec<Point>> = BTreeMap::new();
     for row in rows {
         let run_id: u64 = row

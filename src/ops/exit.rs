@@ -30,6 +30,7 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
             crate::perfdb::StoreError,
             crate::perfdb::settings::DbSettingsError,
             crate::trtperf::TrtPerfFileError,
+            crate::results::OutputError,
             crate::history::HistoryError,
             crate::report::ReportError,
             crate::judge::compare::CompareError,

@@ -67,7 +67,7 @@ pub fn run(args: ExtractArgs) -> Result<Exit> {
         if write_error.is_none()
             && let Err(e) = writer.add(&case)
         {
-            write_error = Some(e);
+            write_error = Some(e.into());
         }
         counts[match case.status {
             CaseStatus::Passed => 0,

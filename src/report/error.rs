@@ -40,13 +40,50 @@ pub enum ReportError {
         path.display()
     )]
     TooNew { path: PathBuf, version: u64 },
+    /// plotters failed (`what` is its own description).
+    #[error("cannot draw a chart: {what}")]
+    Draw { what: String },
+    #[error(
+        "a chart contains a {what}, which Jenkins' Content-Security-Policy blocks; the plotting library's output changed"
+    )]
+    CspViolation { what: String },
+    #[error("the report has no run to show")]
+    NoRunToShow,
+    /// `case` is already escaped.
+    #[error(
+        "the report data is inconsistent: case {case} has {slots} run slot(s) for {runs} run(s)"
+    )]
+    Inconsistent {
+        case: String,
+        slots: usize,
+        runs: usize,
+    },
+    #[error("cannot create the report directory {}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("cannot serialise report.json")]
+    Serialise(#[source] serde_json::Error),
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
 }
 
 impl ReportError {
     /// A file that cannot be read is the machine's trouble; everything else is what was given.
     pub fn exit(&self) -> Exit {
         match self {
-            ReportError::Read { .. } => Exit::Infra,
+            ReportError::Read { .. }
+            | ReportError::Draw { .. }
+            | ReportError::CspViolation { .. }
+            | ReportError::CreateDir { .. }
+            | ReportError::Serialise(_)
+            | ReportError::Write { .. } => Exit::Infra,
             _ => Exit::Usage,
         }
     }

@@ -21,4 +21,4 @@ pub use extract::{LooseInputs, extract_case, extract_loose, extract_loose_each, 
 pub use metrics::{BlockMode, MetricConfig};
 pub use model::*;
 pub use writers::summary::record_upload;
-pub use writers::{OutputWriter, write_outputs};
+pub use writers::{OutputError, OutputWriter, write_outputs};

@@ -11,8 +11,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::store::{CaseRecord, HistoryStore, Measurement, RunRecord};
-use crate::error::UserError;
+use super::store::{CaseRecord, HistoryError, HistoryStore, Measurement, RunRecord};
 use crate::perfdb::plan::{self, MeasuredRow, UploadPlan};
 use crate::perfdb::{self, UploadOptions};
 
@@ -56,7 +55,10 @@ pub fn short_key(k: &str) -> &str {
 
 /// Record a collected run directory with the run values of the environment (as the upload
 /// after `perf-run run` reads them).
-pub async fn record_run_dir(store: &HistoryStore, run_dir: &Path) -> anyhow::Result<Recorded> {
+pub async fn record_run_dir(
+    store: &HistoryStore,
+    run_dir: &Path,
+) -> Result<Recorded, HistoryError> {
     let opts = UploadOptions {
         env: perfdb::runinfo::from_env(&crate::config::process_env),
         ..Default::default()
@@ -71,13 +73,14 @@ pub async fn record_plan(
     path: &Path,
     plan: &UploadPlan,
     run_dir: Option<&Path>,
-) -> anyhow::Result<Recorded> {
+) -> Result<Recorded, HistoryError> {
     if plan.measured.is_empty() {
-        return Err(UserError(format!(
-            "Nothing to record: {} has no data rows, only its header.",
-            plan.metric_csv.display()
-        ))
-        .into());
+        return Err(HistoryError::NothingToRecord {
+            what: format!(
+                "{} has no data rows, only its header.",
+                plan.metric_csv.display()
+            ),
+        });
     }
     let store = HistoryStore::open(path).await?;
     let rec = run_record_from_plan(plan, run_dir);
@@ -134,13 +137,14 @@ pub async fn record_after_run(run_dir: &Path) -> Option<Recorded> {
 
 /// Record a prepared run. A run without a single CSV row is refused (a user mistake: the
 /// file has only its header).
-pub async fn record(store: &HistoryStore, rec: &RunRecord) -> anyhow::Result<Recorded> {
+pub async fn record(store: &HistoryStore, rec: &RunRecord) -> Result<Recorded, HistoryError> {
     if rec.measurements.is_empty() {
-        return Err(UserError(format!(
-            "Nothing to record: the run {} has no measurement rows (the long CSV has only its header).",
-            short_key(&rec.run_key)
-        ))
-        .into());
+        return Err(HistoryError::NothingToRecord {
+            what: format!(
+                "the run {} has no measurement rows (the long CSV has only its header).",
+                short_key(&rec.run_key)
+            ),
+        });
     }
     let rows = store.record(rec).await?;
     Ok(Recorded {

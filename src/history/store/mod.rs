@@ -219,13 +219,25 @@ pub enum HistoryError {
     /// A column that does not hold what this perf-run wrote (a damaged or hand-edited file).
     #[error("A row of the history could not be read ({0}); the file may be damaged.")]
     Row(#[from] sqlx::Error),
+    /// A run without a single measurement row; `what` names it.
+    #[error("Nothing to record: {what}")]
+    NothingToRecord { what: String },
+    /// What was to be recorded could not be read (the uploader's file contract).
+    #[error(transparent)]
+    Input(#[from] crate::perfdb::StoreError),
+    /// TRT_perf as the second source: `message` is the database's one sentence.
+    #[error("Reading the history from the TRT_perf database {target} failed: {message}.")]
+    TrtPerf { target: String, message: String },
 }
 
 impl HistoryError {
     /// A foreign file is the user's to move; a database that fails is the machine's trouble.
     pub fn exit(&self) -> crate::error::Exit {
         match self {
-            HistoryError::NotAHistory { .. } => crate::error::Exit::Usage,
+            HistoryError::NotAHistory { .. } | HistoryError::NothingToRecord { .. } => {
+                crate::error::Exit::Usage
+            }
+            HistoryError::Input(e) => e.exit(),
             _ => crate::error::Exit::Infra,
         }
     }

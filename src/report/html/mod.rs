@@ -12,7 +12,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::report::ReportError;
+
+type Result<T> = std::result::Result<T, ReportError>;
 
 use super::model::{
     CaseEntry, CaseRun, ClientEntry, HistoryEntry, ReportData, RunEntry, verdict_rank,
@@ -73,12 +75,14 @@ pub const CSS: &str = include_str!("../report.css");
 /// Write `report.html`, `report.css` and `report.json` into `dir` (created if missing), each
 /// atomically.
 pub fn write(dir: &Path, data: &ReportData) -> Result<Written> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|error| ReportError::CreateDir {
+        dir: dir.to_path_buf(),
+        error,
+    })?;
     let html = render(data)?;
     // Compact: with history it holds every point of every series (a 100-case run with 90-day
     // series is ~10 MB); `jq .` pretty-prints it.
-    let mut json = serde_json::to_vec(data).context("cannot serialise report.json")?;
+    let mut json = serde_json::to_vec(data).map_err(ReportError::Serialise)?;
     json.push(b'\n');
     let w = Written {
         html: dir.join("report.html"),
@@ -90,8 +94,10 @@ pub fn write(dir: &Path, data: &ReportData) -> Result<Written> {
         (&w.css, CSS.as_bytes()),
         (&w.html, html.as_bytes()),
     ] {
-        crate::fsutil::write_atomic(path, bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::fsutil::write_atomic(path, bytes).map_err(|error| ReportError::Write {
+            path: path.clone(),
+            error,
+        })?;
     }
     Ok(w)
 }
@@ -156,15 +162,14 @@ pub fn render(d: &ReportData) -> Result<String> {
     // A ReportData may come from a report.json written elsewhere: check the shape once so
     // the drawing below can index runs by position.
     if d.runs.is_empty() {
-        anyhow::bail!("the report has no run to show");
+        return Err(ReportError::NoRunToShow);
     }
     if let Some(c) = d.cases.iter().find(|c| c.runs.len() != d.runs.len()) {
-        anyhow::bail!(
-            "the report data is inconsistent: case {} has {} run slot(s) for {} run(s)",
-            crate::error::escape_for_message(&c.test_id),
-            c.runs.len(),
-            d.runs.len()
-        );
+        return Err(ReportError::Inconsistent {
+            case: crate::error::escape_for_message(&c.test_id),
+            slots: c.runs.len(),
+            runs: d.runs.len(),
+        });
     }
     let mut h = String::with_capacity(64 * 1024);
     let labels: Vec<String> = d

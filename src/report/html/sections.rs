@@ -2,7 +2,6 @@ use super::*;
 
 use crate::history::Direction;
 use crate::judge::{Judgement, Verdict};
-use anyhow::Result;
 use std::collections::BTreeSet;
 
 pub(super) fn comparison(h: &mut String, d: &ReportData, labels: &[String]) {

@@ -7,7 +7,9 @@
 //! (`blit_bitmap`, behind its `image` feature) is neither enabled nor used. [`csp_clean`] still
 //! checks every chart, and the tests fail on any `style=`.
 
-use anyhow::{Result, anyhow};
+use crate::report::ReportError;
+
+type Result<T> = std::result::Result<T, ReportError>;
 use chrono::{DateTime, Utc};
 use plotters::prelude::*;
 
@@ -45,8 +47,10 @@ pub fn run_colour_hex(run: usize) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("cannot draw a chart: {e:?}")
+fn err<E: std::fmt::Debug>(e: E) -> ReportError {
+    ReportError::Draw {
+        what: format!("{e:?}"),
+    }
 }
 
 /// `[lo, hi]` of `values` with some room around it; never empty, never NaN.
@@ -519,8 +523,6 @@ pub fn csp_violation(markup: &str) -> Option<String> {
 pub fn csp_clean(svg: String) -> Result<String> {
     match csp_violation(&svg) {
         None => Ok(svg),
-        Some(bad) => Err(anyhow!(
-            "a chart contains a {bad}, which Jenkins' Content-Security-Policy blocks; the plotting library's output changed"
-        )),
+        Some(what) => Err(ReportError::CspViolation { what }),
     }
 }

@@ -54,11 +54,11 @@ struct Gathered {
 /// Extract one case of a pipeline run from its (local copy of the) job workspace.
 ///
 /// Missing, empty, truncated or malformed files are not errors: they become reasons and
-/// warnings on the result. The `Result` is for the unexpected only.
-pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result<CaseResult> {
+/// warnings on the result, so extraction always gives a result.
+pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> CaseResult {
     let mut g = Gathered::default();
     if ctx.skipped.is_some() {
-        return Ok(finish_case(ctx, g));
+        return finish_case(ctx, g);
     }
     let dir = ctx.artifacts_dir.as_deref().filter(|d| d.is_dir());
     let Some(dir) = dir else {
@@ -84,7 +84,7 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
                 )
             })
             .collect();
-        return Ok(finish_case(ctx, g));
+        return finish_case(ctx, g);
     };
 
     g.marker_exit = read_marker(&dir.join(crate::plan::workspace::EXIT_MARKER));
@@ -251,7 +251,7 @@ pub fn extract_case(ctx: &CaseContext, metrics: &MetricConfig) -> anyhow::Result
             break;
         }
     }
-    Ok(finish_case(ctx, g))
+    finish_case(ctx, g)
 }
 
 fn verdict_of(c: &JunitCase, path: &Path) -> JunitVerdict {

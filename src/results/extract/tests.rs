@@ -67,7 +67,7 @@ fn complete_artifacts_pass() {
     write(&case.join("trtllm-benchmark.0.0.log"), DOCS);
     write(&case.join("trtllm-benchmark.0.1.log"), DOCS);
     write(&t.path().join("perf_run_exit"), "0 1730000000\n");
-    let r = extract_case(&ctx(t.path()), &cfg()).expect("extract");
+    let r = extract_case(&ctx(t.path()), &cfg());
     assert_eq!(r.status, CaseStatus::Passed, "{:?}", r.reasons);
     assert_eq!(r.clients.len(), 2);
     assert_eq!(r.clients[1].client, "con64_iter10_1k1k");
@@ -83,7 +83,7 @@ fn missing_client_log_makes_it_invalid_with_the_expected_path() {
             .join("aggr_upload-cfg-srv/trtllm-benchmark.0.0.log"),
         DOCS,
     );
-    let r = extract_case(&ctx(t.path()), &cfg()).expect("extract");
+    let r = extract_case(&ctx(t.path()), &cfg());
     assert_eq!(r.status, CaseStatus::Invalid);
     assert_eq!(r.failure_class, Some(FailureClass::InvalidMeasurement));
     assert!(
@@ -106,7 +106,7 @@ fn junit_system_out_is_the_fallback() {
         state: crate::slurm::BaseState::Completed,
         ..JobInfo::default()
     });
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.status, CaseStatus::Passed, "{:?}", r.reasons);
     assert_eq!(r.clients[1].metric("seq_throughput"), Some(0.7));
     assert!(matches!(
@@ -134,7 +134,7 @@ fn timeout_keeps_partial_metrics_but_is_a_timeout() {
         state: crate::slurm::BaseState::Timeout,
         ..JobInfo::default()
     });
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.failure_class, Some(FailureClass::Timeout));
     assert_eq!(r.clients[0].validity, Validity::Valid);
     assert_eq!(r.clients[1].validity, Validity::Invalid);
@@ -154,7 +154,7 @@ fn oom_in_a_role_log_classifies_a_failed_job() {
         exit_code: Some(1),
         ..JobInfo::default()
     });
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.failure_class, Some(FailureClass::Oom));
     assert!(r.reasons[0].contains("logs/GEN_0.log"), "{:?}", r.reasons);
 }
@@ -169,7 +169,7 @@ fn worker_failure_from_role_junit() {
         &t.path().join("results-GEN_0.xml"),
         "<testsuite><testcase name=\"test_e2e[aggr_upload-cfg-srv]\"><failure message=\"worker crashed\"/></testcase></testsuite>",
     );
-    let r = extract_case(&ctx(t.path()), &cfg()).expect("extract");
+    let r = extract_case(&ctx(t.path()), &cfg());
     assert_eq!(r.failure_class, Some(FailureClass::TestFailed));
     assert_eq!(
         r.reasons,
@@ -187,7 +187,7 @@ fn malformed_junit_is_a_warning_not_an_error() {
         &t.path().join("results.xml"),
         "<testsuite><testcase></testsuit>",
     );
-    let r = extract_case(&ctx(t.path()), &cfg()).expect("extract");
+    let r = extract_case(&ctx(t.path()), &cfg());
     assert_eq!(r.status, CaseStatus::Passed);
     assert!(
         r.warnings.iter().any(|w| w.contains("not well-formed")),
@@ -205,7 +205,7 @@ fn empty_client_log_is_explained() {
         &case.join("trtllm-benchmark.0.1.log"),
         "Namespace(x=1)\nTraceback: boom\n",
     );
-    let r = extract_case(&ctx(t.path()), &cfg()).expect("extract");
+    let r = extract_case(&ctx(t.path()), &cfg());
     assert_eq!(r.status, CaseStatus::Invalid);
     assert!(
         r.reasons[0].ends_with("is empty (0 bytes)"),
@@ -225,7 +225,7 @@ fn empty_client_log_is_explained() {
 fn no_artifacts_and_no_job_is_not_run() {
     let mut c = ctx(Path::new("/nonexistent/perf-run-test"));
     c.job = None;
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.status, CaseStatus::NotRun);
 }
 
@@ -233,7 +233,7 @@ fn no_artifacts_and_no_job_is_not_run() {
 fn skipped_case_reads_nothing() {
     let mut c = ctx(Path::new("/nonexistent"));
     c.skipped = Some("nvbug 1".into());
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.status, CaseStatus::Skipped);
     assert!(r.clients.is_empty());
 }
@@ -243,7 +243,7 @@ fn infra_error_without_job() {
     let mut c = ctx(Path::new("/nonexistent"));
     c.job = None;
     c.infra_error = Some("sbatch: error: invalid partition".into());
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.failure_class, Some(FailureClass::Infra));
 }
 
@@ -300,7 +300,7 @@ fn disagg_plan_with_worker_entries_maps_logs_to_the_benchmarked_server() {
         ..bench.clone()
     };
     c.servers = vec![worker("CTX_0"), worker("GEN_0"), bench];
-    let r = extract_case(&c, &cfg()).expect("extract");
+    let r = extract_case(&c, &cfg());
     assert_eq!(r.status, CaseStatus::Passed, "{:?}", r.reasons);
     assert_eq!(r.clients.len(), 1);
     assert_eq!(r.clients[0].label(), "disagg/con8_iter10_1k1k");

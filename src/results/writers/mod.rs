@@ -13,11 +13,58 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use std::sync::Arc;
 
 use super::model::{CaseResult, MetricInfo, RunInfo, WrittenFiles};
+
+/// Why the outputs could not be written: one sentence naming the file, the I/O error as its
+/// cause. Always the machine's trouble (exit 4): the results are what perf-run produced.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("could not create the output directory {}", .dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        error: io::Error,
+    },
+    #[error("could not create a temporary file for {}", .path.display())]
+    Temp {
+        path: PathBuf,
+        #[source]
+        error: io::Error,
+    },
+    #[error("could not write {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        error: io::Error,
+    },
+    #[error("could not move {} into place as {}", .temp.display(), .path.display())]
+    Rename {
+        temp: PathBuf,
+        path: PathBuf,
+        #[source]
+        error: io::Error,
+    },
+    #[error("could not read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        error: io::Error,
+    },
+    /// `summary.json` is not one perf-run wrote, so the upload cannot be recorded in it.
+    #[error("{}", .why)]
+    NotASummary { why: String },
+}
+
+impl OutputError {
+    pub fn exit(&self) -> crate::error::Exit {
+        match self {
+            OutputError::NotASummary { .. } => crate::error::Exit::Usage,
+            _ => crate::error::Exit::Infra,
+        }
+    }
+}
 
 pub const LONG_CSV: &str = "perf_script_test_results.csv";
 pub const WIDE_CSV: &str = "perf_summary.csv";
@@ -30,7 +77,7 @@ pub fn write_outputs(
     out_dir: &Path,
     run: &RunInfo,
     cases: &[CaseResult],
-) -> anyhow::Result<WrittenFiles> {
+) -> Result<WrittenFiles, OutputError> {
     let mut w = OutputWriter::create(out_dir, run, wide_csv::metric_columns(cases))?;
     for case in cases {
         w.add(case)?;
@@ -69,12 +116,10 @@ impl OutputWriter {
         out_dir: &Path,
         run: &RunInfo,
         metric_columns: Vec<Arc<MetricInfo>>,
-    ) -> anyhow::Result<Self> {
-        fs::create_dir_all(out_dir).with_context(|| {
-            format!(
-                "could not create the output directory {}",
-                out_dir.display()
-            )
+    ) -> Result<Self, OutputError> {
+        fs::create_dir_all(out_dir).map_err(|error| OutputError::CreateDir {
+            dir: out_dir.to_path_buf(),
+            error,
         })?;
         let mut w = OutputWriter {
             out_dir: out_dir.to_path_buf(),
@@ -107,27 +152,23 @@ impl OutputWriter {
         Ok(w)
     }
 
-    fn open(&mut self, name: &str) -> anyhow::Result<FileOut> {
+    fn open(&mut self, name: &str) -> Result<FileOut, OutputError> {
         let final_path = self.out_dir.join(name);
-        let (file, temp) = crate::fsutil::create_temp(&final_path, 0o666).with_context(|| {
-            format!(
-                "could not create a temporary file for {}",
-                final_path.display()
-            )
-        })?;
+        let (file, temp) =
+            crate::fsutil::create_temp(&final_path, 0o666).map_err(|error| OutputError::Temp {
+                path: final_path.clone(),
+                error,
+            })?;
         self.temps.push((temp, final_path));
         Ok(BufWriter::new(file))
     }
 
-    fn failed(&self, name: &str, e: io::Error) -> anyhow::Error {
-        anyhow::Error::new(e).context(format!(
-            "could not write {}",
-            self.out_dir.join(name).display()
-        ))
+    fn failed(&self, name: &str, e: io::Error) -> OutputError {
+        io_ctx(e, &self.out_dir, name)
     }
 
     /// Add one case to every output.
-    pub fn add(&mut self, case: &CaseResult) -> anyhow::Result<()> {
+    pub fn add(&mut self, case: &CaseResult) -> Result<(), OutputError> {
         let start = case.start.or(case.job.as_ref().and_then(|j| j.start));
         let end = case.end.or(case.job.as_ref().and_then(|j| j.end));
         if let Some(t) = start {
@@ -160,7 +201,7 @@ impl OutputWriter {
     pub fn finish(
         mut self,
         finished: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> anyhow::Result<WrittenFiles> {
+    ) -> Result<WrittenFiles, OutputError> {
         if finished.is_some() {
             self.run.finished = finished;
         }
@@ -208,12 +249,10 @@ impl OutputWriter {
             let _ = fs::remove_file(&self.junit_body);
         }
         for (temp, final_path) in &self.temps {
-            fs::rename(temp, final_path).with_context(|| {
-                format!(
-                    "could not move {} into place as {}",
-                    temp.display(),
-                    final_path.display()
-                )
+            fs::rename(temp, final_path).map_err(|error| OutputError::Rename {
+                temp: temp.clone(),
+                path: final_path.clone(),
+                error,
             })?;
         }
         self.done = true;
@@ -238,8 +277,11 @@ impl Drop for OutputWriter {
     }
 }
 
-fn io_ctx(e: io::Error, dir: &Path, name: &str) -> anyhow::Error {
-    anyhow::Error::new(e).context(format!("could not write {}", dir.join(name).display()))
+fn io_ctx(error: io::Error, dir: &Path, name: &str) -> OutputError {
+    OutputError::Write {
+        path: dir.join(name),
+        error,
+    }
 }
 
 /// Flush and fsync a buffered file.

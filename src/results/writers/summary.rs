@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::Context;
+use super::OutputError;
 use serde_json::{Map, Value, json};
 
 use crate::results::model::{CaseResult, CaseStatus, ClientResult, JobInfo, MetricSource, RunInfo};
@@ -337,7 +337,7 @@ impl SummaryFile {
 
 /// Record in `summary.json` that the results were uploaded (TRT_perf run id and link).
 /// Atomic: the file is rewritten under a temporary name and renamed.
-pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> anyhow::Result<()> {
+pub fn record_upload(summary_path: &Path, run_id: u64, link: &str) -> Result<(), OutputError> {
     record_upload_with(summary_path, run_id, link, None)
 }
 
@@ -348,27 +348,33 @@ pub fn record_upload_with(
     run_id: u64,
     link: &str,
     run_values: Option<&Value>,
-) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(summary_path)
-        .with_context(|| format!("could not read {}", summary_path.display()))?;
-    let mut doc: Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not valid JSON, so the upload cannot be recorded in it",
+) -> Result<(), OutputError> {
+    let text = std::fs::read_to_string(summary_path).map_err(|error| OutputError::Read {
+        path: summary_path.to_path_buf(),
+        error,
+    })?;
+    let mut doc: Value = serde_json::from_str(&text).map_err(|e| OutputError::NotASummary {
+        why: format!(
+            "{} is not valid JSON, so the upload cannot be recorded in it: {e}",
             summary_path.display()
-        )
+        ),
     })?;
     let schema = doc.get("schema").and_then(Value::as_str);
     let version = doc.get("version").and_then(Value::as_u64);
     if schema != Some(SCHEMA) || version != Some(VERSION) {
-        anyhow::bail!(
-            "{} is not a perf-run summary (schema {:?}, version {:?}; expected {SCHEMA:?} version {VERSION})",
-            summary_path.display(),
-            schema.unwrap_or("missing"),
-            version
-        );
+        return Err(OutputError::NotASummary {
+            why: format!(
+                "{} is not a perf-run summary (schema {:?}, version {:?}; expected {SCHEMA:?} version {VERSION})",
+                summary_path.display(),
+                schema.unwrap_or("missing"),
+                version
+            ),
+        });
     }
     let Some(obj) = doc.as_object_mut() else {
-        anyhow::bail!("{} does not hold a JSON object", summary_path.display());
+        return Err(OutputError::NotASummary {
+            why: format!("{} does not hold a JSON object", summary_path.display()),
+        });
     };
     let mut upload = json!({
         "run_id": run_id,
@@ -383,7 +389,10 @@ pub fn record_upload_with(
         serde_json::to_writer_pretty(&mut *w, &doc)?;
         w.write_all(b"\n")
     })
-    .with_context(|| format!("could not rewrite {}", summary_path.display()))
+    .map_err(|error| OutputError::Write {
+        path: summary_path.to_path_buf(),
+        error,
+    })
 }
 
 #[cfg(test)]
