@@ -88,15 +88,8 @@ pub struct RunEntry {
     pub totals: Totals,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Totals {
-    pub cases: usize,
-    pub passed: usize,
-    pub failed: usize,
-    pub invalid: usize,
-    pub skipped: usize,
-    pub not_run: usize,
-}
+/// Cases by status: `summary.json`'s own `totals`.
+pub use crate::results::writers::summary::SummaryTotals as Totals;
 
 /// One case (pytest node id) across the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

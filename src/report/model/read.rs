@@ -1,9 +1,6 @@
-use super::*;
-
 use crate::error::escape_for_message;
 use crate::report::ReportError;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -12,66 +9,7 @@ use std::path::{Path, PathBuf};
 // ---------------------------------------------------------------------------------------
 // Reading summary.json (tolerant: unknown fields ignored, missing ones default).
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct SummaryFile {
-    pub(super) schema: Option<String>,
-    pub(super) version: Option<u64>,
-    pub(super) run: SummaryRun,
-    pub(super) totals: Totals,
-    pub(super) units: BTreeMap<String, Value>,
-    pub(super) cases: Vec<SummaryCase>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct SummaryRun {
-    pub(super) run_id: Option<String>,
-    pub(super) started: Option<DateTime<Utc>>,
-    pub(super) finished: Option<DateTime<Utc>>,
-    pub(super) cluster: Option<String>,
-    pub(super) hostname: Option<String>,
-    pub(super) user: Option<String>,
-    pub(super) trtllm_commit: Option<String>,
-    pub(super) trtllm_branch: Option<String>,
-    pub(super) build_url: Option<String>,
-    pub(super) sysinfo: BTreeMap<String, Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct SummaryCase {
-    pub(super) test_id: String,
-    pub(super) case_name: String,
-    pub(super) mode: String,
-    pub(super) status: String,
-    pub(super) failure_class: Option<String>,
-    pub(super) reasons: Vec<String>,
-    pub(super) warnings: Vec<String>,
-    pub(super) clients: Vec<SummaryClient>,
-    /// Not written by version 1 today; read when a later writer adds it.
-    pub(super) servers: Vec<SummaryServer>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct SummaryServer {
-    pub(super) gpus: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct SummaryClient {
-    pub(super) server: String,
-    pub(super) client: String,
-    pub(super) validity: String,
-    pub(super) reasons: Vec<String>,
-    pub(super) concurrency: Option<u64>,
-    pub(super) iterations: Option<u64>,
-    pub(super) isl: Option<u64>,
-    pub(super) osl: Option<u64>,
-    pub(super) metrics: serde_json::Map<String, Value>,
-}
+pub(super) use crate::results::writers::summary::{SummaryCase, SummaryFile};
 
 /// What a case's `plan.json` adds: GPUs, nodes, config, image.
 #[derive(Debug, Clone, Default)]

@@ -268,23 +268,69 @@ fn normalise(p: &Path) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Reading it back.
 
-/// The members of `summary.json` that later stages read back (the uploader: the job and test
-/// ids for its run key). Typed, but tolerant: unknown members are ignored and missing ones
-/// read as absent, so files of older perf-run versions and hand-made ones read too.
+/// `summary.json` as the later stages read it back: the uploader (`perfdb::summary`: the job
+/// and test ids for its run key) and the report (`report::model`: runs, cases, clients,
+/// units). One reader of the file, typed but tolerant: unknown members are ignored and missing
+/// ones read as absent or empty, so files of older perf-run versions and hand-made ones read
+/// too.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub struct SummaryFile {
     pub schema: Option<String>,
     pub version: Option<u64>,
-    pub cases: Option<Vec<SummaryCase>>,
+    pub run: SummaryRun,
+    pub totals: SummaryTotals,
+    /// metric → `{"unit": …}` (see [`SummaryWriter`]).
+    pub units: std::collections::BTreeMap<String, Value>,
+    pub cases: Vec<SummaryCase>,
+}
+
+/// `run` (see `run_json`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryRun {
+    pub run_id: Option<String>,
+    pub started: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished: Option<chrono::DateTime<chrono::Utc>>,
+    pub cluster: Option<String>,
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub trtllm_commit: Option<String>,
+    pub trtllm_branch: Option<String>,
+    pub build_url: Option<String>,
+    pub sysinfo: std::collections::BTreeMap<String, Value>,
+}
+
+/// `totals`: cases by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryTotals {
+    pub cases: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub invalid: usize,
+    pub skipped: usize,
+    pub not_run: usize,
 }
 
 /// One member of `cases` (see [`case_json`]).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub struct SummaryCase {
-    pub test_id: Option<IdText>,
+    /// As written; a number in an older or hand-made file reads as its text, anything else
+    /// as "".
+    #[serde(deserialize_with = "id_text")]
+    pub test_id: String,
+    pub case_name: String,
+    pub mode: String,
+    pub status: String,
+    pub failure_class: Option<String>,
+    pub reasons: Vec<String>,
+    pub warnings: Vec<String>,
     pub job: Option<SummaryJob>,
+    pub clients: Vec<SummaryClient>,
+    /// Not written by version 1 today; read when a later writer adds it.
+    pub servers: Vec<SummaryServer>,
 }
 
 /// `cases[].job` (see [`job_json`]).
@@ -292,6 +338,33 @@ pub struct SummaryCase {
 #[serde(default)]
 pub struct SummaryJob {
     pub job_id: Option<IdText>,
+}
+
+/// `cases[].clients[]`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryClient {
+    pub server: String,
+    pub client: String,
+    pub validity: String,
+    pub reasons: Vec<String>,
+    pub concurrency: Option<u64>,
+    pub iterations: Option<u64>,
+    pub isl: Option<u64>,
+    pub osl: Option<u64>,
+    pub metrics: Map<String, Value>,
+}
+
+/// `cases[].servers[]` (a later writer's).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct SummaryServer {
+    pub gpus: Option<u32>,
+}
+
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let id: Option<IdText> = serde::Deserialize::deserialize(d)?;
+    Ok(id.and_then(|i| i.text()).unwrap_or_default())
 }
 
 /// An id: a string as perf-run writes it, or a number (older or hand-made files); anything
@@ -322,14 +395,16 @@ impl SummaryFile {
 
     /// `(job ids, test ids)` of the cases, in order, those that have one.
     pub fn ids(&self) -> (Vec<String>, Vec<String>) {
-        let cases = self.cases.as_deref().unwrap_or_default();
-        let jobs = cases
+        let jobs = self
+            .cases
             .iter()
             .filter_map(|c| c.job.as_ref()?.job_id.as_ref()?.text())
             .collect();
-        let tests = cases
+        let tests = self
+            .cases
             .iter()
-            .filter_map(|c| c.test_id.as_ref()?.text())
+            .map(|c| c.test_id.clone())
+            .filter(|t| !t.is_empty())
             .collect();
         (jobs, tests)
     }
