@@ -182,6 +182,17 @@ wait $p
 exit "$rc"
 "#;
 
+/// A `bin/` under `dir` with the fake `srun` (FAKE_STEPS="NAME=delay:rc …"; a step not named
+/// ends at once with 0), a `scontrol` that knows two nodes and an `nvidia-smi` that fails.
+fn fake_bin(dir: &Path) -> std::path::PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir(&bin).unwrap();
+    write_exe(&bin.join("srun"), FAKE_SRUN);
+    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
+    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    bin
+}
+
 /// The srun roles of a rendered script, in launch order (not the preparatory steps).
 fn step_roles(text: &str) -> Vec<String> {
     let mut roles: Vec<String> = text
@@ -276,12 +287,7 @@ fn the_exit_marker_never_lies_whatever_order_the_steps_fail_in() {
         ),
     ];
 
-    let bin = t.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    // FAKE_STEPS="NAME=delay:rc …"; a step not named ends at once with 0.
-    write_exe(&bin.join("srun"), FAKE_SRUN);
-    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
-    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    let bin = fake_bin(t.path());
 
     let failures = std::sync::Mutex::new(Vec::<String>::new());
     std::thread::scope(|s| {
@@ -558,11 +564,7 @@ fn the_exit_marker_never_lies_when_a_stop_races_the_end_or_slurm_warns() {
         text.contains("#SBATCH --signal=B:USR1@"),
         "the job asks for Slurm's time-limit warning"
     );
-    let bin = t.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    write_exe(&bin.join("srun"), FAKE_SRUN);
-    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
-    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    let bin = fake_bin(t.path());
 
     let failures = std::sync::Mutex::new(Vec::<String>::new());
     std::thread::scope(|s| {
@@ -635,11 +637,7 @@ fn a_warning_as_a_step_ends_keeps_the_steps_exit_code() {
         &["--config", "tiny_llama_fp8_grace_blackwell"],
         &[],
     );
-    let bin = t.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    write_exe(&bin.join("srun"), FAKE_SRUN);
-    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
-    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    let bin = fake_bin(t.path());
     let mut wrong = Vec::new();
     for run in 0..24u64 {
         // The step sleeps 60 ms and exits 3; the warning comes 5..74 ms after the first srun
@@ -684,11 +682,7 @@ fn a_new_attempt_starts_without_the_last_attempts_time_limit_warning() {
         .unwrap()
         .trim_matches('\'')
         .to_string();
-    let bin = t.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    write_exe(&bin.join("srun"), FAKE_SRUN);
-    write_exe(&bin.join("scontrol"), "#!/bin/bash\necho n1; echo n2\n");
-    write_exe(&bin.join("nvidia-smi"), "#!/bin/bash\nexit 1\n");
+    let bin = fake_bin(t.path());
     for (attempt, warn) in [("1", false), ("2", true)] {
         fs::create_dir_all(&ws).unwrap();
         fs::write(
